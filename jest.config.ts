@@ -1,0 +1,31 @@
+import type { Config } from 'jest';
+
+const shared = {
+  rootDir: '.',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  // Type checking is `npm run typecheck`'s job; transpiling alone keeps the suites fast.
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    // @fastify/static (behind /docs) requires content-disposition 3, which is ESM only; Node 20
+    // loads it natively, jest's module system needs it compiled to CommonJS.
+    'content-disposition.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
+  moduleNameMapper: { '^src/(.*)$': '<rootDir>/src/$1', '^test/(.*)$': '<rootDir>/test/$1' },
+  testEnvironment: 'node',
+};
+
+const config: Config = {
+  maxWorkers: 2,
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+      testTimeout: 60_000,
+    },
+  ],
+};
+
+export default config;

@@ -1,0 +1,83 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { AppModule } from 'src/app.module';
+import { hasDotDotSegment } from 'src/common/http/path-guard';
+import { HEADER } from 'src/common/http/headers';
+import { requestIdFor } from 'src/common/http/request-id';
+import { sendApiError } from 'src/common/http/send-error';
+import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import 'src/common/types/fastify-request';
+import { AppConfig } from 'src/config/load-config';
+import { ApiError } from 'src/modules/errors/api-error';
+import { mountOpenApi } from 'src/openapi';
+
+export interface CreateAppOptions {
+  /** Where JSON log lines go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+  /** Skip `/docs` and `/openapi.json` (the OpenAPI export builds its own document). */
+  withoutDocs?: boolean;
+}
+
+/**
+ * Builds the whole application, initialised but not listening. `main.ts`, the e2e tests and
+ * the OpenAPI export all go through here, so they run the same code.
+ */
+export async function createApp(
+  config: AppConfig,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const logger = createLogger(config.log, options.logDestination);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // One line per request is written by the onResponse hook below, with key, user and model.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.maxBodyBytes,
+    genReqId: requestIdFor,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    return503OnClosing: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  });
+  const fastify = adapter.getInstance();
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header(HEADER.requestId, request.id);
+    if (hasDotDotSegment(request.raw.url ?? '')) {
+      sendApiError(reply, new ApiError('invalid_path', 'The path must not contain ".."'));
+      return;
+    }
+    done();
+  });
+
+  fastify.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+        key_id: request.auth?.keyId,
+        user_id: request.auth?.userId,
+        model: request.modelAlias,
+      },
+      'request',
+    );
+    done();
+  });
+
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  const server = app.getHttpServer();
+  server.headersTimeout = config.http.headersTimeoutMs;
+  if (!options.withoutDocs) {
+    mountOpenApi(app);
+  }
+  await app.init();
+  return app;
+}

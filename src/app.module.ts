@@ -1,0 +1,31 @@
+import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ConfigModule } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
+import { DatabaseModule } from 'src/database/database.module';
+import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
+import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
+import { ErrorsModule } from 'src/modules/errors/errors.module';
+import { HealthModule } from 'src/modules/health/health.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule, ErrorsModule, HealthModule],
+      providers: [
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            whitelist: true,
+            transform: true,
+            forbidUnknownValues: true,
+            exceptionFactory: validationExceptionFactory,
+          }),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Every environment variable Parley reads, with its parser and default. Each parser either
+ * returns a value or throws an `EnvError` whose text completes "NAME: ..." in one line.
+ *
+ * A declarative table rather than class-validator decorators: the messages are part of the
+ * operator's contract (`PORT: must be an integer 1-65535, got "80a"`), and a table of small
+ * parsers states them once without a custom message per decorator. README's settings table
+ * is written from this file.
+ */
+export class EnvError extends Error {}
+
+type Parser<T> = (raw: string) => T;
+
+const show = (raw: string) => JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+
+export const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const value = Number(raw.trim());
+    if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+      throw new EnvError(`must be an integer ${min}-${max}, got ${show(raw)}`);
+    }
+    return value;
+  };
+
+export const num =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const value = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+      throw new EnvError(`must be a number ${min}-${max}, got ${show(raw)}`);
+    }
+    return value;
+  };
+
+export const bool: Parser<boolean> = (raw) => {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(value)) {
+    return true;
+  }
+  if (['false', '0', 'no'].includes(value)) {
+    return false;
+  }
+  throw new EnvError(`must be true or false, got ${show(raw)}`);
+};
+
+export const text =
+  (minLength = 1): Parser<string> =>
+  (raw) => {
+    if (raw.length < minLength) {
+      throw new EnvError(`must be at least ${minLength} characters`);
+    }
+    return raw;
+  };
+
+export const oneOf =
+  <T extends string>(...choices: T[]): Parser<T> =>
+  (raw) => {
+    if (!choices.includes(raw as T)) {
+      throw new EnvError(`must be one of ${choices.join(', ')}, got ${show(raw)}`);
+    }
+    return raw as T;
+  };
+
+export const databaseUrl: Parser<string> = (raw) => {
+  if (/^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) {
+    return raw;
+  }
+  throw new EnvError('must be sqlite:<path> or postgres://user@host:port/db (value hidden)');
+};
+
+export const redisUrl: Parser<string> = (raw) => {
+  if (/^rediss?:\/\/.+/.test(raw)) {
+    return raw;
+  }
+  throw new EnvError('must be redis://host:port or rediss://… (value hidden)');
+};
+
+interface Setting<T> {
+  parse: Parser<T>;
+  default: T;
+  /** Never printed, not even in a validation error. */
+  secret?: boolean;
+  doc: string;
+}
+
+const setting = <T>(s: Setting<T>) => s;
+
+export const ENV_SCHEMA = {
+  HOST: setting({ parse: text(), default: '127.0.0.1', doc: 'Address to listen on.' }),
+  PORT: setting({ parse: int(0, 65535), default: 8080, doc: 'TCP port (0 = any free port).' }),
+  DATABASE_URL: setting({
+    parse: databaseUrl,
+    default: 'sqlite:./data/parley.sqlite',
+    secret: true,
+    doc: '`sqlite:<path>` (relative or absolute) or `postgres://…`.',
+  }),
+  DATABASE_POOL_MAX: setting({
+    parse: int(1, 1000),
+    default: 10,
+    doc: 'PostgreSQL: connections per gateway instance.',
+  }),
+  DATABASE_STATEMENT_TIMEOUT_MS: setting({
+    parse: int(0, 3_600_000),
+    default: 10_000,
+    doc: 'PostgreSQL: statement timeout (0 = none); SQLite: busy timeout.',
+  }),
+  MODELS_FILE: setting({
+    parse: text(),
+    default: '',
+    doc: 'Model catalog (YAML or JSON). Unset: the built-in `echo` dev model.',
+  }),
+  ADMIN_TOKEN: setting({
+    parse: text(16),
+    default: '',
+    secret: true,
+    doc: 'Bearer token for `/api/keys` and `/api/usage` (at least 16 characters). Unset: admin routes answer 401.',
+  }),
+  BOOTSTRAP_API_KEY: setting({
+    parse: text(16),
+    default: '',
+    secret: true,
+    doc: 'An API key (user `default`) upserted at start instead of generating one.',
+  }),
+  MAX_BODY_BYTES: setting({
+    parse: int(1024, 1024 * 1024 * 1024),
+    default: 32 * 1024 * 1024,
+    doc: 'Largest request body; larger → 413 `body_too_large`.',
+  }),
+  UPSTREAM_MAX_BODY_BYTES: setting({
+    parse: int(1024, 1024 * 1024 * 1024),
+    default: 64 * 1024 * 1024,
+    doc: 'Largest upstream JSON answer read into memory; larger → 502 `upstream_error`.',
+  }),
+  RATE_LIMIT_PER_SECOND: setting({
+    parse: num(0, 1_000_000),
+    default: 1,
+    doc: 'Token-bucket refill per key (requests per second).',
+  }),
+  RATE_LIMIT_BURST: setting({
+    parse: int(1, 1_000_000_000),
+    default: 30,
+    doc: 'Token-bucket size per key.',
+  }),
+  AUTH_FAILURES_PER_MINUTE: setting({
+    parse: int(1, 1_000_000),
+    default: 30,
+    doc: 'Failed authentications allowed per client address per minute before 429.',
+  }),
+  REDIS_URL: setting({
+    parse: redisUrl,
+    default: '',
+    secret: true,
+    doc: 'Share rate limits (and turn ownership) between instances through Redis.',
+  }),
+  HTTP_CONNECT_TIMEOUT_MS: setting({
+    parse: int(1, 600_000),
+    default: 5_000,
+    doc: 'Upstream TCP connect timeout.',
+  }),
+  HTTP_FIRST_BYTE_TIMEOUT_SECS: setting({
+    parse: num(0.001, 86_400),
+    default: 600,
+    doc: 'Longest wait for upstream response headers (a long prefill is normal).',
+  }),
+  HTTP_IDLE_TIMEOUT_SECS: setting({
+    parse: num(0.001, 86_400),
+    default: 120,
+    doc: 'Longest silence between two upstream body chunks.',
+  }),
+  HTTP_TOTAL_TIMEOUT_SECS: setting({
+    parse: num(0.001, 86_400),
+    default: 600,
+    doc: 'Bounds one upstream request from start to end (and a /c1 turn finished in the background).',
+  }),
+  SSE_KEEPALIVE_SECS: setting({
+    parse: num(0.01, 3600),
+    default: 15,
+    doc: 'Interval of `: keep-alive` comments while a stream waits for its first byte.',
+  }),
+  METRICS_TOKEN: setting({
+    parse: text(1),
+    default: '',
+    secret: true,
+    doc: 'When set, `/metrics` needs `Authorization: Bearer <token>`.',
+  }),
+  LOG_LEVEL: setting({
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    default: 'info',
+    doc: 'Log level.',
+  }),
+  LOG_CONTENT: setting({
+    parse: bool,
+    default: false,
+    doc: 'Debug only: include prompt and answer text in logs.',
+  }),
+  SHUTDOWN_GRACE_SECS: setting({
+    parse: num(0, 3600),
+    default: 30,
+    doc: 'On SIGTERM/SIGINT, how long in-flight requests and streams may finish.',
+  }),
+  MAX_IN_FLIGHT: setting({
+    parse: int(1, 1_000_000),
+    default: 4096,
+    doc: 'Requests in flight beyond which new ones get 503 `server_overloaded`.',
+  }),
+  SERVER_HEADERS_TIMEOUT_SECS: setting({
+    parse: num(0.1, 3600),
+    default: 10,
+    doc: 'A client must send its request headers within this time.',
+  }),
+  SERVER_REQUEST_TIMEOUT_SECS: setting({
+    parse: num(0.1, 3600),
+    default: 60,
+    doc: 'A client must send its whole request (headers and body) within this time.',
+  }),
+  SERVER_KEEPALIVE_TIMEOUT_SECS: setting({
+    parse: num(0.1, 3600),
+    default: 65,
+    doc: 'Idle keep-alive connections from clients are closed after this.',
+  }),
+} as const;
+
+export type EnvSchema = typeof ENV_SCHEMA;
+export type EnvValues = {
+  [K in keyof EnvSchema]: EnvSchema[K] extends Setting<infer T> ? T : never;
+};

@@ -1,0 +1,113 @@
+import { ENV_SCHEMA, EnvError, EnvValues } from 'src/config/env.schema';
+
+export interface AppConfig {
+  http: {
+    host: string;
+    port: number;
+    maxBodyBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxInFlight: number;
+    shutdownGraceMs: number;
+  };
+  db: { url: string; poolMax: number; statementTimeoutMs: number };
+  models: { file: string | null };
+  auth: { adminToken: string | null; bootstrapKey: string | null; failuresPerMinute: number };
+  limits: { perSecond: number; burst: number };
+  redis: { url: string | null };
+  upstream: {
+    connectTimeoutMs: number;
+    firstByteTimeoutMs: number;
+    idleTimeoutMs: number;
+    totalTimeoutMs: number;
+    keepAliveIntervalMs: number;
+    maxBodyBytes: number;
+  };
+  metrics: { token: string | null };
+  log: { level: EnvValues['LOG_LEVEL']; content: boolean };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+/**
+ * Reads and validates every setting once. Throws a `ConfigError` listing one line per bad
+ * variable; `main.ts` prints those lines and exits 1.
+ */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const problems: string[] = [];
+  const values = {} as Record<string, unknown>;
+  for (const [name, setting] of Object.entries(ENV_SCHEMA)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      values[name] = setting.default;
+      continue;
+    }
+    try {
+      values[name] = (setting.parse as (raw: string) => unknown)(raw);
+    } catch (error) {
+      if (!(error instanceof EnvError)) {
+        throw error;
+      }
+      problems.push(`${name}: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  const v = values as EnvValues;
+  const orNull = (s: string) => (s === '' ? null : s);
+  const secs = (n: number) => Math.round(n * 1000);
+  return deepFreeze<AppConfig>({
+    http: {
+      host: v.HOST,
+      port: v.PORT,
+      maxBodyBytes: v.MAX_BODY_BYTES,
+      headersTimeoutMs: secs(v.SERVER_HEADERS_TIMEOUT_SECS),
+      requestTimeoutMs: secs(v.SERVER_REQUEST_TIMEOUT_SECS),
+      keepAliveTimeoutMs: secs(v.SERVER_KEEPALIVE_TIMEOUT_SECS),
+      maxInFlight: v.MAX_IN_FLIGHT,
+      shutdownGraceMs: secs(v.SHUTDOWN_GRACE_SECS),
+    },
+    db: {
+      url: v.DATABASE_URL,
+      poolMax: v.DATABASE_POOL_MAX,
+      statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    models: { file: orNull(v.MODELS_FILE) },
+    auth: {
+      adminToken: orNull(v.ADMIN_TOKEN),
+      bootstrapKey: orNull(v.BOOTSTRAP_API_KEY),
+      failuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
+    },
+    limits: { perSecond: v.RATE_LIMIT_PER_SECOND, burst: v.RATE_LIMIT_BURST },
+    redis: { url: orNull(v.REDIS_URL) },
+    upstream: {
+      connectTimeoutMs: v.HTTP_CONNECT_TIMEOUT_MS,
+      firstByteTimeoutMs: secs(v.HTTP_FIRST_BYTE_TIMEOUT_SECS),
+      idleTimeoutMs: secs(v.HTTP_IDLE_TIMEOUT_SECS),
+      totalTimeoutMs: secs(v.HTTP_TOTAL_TIMEOUT_SECS),
+      keepAliveIntervalMs: secs(v.SSE_KEEPALIVE_SECS),
+      maxBodyBytes: v.UPSTREAM_MAX_BODY_BYTES,
+    },
+    metrics: { token: orNull(v.METRICS_TOKEN) },
+    log: { level: v.LOG_LEVEL, content: v.LOG_CONTENT },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The process environment is read here and nowhere else. */
+export function loadConfigFromProcessEnv(): AppConfig {
+  return loadConfig(process.env);
+}

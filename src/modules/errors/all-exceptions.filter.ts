@@ -1,0 +1,109 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TypeORMError } from 'typeorm';
+import { ApiError } from 'src/modules/errors/api-error';
+
+/**
+ * Writes every error envelope, whatever layer raised it. Fastify's own errors (body limit,
+ * content-type parsing) reach this filter as raw FastifyErrors on Nest 11 (nestjs/nest#15022),
+ * so they are recognised by their `code`.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const error = this.toApiError(exception, request);
+    if (reply.sent || reply.raw.headersSent) {
+      // A stream already started: its own code writes the final error event (see sse/).
+      return;
+    }
+    if (error.status >= 500) {
+      const detail =
+        exception instanceof Error ? (exception.stack ?? exception.message) : exception;
+      this.logger.error(`${error.code} on request ${String(request.id)}: ${String(detail)}`);
+    }
+    void reply
+      .status(error.status)
+      .headers(error.headers)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(JSON.stringify(error.toEnvelope()));
+  }
+
+  toApiError(exception: unknown, request?: FastifyRequest): ApiError {
+    if (exception instanceof ApiError) {
+      return exception;
+    }
+    if (exception instanceof ThrottlerException) {
+      return new ApiError('rate_limit_exceeded', 'Too many requests', { cause: exception });
+    }
+    const fastifyError = asFastifyError(exception);
+    if (fastifyError) {
+      if (fastifyError.statusCode === 413) {
+        return new ApiError('body_too_large', 'Request body is larger than the gateway accepts');
+      }
+      if (fastifyError.statusCode === 415) {
+        return new ApiError('invalid_json', 'Content-Type must be application/json');
+      }
+      if (fastifyError.statusCode === 400) {
+        return new ApiError(
+          'invalid_json',
+          `Request body is not valid JSON: ${fastifyError.message}`,
+        );
+      }
+    }
+    if (exception instanceof HttpException) {
+      // Nest wraps Fastify's router and body-parser failures in HttpExceptions by status.
+      switch (exception.getStatus()) {
+        case 404: {
+          const route = request ? `${request.method} ${request.url.split('?')[0]}` : 'this route';
+          return new ApiError('route_not_found', `No route for ${route.slice(0, 200)}`);
+        }
+        case 413:
+          return new ApiError('body_too_large', 'Request body is larger than the gateway accepts');
+        case 415:
+          return new ApiError('invalid_json', 'Content-Type must be application/json');
+        case 400:
+          return new ApiError(
+            'invalid_json',
+            `Request body is not valid JSON: ${exception.message}`,
+          );
+      }
+    }
+    if (exception instanceof TypeORMError || isDriverError(exception)) {
+      this.logger.error(`storage failure: ${(exception as Error).message}`);
+      return new ApiError('storage_error', 'The database could not complete the request', {
+        cause: exception,
+      });
+    }
+    return new ApiError('internal_error', 'Internal error', { cause: exception });
+  }
+}
+
+interface FastifyLikeError {
+  code: string;
+  statusCode: number;
+  message: string;
+}
+
+function asFastifyError(exception: unknown): FastifyLikeError | null {
+  const e = exception as Partial<FastifyLikeError> | null;
+  if (
+    e &&
+    typeof e.statusCode === 'number' &&
+    e.statusCode < 500 &&
+    !(e instanceof HttpException)
+  ) {
+    return e as FastifyLikeError;
+  }
+  return null;
+}
+
+function isDriverError(exception: unknown): boolean {
+  const code = (exception as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(SQLITE_|ECONNREFUSED$|57P0|08)/.test(code);
+}

@@ -1,0 +1,15 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+export class UpstreamCheckDto {
+  @ApiProperty() alias: string;
+  @ApiProperty({ description: 'Base URL without credentials' }) url: string;
+  @ApiProperty({ enum: ['up', 'down'] }) status: 'up' | 'down';
+  @ApiProperty({ type: Number, nullable: true }) latency_ms: number | null;
+}
+
+/** Provided by the proxy module: checks each upstream cheaply (cached for a few seconds). */
+export interface UpstreamProbe {
+  check(): Promise<UpstreamCheckDto[]>;
+}
+
+export const UPSTREAM_PROBE = Symbol('UPSTREAM_PROBE');

@@ -1,0 +1,25 @@
+import { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ErrorEnvelopeDto } from 'src/modules/errors/api-errors.decorator';
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Parley')
+    .setDescription(
+      'LLM gateway: a stateless OpenAI/Anthropic-compatible proxy (/v1) and a conversation API that stores every turn (/c1). Every error is {"error": {type, code, message, param}}; GET /errors lists the codes.',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' }, 'bearer')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'x-api-key')
+    .build();
+  return SwaggerModule.createDocument(app, config, { extraModels: [ErrorEnvelopeDto] });
+}
+
+/** Serves `/openapi.json` and `/docs` (public). */
+export function mountOpenApi(app: INestApplication): void {
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'openapi.json',
+    yamlDocumentUrl: undefined,
+  });
+}

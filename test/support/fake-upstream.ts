@@ -1,0 +1,312 @@
+import { once } from 'node:events';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
+
+/** What the fake does with the next request(s). Default: a well-formed answer. */
+export type Behaviour =
+  | { kind: 'ok' }
+  /** Answer with this status and JSON body. */
+  | { kind: 'error'; status: number; body?: unknown }
+  /** Accept the request and never answer (until the gateway hangs up). */
+  | { kind: 'hang' }
+  /** Send headers and `chunks` SSE events, then stop writing without ending. */
+  | { kind: 'stall'; chunks: number }
+  /** Send headers and `chunks` SSE events, then destroy the socket. */
+  | { kind: 'cut'; chunks: number }
+  /** Destroy the socket without answering. */
+  | { kind: 'reset' }
+  /** Reply with this raw body and content type. */
+  | {
+      kind: 'raw';
+      status?: number;
+      contentType: string;
+      body: string;
+      headers?: Record<string, string>;
+    };
+
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  /** True once the gateway closed the connection before the answer was complete. */
+  hungUp: boolean;
+  hungUpAt?: number;
+  receivedAt: number;
+}
+
+export interface FakeUpstreamOptions {
+  /** Delay before the response headers (prefill). */
+  firstByteDelayMs?: number;
+  /** Delay between SSE chunks. */
+  chunkDelayMs?: number;
+  /** Number of content chunks in a streamed answer. */
+  streamChunks?: number;
+  /** Model name reported in answers. */
+  modelName?: string;
+}
+
+export interface FakeUpstream {
+  url: string; // base URL with /v1
+  port: number;
+  received: ReceivedRequest[];
+  options: FakeUpstreamOptions;
+  /** Queue behaviours for the next requests, in order; then back to `ok`. */
+  next(...behaviours: Behaviour[]): void;
+  /** Behaviour for every request once the queue is empty. */
+  always(behaviour: Behaviour): void;
+  openSockets(): number;
+  close(): Promise<void>;
+}
+
+/** The deterministic answer the fake gives: it echoes the last user text. */
+export function fakeAnswerFor(body: any): string {
+  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  const lastUser = [...messages].reverse().find((m) => m?.role === 'user');
+  const content = lastUser?.content;
+  const text =
+    typeof content === 'string'
+      ? content
+      : Array.isArray(content)
+        ? content
+            .filter((p: any) => p?.type === 'text')
+            .map((p: any) => p.text)
+            .join(' ')
+        : '';
+  return `You said: ${text}`;
+}
+
+/** Splits the answer into `n` roughly equal pieces for streaming. */
+export function splitAnswer(answer: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(answer.length / n));
+  const pieces: string[] = [];
+  for (let i = 0; i < answer.length; i += size) {
+    pieces.push(answer.slice(i, i + size));
+  }
+  return pieces;
+}
+
+export function promptTokensFor(body: any): number {
+  return (JSON.stringify(body?.messages ?? body?.input ?? '').length % 97) + 10;
+}
+
+export function completionTokensFor(answer: string): number {
+  return answer.split(/\s+/).filter(Boolean).length;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A real node:http server on 127.0.0.1:0 that speaks the OpenAI wire format like vLLM
+ * (chat completions JSON and SSE with usage, embeddings, models) and records every request.
+ */
+export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
+  const received: ReceivedRequest[] = [];
+  const queue: Behaviour[] = [];
+  let fallback: Behaviour = { kind: 'ok' };
+  const sockets = new Set<Socket>();
+  const modelName = () => options.modelName ?? 'fake-model';
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) {
+      chunks.push(chunk as Buffer);
+    }
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: any = raw;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      /* keep the raw text */
+    }
+    const record: ReceivedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body,
+      hungUp: false,
+      receivedAt: Date.now(),
+    };
+    received.push(record);
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        record.hungUp = true;
+        record.hungUpAt = Date.now();
+      }
+    });
+    const behaviour = queue.shift() ?? fallback;
+    if (options.firstByteDelayMs) {
+      await sleep(options.firstByteDelayMs);
+    }
+    if (res.destroyed) {
+      return;
+    }
+    switch (behaviour.kind) {
+      case 'hang':
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'error':
+        res.writeHead(behaviour.status, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify(
+            behaviour.body ?? {
+              object: 'error',
+              message: `fake upstream failure ${behaviour.status}`,
+              type: 'BadRequestError',
+              code: behaviour.status,
+            },
+          ),
+        );
+        return;
+      case 'raw':
+        res.writeHead(behaviour.status ?? 200, {
+          'content-type': behaviour.contentType,
+          ...behaviour.headers,
+        });
+        res.end(behaviour.body);
+        return;
+      case 'ok':
+      case 'stall':
+      case 'cut':
+        break;
+    }
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path.endsWith('/models')) {
+      json(res, {
+        object: 'list',
+        data: [{ id: modelName(), object: 'model', created: 0, owned_by: 'fake' }],
+      });
+      return;
+    }
+    if (path.endsWith('/embeddings')) {
+      const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
+      json(res, {
+        object: 'list',
+        model: body?.model ?? modelName(),
+        data: inputs.map((_: unknown, index: number) => ({
+          object: 'embedding',
+          index,
+          embedding: [0.1 * (index + 1), 0.2, 0.3],
+        })),
+        usage: { prompt_tokens: inputs.length * 3, total_tokens: inputs.length * 3 },
+      });
+      return;
+    }
+    if (path.endsWith('/chat/completions')) {
+      await chat(body, res, behaviour);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'error', message: `no route ${path}`, code: 404 }));
+  }
+
+  async function chat(body: any, res: ServerResponse, behaviour: Behaviour) {
+    const answer = fakeAnswerFor(body);
+    const usage = {
+      prompt_tokens: promptTokensFor(body),
+      completion_tokens: completionTokensFor(answer),
+      total_tokens: 0,
+    };
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    const id = `chatcmpl-fake-${received.length}`;
+    const created = 1_700_000_000;
+    if (!body?.stream) {
+      json(res, {
+        id,
+        object: 'chat.completion',
+        created,
+        model: body?.model ?? modelName(),
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: answer },
+            finish_reason: 'stop',
+            logprobs: null,
+          },
+        ],
+        usage,
+      });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const pieces = splitAnswer(answer, options.streamChunks ?? 5);
+    const event = (delta: object, finish: string | null, extra: object = {}) =>
+      `data: ${JSON.stringify({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: body?.model ?? modelName(),
+        choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+        ...extra,
+      })}\n\n`;
+    const events = [
+      event({ role: 'assistant', content: '' }, null),
+      ...pieces.map((p) => event({ content: p }, null)),
+      event({}, 'stop'),
+    ];
+    for (let i = 0; i < events.length; i++) {
+      if (res.destroyed) {
+        return;
+      }
+      if ((behaviour.kind === 'stall' || behaviour.kind === 'cut') && i >= behaviour.chunks) {
+        if (behaviour.kind === 'cut') {
+          res.socket?.destroy();
+        }
+        return;
+      }
+      if (!res.write(events[i])) {
+        await once(res, 'drain');
+      }
+      if (options.chunkDelayMs) {
+        await sleep(options.chunkDelayMs);
+      }
+    }
+    if (body?.stream_options?.include_usage) {
+      res.write(
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body?.model ?? modelName(), choices: [], usage })}\n\n`,
+      );
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  function json(res: ServerResponse, payload: unknown) {
+    const text = JSON.stringify(payload);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'set-cookie': 'upstream-session=secret',
+    });
+    res.end(text);
+  }
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    port,
+    received,
+    options,
+    next: (...behaviours) => queue.push(...behaviours),
+    always: (behaviour) => {
+      fallback = behaviour;
+    },
+    openSockets: () => sockets.size,
+    close: async () => {
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
