@@ -7,13 +7,21 @@ import { validationExceptionFactory } from 'src/common/validation/validation-exc
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
+import { MetricsModule } from 'src/modules/metrics/metrics.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, ErrorsModule, HealthModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        MetricsModule,
+        ErrorsModule,
+        HealthModule,
+        // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
+      ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         {

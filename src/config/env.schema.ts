@@ -153,6 +153,11 @@ export const ENV_SCHEMA = {
     secret: true,
     doc: 'Share rate limits (and turn ownership) between instances through Redis.',
   }),
+  REDIS_KEY_PREFIX: setting({
+    parse: text(1),
+    default: 'parley:',
+    doc: 'Prefix of every Redis key Parley writes (several deployments can share one Redis).',
+  }),
   HTTP_CONNECT_TIMEOUT_MS: setting({
     parse: int(1, 600_000),
     default: 5_000,

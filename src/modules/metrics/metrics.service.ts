@@ -1,0 +1,106 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric Parley exports, in one registry per app instance (tests run several
+ * apps in one process). Labels are bounded: route templates, status classes, model aliases,
+ * catalog codes. Never a raw path, a key, a user or a conversation id.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'parley_http_requests_total',
+    help: 'HTTP requests by route template, method and status class',
+    labelNames: ['route', 'method', 'status_class'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'Time from request to the end of the response',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'parley_upstream_duration_seconds',
+    help: 'Upstream request time, start to last byte, per model',
+    labelNames: ['model'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  readonly timeToFirstToken = new Histogram({
+    name: 'parley_time_to_first_token_seconds',
+    help: 'Upstream time to the first body byte (first SSE event for streams), per model',
+    labelNames: ['model'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  readonly upstreamErrors = new Counter({
+    name: 'parley_upstream_errors_total',
+    help: 'Upstream failures by model and catalog code',
+    labelNames: ['model', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamAttempts = new Counter({
+    name: 'parley_upstream_attempts_total',
+    help: 'Upstream request attempts (retries included) per model',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  readonly refusals = new Counter({
+    name: 'parley_refusals_total',
+    help: 'Requests refused before the upstream: rate limit, quota, overload, auth throttle',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokens = new Counter({
+    name: 'parley_tokens_total',
+    help: 'Tokens reported by upstreams, per model and direction (in = prompt, out = completion)',
+    labelNames: ['model', 'direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly activeStreams = new Gauge({
+    name: 'parley_active_streams',
+    help: 'Streaming responses in flight',
+    registers: [this.registry],
+  });
+
+  readonly inFlight = new Gauge({
+    name: 'parley_requests_in_flight',
+    help: 'HTTP requests in flight',
+    registers: [this.registry],
+  });
+
+  readonly turnsStored = new Counter({
+    name: 'parley_turns_stored_total',
+    help: '/c1 assistant turns stored, by final status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly databaseErrors = new Counter({
+    name: 'parley_database_errors_total',
+    help: 'Database operations that failed',
+    registers: [this.registry],
+  });
+
+  readonly redisFallbacks = new Counter({
+    name: 'parley_ratelimit_redis_fallbacks_total',
+    help: 'Rate-limit decisions taken on the local bucket because Redis did not answer',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'parley_process_' });
+  }
+}
