@@ -1,0 +1,70 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { TEST_ADMIN_TOKEN, TEST_API_KEY } from 'test/support/start-gateway';
+
+export interface SpawnedGateway {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts `node dist/main.js` (built by `npm test`'s pretest) as a real child process, for
+ * tests about signals, crashes and several instances. Resolves once it listens.
+ */
+export async function spawnGateway(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<SpawnedGateway> {
+  const main = join(__dirname, '..', '..', 'dist', 'main.js');
+  const child = spawn(process.execPath, [main], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      BOOTSTRAP_API_KEY: TEST_API_KEY,
+      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      RATE_LIMIT_PER_SECOND: '1000',
+      RATE_LIMIT_BURST: '100000',
+      AUTH_FAILURES_PER_MINUTE: '100000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const deadline = Date.now() + timeoutMs;
+  let port = 0;
+  while (!port) {
+    const match = /"port":(\d+),"msg":"Parley listening"/.exec(output);
+    if (match) {
+      port = Number(match[1]);
+      break;
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway did not start:\n${output.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    output: () => output,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      child.kill(signal);
+    },
+  };
+}
