@@ -1,0 +1,372 @@
+/**
+ * What the benchmark measures: one entry per mode of issue 10, each saying which request
+ * every target gets and which of the issue's targets applies to it.
+ */
+import { RequestSpec, sendOnce } from './drive';
+
+export type TargetName = 'direct' | 'floor' | 'parley';
+export const TARGETS: TargetName[] = ['direct', 'floor', 'parley'];
+
+export interface Endpoint {
+  name: TargetName;
+  origin: string;
+  /** The proxy process to watch (CPU, RSS); null for the direct upstream. */
+  pid: number | null;
+}
+
+/** A check from issue 10's "Targets", evaluated on a mode's aggregated figures. */
+export interface TargetCheck {
+  label: string;
+  /** Which aggregated figure of `parley`: see `Aggregate` in report.ts. */
+  metric: 'xFloor' | 'xDirect' | 'p50Added' | 'p99Added' | 'firstEventAdded' | 'cpuMsPerRequest';
+  op: '>=' | '<=';
+  value: number;
+}
+
+export interface LoadMode {
+  kind: 'load';
+  name: string;
+  title: string;
+  connections: number;
+  stream: boolean;
+  spec(target: TargetName): RequestSpec;
+  checks: TargetCheck[];
+  /** Runs once before the mode (seeding); its time is reported, not measured. */
+  setup?(): Promise<string | void>;
+  /** Runs before each round (fresh conversations for the continuing /c1 modes). */
+  beforeRound?(round: number): Promise<void>;
+  /** What a reader should know about how the mode is built. */
+  notes: string[];
+}
+
+export interface MemoryMode {
+  kind: 'memory';
+  name: string;
+  title: string;
+  streams: number;
+  stallMs: number;
+  spec(target: TargetName): RequestSpec;
+  notes: string[];
+}
+
+export type Mode = LoadMode | MemoryMode;
+
+export interface ModeEnv {
+  key: string;
+  parleyOrigin: string;
+  quick: boolean;
+  /** Slow-stream pacing of the memory run. */
+  slow: { chunkDelayMs: number; firstByteDelayMs: number };
+}
+
+export const PACED_CHUNK_DELAY_MS = 5;
+
+/** Upstream base paths (see bench/servers/upstream-server.ts) and Parley aliases for them. */
+export function upstreamProfiles(slow: ModeEnv['slow']) {
+  return {
+    burst: { alias: 'bench-burst', base: '/v1' },
+    paced: { alias: 'bench-paced', base: `/p/${PACED_CHUNK_DELAY_MS}/0/v1` },
+    slow: { alias: 'bench-slow', base: `/p/${slow.chunkDelayMs}/${slow.firstByteDelayMs}/v1` },
+  };
+}
+
+const SYSTEM = 'You are a concise assistant.';
+const QUESTION = 'Explain in two sentences what an LLM gateway does.';
+
+export const ALL_MODE_NAMES = [
+  'json-16',
+  'json-64',
+  'sse-16',
+  'sse-64',
+  'sse-paced',
+  'conc-1',
+  'c1-new',
+  'c1-10',
+  'c1-100',
+  'c1-1000',
+  'memory',
+];
+
+export function buildModes(env: ModeEnv): Mode[] {
+  const profiles = upstreamProfiles(env.slow);
+  const auth = { authorization: `Bearer ${env.key}`, 'content-type': 'application/json' };
+
+  /** The same /v1 chat request for every target: direct and floor by path, Parley by alias. */
+  const v1 =
+    (profile: keyof typeof profiles, stream: boolean) =>
+    (target: TargetName): RequestSpec => {
+      const { alias, base } = profiles[profile];
+      return {
+        method: 'POST',
+        path: target === 'parley' ? '/v1/chat/completions' : `${base}/chat/completions`,
+        headers: auth,
+        body: JSON.stringify({
+          model: alias,
+          messages: [
+            { role: 'system', content: SYSTEM },
+            { role: 'user', content: QUESTION },
+          ],
+          max_tokens: 256,
+          temperature: 0.2,
+          ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+        }),
+        stream,
+      };
+    };
+
+  const jsonMode = (connections: number, checks: TargetCheck[]): LoadMode => ({
+    kind: 'load',
+    name: connections === 1 ? 'conc-1' : `json-${connections}`,
+    title: `/v1 JSON, ${connections} connection${connections === 1 ? '' : 's'}`,
+    connections,
+    stream: false,
+    spec: v1('burst', false),
+    checks,
+    notes: [],
+  });
+
+  const sseMode = (connections: number, checks: TargetCheck[]): LoadMode => ({
+    kind: 'load',
+    name: `sse-${connections}`,
+    title: `/v1 burst SSE (20 chunks at once), ${connections} connections`,
+    connections,
+    stream: true,
+    spec: v1('burst', true),
+    checks,
+    notes: [],
+  });
+
+  const modes: Mode[] = [
+    jsonMode(16, [
+      { label: 'throughput >= 0.75x floor', metric: 'xFloor', op: '>=', value: 0.75 },
+      { label: 'added p50 <= 1.5 ms', metric: 'p50Added', op: '<=', value: 1.5 },
+      { label: 'CPU <= 0.15 ms/request', metric: 'cpuMsPerRequest', op: '<=', value: 0.15 },
+    ]),
+    jsonMode(64, [
+      { label: 'throughput >= 0.75x floor', metric: 'xFloor', op: '>=', value: 0.75 },
+      { label: 'CPU <= 0.15 ms/request', metric: 'cpuMsPerRequest', op: '<=', value: 0.15 },
+    ]),
+    sseMode(16, [
+      { label: 'throughput >= 0.8x floor', metric: 'xFloor', op: '>=', value: 0.8 },
+      {
+        label: 'first event <= 2.5 ms later than direct',
+        metric: 'firstEventAdded',
+        op: '<=',
+        value: 2.5,
+      },
+    ]),
+    sseMode(64, [{ label: 'throughput >= 0.8x floor', metric: 'xFloor', op: '>=', value: 0.8 }]),
+    {
+      kind: 'load',
+      name: 'sse-paced',
+      title: `/v1 paced SSE (20 chunks, ${PACED_CHUNK_DELAY_MS} ms apart), 16 connections`,
+      connections: 16,
+      stream: true,
+      spec: v1('paced', true),
+      checks: [
+        { label: 'throughput >= 0.98x direct', metric: 'xDirect', op: '>=', value: 0.98 },
+        { label: 'first event <= 2 ms later', metric: 'firstEventAdded', op: '<=', value: 2 },
+        { label: 'p99 <= 5 ms later', metric: 'p99Added', op: '<=', value: 5 },
+      ],
+      notes: [],
+    },
+    jsonMode(1, [
+      { label: 'added p50 <= 0.5 ms', metric: 'p50Added', op: '<=', value: 0.5 },
+      { label: 'added p99 <= 1.5 ms', metric: 'p99Added', op: '<=', value: 1.5 },
+    ]),
+    c1NewMode(env, v1('burst', false), auth),
+    ...[10, 100, 1000].map((turns) => c1ContinueMode(env, turns, v1('burst', false), auth)),
+    {
+      kind: 'memory',
+      name: 'memory',
+      title: `1,000 concurrent slow streams (first byte after ${env.slow.firstByteDelayMs} ms, 20 chunks ${env.slow.chunkDelayMs} ms apart)`,
+      streams: 1000,
+      stallMs: Math.max(2000, 4 * env.slow.chunkDelayMs, 2 * env.slow.firstByteDelayMs),
+      spec: v1('slow', true),
+      notes: [],
+    },
+  ];
+  return modes;
+}
+
+const C1_CHECK: TargetCheck = {
+  label: "turn throughput >= 0.5x floor's /v1 JSON",
+  metric: 'xFloor',
+  op: '>=',
+  value: 0.5,
+};
+
+/** /c1 turns on new conversations; direct and floor run /v1 JSON for the comparison. */
+function c1NewMode(
+  env: ModeEnv,
+  v1Json: (target: TargetName) => RequestSpec,
+  auth: Record<string, string>,
+): LoadMode {
+  return {
+    kind: 'load',
+    name: 'c1-new',
+    title: '/c1 turn on a new conversation, 16 connections (direct and floor: /v1 JSON)',
+    connections: 16,
+    stream: false,
+    spec: (target) =>
+      target === 'parley'
+        ? {
+            method: 'POST',
+            path: '/c1/chat/completions',
+            headers: auth,
+            body: JSON.stringify({
+              model: 'bench-burst',
+              messages: [{ role: 'user', content: QUESTION }],
+              max_tokens: 256,
+            }),
+            stream: false,
+          }
+        : v1Json(target),
+    checks: [C1_CHECK],
+    notes: [],
+  };
+}
+
+/**
+ * /c1 turns on conversations that already hold `turns` turns. One base conversation is seeded
+ * through the API (turn after turn, not measured), then before every round it is forked many
+ * times at its `turns`-th answer (a fork is one row pointing at that message), so each round
+ * starts on conversations of exactly `turns` turns. Requests take the forks round-robin; with
+ * more forks than connections no two requests hit the same conversation at once (which would
+ * be a 409 `conversation_busy`), and each fork grows by only a few turns during a round.
+ */
+function c1ContinueMode(
+  env: ModeEnv,
+  turns: number,
+  v1Json: (target: TargetName) => RequestSpec,
+  auth: Record<string, string>,
+): LoadMode {
+  const forksPerRound = env.quick ? 64 : 512;
+  let pool: string[] = [];
+  let next = 0;
+  let base: { conversationId: string; messageId: string } | null = null;
+  const notes = [
+    `Each round runs on ${forksPerRound} fresh forks of one seeded conversation of ${turns} turns (round-robin).`,
+  ];
+  const mode: LoadMode = {
+    kind: 'load',
+    name: `c1-${turns}`,
+    title: `/c1 turn continuing a conversation of ${turns} stored turns, 16 connections (direct and floor: /v1 JSON)`,
+    connections: 16,
+    stream: false,
+    spec: (target) =>
+      target === 'parley'
+        ? {
+            method: 'POST',
+            path: '/c1/chat/completions',
+            headers: auth,
+            body: JSON.stringify({
+              model: 'bench-burst',
+              messages: [{ role: 'user', content: QUESTION }],
+              max_tokens: 256,
+            }),
+            stream: false,
+            perRequestHeaders: () => ({ 'x-conversation-id': pool[next++ % pool.length] }),
+          }
+        : v1Json(target),
+    checks: [C1_CHECK],
+    notes,
+    setup: async () => {
+      base = await seededConversation(env, auth, turns);
+      return `seeded a conversation of ${turns} turns`;
+    },
+    beforeRound: async () => {
+      if (!base) {
+        throw new Error(`c1-${turns}: setup did not run`);
+      }
+      pool = await forkMany(env, auth, base, forksPerRound);
+      next = 0;
+    },
+  };
+  return mode;
+}
+
+/**
+ * One conversation of `maxTurns` turns, shared by the continuing modes: it is built once, up to
+ * the largest level asked for, and each level forks it at its own turn.
+ */
+const seeded: { conversationId: string; answerIds: string[] } = {
+  conversationId: '',
+  answerIds: [],
+};
+
+async function post(env: ModeEnv, auth: Record<string, string>, path: string, body: unknown) {
+  const res = await sendOnce(env.parleyOrigin, {
+    method: 'POST',
+    path,
+    headers: auth,
+    body: JSON.stringify(body),
+  });
+  if (res.status < 200 || res.status >= 300) {
+    throw new Error(`POST ${path} → ${res.status} ${res.text.slice(0, 500)}`);
+  }
+  return { headers: res.headers, body: JSON.parse(res.text) };
+}
+
+async function seededConversation(
+  env: ModeEnv,
+  auth: Record<string, string>,
+  turns: number,
+): Promise<{ conversationId: string; messageId: string }> {
+  while (seeded.answerIds.length < turns) {
+    const turn = seeded.answerIds.length + 1;
+    const res = await post(
+      env,
+      { ...auth, ...(seeded.conversationId ? { 'x-conversation-id': seeded.conversationId } : {}) },
+      '/c1/chat/completions',
+      {
+        model: 'bench-burst',
+        messages: [{ role: 'user', content: `Seed turn ${turn}: ${QUESTION}` }],
+        max_tokens: 256,
+      },
+    );
+    seeded.conversationId ||= String(res.headers['x-conversation-id'] ?? res.body.conversation_id);
+    seeded.answerIds.push('');
+  }
+  if (!seeded.answerIds[turns - 1]) {
+    await readAnswerIds(env, auth);
+  }
+  return { conversationId: seeded.conversationId, messageId: seeded.answerIds[turns - 1] };
+}
+
+async function readAnswerIds(env: ModeEnv, auth: Record<string, string>): Promise<void> {
+  const res = await sendOnce(env.parleyOrigin, {
+    method: 'GET',
+    path: `/c1/conversations/${seeded.conversationId}`,
+    headers: { authorization: auth.authorization },
+  });
+  if (res.status !== 200) {
+    throw new Error(`GET conversation → ${res.status} ${res.text.slice(0, 500)}`);
+  }
+  const messages: { id: string; role: string }[] = JSON.parse(res.text).messages;
+  const answers = messages.filter((m) => m.role === 'assistant').map((m) => m.id);
+  for (let i = 0; i < seeded.answerIds.length; i++) {
+    seeded.answerIds[i] = answers[i] ?? '';
+  }
+}
+
+async function forkMany(
+  env: ModeEnv,
+  auth: Record<string, string>,
+  base: { conversationId: string; messageId: string },
+  count: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const worker = async () => {
+    while (ids.length < count) {
+      ids.push('');
+      const slot = ids.length - 1;
+      const res = await post(env, auth, `/c1/conversations/${base.conversationId}/fork`, {
+        message_id: base.messageId,
+      });
+      ids[slot] = String(res.body.id);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return ids;
+}
