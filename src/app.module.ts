@@ -5,12 +5,12 @@ import { AppConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
+import { AuthModule } from 'src/modules/auth/auth.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
-import { TemporaryAuthShimModule } from 'src/temporary-auth-shim';
 
 @Module({})
 export class AppModule {
@@ -24,7 +24,7 @@ export class AppModule {
         ErrorsModule,
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
-        TemporaryAuthShimModule, // DELETE with src/temporary-auth-shim.ts once auth is merged
+        AuthModule,
         ModelsModule,
         ProxyModule,
       ],
