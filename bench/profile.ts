@@ -32,6 +32,8 @@ export interface ProfileEntry {
   package: string;
   ms: number;
   share: number;
+  /** For self-time entries: the nearest callers outside node internals, with their share. */
+  callers?: { caller: string; share: number }[];
 }
 
 export interface ProfileSummary {
@@ -116,8 +118,22 @@ export function summariseProfile(
   }
 
   const key = (f: CallFrame) => `${f.functionName || '(anonymous)'}\u0000${f.url}:${f.lineNumber}`;
-  const selfByFunction = new Map<string, { frame: CallFrame; ms: number }>();
+  const selfByFunction = new Map<
+    string,
+    { frame: CallFrame; ms: number; callers: Map<string, number> }
+  >();
   const inclusive = new Map<string, { frame: CallFrame; ms: number }>();
+  /** The first frame up the stack that is neither native nor node:internal. */
+  const callerOf = (nodeId: number): string => {
+    for (let id = parent.get(nodeId); id !== undefined; id = parent.get(id)) {
+      const frame = byId.get(id)!.callFrame;
+      const pkg = packageOf(frame, root);
+      if (pkg !== '(native/V8)' && !pkg.startsWith('node:') && !pkg.startsWith('(')) {
+        return `${frame.functionName || '(anonymous)'} ${whereOf(frame, root)}`;
+      }
+    }
+    return '(none)';
+  };
   const byPackage = new Map<string, number>();
   let idleMs = 0;
   for (const [nodeId, ms] of self) {
@@ -129,8 +145,10 @@ export function summariseProfile(
     }
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + ms);
     const k = key(node.callFrame);
-    const entry = selfByFunction.get(k) ?? { frame: node.callFrame, ms: 0 };
+    const entry = selfByFunction.get(k) ?? { frame: node.callFrame, ms: 0, callers: new Map() };
     entry.ms += ms;
+    const caller = callerOf(nodeId);
+    entry.callers.set(caller, (entry.callers.get(caller) ?? 0) + ms);
     selfByFunction.set(k, entry);
     // Inclusive time of Parley's own functions: each function once per stack.
     const seen = new Set<string>();
@@ -150,16 +168,26 @@ export function summariseProfile(
     }
   }
   const busyMs = windowMs - idleMs;
-  const entries = (map: Map<string, { frame: CallFrame; ms: number }>) =>
+  const entries = (
+    map: Map<string, { frame: CallFrame; ms: number; callers?: Map<string, number> }>,
+  ) =>
     [...map.values()]
       .sort((a, b) => b.ms - a.ms)
       .slice(0, top)
-      .map(({ frame, ms }) => ({
+      .map(({ frame, ms, callers }) => ({
         name: frame.functionName || '(anonymous)',
         where: whereOf(frame, root),
         package: packageOf(frame, root),
         ms,
         share: busyMs > 0 ? ms / busyMs : 0,
+        ...(callers
+          ? {
+              callers: [...callers.entries()]
+                .sort((a, b) => b[1] - a[1])
+                .slice(0, 3)
+                .map(([caller, callerMs]) => ({ caller, share: callerMs / ms })),
+            }
+          : {}),
       }));
   return {
     windowMs,
@@ -186,10 +214,13 @@ export function formatProfile(summary: ProfileSummary, requests: number | null):
       .slice(0, 20)
       .map((p) => `  ${pct(p.share)}  ${p.ms.toFixed(0).padStart(7)} ms  ${p.package}`),
     '',
-    'Top functions by self time:',
-    ...summary.selfTop.map(
-      (e) => `  ${pct(e.share)}  ${e.ms.toFixed(0).padStart(7)} ms  ${e.name}  ${e.where}`,
-    ),
+    'Top functions by self time (and the nearest JavaScript callers outside node internals):',
+    ...summary.selfTop.flatMap((e) => [
+      `  ${pct(e.share)}  ${e.ms.toFixed(0).padStart(7)} ms  ${e.name}  ${e.where}`,
+      ...(e.callers ?? [])
+        .filter((c) => c.share >= 0.1 && e.share >= 0.01)
+        .map((c) => `                          ← ${(c.share * 100).toFixed(0)}% ${c.caller}`),
+    ]),
     '',
     "Parley's own functions by inclusive time (callees included):",
     ...summary.parleyInclusiveTop.map(
