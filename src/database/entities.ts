@@ -1,2 +1,7 @@
+import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
+import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
+import { MessageEntity } from 'src/modules/conversations/message.entity';
+
 /** Every TypeORM entity; the app and the CLI share this list. */
-export const ENTITIES: Function[] = [];
+export const ENTITIES: Function[] = [ConversationEntity, MessageEntity, IdempotencyKeyEntity];
+

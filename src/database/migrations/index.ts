@@ -1,2 +1,4 @@
+import { Conversations1795322800000 } from 'src/database/migrations/1795322800000-Conversations';
+
 /** Every migration in order; the app, the CLI and the drift test share this list. */
-export const MIGRATIONS: Function[] = [];
+export const MIGRATIONS: Function[] = [Conversations1795322800000];
