@@ -4,4 +4,3 @@ import { MessageEntity } from 'src/modules/conversations/message.entity';
 
 /** Every TypeORM entity; the app and the CLI share this list. */
 export const ENTITIES: Function[] = [ConversationEntity, MessageEntity, IdempotencyKeyEntity];
-

@@ -46,7 +46,10 @@ export class Conversations1795322800000 implements MigrationInterface {
         name: 'idx_conversations_user_updated',
         columnNames: ['user_id', 'updated_at', 'id'],
       }),
-      new TableIndex({ name: 'idx_conversations_turn_expiry', columnNames: ['active_turn_expires_at'] }),
+      new TableIndex({
+        name: 'idx_conversations_turn_expiry',
+        columnNames: ['active_turn_expires_at'],
+      }),
       new TableIndex({ name: 'idx_conversations_tree', columnNames: ['tree_id'] }),
     ]);
 
