@@ -1,5 +1,5 @@
 import { describeIfEnv } from 'test/support/describe-if-env';
-import { openTestDatabase, TestDatabase } from 'test/support/test-database';
+import { openTestDatabase, TestDatabase, testDatabaseUrl } from 'test/support/test-database';
 
 /**
  * The migrations and the entities must describe the same schema: after migrating a fresh
@@ -38,5 +38,5 @@ describe('schema drift (SQLite)', () => {
 });
 
 describeIfEnv('TEST_DATABASE_URL', 'schema drift (PostgreSQL)', () => {
-  expectNoDrift(() => process.env.TEST_DATABASE_URL as string);
+  expectNoDrift(() => testDatabaseUrl());
 });

@@ -16,10 +16,10 @@ export interface TestDatabase {
 /**
  * A fresh database for a unit test: a temp SQLite file, or (with a `postgres://` URL) a schema
  * of its own in that database, dropped on close, so test runs never see each other's rows.
- * Migrations are applied unless `migrate` is false.
+ * Migrations are applied unless `migrate` is false. `url` is 'sqlite' or a PostgreSQL URL.
  */
 export async function openTestDatabase(
-  url: string | 'sqlite',
+  url: string,
   options: { migrate?: boolean } = {},
 ): Promise<TestDatabase> {
   const migrate = options.migrate ?? true;
@@ -66,4 +66,9 @@ export async function openTestDatabase(
       await admin.destroy();
     },
   };
+}
+
+/** The PostgreSQL server for database tests (`TEST_DATABASE_URL`), or '' when unset. */
+export function testDatabaseUrl(): string {
+  return process.env.TEST_DATABASE_URL ?? '';
 }

@@ -6,7 +6,7 @@ import {
 import { NewMessage, StartTurnInput } from 'src/modules/conversations/conversation.types';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { describeIfEnv } from 'test/support/describe-if-env';
-import { openTestDatabase, TestDatabase } from 'test/support/test-database';
+import { openTestDatabase, TestDatabase, testDatabaseUrl } from 'test/support/test-database';
 
 const user = (text: string): NewMessage => ({
   role: 'user',
@@ -327,5 +327,5 @@ describe('ConversationsRepository (SQLite)', () => {
 });
 
 describeIfEnv('TEST_DATABASE_URL', 'ConversationsRepository (PostgreSQL)', () => {
-  repositorySuite(() => process.env.TEST_DATABASE_URL as string);
+  repositorySuite(() => testDatabaseUrl());
 });

@@ -699,13 +699,13 @@ function entityToMessage(row: MessageEntity): StoredMessage {
 /** A raw row of the recursive query (snake_case; PostgreSQL returns BIGINT as a string). */
 function rowToMessage(row: Record<string, unknown>): StoredMessage {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  const str = (v: unknown) => (v === null || v === undefined ? null : String(v as string));
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
   return {
-    id: String(row.id as string),
-    treeId: String(row.tree_id as string),
+    id: row.id as string,
+    treeId: row.tree_id as string,
     parentId: str(row.parent_id),
     depth: Number(row.depth),
-    turnId: String(row.turn_id as string),
+    turnId: row.turn_id as string,
     role: row.role as NeutralRole,
     parts: JSON.parse(row.content as string) as NeutralPart[],
     name: str(row.name),
@@ -723,6 +723,7 @@ function rowToMessage(row: Record<string, unknown>): StoredMessage {
 
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = String(e?.driverError?.code ?? e?.code ?? '');
+  const raw = e?.driverError?.code ?? e?.code;
+  const code = typeof raw === 'string' ? raw : '';
   return code === '23505' || code.startsWith('SQLITE_CONSTRAINT');
 }
