@@ -1,13 +1,8 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiOkResponse,
-  ApiCreatedResponse,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
+import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import {
@@ -21,8 +16,7 @@ import {
 } from 'src/modules/conversations/dto/conversations.dto';
 
 @ApiTags('conversations')
-@ApiBearerAuth('bearer')
-@ApiSecurity('x-api-key')
+@ApiKeyAuth()
 @Controller('c1/conversations')
 export class ConversationsController {
   constructor(private readonly conversations: ConversationsService) {}
