@@ -10,6 +10,8 @@ import { ConversationsModule } from 'src/modules/conversations/conversations.mod
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
+import { ModelsModule } from 'src/modules/models/models.module';
+import { ProxyModule } from 'src/modules/proxy/proxy.module';
 
 @Module({})
 export class AppModule {
@@ -24,6 +26,8 @@ export class AppModule {
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
         AuthModule,
+        ModelsModule,
+        ProxyModule,
         ConversationsModule,
       ],
       providers: [
