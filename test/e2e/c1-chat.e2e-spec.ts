@@ -258,9 +258,11 @@ describe('/c1/chat/completions', () => {
 
   it('stores what arrived as incomplete when the upstream cuts the stream, and sends upstream_error', async () => {
     const { id } = await newConversation('cut');
-    up.next({ kind: 'cut', chunks: 3 });
+    // Chunks must be paced: a socket destroyed right after its first writes looks like a reset
+    // before any response (which the proxy retries), not like a cut stream.
+    slow.next({ kind: 'cut', chunks: 3 });
     const stream = await client.chat.completions.create(
-      { messages: [{ role: 'user', content: 'a long answer please' }], stream: true } as any,
+      { model: 'slow', messages: [{ role: 'user', content: 'a long answer please' }], stream: true } as any,
       { headers: { 'x-conversation-id': id } },
     );
     let text = '';
@@ -273,14 +275,16 @@ describe('/c1/chat/completions', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(OpenAI.APIError);
-    expect(String((error as any).message)).toMatch(/upstream/i);
+    expect((error as any).code ?? (error as any).error?.code).toBe('upstream_error');
     expect(text.length).toBeGreaterThan(0);
     const res = await gw.get(`/c1/conversations/${id}`);
     const [, , user, assistant] = res.body.messages;
     expect(user.status).toBe('completed');
     expect(assistant).toMatchObject({ status: 'incomplete', content: text });
+    // `model` omitted: the conversation's model is the one its last turn used.
     await turn(id, 'continue');
-    expect(roleText(lastForwarded().messages).slice(2)).toEqual([
+    expect(lastForwarded(slow).model).toBe('slow-model');
+    expect(roleText(lastForwarded(slow).messages).slice(2)).toEqual([
       'user:a long answer please',
       `assistant:${text}`,
       'user:continue',

@@ -69,6 +69,8 @@ export interface StartedTurn {
   turnId: string;
   /** The stored input messages (pending), in order; the last one is the new head. */
   inputs: StoredMessage[];
+  /** The system prompt stored with a new conversation, if it had one. */
+  system: StoredMessage | null;
   /** True when this turn created the conversation. */
   isNew: boolean;
 }

@@ -289,6 +289,7 @@ export class ConversationsRepository {
           conversation: toConversation(conversation),
           turnId,
           inputs: stored.filter((m) => m.status === 'pending'),
+          system: stored.find((m) => m.role === 'system' && m.status === 'completed') ?? null,
           isNew: input.conversationId === null,
         };
       }),
