@@ -6,6 +6,7 @@ import { DatabaseModule } from 'src/database/database.module';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
+import { ConversationsModule } from 'src/modules/conversations/conversations.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
@@ -27,6 +28,7 @@ export class AppModule {
         AuthModule,
         ModelsModule,
         ProxyModule,
+        ConversationsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -1,4 +1,12 @@
 import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
+import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
+import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
+import { MessageEntity } from 'src/modules/conversations/message.entity';
 
 /** Every TypeORM entity; the app and the CLI share this list. */
-export const ENTITIES: Function[] = [ApiKeyEntity];
+export const ENTITIES: Function[] = [
+  ApiKeyEntity,
+  ConversationEntity,
+  MessageEntity,
+  IdempotencyKeyEntity,
+];

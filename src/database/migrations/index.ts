@@ -1,4 +1,5 @@
+import { Conversations1795322800000 } from 'src/database/migrations/1795322800000-Conversations';
 import { ApiKeys1795322890000 } from 'src/database/migrations/1795322890000-ApiKeys';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
-export const MIGRATIONS: Function[] = [ApiKeys1795322890000];
+export const MIGRATIONS: Function[] = [Conversations1795322800000, ApiKeys1795322890000];

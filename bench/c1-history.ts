@@ -1,0 +1,118 @@
+/**
+ * How the cost of one /c1 turn grows with the stored history (10, 100, 1,000 turns).
+ *
+ *   npm run build && node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/c1-history.ts
+ *
+ * Starts a fake OpenAI upstream and the built gateway (dist/main.js) on 127.0.0.1 with a fresh
+ * SQLite file, seeds one conversation per size, then times SAMPLES turns at concurrency 1. Each
+ * sample forks the seeded conversation at its head first (untimed), so every timed turn sees
+ * exactly N stored turns. Prints a table; stops by itself and kills what it started.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startFakeUpstream } from 'test/support/fake-upstream';
+import { spawnGateway } from 'test/support/spawn-gateway';
+import { TEST_API_KEY } from 'test/support/start-gateway';
+
+const SIZES = (process.env.SIZES ?? '10,100,1000').split(',').map(Number);
+const SAMPLES = Number(process.env.SAMPLES ?? 200);
+const WARMUP = 20;
+
+async function main() {
+  const up = await startFakeUpstream();
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-c1-'));
+  writeFileSync(
+    join(dir, 'models.json'),
+    JSON.stringify({
+      models: [
+        {
+          alias: 'fake',
+          upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
+          constraints: { max_output_tokens: 1000, context_window: 1_000_000 },
+        },
+      ],
+    }),
+  );
+  const gw = await spawnGateway({
+    DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
+    MODELS_FILE: join(dir, 'models.json'),
+    LOG_LEVEL: 'warn',
+  });
+  const headers = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };
+  const post = async (path: string, body: unknown, extra: Record<string, string> = {}) => {
+    const res = await fetch(gw.url + path, {
+      method: 'POST',
+      headers: { ...headers, ...extra },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as any;
+    if (res.status >= 300) {
+      throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    }
+    return json;
+  };
+  const turn = (conversationId: string | null, text: string) =>
+    post(
+      '/c1/chat/completions',
+      conversationId
+        ? { messages: [{ role: 'user', content: text }] }
+        : { model: 'fake', messages: [{ role: 'user', content: text }] },
+      conversationId ? { 'x-conversation-id': conversationId } : {},
+    );
+
+  const rows: { size: number; p50: number; p90: number; mean: number; forwarded: number }[] = [];
+  try {
+    for (const size of SIZES) {
+      let id: string | null = null;
+      for (let i = 0; i < size; i++) {
+        const res = await turn(id, `seed turn ${i}: a short question about the weather`);
+        id = res.conversation_id as string;
+      }
+      const head = (await (
+        await fetch(`${gw.url}/c1/conversations/${id}`, { headers })
+      ).json()) as any;
+      const times: number[] = [];
+      for (let s = 0; s < WARMUP + SAMPLES; s++) {
+        const fork = await post(`/c1/conversations/${id}/fork`, {
+          message_id: head.last_message_id,
+        });
+        const t0 = performance.now();
+        await turn(fork.id as string, `sample ${s}`);
+        const ms = performance.now() - t0;
+        if (s >= WARMUP) {
+          times.push(ms);
+        }
+      }
+      times.sort((a, b) => a - b);
+      const forwarded = up.received[up.received.length - 1].body.messages.length;
+      rows.push({
+        size,
+        p50: times[Math.floor(times.length * 0.5)],
+        p90: times[Math.floor(times.length * 0.9)],
+        mean: times.reduce((a, b) => a + b, 0) / times.length,
+        forwarded,
+      });
+    }
+  } finally {
+    gw.kill('SIGTERM');
+    await gw.exited;
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const base = rows[0];
+  console.log(`\n/c1 turn cost by stored history (${SAMPLES} turns each, concurrency 1, SQLite)\n`);
+  console.log('stored turns | messages forwarded | p50 ms | p90 ms | mean ms | mean vs first');
+  console.log('-------------|--------------------|--------|--------|---------|--------------');
+  for (const r of rows) {
+    console.log(
+      `${String(r.size).padStart(12)} | ${String(r.forwarded).padStart(18)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p90.toFixed(2).padStart(6)} | ${r.mean.toFixed(2).padStart(7)} | ${(r.mean / base.mean).toFixed(2).padStart(12)}×`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentKey } from 'src/common/decorators/current-key.decorator';
+import { AuthContext } from 'src/common/types/auth-context';
+import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
+import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
+import { ConversationsService } from 'src/modules/conversations/conversations.service';
+import {
+  ConversationDetailResponseDto,
+  ConversationListResponseDto,
+  ConversationResponseDto,
+  DeletedConversationResponseDto,
+  ForkConversationDto,
+  ListConversationsQueryDto,
+  UpdateConversationDto,
+} from 'src/modules/conversations/dto/conversations.dto';
+
+@ApiTags('conversations')
+@ApiKeyAuth()
+@Controller('c1/conversations')
+export class ConversationsController {
+  constructor(private readonly conversations: ConversationsService) {}
+
+  @Get()
+  @ApiOkResponse({ type: ConversationListResponseDto, description: 'Newest first' })
+  @ApiErrors('invalid_field', 'storage_error')
+  list(@CurrentKey() key: AuthContext, @Query() query: ListConversationsQueryDto) {
+    return this.conversations.list(key, query);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({
+    type: ConversationDetailResponseDto,
+    description: 'With its messages, in order',
+  })
+  @ApiErrors('conversation_not_found', 'storage_error')
+  get(@CurrentKey() key: AuthContext, @Param('id') id: string) {
+    return this.conversations.get(key, id);
+  }
+
+  @Patch(':id')
+  @ApiOkResponse({ type: ConversationResponseDto })
+  @ApiErrors('conversation_not_found', 'missing_field', 'invalid_field', 'storage_error')
+  update(
+    @CurrentKey() key: AuthContext,
+    @Param('id') id: string,
+    @Body() dto: UpdateConversationDto,
+  ) {
+    return this.conversations.update(key, id, dto);
+  }
+
+  @Delete(':id')
+  @ApiOkResponse({ type: DeletedConversationResponseDto })
+  @ApiErrors('conversation_not_found', 'conversation_busy', 'storage_error')
+  remove(@CurrentKey() key: AuthContext, @Param('id') id: string) {
+    return this.conversations.remove(key, id);
+  }
+
+  @Post(':id/fork')
+  @ApiCreatedResponse({
+    type: ConversationDetailResponseDto,
+    description: 'A new conversation holding the history up to and including message_id',
+  })
+  @ApiErrors(
+    'conversation_not_found',
+    'conversation_busy',
+    'missing_field',
+    'invalid_field',
+    'storage_error',
+  )
+  fork(@CurrentKey() key: AuthContext, @Param('id') id: string, @Body() dto: ForkConversationDto) {
+    return this.conversations.fork(key, id, dto);
+  }
+}

@@ -1,0 +1,80 @@
+import { countTokens } from 'gpt-tokenizer';
+import { StoredMessage } from 'src/modules/conversations/conversation.types';
+import { NeutralMessage, NeutralPart } from 'src/modules/proxy/wire/neutral';
+
+/**
+ * Token estimates with a real BPE tokenizer (gpt-tokenizer, o200k_base). Exact for OpenAI's
+ * own models, within a few percent for the Llama/Qwen families: enough to keep a prompt
+ * inside a context window. Computed once per message, when it is stored.
+ */
+const MESSAGE_OVERHEAD_TOKENS = 4;
+/** Images and other media: a flat estimate (a 1024×1024 image is 765 tokens on OpenAI). */
+export const MEDIA_TOKENS = 768;
+const NO_SPECIAL = { disallowedSpecial: new Set<string>() };
+
+export function countTextTokens(text: string): number {
+  return text ? countTokens(text, NO_SPECIAL) : 0;
+}
+
+function partTokens(part: NeutralPart): number {
+  switch (part.type) {
+    case 'text':
+      return countTextTokens(part.text);
+    case 'image':
+    case 'media':
+      return MEDIA_TOKENS;
+    case 'tool_call':
+      return countTextTokens(part.name) + countTextTokens(part.arguments) + 8;
+    case 'tool_result':
+      return countTextTokens(part.content) + 4;
+    case 'reasoning':
+      // Never forwarded again (openai-neutral drops it), so it costs nothing in the window.
+      return 0;
+  }
+}
+
+export function estimateTokens(message: NeutralMessage): number {
+  return message.parts.reduce((sum, p) => sum + partTokens(p), MESSAGE_OVERHEAD_TOKENS);
+}
+
+export interface HistoryWindow {
+  /** What is forwarded: system prompt(s), the kept history and the new turn, in order. */
+  messages: StoredMessage[];
+  /** Eligible history messages left out because the window was full. */
+  omitted: number;
+}
+
+/** Completed and incomplete messages are context; failed (and pending) ones never are. */
+export function isForwardable(m: StoredMessage): boolean {
+  return m.status === 'completed' || m.status === 'incomplete';
+}
+
+/**
+ * Chooses what to forward so that the prompt fits `budget` tokens (the model's context window
+ * minus `max_tokens`): system messages and the new turn always go; then the most recent
+ * history that fits. The oldest non-system messages are left out first (never deleted), and
+ * the kept history starts at a user message, so that no answer or tool result is forwarded
+ * without what it answers.
+ */
+export function selectHistoryWindow(
+  prior: StoredMessage[],
+  turn: StoredMessage[],
+  budget: number,
+): HistoryWindow {
+  const eligible = prior.filter(isForwardable);
+  const system = eligible.filter((m) => m.role === 'system');
+  const rest = eligible.filter((m) => m.role !== 'system');
+  const fixed = [...system, ...turn].reduce((sum, m) => sum + m.tokenEstimate, 0);
+  let used = fixed;
+  let start = rest.length;
+  while (start > 0 && used + rest[start - 1].tokenEstimate <= budget) {
+    used += rest[start - 1].tokenEstimate;
+    start -= 1;
+  }
+  if (start > 0) {
+    while (start < rest.length && rest[start].role !== 'user') {
+      start += 1;
+    }
+  }
+  return { messages: [...system, ...rest.slice(start), ...turn], omitted: start };
+}

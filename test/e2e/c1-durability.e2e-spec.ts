@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { TEST_API_KEY } from 'test/support/start-gateway';
+
+/**
+ * SIGKILL during many in-flight /c1 turns, restart on the same SQLite file, and check what the
+ * clients were told: every turn that got a 200 is stored exactly once (user message completed,
+ * assistant answer identical), the file passes `PRAGMA integrity_check`, and no message is left
+ * pending (the boot reaper fails what the dead process left). Bounded: ROUNDS × TURNS requests.
+ */
+const ROUNDS = Number(process.env.C1_KILL_ROUNDS ?? 3);
+const TURNS = Number(process.env.C1_KILL_TURNS ?? 80);
+
+interface Acked {
+  conversationId: string;
+  text: string;
+  answer: string;
+}
+
+describe('/c1 durability under kill -9', () => {
+  let up: FakeUpstream;
+  let dir: string;
+  let gw: SpawnedGateway | null = null;
+
+  beforeAll(async () => {
+    up = await startFakeUpstream({ firstByteDelayMs: 40 });
+    dir = mkdtempSync(join(tmpdir(), 'parley-kill-'));
+    writeFileSync(
+      join(dir, 'models.json'),
+      JSON.stringify({
+        models: [
+          {
+            alias: 'fake',
+            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
+            constraints: { max_output_tokens: 1000, context_window: 100_000 },
+          },
+        ],
+      }),
+    );
+  });
+  afterAll(async () => {
+    gw?.kill('SIGKILL');
+    await up?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = () =>
+    spawnGateway({
+      DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
+      MODELS_FILE: join(dir, 'models.json'),
+      LOG_LEVEL: 'warn',
+    });
+
+  async function send(url: string, body: object, conversationId?: string) {
+    const res = await fetch(`${url}/c1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TEST_API_KEY}`,
+        'content-type': 'application/json',
+        ...(conversationId ? { 'x-conversation-id': conversationId } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  }
+
+  it(`stores every acknowledged turn exactly once across ${ROUNDS} kills`, async () => {
+    const acked: Acked[] = [];
+    const conversations: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      gw = await start();
+      const url = gw.url;
+      const inFlight: Promise<void>[] = [];
+      for (let i = 0; i < TURNS; i++) {
+        const text = `round ${round} turn ${i} ${Math.random().toString(36).slice(2)}`;
+        // Half continue existing conversations (one turn each, so none is busy), half start one.
+        const existing = i % 2 === 0 ? conversations[i / 2] : undefined;
+        const body = existing
+          ? { messages: [{ role: 'user', content: text }] }
+          : { model: 'fake', messages: [{ role: 'user', content: text }] };
+        inFlight.push(
+          send(url, body, existing).then(
+            (res) => {
+              if (res.status === 200) {
+                acked.push({
+                  conversationId: res.body.conversation_id,
+                  text,
+                  answer: res.body.choices[0].message.content,
+                });
+                if (!existing) {
+                  conversations.push(res.body.conversation_id);
+                }
+              }
+            },
+            () => undefined,
+          ),
+        );
+      }
+      // Let some turns finish and many be in flight, then pull the plug.
+      await new Promise((r) => setTimeout(r, 120 + Math.random() * 150));
+      gw.kill('SIGKILL');
+      await gw.exited;
+      await Promise.all(inFlight);
+    }
+    expect(acked.length).toBeGreaterThan(0);
+
+    gw = await start();
+    for (const turn of acked) {
+      const res = await fetch(`${gw.url}/c1/conversations/${turn.conversationId}`, {
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      });
+      expect(res.status).toBe(200);
+      const detail = (await res.json()) as any;
+      const at = detail.messages
+        .map((m: any, i: number) => (m.content === turn.text ? i : -1))
+        .filter((i: number) => i >= 0);
+      expect({ text: turn.text, count: at.length }).toEqual({ text: turn.text, count: 1 });
+      expect(detail.messages[at[0]].status).toBe('completed');
+      expect(detail.messages[at[0] + 1]).toMatchObject({
+        role: 'assistant',
+        status: 'completed',
+        content: turn.answer,
+      });
+    }
+    gw.kill('SIGTERM');
+    expect(await gw.exited).toEqual({ code: 0, signal: null });
+    gw = null;
+
+    const db = new Database(join(dir, 'parley.sqlite'), { readonly: true });
+    try {
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(
+        db.prepare(`SELECT count(*) AS n FROM messages WHERE status = 'pending'`).get(),
+      ).toEqual({ n: 0 });
+      expect(
+        db
+          .prepare('SELECT count(*) AS n FROM conversations WHERE active_turn_id IS NOT NULL')
+          .get(),
+      ).toEqual({ n: 0 });
+      const texts = acked.map((t) => JSON.stringify([{ type: 'text', text: t.text }]));
+      const stored = db.prepare('SELECT count(*) AS n FROM messages WHERE content = ?');
+      for (const content of texts) {
+        expect(stored.get(content)).toEqual({ n: 1 });
+      }
+    } finally {
+      db.close();
+    }
+  }, 180_000);
+});
