@@ -2,7 +2,7 @@
 declare module 'autocannon' {
   import { EventEmitter } from 'node:events';
 
-  interface AutocannonRequest {
+  export interface AutocannonRequest {
     method?: string;
     path?: string;
     headers?: Record<string, string>;
@@ -47,5 +47,8 @@ declare module 'autocannon' {
   }
 
   function autocannon(options: AutocannonOptions): Instance;
+  namespace autocannon {
+    export type { AutocannonRequest };
+  }
   export = autocannon;
 }

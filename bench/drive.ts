@@ -4,7 +4,7 @@
  * `[DONE]`), and the slow-stream holder of the memory run.
  */
 import { performance } from 'node:perf_hooks';
-import autocannon from 'autocannon';
+import autocannon, { AutocannonRequest } from 'autocannon';
 import { Pool } from 'undici';
 import { cpuMs, rssBytes } from './processes';
 import { LatencySummary, Samples } from './stats';
@@ -16,8 +16,16 @@ export interface RequestSpec {
   body: string;
   /** An SSE answer is expected. */
   stream: boolean;
-  /** Extra headers for each request (a conversation id taken from a pool). */
-  perRequestHeaders?: () => Record<string, string>;
+  /**
+   * Extra headers for each request, leased until its answer arrives (a conversation id from a
+   * pool, so that no two requests use one conversation at the same time).
+   */
+  lease?: () => Lease;
+}
+
+export interface Lease {
+  headers: Record<string, string>;
+  release(): void;
 }
 
 export interface LoadResult {
@@ -61,12 +69,17 @@ export async function runLoad(
         path: spec.path,
         headers: spec.headers,
         body: spec.body,
-        ...(spec.perRequestHeaders
+        // autocannon gives each request a fresh context, kept until its answer is recorded.
+        ...(spec.lease
           ? {
-              setupRequest: (request) => ({
-                ...request,
-                headers: { ...spec.headers, ...spec.perRequestHeaders!() },
-              }),
+              setupRequest: (request: AutocannonRequest, context: Record<string, unknown>) => {
+                const lease = spec.lease!();
+                context.release = lease.release;
+                return { ...request, headers: { ...spec.headers, ...lease.headers } };
+              },
+              onResponse: (_status: number, _body: string, context: Record<string, unknown>) => {
+                (context.release as (() => void) | undefined)?.();
+              },
             }
           : {}),
       },
@@ -145,13 +158,20 @@ export async function runProbe(
 
   async function one(): Promise<void> {
     requests++;
+    const lease = spec.lease?.();
+    try {
+      await timed(lease ? { ...spec.headers, ...lease.headers } : spec.headers);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  async function timed(headers: Record<string, string>): Promise<void> {
     const t0 = performance.now();
     const res = await pool.request({
       method: spec.method,
       path: spec.path,
-      headers: spec.perRequestHeaders
-        ? { ...spec.headers, ...spec.perRequestHeaders() }
-        : spec.headers,
+      headers,
       body: spec.method === 'GET' ? undefined : spec.body,
     });
     const tHeaders = performance.now();

@@ -2,7 +2,7 @@
  * What the benchmark measures: one entry per mode of issue 10, each saying which request
  * every target gets and which of the issue's targets applies to it.
  */
-import { RequestSpec, sendOnce } from './drive';
+import { Lease, RequestSpec, sendOnce } from './drive';
 
 export type TargetName = 'direct' | 'floor' | 'parley';
 export const TARGETS: TargetName[] = ['direct', 'floor', 'parley'];
@@ -231,9 +231,9 @@ function c1NewMode(
  * /c1 turns on conversations that already hold `turns` turns. One base conversation is seeded
  * through the API (turn after turn, not measured), then before every round it is forked many
  * times at its `turns`-th answer (a fork is one row pointing at that message), so each round
- * starts on conversations of exactly `turns` turns. Requests take the forks round-robin; with
- * more forks than connections no two requests hit the same conversation at once (which would
- * be a 409 `conversation_busy`), and each fork grows by only a few turns during a round.
+ * starts on conversations of exactly `turns` turns. A request leases a fork until its answer
+ * arrives, so no two requests hit one conversation at once (that would be a 409
+ * `conversation_busy`), and each fork grows by only a few turns during a round.
  */
 function c1ContinueMode(
   env: ModeEnv,
@@ -241,12 +241,28 @@ function c1ContinueMode(
   v1Json: (target: TargetName) => RequestSpec,
   auth: Record<string, string>,
 ): LoadMode {
-  const forksPerRound = env.quick ? 64 : 512;
-  let pool: string[] = [];
-  let next = 0;
+  const forksPerRound = env.quick ? 128 : 1024;
+  /** Conversations not in use, oldest first; a request leases one until its answer. */
+  let free: string[] = [];
   let base: { conversationId: string; messageId: string } | null = null;
+  const lease = (): Lease => {
+    const id = free.shift();
+    if (id === undefined) {
+      throw new Error(`c1-${turns}: every conversation of the pool is in use`);
+    }
+    let isReleased = false;
+    return {
+      headers: { 'x-conversation-id': id },
+      release: () => {
+        if (!isReleased) {
+          isReleased = true;
+          free.push(id);
+        }
+      },
+    };
+  };
   const notes = [
-    `Each round runs on ${forksPerRound} fresh forks of one seeded conversation of ${turns} turns (round-robin).`,
+    `Each round runs on ${forksPerRound} fresh forks of one seeded conversation of ${turns} turns, each leased to one request at a time, least recently used first.`,
   ];
   const mode: LoadMode = {
     kind: 'load',
@@ -266,7 +282,7 @@ function c1ContinueMode(
               max_tokens: 256,
             }),
             stream: false,
-            perRequestHeaders: () => ({ 'x-conversation-id': pool[next++ % pool.length] }),
+            lease,
           }
         : v1Json(target),
     checks: [C1_CHECK],
@@ -279,8 +295,7 @@ function c1ContinueMode(
       if (!base) {
         throw new Error(`c1-${turns}: setup did not run`);
       }
-      pool = await forkMany(env, auth, base, forksPerRound);
-      next = 0;
+      free = await forkMany(env, auth, base, forksPerRound);
     },
   };
   return mode;

@@ -209,6 +209,10 @@ export async function startGateway(options: GatewayOptions): Promise<Child> {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
+      // For diagnostics only (e.g. `--require ./my-hook.js`); unset in a normal run.
+      ...(process.env.BENCH_GATEWAY_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS }
+        : {}),
       ...options.env,
     },
     stdio: ['ignore', logFd ?? 'ignore', 'pipe', 'ipc'],
@@ -252,7 +256,12 @@ export function killEverything(): void {
   }
   live.clear();
   for (const dir of tempDirs) {
-    rmSync(dir, { recursive: true, force: true });
+    // BENCH_KEEP_TEMP=1 keeps the SQLite file and catalog for a look afterwards.
+    if (process.env.BENCH_KEEP_TEMP === '1') {
+      console.error(`kept ${dir}`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   tempDirs.clear();
 }

@@ -29,6 +29,8 @@ export interface Aggregate {
   non2xx: number;
   badStreams: number;
   cpuMsPerRequest: number | null;
+  /** CPU per request relative to the floor's in the same round (less noisy than req/s). */
+  cpuXFloor: number | null;
   upstreamCpuMsPerRequest: number | null;
 }
 
@@ -112,6 +114,11 @@ export function aggregateLoadMode(
       non2xx: sum(mine.map((r) => r.load.non2xx + r.probe.non2xx)),
       badStreams: sum(mine.map((r) => r.probe.badStreams)),
       cpuMsPerRequest: median(mine.map((r) => r.load.cpuMsPerRequest.proxy)),
+      cpuXFloor: sameRound((o, f) => {
+        const own = o.load.cpuMsPerRequest.proxy;
+        const floor = f.load.cpuMsPerRequest.proxy;
+        return own === null || own === undefined || !floor ? null : own / floor;
+      }, 'floor'),
       upstreamCpuMsPerRequest: median(mine.map((r) => r.load.cpuMsPerRequest.upstream)),
     };
   }
@@ -200,6 +207,7 @@ const LOAD_HEADER = [
   'errors',
   'non-2xx',
   'CPU ms/req',
+  'CPU x floor',
 ];
 
 function loadRows(result: LoadModeResult): string[][] {
@@ -222,6 +230,7 @@ function loadRows(result: LoadModeResult): string[][] {
       String(a.errors + a.badStreams),
       String(a.non2xx),
       target === 'direct' ? '' : fmt(a.cpuMsPerRequest, 3),
+      target === 'direct' ? '' : fmt(a.cpuXFloor, 1),
     ];
   });
 }

@@ -188,13 +188,12 @@ interface Run {
 /** One request per target before measuring: a target that cannot answer is left out, said. */
 async function preflight(origin: string, mode: LoadMode | MemoryMode, target: TargetName) {
   const spec = mode.spec(target);
+  const lease = spec.lease?.();
   try {
     const res = await sendOnce(origin, {
       method: spec.method,
       path: spec.path,
-      headers: spec.perRequestHeaders
-        ? { ...spec.headers, ...spec.perRequestHeaders() }
-        : spec.headers,
+      headers: lease ? { ...spec.headers, ...lease.headers } : spec.headers,
       body: spec.body,
     });
     if (res.status < 200 || res.status >= 300) {
@@ -206,6 +205,8 @@ async function preflight(origin: string, mode: LoadMode | MemoryMode, target: Ta
     return null;
   } catch (error) {
     return String(error);
+  } finally {
+    lease?.release();
   }
 }
 
@@ -361,7 +362,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const tmp = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   registerTempDir(tmp);
-  const slow = { chunkDelayMs: 250, firstByteDelayMs: 500 };
+  const slow = { chunkDelayMs: 400, firstByteDelayMs: 500 };
 
   say('starting the fake upstream and the floor…');
   const upstream = await startServer('upstream', 'upstream-server.ts', { BENCH_SSE_CHUNKS: '20' });
