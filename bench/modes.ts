@@ -183,7 +183,9 @@ export function buildModes(env: ModeEnv): Mode[] {
       streams: 1000,
       stallMs: Math.max(2000, 4 * env.slow.chunkDelayMs, 2 * env.slow.firstByteDelayMs),
       spec: v1('slow', true),
-      notes: [],
+      notes: [
+        'Parley is restarted before this mode (same database), so the RSS is that of holding the streams, not the heap grown by earlier modes.',
+      ],
     },
   ];
   return modes;

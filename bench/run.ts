@@ -2,7 +2,7 @@
  * `npm run bench`: Parley against the direct upstream and the thinnest Node pass-through (the
  * floor), on 127.0.0.1 only, round by round. See docs/notes/bench.md for what each column means.
  *
- *   npm run bench                       every mode, 3 rounds of 10 s per target
+ *   npm run bench                       every mode, 5 rounds of 6 s per target
  *   npm run bench -- --quick            a smoke run (1 round of 2 s)
  *   npm run bench -- --modes json-16,c1-new --rounds 5 --duration 5
  *   npm run bench -- --profile --modes json-16     CPU profile of the gateway during one mode
@@ -74,8 +74,8 @@ interface Options {
 const HELP = `npm run bench -- [options]
   --quick              smoke run: 1 round, 2 s per target, short warm-up
   --modes a,b          modes to run (default: all): ${ALL_MODE_NAMES.join(', ')}
-  --duration S         seconds of load per target per round (default 10; env BENCH_DURATION)
-  --rounds N           rounds (default 3; env BENCH_ROUNDS)
+  --duration S         seconds of load per target per round (default 6; env BENCH_DURATION)
+  --rounds N           rounds (default 5; env BENCH_ROUNDS)
   --warmup S           warm-up seconds per target before the first round (default 2)
   --probe S            seconds of the first-event probe per target per round (default 0.3 x duration)
   --log-level L        the gateway's LOG_LEVEL (default info: what production runs)
@@ -151,12 +151,12 @@ function parseOptions(argv: string[]): Options {
       throw new Error(`unknown mode "${m}"; modes: ${ALL_MODE_NAMES.join(', ')}`);
     }
   }
-  const durationS = num('duration', 'BENCH_DURATION', quick ? 2 : 10, 0.2);
+  const durationS = num('duration', 'BENCH_DURATION', quick ? 2 : 6, 0.2);
   return {
     quick,
     modes,
     durationS,
-    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', quick ? 1 : 3, 1)),
+    rounds: Math.round(num('rounds', 'BENCH_ROUNDS', quick ? 1 : 5, 1)),
     warmupS: num('warmup', undefined, quick ? 0.5 : 2, 0),
     probeS: num('probe', undefined, Math.max(1, 0.3 * durationS), 0.2),
     logLevel: str('log-level') ?? 'info',
@@ -391,7 +391,7 @@ async function main(): Promise<void> {
     return;
   }
   say('starting Parley (node dist/main.js)…');
-  const parley = await startGateway({
+  let parley = await startGateway({
     env: gatewayEnv,
     logFile: options.gatewayLog,
     cpuProfileDir: null,
@@ -424,6 +424,19 @@ async function main(): Promise<void> {
   const results: ModeResult[] = [];
   for (const mode of modes.filter((m) => options.modes.includes(m.name))) {
     say(`\n== ${mode.name}: ${mode.title} (load average ${loadavg()[0].toFixed(2)})`);
+    if (mode.kind === 'memory' && results.length > 0) {
+      // The memory run measures what holding streams costs, not the heap left over by the
+      // modes before it (1,000-turn histories grow V8's heap): it gets a freshly started
+      // gateway on the same database.
+      say('  restarting Parley for a clean RSS baseline…');
+      await parley.stop();
+      parley = await startGateway({
+        env: gatewayEnv,
+        logFile: options.gatewayLog,
+        cpuProfileDir: null,
+      });
+      run.endpoints.parley = { name: 'parley', origin: parley.origin, pid: parley.pid };
+    }
     const result =
       mode.kind === 'load'
         ? await runLoadMode(run, mode, TARGETS)
