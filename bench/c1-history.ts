@@ -38,7 +38,6 @@ async function main() {
   const gw = await spawnGateway({
     DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
     MODELS_FILE: join(dir, 'models.json'),
-    LOG_LEVEL: 'warn',
   });
   const headers = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown, extra: Record<string, string> = {}) => {
