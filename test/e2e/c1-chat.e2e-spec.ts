@@ -18,15 +18,6 @@ const constraints = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-const CONVERSATION_NOT_FOUND = {
-  error: {
-    type: 'not_found',
-    code: 'conversation_not_found',
-    message: expect.any(String),
-    param: expect.anything(),
-  },
-};
-
 describe('/c1/chat/completions', () => {
   let up: FakeUpstream;
   let slow: FakeUpstream;
@@ -262,7 +253,11 @@ describe('/c1/chat/completions', () => {
     // before any response (which the proxy retries), not like a cut stream.
     slow.next({ kind: 'cut', chunks: 3 });
     const stream = await client.chat.completions.create(
-      { model: 'slow', messages: [{ role: 'user', content: 'a long answer please' }], stream: true } as any,
+      {
+        model: 'slow',
+        messages: [{ role: 'user', content: 'a long answer please' }],
+        stream: true,
+      } as any,
       { headers: { 'x-conversation-id': id } },
     );
     let text = '';
