@@ -3,7 +3,11 @@
  *
  *   npm run build && node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/c1-history.ts
  *
- * Starts a fake OpenAI upstream and the built gateway (dist/main.js) on 127.0.0.1 with a fresh
+ * Part 1, storage only (in process, SQLite file): the three database steps of a turn, timed
+ * apart: start (claim + pending user message, one transaction), history (the recursive read),
+ * finish (answer + completion, one transaction).
+ *
+ * Part 2, end to end: starts a fake OpenAI upstream and the built gateway (dist/main.js) on 127.0.0.1 with a fresh
  * SQLite file, seeds one conversation per size, then times SAMPLES turns at concurrency 1. Each
  * sample forks the seeded conversation at its head first (untimed), so every timed turn sees
  * exactly N stored turns. Prints a table; stops by itself and kills what it started.
@@ -12,15 +16,89 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
 import { spawnGateway } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import { openTestDatabase } from 'test/support/test-database';
 
 const SIZES = (process.env.SIZES ?? '10,100,1000').split(',').map(Number);
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
 const WARMUP = 20;
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function storage() {
+  const db = await openTestDatabase('sqlite');
+  const repo = new ConversationsRepository(db.dataSource, new MetricsService());
+  const text = (t: string) => ({
+    role: 'user' as const,
+    parts: [{ type: 'text' as const, text: t }],
+    tokenEstimate: 12,
+  });
+  const answer = {
+    parts: [{ type: 'text' as const, text: 'You said: a short question about the weather' }],
+    status: 'completed' as const,
+    finishReason: 'stop',
+    promptTokens: 10,
+    completionTokens: 8,
+    tokenEstimate: 10,
+    model: 'fake',
+  };
+  const base = { userId: 'bench', model: 'fake', claimTtlMs: 60_000 };
+  console.log(`\n/c1 storage cost of one turn (in process, SQLite, median of ${SAMPLES})\n`);
+  console.log('stored turns | start ms | history ms | rows read | finish ms | start+finish');
+  console.log('-------------|----------|------------|-----------|-----------|-------------');
+  try {
+    for (const size of SIZES) {
+      let id: string | null = null;
+      for (let i = 0; i < size; i++) {
+        const turn = await repo.startTurn({
+          ...base,
+          conversationId: id,
+          messages: [text(`q${i}`)],
+        });
+        await repo.finishTurn(turn, answer);
+        id = turn.conversation.id;
+      }
+      const source = (await repo.findConversation('bench', id as string))!;
+      const head = await repo.findMessage(source.headMessageId as string);
+      const start: number[] = [];
+      const read: number[] = [];
+      const finish: number[] = [];
+      let rows = 0;
+      for (let s = 0; s < WARMUP + SAMPLES; s++) {
+        const fork = await repo.forkConversation(source, head!);
+        const t0 = performance.now();
+        const turn = await repo.startTurn({
+          ...base,
+          conversationId: fork.id,
+          messages: [text('x')],
+        });
+        const t1 = performance.now();
+        rows = (await repo.history(turn.inputs[0].parentId)).length;
+        const t2 = performance.now();
+        await repo.finishTurn(turn, answer);
+        const t3 = performance.now();
+        if (s >= WARMUP) {
+          start.push(t1 - t0);
+          read.push(t2 - t1);
+          finish.push(t3 - t2);
+        }
+      }
+      const [a, b, c] = [median(start), median(read), median(finish)];
+      console.log(
+        `${String(size).padStart(12)} | ${a.toFixed(3).padStart(8)} | ${b.toFixed(3).padStart(10)} | ${String(rows).padStart(9)} | ${c.toFixed(3).padStart(9)} | ${(a + c).toFixed(3).padStart(12)}`,
+      );
+    }
+  } finally {
+    await db.close();
+  }
+}
+
 async function main() {
+  await storage();
   const up = await startFakeUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-c1-'));
   writeFileSync(

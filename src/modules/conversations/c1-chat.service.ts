@@ -35,6 +35,7 @@ import {
   IDEMPOTENCY_TTL_MS,
 } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
+import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import {
@@ -46,6 +47,12 @@ import {
 } from 'src/modules/conversations/turn-request';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A turn in progress: what was stored at its start, and the history it extends. */
+interface StoredTurn {
+  turn: StartedTurn;
+  prior: StoredMessage[];
+}
 
 const toNeutral = (m: StoredMessage): NeutralMessage => ({
   role: m.role,
@@ -86,6 +93,7 @@ export class C1ChatService implements BeforeApplicationShutdown {
     private readonly chat: ChatCompletionsService,
     private readonly repository: ConversationsRepository,
     private readonly conversations: ConversationsService,
+    private readonly cache: HistoryCache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -153,27 +161,32 @@ export class C1ChatService implements BeforeApplicationShutdown {
       idempotency: idempotencyKey && fingerprint ? { key: idempotencyKey, fingerprint } : null,
       claimTtlMs: this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS,
     });
+    const stored: StoredTurn = { turn, prior: [] };
     try {
-      await this.buildPrompt(turn, conversation, prepared);
+      stored.prior = await this.buildPrompt(turn, conversation, prepared);
     } catch (error) {
-      await this.failQuietly(turn, prepared, error);
+      await this.failQuietly(stored, prepared, error);
       throw error;
     }
     if (prepared.isStream) {
-      await this.streamTurn(turn, prepared, request, reply, isCancelOnHangUp);
+      await this.streamTurn(stored, prepared, request, reply, isCancelOnHangUp);
     } else {
-      await this.jsonTurn(turn, prepared, request, reply, isCancelOnHangUp);
+      await this.jsonTurn(stored, prepared, request, reply, isCancelOnHangUp);
     }
   }
 
-  /** Replaces the body's messages with system prompt + history window + the new turn. */
+  /**
+   * Replaces the body's messages with system prompt + history window + the new turn; returns
+   * the history the turn extends.
+   */
   private async buildPrompt(
     turn: StartedTurn,
     conversation: ConversationRecord | null,
     prepared: PreparedChat,
-  ): Promise<void> {
+  ): Promise<StoredMessage[]> {
+    const parentId = turn.inputs[0].parentId;
     const prior = conversation
-      ? await this.repository.history(turn.inputs[0].parentId)
+      ? (this.cache.get(parentId) ?? (await this.repository.history(parentId)))
       : turn.system
         ? [turn.system]
         : [];
@@ -186,10 +199,29 @@ export class C1ChatService implements BeforeApplicationShutdown {
     if (window.omitted > 0) {
       prepared.applied.push(`history_truncated=${window.omitted}`);
     }
+    return prior;
+  }
+
+  /** Stores the answer and remembers the finished chain for the next turn. */
+  private async finish(stored: StoredTurn, result: AssistantResult): Promise<void> {
+    const { turn, prior } = stored;
+    const assistant = await this.repository.finishTurn(turn, result);
+    const inputs = turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
+    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
+  }
+
+  private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedChat) {
+    const { turn, prior } = stored;
+    const assistant = await this.repository.failTurn(turn, {
+      errorCode,
+      model: prepared.model.alias,
+    });
+    const inputs = turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
+    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
   }
 
   private async jsonTurn(
-    turn: StartedTurn,
+    stored: StoredTurn,
     prepared: PreparedChat,
     request: FastifyRequest,
     reply: FastifyReply,
@@ -197,6 +229,7 @@ export class C1ChatService implements BeforeApplicationShutdown {
   ): Promise<void> {
     // By default a JSON turn runs to its end even if the client leaves, so that its answer is
     // stored; `x-on-disconnect: cancel` aborts the upstream instead (the turn is then failed).
+    const turn = stored.turn;
     const hangUp = isCancelOnHangUp ? watchHangUp(reply) : null;
     let completion: AssembledCompletion;
     let json: Record<string, unknown>;
@@ -215,23 +248,24 @@ export class C1ChatService implements BeforeApplicationShutdown {
         );
       }
     } catch (error) {
-      await this.failQuietly(turn, prepared, error);
+      await this.failQuietly(stored, prepared, error);
       throw error;
     } finally {
       hangUp?.dispose();
     }
-    await this.repository.finishTurn(turn, this.assistantResult(completion, 'completed', prepared));
+    await this.finish(stored, this.assistantResult(completion, 'completed', prepared));
     json.conversation_id = turn.conversation.id;
     this.sendJson(reply, turn.conversation.id, prepared, json);
   }
 
   private async streamTurn(
-    turn: StartedTurn,
+    stored: StoredTurn,
     prepared: PreparedChat,
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
   ): Promise<void> {
+    const turn = stored.turn;
     let result;
     try {
       result = await this.chat.stream(reply, prepared, {
@@ -243,27 +277,24 @@ export class C1ChatService implements BeforeApplicationShutdown {
       });
     } catch (error) {
       // The upstream failed before anything was sent: a plain HTTP error, turn failed.
-      await this.failQuietly(turn, prepared, error);
+      await this.failQuietly(stored, prepared, error);
       throw error;
     }
     const completion = result.completion;
     try {
       if (result.outcome === 'failed' || !completion || completion.choices.length === 0) {
-        await this.repository.failTurn(turn, {
-          errorCode: result.error?.code ?? 'upstream_error',
-          model: prepared.model.alias,
-        });
+        await this.fail(stored, result.error?.code ?? 'upstream_error', prepared);
         return;
       }
       // `incomplete`: the upstream cut the stream, a timeout, or a cancelled client; what
       // arrived is kept and marked, and the user turn counts as completed.
       const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
-      const stored = this.assistantResult(completion, status, prepared);
-      if (result.usage && stored.promptTokens === null) {
-        stored.promptTokens = result.usage.promptTokens;
-        stored.completionTokens = result.usage.completionTokens;
+      const answer = this.assistantResult(completion, status, prepared);
+      if (result.usage && answer.promptTokens === null) {
+        answer.promptTokens = result.usage.promptTokens;
+        answer.completionTokens = result.usage.completionTokens;
       }
-      await this.repository.finishTurn(turn, stored);
+      await this.finish(stored, answer);
     } catch (error) {
       // The response has already ended: log; the reaper resolves a turn left pending.
       this.logger.error(
@@ -291,13 +322,13 @@ export class C1ChatService implements BeforeApplicationShutdown {
   }
 
   /** Marks the turn failed with the error's catalog code; a storage failure is only logged. */
-  private async failQuietly(turn: StartedTurn, prepared: PreparedChat, error: unknown) {
+  private async failQuietly(stored: StoredTurn, prepared: PreparedChat, error: unknown) {
     const code: ErrorCode = error instanceof ApiError ? error.code : 'internal_error';
     try {
-      await this.repository.failTurn(turn, { errorCode: code, model: prepared.model.alias });
+      await this.fail(stored, code, prepared);
     } catch (storeError) {
       this.logger.error(
-        `could not mark turn of conversation ${turn.conversation.id} failed: ${(storeError as Error).message}`,
+        `could not mark turn of conversation ${stored.turn.conversation.id} failed: ${(storeError as Error).message}`,
       );
     }
   }
