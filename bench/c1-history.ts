@@ -116,6 +116,7 @@ async function main() {
   const gw = await spawnGateway({
     DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
     MODELS_FILE: join(dir, 'models.json'),
+    ...(process.env.GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEWAY_NODE_OPTIONS } : {}),
   });
   const headers = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown, extra: Record<string, string> = {}) => {
