@@ -1,7 +1,7 @@
 /**
  * How the cost of one /c1 turn grows with the stored history (10, 100, 1,000 turns).
  *
- *   npm run build && node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/c1-history.ts
+ *   npm run bench:c1      (SIZES=10,100,1000 SAMPLES=200 by default)
  *
  * Part 1, storage only (in process, SQLite file): the three database steps of a turn, timed
  * apart: start (claim + pending user message, one transaction), history (the recursive read),

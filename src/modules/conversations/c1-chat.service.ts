@@ -389,7 +389,7 @@ export class C1ChatService implements BeforeApplicationShutdown {
             completion_tokens: assistant.completionTokens ?? 0,
             total_tokens: assistant.promptTokens + (assistant.completionTokens ?? 0),
           };
-    const headers = { 'idempotent-replayed': 'true' };
+    const headers = { [HEADER.idempotentReplayed]: 'true' };
     if (!prepared.isStream) {
       this.sendJson(
         reply,
