@@ -67,5 +67,5 @@ export async function openRawClient(port: number): Promise<RawClient> {
 
 /** Splits raw HTTP/1.1 text into responses' status codes, in order. */
 export function statusCodes(raw: string): number[] {
-  return [...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+  return [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 }
