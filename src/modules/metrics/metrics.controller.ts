@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Header, Headers, Inject } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
 import { Public } from 'src/common/decorators/public.decorator';
 import { HEADER } from 'src/common/http/headers';
@@ -36,10 +36,9 @@ export class MetricsController {
     description:
       'Public unless METRICS_TOKEN is set; then `Authorization: Bearer <METRICS_TOKEN>`.',
   })
-  @ApiProduces('text/plain')
   @ApiOkResponse({
     description: 'Prometheus text exposition format',
-    schema: { type: 'string' },
+    content: { 'text/plain': { schema: { type: 'string' } } },
   })
   @ApiErrors('missing_authorization', 'invalid_authorization')
   scrape(@Headers(HEADER.authorization) authorization: string | undefined): Promise<string> {
