@@ -356,7 +356,6 @@ describe('server timeouts', () => {
 describe('graceful shutdown (in process)', () => {
   it('refuses new requests on kept-alive connections, finishes in-flight ones, cuts tracked work at the deadline', async () => {
     const gw = await startGateway({ env: { SHUTDOWN_GRACE_SECS: '2' } });
-    const port = Number(new URL(gw.url).port);
     try {
       const lifecycle = gw.app.get(LifecycleService);
       const inFlight = await holdOpenPost(gw);
@@ -391,6 +390,5 @@ describe('graceful shutdown (in process)', () => {
     } finally {
       await gw.close();
     }
-    expect(port).toBeGreaterThan(0);
   });
 });

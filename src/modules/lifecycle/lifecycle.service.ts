@@ -93,6 +93,11 @@ export class LifecycleService implements BeforeApplicationShutdown {
    * Registers work the shutdown must wait for: a stream being written, a `/c1` turn finishing
    * after its client left. Cheap (one small object, a Set insert). Call `done()` when it ends.
    *
+   * Keep it registered until everything that must happen before the process exits is done:
+   * a `/c1` turn stays registered until its assistant turn is stored, because once the HTTP
+   * response has ended (or the client left) nothing else keeps the shutdown waiting, and the
+   * database is closed right after the drain.
+   *
    * `onDeadline` runs at most once, and only if the work is still registered when the grace
    * period runs out (at once if it already has). It must make the work end promptly and must
    * not throw:

@@ -32,9 +32,9 @@ const DRAINING_BODY = JSON.stringify(
  * draining, and — when the response closes, completed or not — the request metrics and the
  * one structured log line. `/healthz` and `/metrics` are never refused.
  *
- * The hot path allocates nothing of its own beyond one `close` listener registration: the
- * route's stats cell is found with one Map lookup, counters are plain numbers, and the
- * Prometheus text is built only when scraped. Completion is taken from the response's `close`
+ * The hot path is kept small: one Map lookup for the route's stats cell (Fastify's
+ * `routeOptions` getter builds one small object), one `close` listener, a few increments of
+ * plain numbers, and the log line; the Prometheus text is built only when scraped. Completion is taken from the response's `close`
  * event rather than Fastify's `onResponse` (which runs on `finish` only), so aborted requests
  * leave the in-flight count too.
  */
