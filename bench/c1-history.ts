@@ -21,7 +21,7 @@ import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
 import { spawnGateway } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
-import { openTestDatabase } from 'test/support/test-database';
+import { openTestDatabase } from 'test/support/open-database';
 
 const SIZES = (process.env.SIZES ?? '10,100,1000').split(',').map(Number);
 const SAMPLES = Number(process.env.SAMPLES ?? 200);

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import { e2eDatabaseKind } from 'test/support/test-database';
 
 /**
  * SIGKILL during many in-flight /c1 turns, restart on the same SQLite file, and check what the
@@ -21,7 +22,19 @@ interface Acked {
   answer: string;
 }
 
-describe('/c1 durability under kill -9', () => {
+// SQLite only: the file is checked with PRAGMA integrity_check, and on PostgreSQL the turns a
+// dead instance left are resolved when their claim expires (docs/notes/conversations.md).
+const describeOnSqlite =
+  e2eDatabaseKind() === 'sqlite'
+    ? describe
+    : (name: string, _fn: () => void) =>
+        describe(name, () => {
+          it('SKIPPED: runs on SQLite only', () => {
+            console.warn(`\n*** SKIPPED: "${name}" runs on SQLite only. ***\n`);
+          });
+        });
+
+describeOnSqlite('/c1 durability under kill -9', () => {
   let up: FakeUpstream;
   let dir: string;
   let gw: SpawnedGateway | null = null;

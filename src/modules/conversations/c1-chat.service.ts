@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -6,10 +6,12 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { requireJsonObject } from 'src/modules/models/constraints/chat-request';
 import { ChatCompletionsService, PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
+import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import {
   neutralListToOpenAI,
@@ -81,43 +83,39 @@ const toNew = (m: NeutralMessage): NewMessage => ({
  * 4. store the answer and complete the turn in one transaction, then answer. An upstream
  *    failure marks the turn `failed` and returns the catalog error.
  *
- * A streamed turn whose client hangs up is read to its end and stored (unless
- * `x-on-disconnect: cancel`); such turns are awaited on shutdown.
+ * A turn whose client hangs up is read to its end and stored (unless `x-on-disconnect:
+ * cancel`). Every turn is tracked by the lifecycle until it is stored: a shutdown waits for
+ * it, and when the grace period runs out aborts its upstream and stores what arrived.
  */
 @Injectable()
-export class C1ChatService implements BeforeApplicationShutdown {
+export class C1ChatService {
   private readonly logger = new Logger('conversations');
-  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly chat: ChatCompletionsService,
     private readonly repository: ConversationsRepository,
     private readonly conversations: ConversationsService,
     private readonly cache: HistoryCache,
+    private readonly lifecycle: LifecycleService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async handle(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const work = this.turn(auth, request, reply);
-    this.inFlight.add(work);
+    const shutdown = new AbortController();
+    const work = this.lifecycle.track('turn', () => shutdown.abort(new CallerAbortError()));
     try {
-      await work;
+      await this.turn(auth, request, reply, shutdown.signal);
     } finally {
-      this.inFlight.delete(work);
+      work.done();
     }
   }
 
-  /** Lets turns still running (streams finishing in the background) store their answer. */
-  async beforeApplicationShutdown(): Promise<void> {
-    if (this.inFlight.size === 0) {
-      return;
-    }
-    this.logger.log(`waiting for ${this.inFlight.size} /c1 turn(s) to be stored`);
-    const grace = new Promise((r) => setTimeout(r, this.config.http.shutdownGraceMs).unref());
-    await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
-  }
-
-  private async turn(auth: AuthContext, request: FastifyRequest, reply: FastifyReply) {
+  private async turn(
+    auth: AuthContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    shutdown: AbortSignal,
+  ) {
     const body = requireJsonObject(request.body);
     const fields = takeTurnFields(body, request.headers[HEADER.conversationId]);
     const idempotencyKey = readIdempotencyKey(request.headers[HEADER.idempotencyKey]);
@@ -169,9 +167,9 @@ export class C1ChatService implements BeforeApplicationShutdown {
       throw error;
     }
     if (prepared.isStream) {
-      await this.streamTurn(stored, prepared, request, reply, isCancelOnHangUp);
+      await this.streamTurn(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
     } else {
-      await this.jsonTurn(stored, prepared, request, reply, isCancelOnHangUp);
+      await this.jsonTurn(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
     }
   }
 
@@ -226,6 +224,7 @@ export class C1ChatService implements BeforeApplicationShutdown {
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
+    shutdown: AbortSignal,
   ): Promise<void> {
     // By default a JSON turn runs to its end even if the client leaves, so that its answer is
     // stored; `x-on-disconnect: cancel` aborts the upstream instead (the turn is then failed).
@@ -235,7 +234,7 @@ export class C1ChatService implements BeforeApplicationShutdown {
     let json: Record<string, unknown>;
     try {
       const completed = await this.chat.complete(prepared, {
-        signal: hangUp?.signal,
+        signal: hangUp ? AbortSignal.any([hangUp.signal, shutdown]) : shutdown,
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
       });
@@ -264,12 +263,14 @@ export class C1ChatService implements BeforeApplicationShutdown {
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
+    shutdown: AbortSignal,
   ): Promise<void> {
     const turn = stored.turn;
     let result;
     try {
       result = await this.chat.stream(reply, prepared, {
         onClientGone: isCancelOnHangUp ? 'abort' : 'detach',
+        signal: shutdown,
         collect: true,
         headers: { [HEADER.conversationId]: turn.conversation.id },
         requestId: String(request.id),
