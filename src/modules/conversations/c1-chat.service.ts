@@ -38,6 +38,7 @@ import {
 } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { holdResponseEnd } from 'src/modules/conversations/hold-response-end';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import {
@@ -258,6 +259,23 @@ export class C1ChatService {
   }
 
   private async streamTurn(
+    stored: StoredTurn,
+    prepared: PreparedChat,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    isCancelOnHangUp: boolean,
+    shutdown: AbortSignal,
+  ): Promise<void> {
+    // The stream's last bytes wait until the turn is stored (see holdResponseEnd).
+    const releaseEnd = holdResponseEnd(reply.raw);
+    try {
+      await this.streamAndStore(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
+    } finally {
+      releaseEnd();
+    }
+  }
+
+  private async streamAndStore(
     stored: StoredTurn,
     prepared: PreparedChat,
     request: FastifyRequest,
