@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+
 export interface ReadEvent {
   /** `data:` lines joined; empty for a comment. */
   data: string;
@@ -16,75 +18,90 @@ export interface SseResponse {
 }
 
 /**
- * POSTs to an SSE endpoint with fetch and reads the answer as it arrives, stamping each event
- * (comments included) with its arrival time. `onEvent` may return `'stop'` to hang up (the
- * reader cancels the body and aborts the request) after that event.
+ * POSTs to an SSE endpoint over node:http (its own connection, no pooling) and reads the answer
+ * as it arrives, stamping each event (comments included) with its arrival time. `onEvent` may
+ * return `'stop'` to hang up right after that event: the socket is destroyed at once, which is
+ * what a client that goes away does (fetch's `cancel()` may keep the connection open a while).
  */
-export async function postSse(
+export function postSse(
   url: string,
   body: unknown,
   options: {
     headers?: Record<string, string>;
     onEvent?: (event: ReadEvent) => 'stop' | void;
-    signal?: AbortSignal;
   } = {},
 ): Promise<SseResponse> {
-  const controller = new AbortController();
-  options.signal?.addEventListener('abort', () => controller.abort());
+  const payload = JSON.stringify(body);
   const started = Date.now();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...options.headers },
-    body: JSON.stringify(body),
-    signal: controller.signal,
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(payload)),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (typeof v === 'string') {
+            headers.set(k, v);
+          }
+        }
+        const events: ReadEvent[] = [];
+        let text = '';
+        let buffer = '';
+        let isDone = false;
+        const finish = () => {
+          if (!isDone) {
+            isDone = true;
+            resolve({ status: res.statusCode ?? 0, headers, events, text });
+          }
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (isDone) {
+            return;
+          }
+          text += chunk;
+          buffer += chunk;
+          let cut: number;
+          while ((cut = buffer.search(/\r?\n\r?\n/)) !== -1) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + (buffer[cut] === '\r' ? 4 : 2));
+            const lines = block.split(/\r?\n/);
+            const data = lines
+              .filter((l) => l.startsWith('data:'))
+              .map((l) => l.slice(5).replace(/^ /, ''))
+              .join('\n');
+            const comment = lines.find((l) => l.startsWith(':'));
+            const event: ReadEvent = { data, at: Date.now() - started };
+            if (comment !== undefined && !data) {
+              event.comment = comment.slice(1).trim();
+            }
+            events.push(event);
+            if (options.onEvent?.(event) === 'stop') {
+              req.destroy();
+              finish();
+              return;
+            }
+          }
+        });
+        res.on('end', finish);
+        res.on('close', finish);
+      },
+    );
+    req.on('error', (error) => {
+      if (!req.destroyed || req.writableFinished === false) {
+        reject(error);
+      }
+    });
+    req.end(payload);
   });
-  const events: ReadEvent[] = [];
-  let text = '';
-  let buffer = '';
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) {
-        break;
-      }
-      const chunk = decoder.decode(value, { stream: true });
-      text += chunk;
-      buffer += chunk;
-      let cut: number;
-      let isStopped = false;
-      while ((cut = buffer.search(/\r?\n\r?\n/)) !== -1) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + (buffer[cut] === '\r' ? 4 : 2));
-        const lines = block.split(/\r?\n/);
-        const data = lines
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).replace(/^ /, ''))
-          .join('\n');
-        const comment = lines.find((l) => l.startsWith(':'));
-        const event: ReadEvent = { data, at: Date.now() - started };
-        if (comment !== undefined && !data) {
-          event.comment = comment.slice(1).trim();
-        }
-        events.push(event);
-        if (options.onEvent?.(event) === 'stop') {
-          isStopped = true;
-          break;
-        }
-      }
-      if (isStopped) {
-        await reader.cancel();
-        controller.abort();
-        break;
-      }
-    }
-  } catch (error) {
-    if (!controller.signal.aborted) {
-      throw error;
-    }
-  }
-  return { status: res.status, headers: res.headers, events, text };
 }
 
 /** The data events only (no comments), parsed as JSON except `[DONE]`. */
