@@ -123,7 +123,13 @@ export function echoEmbeddingsJson(body: Obj, model: string, t: Tokenizer): stri
     const digest = createHash('sha256').update(text).digest();
     const raw = Array.from({ length: 8 }, (_, i) => digest.readInt16BE(i * 2) / 32768);
     const norm = Math.hypot(...raw) || 1;
-    return { object: 'embedding', index, embedding: raw.map((x) => x / norm) };
+    const vector = raw.map((x) => x / norm);
+    // The official SDKs ask for base64 (little-endian float32) by default.
+    const embedding =
+      body.encoding_format === 'base64'
+        ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+        : vector;
+    return { object: 'embedding', index, embedding };
   });
   return JSON.stringify({
     object: 'list',
