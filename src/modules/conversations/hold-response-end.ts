@@ -11,6 +11,8 @@ import type { ServerResponse } from 'node:http';
  * `ChatCompletionsService.stream` would replace this wrapper.
  */
 export function holdResponseEnd(res: ServerResponse): () => void {
+  // Called later with `apply(res, …)`, so the unbound reference is what is wanted.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const end = res.end;
   let held: unknown[] | null = null;
   res.end = function holdEnd(this: ServerResponse, ...args: unknown[]) {
