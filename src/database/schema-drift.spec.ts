@@ -1,12 +1,12 @@
 import { describeIfEnv } from 'test/support/describe-if-env';
-import { openTestDatabase, TestDatabase, testDatabaseUrl } from 'test/support/test-database';
+import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
 
 /**
  * The migrations and the entities must describe the same schema: after migrating a fresh
  * database, TypeORM's schema builder must have nothing left to do (STYLE.md, "Database").
  */
 function expectNoDrift(url: () => string) {
-  let db: TestDatabase;
+  let db: OpenDatabase;
   beforeAll(async () => {
     db = await openTestDatabase(url());
   });

@@ -18,15 +18,6 @@ const constraints = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-const CONVERSATION_NOT_FOUND = {
-  error: {
-    type: 'not_found',
-    code: 'conversation_not_found',
-    message: expect.any(String),
-    param: expect.anything(),
-  },
-};
-
 describe('/c1/chat/completions', () => {
   let up: FakeUpstream;
   let slow: FakeUpstream;
@@ -262,7 +253,11 @@ describe('/c1/chat/completions', () => {
     // before any response (which the proxy retries), not like a cut stream.
     slow.next({ kind: 'cut', chunks: 3 });
     const stream = await client.chat.completions.create(
-      { model: 'slow', messages: [{ role: 'user', content: 'a long answer please' }], stream: true } as any,
+      {
+        model: 'slow',
+        messages: [{ role: 'user', content: 'a long answer please' }],
+        stream: true,
+      } as any,
       { headers: { 'x-conversation-id': id } },
     );
     let text = '';
@@ -417,6 +412,8 @@ describe('/c1/chat/completions', () => {
     expect(b.body.choices[0].message).toEqual(a.body.choices[0].message);
     expect(b.body.conversation_id).toBe(id);
     expect(b.headers.get('x-conversation-id')).toBe(id);
+    expect(b.headers.get('idempotent-replayed')).toBe('true');
+    expect(a.headers.get('idempotent-replayed')).toBeNull();
     expect(chats(up).length).toBe(before + 1);
     expect((await gw.get(`/c1/conversations/${id}`)).body.messages).toHaveLength(4);
     const different = await send('something else');
@@ -433,6 +430,26 @@ describe('/c1/chat/completions', () => {
     const c1 = await fresh();
     const c2 = await fresh();
     expect(c2.body.conversation_id).toBe(c1.body.conversation_id);
+  });
+
+  it('replays a streamed turn for a repeated Idempotency-Key as a stream', async () => {
+    const { id } = await newConversation('idem stream');
+    const before = chats(up).length;
+    const run = async () => {
+      const stream = await client.chat.completions.create(
+        { messages: [{ role: 'user', content: 'stream once' }], stream: true } as any,
+        { headers: { 'x-conversation-id': id, 'idempotency-key': 'stream-retry-1' } },
+      );
+      let text = '';
+      for await (const chunk of stream as any) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+      }
+      return text;
+    };
+    expect(await run()).toBe('You said: stream once');
+    expect(await run()).toBe('You said: stream once');
+    expect(chats(up).length).toBe(before + 1);
+    expect((await gw.get(`/c1/conversations/${id}`)).body.messages).toHaveLength(4);
   });
 
   it('leaves the oldest turns out of what is forwarded when the history outgrows the window', async () => {

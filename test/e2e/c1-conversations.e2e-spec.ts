@@ -231,8 +231,9 @@ describe('/c1/conversations', () => {
 
   async function rowsOf(id: string) {
     const ds = gw.app.get(DataSource);
-    const [conversation] = await ds.query('SELECT * FROM conversations WHERE id = ?', [id]);
-    const messages = await ds.query('SELECT * FROM messages WHERE tree_id = ? ORDER BY depth', [
+    const p = ds.options.type === 'postgres' ? '$1' : '?';
+    const [conversation] = await ds.query(`SELECT * FROM conversations WHERE id = ${p}`, [id]);
+    const messages = await ds.query(`SELECT * FROM messages WHERE tree_id = ${p} ORDER BY depth`, [
       conversation.tree_id,
     ]);
     return { head: conversation.head_message_id as string, conversation, messages };

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import { e2eDatabaseKind } from 'test/support/test-database';
 
 /**
  * SIGKILL during many in-flight /c1 turns, restart on the same SQLite file, and check what the
@@ -21,7 +22,19 @@ interface Acked {
   answer: string;
 }
 
-describe('/c1 durability under kill -9', () => {
+// SQLite only: the file is checked with PRAGMA integrity_check, and on PostgreSQL the turns a
+// dead instance left are resolved when their claim expires (docs/notes/conversations.md).
+const describeOnSqlite =
+  e2eDatabaseKind() === 'sqlite'
+    ? describe
+    : (name: string, _fn: () => void) =>
+        describe(name, () => {
+          it('SKIPPED: runs on SQLite only', () => {
+            console.warn(`\n*** SKIPPED: "${name}" runs on SQLite only. ***\n`);
+          });
+        });
+
+describeOnSqlite('/c1 durability under kill -9', () => {
   let up: FakeUpstream;
   let dir: string;
   let gw: SpawnedGateway | null = null;
@@ -52,7 +65,6 @@ describe('/c1 durability under kill -9', () => {
     spawnGateway({
       DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
       MODELS_FILE: join(dir, 'models.json'),
-      LOG_LEVEL: 'warn',
     });
 
   async function send(url: string, body: object, conversationId?: string) {
@@ -71,8 +83,10 @@ describe('/c1 durability under kill -9', () => {
   it(`stores every acknowledged turn exactly once across ${ROUNDS} kills`, async () => {
     const acked: Acked[] = [];
     const conversations: string[] = [];
+    let unacked = 0;
     for (let round = 0; round < ROUNDS; round++) {
       gw = await start();
+      const ackedBefore = acked.length;
       const url = gw.url;
       const inFlight: Promise<void>[] = [];
       for (let i = 0; i < TURNS; i++) {
@@ -100,12 +114,19 @@ describe('/c1 durability under kill -9', () => {
           ),
         );
       }
-      // Let some turns finish and many be in flight, then pull the plug.
-      await new Promise((r) => setTimeout(r, 120 + Math.random() * 150));
+      // Let some turns finish while many are in flight, then pull the plug.
+      const target = acked.length + Math.ceil(TURNS / 4) + Math.floor(Math.random() * (TURNS / 4));
+      const deadline = Date.now() + 10_000;
+      while (acked.length < target && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2));
+      }
       gw.kill('SIGKILL');
       await gw.exited;
       await Promise.all(inFlight);
+      unacked += TURNS - (acked.length - ackedBefore);
     }
+    // The kill must have hit turns in flight, or the test proves nothing.
+    expect(unacked).toBeGreaterThan(0);
     expect(acked.length).toBeGreaterThan(0);
 
     gw = await start();
@@ -141,6 +162,14 @@ describe('/c1 durability under kill -9', () => {
           .prepare('SELECT count(*) AS n FROM conversations WHERE active_turn_id IS NOT NULL')
           .get(),
       ).toEqual({ n: 0 });
+      // Turns the kill interrupted were resolved at restart, not left pending.
+      const interrupted = db
+        .prepare(`SELECT count(*) AS n FROM messages WHERE status = 'failed' AND error_code = ?`)
+        .get('internal_error') as { n: number };
+      console.log(
+        `durability: ${acked.length} turns acknowledged, ${unacked} cut by ${ROUNDS} kills, ${interrupted.n} interrupted messages marked failed at restart`,
+      );
+      expect(interrupted.n).toBeGreaterThan(0);
       const texts = acked.map((t) => JSON.stringify([{ type: 'text', text: t.text }]));
       const stored = db.prepare('SELECT count(*) AS n FROM messages WHERE content = ?');
       for (const content of texts) {

@@ -1,74 +1,49 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from 'src/database/data-source';
-
-export interface TestDatabase {
-  dataSource: DataSource;
-  kind: 'sqlite' | 'postgres';
-  /** For SQLite: the file's path. */
-  file?: string;
-  close(): Promise<void>;
-}
+import { Client } from 'pg';
 
 /**
- * A fresh database for a unit test: a temp SQLite file, or (with a `postgres://` URL) a schema
- * of its own in that database, dropped on close, so test runs never see each other's rows.
- * Migrations are applied unless `migrate` is false. `url` is 'sqlite' or a PostgreSQL URL.
+ * Which database engine the e2e suites run on: the `e2e` jest project uses SQLite files, the
+ * `e2e-postgres` project (only when TEST_DATABASE_URL is set) runs the same files on PostgreSQL.
  */
-export async function openTestDatabase(
-  url: string,
-  options: { migrate?: boolean } = {},
-): Promise<TestDatabase> {
-  const migrate = options.migrate ?? true;
-  if (url === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'parley-db-'));
-    const file = join(dir, 'test.sqlite');
-    const dataSource = new DataSource(
-      dataSourceOptions({ url: `sqlite:${file}`, poolMax: 1, statementTimeoutMs: 5000 }),
-    );
-    await dataSource.initialize();
-    if (migrate) {
-      await dataSource.runMigrations({ transaction: 'each' });
-    }
-    return {
-      dataSource,
-      kind: 'sqlite',
-      file,
-      close: async () => {
-        await dataSource.destroy();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const schema = `parley_t_${randomBytes(6).toString('hex')}`;
-  const admin = new DataSource({ type: 'postgres', url });
-  await admin.initialize();
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const base = dataSourceOptions({ url, poolMax: 5, statementTimeoutMs: 10_000 });
-  const dataSource = new DataSource({
-    ...base,
-    schema,
-    extra: { ...(base as { extra?: object }).extra, options: `-c search_path=${schema}` },
-  } as typeof base);
-  await dataSource.initialize();
-  if (migrate) {
-    await dataSource.runMigrations({ transaction: 'each' });
-  }
-  return {
-    dataSource,
-    kind: 'postgres',
-    close: async () => {
-      await dataSource.destroy();
-      await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await admin.destroy();
-    },
-  };
+export function e2eDatabaseKind(): 'sqlite' | 'postgres' {
+  return process.env.PARLEY_E2E_DB === 'postgres' ? 'postgres' : 'sqlite';
 }
 
-/** The PostgreSQL server for database tests (`TEST_DATABASE_URL`), or '' when unset. */
-export function testDatabaseUrl(): string {
-  return process.env.TEST_DATABASE_URL ?? '';
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database for one gateway: a SQLite file in `dir`, or a new PostgreSQL database. */
+export async function createTestDatabase(dir: string): Promise<TestDatabase> {
+  if (e2eDatabaseKind() === 'sqlite') {
+    return { url: `sqlite:${join(dir, 'parley.sqlite')}`, drop: async () => undefined };
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) {
+    throw new Error('PARLEY_E2E_DB=postgres needs TEST_DATABASE_URL');
+  }
+  const name = `parley_t_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }

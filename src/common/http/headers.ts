@@ -6,6 +6,7 @@ export const HEADER = {
   userId: 'x-user-id',
   conversationId: 'x-conversation-id',
   idempotencyKey: 'idempotency-key',
+  idempotentReplayed: 'idempotent-replayed',
   onDisconnect: 'x-on-disconnect',
   applied: 'x-parley-applied',
   retryAfter: 'retry-after',

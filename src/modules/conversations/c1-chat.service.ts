@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -6,10 +6,12 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { requireJsonObject } from 'src/modules/models/constraints/chat-request';
 import { ChatCompletionsService, PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
+import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import {
   neutralListToOpenAI,
@@ -35,6 +37,8 @@ import {
   IDEMPOTENCY_TTL_MS,
 } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
+import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { holdResponseEnd } from 'src/modules/conversations/hold-response-end';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import {
@@ -46,6 +50,12 @@ import {
 } from 'src/modules/conversations/turn-request';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A turn in progress: what was stored at its start, and the history it extends. */
+interface StoredTurn {
+  turn: StartedTurn;
+  prior: StoredMessage[];
+}
 
 const toNeutral = (m: StoredMessage): NeutralMessage => ({
   role: m.role,
@@ -74,42 +84,39 @@ const toNew = (m: NeutralMessage): NewMessage => ({
  * 4. store the answer and complete the turn in one transaction, then answer. An upstream
  *    failure marks the turn `failed` and returns the catalog error.
  *
- * A streamed turn whose client hangs up is read to its end and stored (unless
- * `x-on-disconnect: cancel`); such turns are awaited on shutdown.
+ * A turn whose client hangs up is read to its end and stored (unless `x-on-disconnect:
+ * cancel`). Every turn is tracked by the lifecycle until it is stored: a shutdown waits for
+ * it, and when the grace period runs out aborts its upstream and stores what arrived.
  */
 @Injectable()
-export class C1ChatService implements BeforeApplicationShutdown {
+export class C1ChatService {
   private readonly logger = new Logger('conversations');
-  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly chat: ChatCompletionsService,
     private readonly repository: ConversationsRepository,
     private readonly conversations: ConversationsService,
+    private readonly cache: HistoryCache,
+    private readonly lifecycle: LifecycleService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async handle(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const work = this.turn(auth, request, reply);
-    this.inFlight.add(work);
+    const shutdown = new AbortController();
+    const work = this.lifecycle.track('turn', () => shutdown.abort(new CallerAbortError()));
     try {
-      await work;
+      await this.turn(auth, request, reply, shutdown.signal);
     } finally {
-      this.inFlight.delete(work);
+      work.done();
     }
   }
 
-  /** Lets turns still running (streams finishing in the background) store their answer. */
-  async beforeApplicationShutdown(): Promise<void> {
-    if (this.inFlight.size === 0) {
-      return;
-    }
-    this.logger.log(`waiting for ${this.inFlight.size} /c1 turn(s) to be stored`);
-    const grace = new Promise((r) => setTimeout(r, this.config.http.shutdownGraceMs).unref());
-    await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
-  }
-
-  private async turn(auth: AuthContext, request: FastifyRequest, reply: FastifyReply) {
+  private async turn(
+    auth: AuthContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    shutdown: AbortSignal,
+  ) {
     const body = requireJsonObject(request.body);
     const fields = takeTurnFields(body, request.headers[HEADER.conversationId]);
     const idempotencyKey = readIdempotencyKey(request.headers[HEADER.idempotencyKey]);
@@ -153,27 +160,32 @@ export class C1ChatService implements BeforeApplicationShutdown {
       idempotency: idempotencyKey && fingerprint ? { key: idempotencyKey, fingerprint } : null,
       claimTtlMs: this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS,
     });
+    const stored: StoredTurn = { turn, prior: [] };
     try {
-      await this.buildPrompt(turn, conversation, prepared);
+      stored.prior = await this.buildPrompt(turn, conversation, prepared);
     } catch (error) {
-      await this.failQuietly(turn, prepared, error);
+      await this.failQuietly(stored, prepared, error);
       throw error;
     }
     if (prepared.isStream) {
-      await this.streamTurn(turn, prepared, request, reply, isCancelOnHangUp);
+      await this.streamTurn(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
     } else {
-      await this.jsonTurn(turn, prepared, request, reply, isCancelOnHangUp);
+      await this.jsonTurn(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
     }
   }
 
-  /** Replaces the body's messages with system prompt + history window + the new turn. */
+  /**
+   * Replaces the body's messages with system prompt + history window + the new turn; returns
+   * the history the turn extends.
+   */
   private async buildPrompt(
     turn: StartedTurn,
     conversation: ConversationRecord | null,
     prepared: PreparedChat,
-  ): Promise<void> {
+  ): Promise<StoredMessage[]> {
+    const parentId = turn.inputs[0].parentId;
     const prior = conversation
-      ? await this.repository.history(turn.inputs[0].parentId)
+      ? (this.cache.get(parentId) ?? (await this.repository.history(parentId)))
       : turn.system
         ? [turn.system]
         : [];
@@ -186,23 +198,44 @@ export class C1ChatService implements BeforeApplicationShutdown {
     if (window.omitted > 0) {
       prepared.applied.push(`history_truncated=${window.omitted}`);
     }
+    return prior;
+  }
+
+  /** Stores the answer and remembers the finished chain for the next turn. */
+  private async finish(stored: StoredTurn, result: AssistantResult): Promise<void> {
+    const { turn, prior } = stored;
+    const assistant = await this.repository.finishTurn(turn, result);
+    const inputs = turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
+    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
+  }
+
+  private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedChat) {
+    const { turn, prior } = stored;
+    const assistant = await this.repository.failTurn(turn, {
+      errorCode,
+      model: prepared.model.alias,
+    });
+    const inputs = turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
+    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
   }
 
   private async jsonTurn(
-    turn: StartedTurn,
+    stored: StoredTurn,
     prepared: PreparedChat,
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
+    shutdown: AbortSignal,
   ): Promise<void> {
     // By default a JSON turn runs to its end even if the client leaves, so that its answer is
     // stored; `x-on-disconnect: cancel` aborts the upstream instead (the turn is then failed).
+    const turn = stored.turn;
     const hangUp = isCancelOnHangUp ? watchHangUp(reply) : null;
     let completion: AssembledCompletion;
     let json: Record<string, unknown>;
     try {
       const completed = await this.chat.complete(prepared, {
-        signal: hangUp?.signal,
+        signal: hangUp ? AbortSignal.any([hangUp.signal, shutdown]) : shutdown,
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
       });
@@ -215,27 +248,47 @@ export class C1ChatService implements BeforeApplicationShutdown {
         );
       }
     } catch (error) {
-      await this.failQuietly(turn, prepared, error);
+      await this.failQuietly(stored, prepared, error);
       throw error;
     } finally {
       hangUp?.dispose();
     }
-    await this.repository.finishTurn(turn, this.assistantResult(completion, 'completed', prepared));
+    await this.finish(stored, this.assistantResult(completion, 'completed', prepared));
     json.conversation_id = turn.conversation.id;
     this.sendJson(reply, turn.conversation.id, prepared, json);
   }
 
   private async streamTurn(
-    turn: StartedTurn,
+    stored: StoredTurn,
     prepared: PreparedChat,
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
+    shutdown: AbortSignal,
   ): Promise<void> {
+    // The stream's last bytes wait until the turn is stored (see holdResponseEnd).
+    const releaseEnd = holdResponseEnd(reply.raw);
+    try {
+      await this.streamAndStore(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
+    } finally {
+      releaseEnd();
+    }
+  }
+
+  private async streamAndStore(
+    stored: StoredTurn,
+    prepared: PreparedChat,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    isCancelOnHangUp: boolean,
+    shutdown: AbortSignal,
+  ): Promise<void> {
+    const turn = stored.turn;
     let result;
     try {
       result = await this.chat.stream(reply, prepared, {
         onClientGone: isCancelOnHangUp ? 'abort' : 'detach',
+        signal: shutdown,
         collect: true,
         headers: { [HEADER.conversationId]: turn.conversation.id },
         requestId: String(request.id),
@@ -243,27 +296,24 @@ export class C1ChatService implements BeforeApplicationShutdown {
       });
     } catch (error) {
       // The upstream failed before anything was sent: a plain HTTP error, turn failed.
-      await this.failQuietly(turn, prepared, error);
+      await this.failQuietly(stored, prepared, error);
       throw error;
     }
     const completion = result.completion;
     try {
       if (result.outcome === 'failed' || !completion || completion.choices.length === 0) {
-        await this.repository.failTurn(turn, {
-          errorCode: result.error?.code ?? 'upstream_error',
-          model: prepared.model.alias,
-        });
+        await this.fail(stored, result.error?.code ?? 'upstream_error', prepared);
         return;
       }
       // `incomplete`: the upstream cut the stream, a timeout, or a cancelled client; what
       // arrived is kept and marked, and the user turn counts as completed.
       const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
-      const stored = this.assistantResult(completion, status, prepared);
-      if (result.usage && stored.promptTokens === null) {
-        stored.promptTokens = result.usage.promptTokens;
-        stored.completionTokens = result.usage.completionTokens;
+      const answer = this.assistantResult(completion, status, prepared);
+      if (result.usage && answer.promptTokens === null) {
+        answer.promptTokens = result.usage.promptTokens;
+        answer.completionTokens = result.usage.completionTokens;
       }
-      await this.repository.finishTurn(turn, stored);
+      await this.finish(stored, answer);
     } catch (error) {
       // The response has already ended: log; the reaper resolves a turn left pending.
       this.logger.error(
@@ -291,13 +341,13 @@ export class C1ChatService implements BeforeApplicationShutdown {
   }
 
   /** Marks the turn failed with the error's catalog code; a storage failure is only logged. */
-  private async failQuietly(turn: StartedTurn, prepared: PreparedChat, error: unknown) {
+  private async failQuietly(stored: StoredTurn, prepared: PreparedChat, error: unknown) {
     const code: ErrorCode = error instanceof ApiError ? error.code : 'internal_error';
     try {
-      await this.repository.failTurn(turn, { errorCode: code, model: prepared.model.alias });
+      await this.fail(stored, code, prepared);
     } catch (storeError) {
       this.logger.error(
-        `could not mark turn of conversation ${turn.conversation.id} failed: ${(storeError as Error).message}`,
+        `could not mark turn of conversation ${stored.turn.conversation.id} failed: ${(storeError as Error).message}`,
       );
     }
   }
@@ -358,7 +408,7 @@ export class C1ChatService implements BeforeApplicationShutdown {
             completion_tokens: assistant.completionTokens ?? 0,
             total_tokens: assistant.promptTokens + (assistant.completionTokens ?? 0),
           };
-    const headers = { 'idempotent-replayed': 'true' };
+    const headers = { [HEADER.idempotentReplayed]: 'true' };
     if (!prepared.isStream) {
       this.sendJson(
         reply,

@@ -4,6 +4,7 @@ import { C1ChatService } from 'src/modules/conversations/c1-chat.service';
 import { ConversationsController } from 'src/modules/conversations/conversations.controller';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
+import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 
@@ -11,7 +12,13 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
 @Module({
   imports: [ProxyModule],
   controllers: [C1ChatController, ConversationsController],
-  providers: [ConversationsRepository, ConversationsService, C1ChatService, TurnReaper],
+  providers: [
+    ConversationsRepository,
+    ConversationsService,
+    C1ChatService,
+    TurnReaper,
+    { provide: HistoryCache, useFactory: () => new HistoryCache() },
+  ],
   exports: [ConversationsService, ConversationsRepository],
 })
 export class ConversationsModule {}

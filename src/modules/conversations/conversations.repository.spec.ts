@@ -6,7 +6,7 @@ import {
 import { NewMessage, StartTurnInput } from 'src/modules/conversations/conversation.types';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { describeIfEnv } from 'test/support/describe-if-env';
-import { openTestDatabase, TestDatabase, testDatabaseUrl } from 'test/support/test-database';
+import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
 
 const user = (text: string): NewMessage => ({
   role: 'user',
@@ -34,7 +34,7 @@ async function expectApiErrorCode(promise: Promise<unknown>, code: string) {
 }
 
 function repositorySuite(url: () => string) {
-  let db: TestDatabase;
+  let db: OpenDatabase;
   let repo: ConversationsRepository;
   let metrics: MetricsService;
   const base = (over: Partial<StartTurnInput> = {}): StartTurnInput => ({
