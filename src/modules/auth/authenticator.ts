@@ -32,7 +32,8 @@ export const INVALID_KEY_MESSAGE =
 export const MISSING_KEY_MESSAGE =
   'Send an API key as "Authorization: Bearer <key>" or "x-api-key: <key>"';
 export const INVALID_ADMIN_MESSAGE = 'The admin token is not valid';
-export const MISSING_ADMIN_MESSAGE = 'Send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"';
+export const MISSING_ADMIN_MESSAGE =
+  'Send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"';
 
 /**
  * Decides who is calling. The common case (a key used within the last second) is
