@@ -1,7 +1,14 @@
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
+import { ErrorCode } from 'src/modules/errors/error-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+
+type Case = [body: object, status: number, code: ErrorCode, param: string | null, message: string];
+
+/** Table rows as named fields, so that test titles show the expected error. */
+const cases = (rows: Case[]) =>
+  rows.map(([body, status, code, param, message]) => ({ body, status, code, param, message }));
 
 const KEY_FIELDS = [
   'allowed_models',
@@ -134,141 +141,146 @@ describe('/api/keys', () => {
     });
 
     const valid = { name: 'ok', user_id: 'alice' };
-    it.each([
-      [{ user_id: 'alice' }, 400, 'missing_field', 'name', 'name is required'],
-      [{ ...valid, name: null }, 400, 'missing_field', 'name', 'name is required'],
-      [{ ...valid, name: 42 }, 400, 'invalid_field', 'name', 'name must be a string'],
-      [{ ...valid, name: '' }, 400, 'invalid_field', 'name', 'name must not be empty'],
-      [{ ...valid, name: '   ' }, 400, 'invalid_field', 'name', 'name must not be empty'],
-      [
-        { ...valid, name: 'n'.repeat(121) },
-        400,
-        'invalid_field',
-        'name',
-        'name must be at most 120 characters',
-      ],
-      [{ name: 'ok' }, 400, 'missing_field', 'user_id', 'user_id is required'],
-      [{ ...valid, user_id: 7 }, 400, 'invalid_field', 'user_id', 'user_id must be a string'],
-      [{ ...valid, user_id: '' }, 400, 'invalid_field', 'user_id', 'user_id must not be empty'],
-      [
-        { ...valid, user_id: 'u'.repeat(129) },
-        400,
-        'invalid_field',
-        'user_id',
-        'user_id must be at most 128 characters',
-      ],
-      [
-        { ...valid, user_id: 'a b' },
-        400,
-        'invalid_field',
-        'user_id',
-        'user_id must contain only visible ASCII characters (no spaces)',
-      ],
-      [{ ...valid, key: '' }, 400, 'invalid_field', 'key', 'key must be a non-empty string'],
-      [{ ...valid, key: 123 }, 400, 'invalid_field', 'key', 'key must be a non-empty string'],
-      [{ ...valid, key: null }, 400, 'invalid_field', 'key', 'key must be a non-empty string'],
-      [
-        { ...valid, key: 'short' },
-        400,
-        'invalid_field',
-        'key',
-        'key must be at least 16 characters',
-      ],
-      [
-        { ...valid, key: 'k'.repeat(257) },
-        400,
-        'invalid_field',
-        'key',
-        'key must be at most 256 characters',
-      ],
-      [
-        { ...valid, key: 'has a space in it 0123' },
-        400,
-        'invalid_field',
-        'key',
-        'key must contain only visible ASCII characters (no spaces)',
-      ],
-      [
-        { ...valid, is_active: 'yes' },
-        400,
-        'invalid_field',
-        'is_active',
-        'is_active must be a boolean',
-      ],
-      [
-        { ...valid, is_active: null },
-        400,
-        'invalid_field',
-        'is_active',
-        'is_active must be a boolean',
-      ],
-      [
-        { ...valid, role: 'admin' },
-        400,
-        'invalid_field',
-        'role',
-        'role must be one of: user, service',
-      ],
-      [
-        { ...valid, allowed_models: 'echo' },
-        400,
-        'invalid_field',
-        'allowed_models',
-        'allowed_models must be an array of model aliases, or null',
-      ],
-      [
-        { ...valid, allowed_models: [] },
-        400,
-        'invalid_field',
-        'allowed_models',
-        'allowed_models must not be empty: use null to allow every model',
-      ],
-      [
-        { ...valid, rate_limit: 5 },
-        400,
-        'invalid_field',
-        'rate_limit',
-        'rate_limit must be an object or null',
-      ],
-      [
-        { ...valid, rate_limit: { burst: 5 } },
-        400,
-        'missing_field',
-        'rate_limit.per_second',
-        'rate_limit.per_second is required',
-      ],
-      [
-        { ...valid, rate_limit: { per_second: -1, burst: 5 } },
-        400,
-        'invalid_field',
-        'rate_limit.per_second',
-        'rate_limit.per_second must be a number between 0 and 1000000',
-      ],
-      [
-        { ...valid, rate_limit: { per_second: 1, burst: 0 } },
-        400,
-        'invalid_field',
-        'rate_limit.burst',
-        'rate_limit.burst must be an integer between 1 and 1000000000',
-      ],
-      [
-        { ...valid, token_quota: { limit: 10, period: 'week' } },
-        400,
-        'invalid_field',
-        'token_quota.period',
-        'token_quota.period must be one of: day, month, total',
-      ],
-      [
-        { ...valid, token_quota: { period: 'day' } },
-        400,
-        'missing_field',
-        'token_quota.limit',
-        'token_quota.limit is required',
-      ],
-    ])('refuses %j with %i %s (param %s)', async (body, status, code, param, message) => {
-      const res = await gw.admin('POST', '/api/keys', body);
-      expectApiError(res, status, code as 'missing_field', { param, message });
-    });
+    it.each(
+      cases([
+        [{ user_id: 'alice' }, 400, 'missing_field', 'name', 'name is required'],
+        [{ ...valid, name: null }, 400, 'missing_field', 'name', 'name is required'],
+        [{ ...valid, name: 42 }, 400, 'invalid_field', 'name', 'name must be a string'],
+        [{ ...valid, name: '' }, 400, 'invalid_field', 'name', 'name must not be empty'],
+        [{ ...valid, name: '   ' }, 400, 'invalid_field', 'name', 'name must not be empty'],
+        [
+          { ...valid, name: 'n'.repeat(121) },
+          400,
+          'invalid_field',
+          'name',
+          'name must be at most 120 characters',
+        ],
+        [{ name: 'ok' }, 400, 'missing_field', 'user_id', 'user_id is required'],
+        [{ ...valid, user_id: 7 }, 400, 'invalid_field', 'user_id', 'user_id must be a string'],
+        [{ ...valid, user_id: '' }, 400, 'invalid_field', 'user_id', 'user_id must not be empty'],
+        [
+          { ...valid, user_id: 'u'.repeat(129) },
+          400,
+          'invalid_field',
+          'user_id',
+          'user_id must be at most 128 characters',
+        ],
+        [
+          { ...valid, user_id: 'a b' },
+          400,
+          'invalid_field',
+          'user_id',
+          'user_id must contain only visible ASCII characters (no spaces)',
+        ],
+        [{ ...valid, key: '' }, 400, 'invalid_field', 'key', 'key must be a non-empty string'],
+        [{ ...valid, key: 123 }, 400, 'invalid_field', 'key', 'key must be a non-empty string'],
+        [{ ...valid, key: null }, 400, 'invalid_field', 'key', 'key must be a non-empty string'],
+        [
+          { ...valid, key: 'short' },
+          400,
+          'invalid_field',
+          'key',
+          'key must be at least 16 characters',
+        ],
+        [
+          { ...valid, key: 'k'.repeat(257) },
+          400,
+          'invalid_field',
+          'key',
+          'key must be at most 256 characters',
+        ],
+        [
+          { ...valid, key: 'has a space in it 0123' },
+          400,
+          'invalid_field',
+          'key',
+          'key must contain only visible ASCII characters (no spaces)',
+        ],
+        [
+          { ...valid, is_active: 'yes' },
+          400,
+          'invalid_field',
+          'is_active',
+          'is_active must be a boolean',
+        ],
+        [
+          { ...valid, is_active: null },
+          400,
+          'invalid_field',
+          'is_active',
+          'is_active must be a boolean',
+        ],
+        [
+          { ...valid, role: 'admin' },
+          400,
+          'invalid_field',
+          'role',
+          'role must be one of: user, service',
+        ],
+        [
+          { ...valid, allowed_models: 'echo' },
+          400,
+          'invalid_field',
+          'allowed_models',
+          'allowed_models must be an array of model aliases, or null',
+        ],
+        [
+          { ...valid, allowed_models: [] },
+          400,
+          'invalid_field',
+          'allowed_models',
+          'allowed_models must not be empty: use null to allow every model',
+        ],
+        [
+          { ...valid, rate_limit: 5 },
+          400,
+          'invalid_field',
+          'rate_limit',
+          'rate_limit must be an object or null',
+        ],
+        [
+          { ...valid, rate_limit: { burst: 5 } },
+          400,
+          'missing_field',
+          'rate_limit.per_second',
+          'rate_limit.per_second is required',
+        ],
+        [
+          { ...valid, rate_limit: { per_second: -1, burst: 5 } },
+          400,
+          'invalid_field',
+          'rate_limit.per_second',
+          'rate_limit.per_second must be a number between 0 and 1000000',
+        ],
+        [
+          { ...valid, rate_limit: { per_second: 1, burst: 0 } },
+          400,
+          'invalid_field',
+          'rate_limit.burst',
+          'rate_limit.burst must be an integer between 1 and 1000000000',
+        ],
+        [
+          { ...valid, token_quota: { limit: 10, period: 'week' } },
+          400,
+          'invalid_field',
+          'token_quota.period',
+          'token_quota.period must be one of: day, month, total',
+        ],
+        [
+          { ...valid, token_quota: { period: 'day' } },
+          400,
+          'missing_field',
+          'token_quota.limit',
+          'token_quota.limit is required',
+        ],
+      ]),
+    )(
+      'refuses a body with $status $code ($param): $message',
+      async ({ body, status, code, param, message }) => {
+        const res = await gw.admin('POST', '/api/keys', body);
+        expectApiError(res, status, code, { param, message });
+      },
+    );
 
     it('refuses a request without a body like one without a name', async () => {
       const res = await gw.admin('POST', '/api/keys');
@@ -321,29 +333,42 @@ describe('/api/keys', () => {
       expect((await gw.admin('GET', `/api/keys/${id}`)).body).toEqual(reset.body);
     });
 
-    it.each([
-      [{}, 'missing_field', null, 'No fields to update'],
-      [{ unknown_field: 1 }, 'missing_field', null, 'No fields to update'],
-      [{ name: null }, 'invalid_field', 'name', 'name must be a string'],
-      [{ name: '' }, 'invalid_field', 'name', 'name must not be empty'],
-      [{ name: 'x'.repeat(121) }, 'invalid_field', 'name', 'name must be at most 120 characters'],
-      [{ is_active: 'no' }, 'invalid_field', 'is_active', 'is_active must be a boolean'],
-      [
-        { user_id: 'mallory' },
-        'invalid_field',
-        'user_id',
-        'user_id cannot be changed: create a new key for that user',
-      ],
-      [
-        { key: 'new-key-0123456789abc' },
-        'invalid_field',
-        'key',
-        'key cannot be changed: create a new key instead',
-      ],
-    ])('refuses the patch %j with %s (param %s)', async (body, code, param, message) => {
-      const res = await gw.admin('PATCH', `/api/keys/${id}`, body);
-      expectApiError(res, 400, code as 'missing_field', { param, message });
-    });
+    it.each(
+      cases([
+        [{}, 400, 'missing_field', null, 'No fields to update'],
+        [{ unknown_field: 1 }, 400, 'missing_field', null, 'No fields to update'],
+        [{ name: null }, 400, 'invalid_field', 'name', 'name must be a string'],
+        [{ name: '' }, 400, 'invalid_field', 'name', 'name must not be empty'],
+        [
+          { name: 'x'.repeat(121) },
+          400,
+          'invalid_field',
+          'name',
+          'name must be at most 120 characters',
+        ],
+        [{ is_active: 'no' }, 400, 'invalid_field', 'is_active', 'is_active must be a boolean'],
+        [
+          { user_id: 'mallory' },
+          400,
+          'invalid_field',
+          'user_id',
+          'user_id cannot be changed: create a new key for that user',
+        ],
+        [
+          { key: 'new-key-0123456789abc' },
+          400,
+          'invalid_field',
+          'key',
+          'key cannot be changed: create a new key instead',
+        ],
+      ]),
+    )(
+      'refuses a patch with $status $code ($param): $message',
+      async ({ body, status, code, param, message }) => {
+        const res = await gw.admin('PATCH', `/api/keys/${id}`, body);
+        expectApiError(res, status, code, { param, message });
+      },
+    );
 
     it('answers 404 key_not_found for an unknown id', async () => {
       for (const [method, body] of [
