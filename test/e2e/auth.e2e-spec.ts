@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { expectApiError } from 'test/support/expect-api-error';
+import { sql } from 'test/support/sql';
 import {
   GatewayResponse,
   startGateway,
@@ -164,9 +164,7 @@ describe('API-key authentication', () => {
     const key = await createKey(gw);
     expect((await gw.get('/v1/me', { key: key.key })).status).toBe(200);
     // What the CLI or a second instance does: change the row behind this gateway's back.
-    const db = new Database(gw.databaseUrl.slice('sqlite:'.length));
-    db.prepare('UPDATE api_keys SET is_active = 0 WHERE id = ?').run(key.id);
-    db.close();
+    await sql(gw.databaseUrl, 'UPDATE api_keys SET is_active = FALSE WHERE id = $1', [key.id]);
     const revokedAt = Date.now();
     let status = 200;
     while (status === 200 && Date.now() - revokedAt < 3000) {

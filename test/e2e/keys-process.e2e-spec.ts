@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expectApiError } from 'test/support/expect-api-error';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { sql } from 'test/support/sql';
 import { startGateway, TEST_ADMIN_TOKEN, TestGateway } from 'test/support/start-gateway';
+import { createTestDatabase, TestDatabase } from 'test/support/test-database';
 
 const ROOT = join(__dirname, '..', '..');
 const ANNOUNCEMENT =
@@ -20,24 +21,25 @@ async function stop(gw: SpawnedGateway) {
   expect(await gw.exited).toEqual({ code: 0, signal: null });
 }
 
-function keyCount(databaseUrl: string): number {
-  const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) AS n FROM api_keys').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
+async function keyCount(databaseUrl: string): Promise<number> {
+  const rows = await sql<{ n: number | string }>(databaseUrl, 'SELECT COUNT(*) AS n FROM api_keys');
+  return Number(rows[0].n);
 }
 
 describe('first start', () => {
   let dir: string;
-  beforeEach(() => {
+  let database: TestDatabase;
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-boot-'));
+    database = await createTestDatabase(dir);
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('creates a key for user "default" and prints it once, outside the JSON log stream', async () => {
-    const databaseUrl = `sqlite:${join(dir, 'parley.sqlite')}`;
+    const databaseUrl = database.url;
     const first = await spawnGateway({ DATABASE_URL: databaseUrl, BOOTSTRAP_API_KEY: '' });
     const output = first.output();
     const key = ANNOUNCEMENT.exec(output)?.[1];
@@ -58,11 +60,11 @@ describe('first start', () => {
     expect(second.output()).not.toMatch(ANNOUNCEMENT);
     expect((await me(second, key!)).status).toBe(200);
     await stop(second);
-    expect(keyCount(databaseUrl)).toBe(1);
+    expect(await keyCount(databaseUrl)).toBe(1);
   });
 
   it('upserts BOOTSTRAP_API_KEY instead, active for user "default", and prints nothing', async () => {
-    const databaseUrl = `sqlite:${join(dir, 'parley.sqlite')}`;
+    const databaseUrl = database.url;
     const bootstrap = 'pk-bootstrap-from-env-0123456789';
     const env = { DATABASE_URL: databaseUrl, BOOTSTRAP_API_KEY: bootstrap };
     const first = await spawnGateway(env);
@@ -84,18 +86,23 @@ describe('first start', () => {
     expect((await me(second, bootstrap)).status).toBe(200);
     expect(second.output()).not.toContain(bootstrap);
     await stop(second);
-    expect(keyCount(databaseUrl)).toBe(1);
+    expect(await keyCount(databaseUrl)).toBe(1);
   });
 });
 
 describe('the keys CLI (node dist/cli/keys.js)', () => {
   let dir: string;
+  let database: TestDatabase;
   let databaseUrl: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
-    databaseUrl = `sqlite:${join(dir, 'parley.sqlite')}`;
+    database = await createTestDatabase(dir);
+    databaseUrl = database.url;
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   function keys(...args: string[]) {
     const result = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'keys.js'), ...args], {

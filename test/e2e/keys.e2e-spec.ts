@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
+import { dumpDatabase, sql } from 'test/support/sql';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 type Case = [body: object, status: number, code: ErrorCode, param: string | null, message: string];
@@ -451,37 +451,26 @@ describe('/api/keys', () => {
   describe('storage', () => {
     it('keeps no plaintext key anywhere in the database, only SHA-256 hashes', async () => {
       expect(plaintexts.length).toBeGreaterThan(5);
-      const path = gw.databaseUrl.slice('sqlite:'.length);
-      const db = new Database(path, { readonly: true });
-      try {
-        const rows = db.prepare('SELECT * FROM api_keys').all() as Record<string, unknown>[];
-        expect(rows.length).toBeGreaterThan(5);
-        const dump = JSON.stringify(rows);
-        for (const plaintext of plaintexts) {
-          expect(dump).not.toContain(plaintext);
-        }
-        for (const row of rows) {
-          expect(row.key_hash).toMatch(/^[0-9a-f]{64}$/);
-        }
-        // Every table, every column: not only api_keys.
-        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
-          name: string;
-        }[];
-        const everything = tables
-          .map((t) => JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all()))
-          .join('\n');
-        for (const plaintext of plaintexts) {
-          expect(everything).not.toContain(plaintext);
-        }
-      } finally {
-        db.close();
+      const rows = await sql<{ key_hash: string }>(gw.databaseUrl, 'SELECT * FROM api_keys');
+      expect(rows.length).toBeGreaterThan(5);
+      for (const row of rows) {
+        expect(row.key_hash).toMatch(/^[0-9a-f]{64}$/);
       }
-      // The files themselves, write-ahead log included.
-      for (const file of [path, `${path}-wal`]) {
-        if (existsSync(file)) {
-          const bytes = readFileSync(file).toString('latin1');
-          for (const plaintext of plaintexts) {
-            expect(bytes).not.toContain(plaintext);
+      // Every table, every column: not only api_keys.
+      const everything = await dumpDatabase(gw.databaseUrl);
+      expect(everything).toContain('api_keys');
+      for (const plaintext of plaintexts) {
+        expect(everything).not.toContain(plaintext);
+      }
+      if (gw.databaseUrl.startsWith('sqlite:')) {
+        // The files themselves, write-ahead log included.
+        const path = gw.databaseUrl.slice('sqlite:'.length);
+        for (const file of [path, `${path}-wal`]) {
+          if (existsSync(file)) {
+            const bytes = readFileSync(file).toString('latin1');
+            for (const plaintext of plaintexts) {
+              expect(bytes).not.toContain(plaintext);
+            }
           }
         }
       }
