@@ -4,7 +4,7 @@ import { Public } from 'src/common/decorators/public.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyGuard } from 'src/modules/auth/api-key.guard';
 import { AdminOnly } from 'src/modules/auth/auth.decorators';
-import { Authenticator } from 'src/modules/auth/authenticator';
+import { AuthService } from 'src/modules/auth/auth.service';
 
 @Controller()
 class Routes {
@@ -40,7 +40,7 @@ describe(ApiKeyGuard.name, () => {
       authenticate: jest.fn().mockReturnValue(CONTEXT),
       authenticateAdmin: jest.fn(),
     };
-    guard = new ApiKeyGuard(new Reflector(), authenticator as unknown as Authenticator);
+    guard = new ApiKeyGuard(new Reflector(), authenticator as unknown as AuthService);
   });
 
   it('lets @Public() routes through without looking at credentials', () => {

@@ -5,10 +5,10 @@ import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
 import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
 import {
   AuthRequest,
-  Authenticator,
+  AuthService,
   INVALID_ADMIN_MESSAGE,
   INVALID_KEY_MESSAGE,
-} from 'src/modules/auth/authenticator';
+} from 'src/modules/auth/auth.service';
 import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
 import { InMemoryKeySource, keyEntity } from 'test/support/key-fakes';
 
@@ -30,7 +30,7 @@ async function attempt(run: () => unknown): Promise<unknown> {
   }
 }
 
-describe(Authenticator.name, () => {
+describe(AuthService.name, () => {
   let now: number;
   let source: InMemoryKeySource;
   let touched: string[];
@@ -40,7 +40,7 @@ describe(Authenticator.name, () => {
     const config = loadConfig({ ADMIN_TOKEN: ADMIN, AUTH_FAILURES_PER_MINUTE: '3', ...env });
     const clock = () => now;
     const recorder = { touch: (id: string) => touched.push(id) } as unknown as LastUsedRecorder;
-    return new Authenticator(
+    return new AuthService(
       config,
       new ApiKeyLookup(source, clock),
       new AuthFailureLimiter(config.auth.failuresPerMinute, clock),
