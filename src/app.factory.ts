@@ -34,16 +34,17 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log, options.logDestination);
   const clientErrors = new ClientErrorHandler();
+  const timeouts = serverTimeoutOptions(config.http);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     // One line per request is written by the request hooks, with key, user and model.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.maxBodyBytes,
+    genReqId: requestIdFor,
+    ...timeouts,
     // Node's default (16 KiB) would answer an oversized Authorization header with a bare 431
     // before any of our code runs; 64 KiB lets the API-key guard answer 401 in the envelope.
-    http: { maxHeaderSize: 64 * 1024 },
-    genReqId: requestIdFor,
-    ...serverTimeoutOptions(config.http),
+    http: { ...timeouts.http, maxHeaderSize: 64 * 1024 },
     clientErrorHandler: clientErrors.asFastifyOption(),
     return503OnClosing: false,
     onProtoPoisoning: 'error',

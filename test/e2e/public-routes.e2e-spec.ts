@@ -26,37 +26,54 @@ function concrete(url: string): string {
   return url.replace(/:[A-Za-z0-9_]+/g, 'x').replace(/\*$/, 'swagger-ui.css');
 }
 
-describe('the routes of the running application', () => {
-  let gw: TestGateway;
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(() => gw.close());
-
-  it('are all closed without credentials, except exactly the public allowlist', async () => {
-    const routes = routesOf(gw.app.getHttpAdapter().getInstance());
-    expect(routes.length).toBeGreaterThan(10);
-    const publicRoutes = new Set<string>();
-    const closed: string[] = [];
-    for (const { method, url } of routes) {
-      const res = await gw.raw(method, concrete(url));
-      if (res.status === 401) {
-        closed.push(`${method} ${url}`);
-        if (method !== 'HEAD') {
-          expectApiError(res, 401, 'missing_authorization', { param: null });
-        }
-      } else {
-        publicRoutes.add(url);
+/** Walks every route without credentials; the set of route templates that did not answer 401. */
+async function publicRoutesOf(gw: TestGateway): Promise<{ open: string[]; closed: string[] }> {
+  const routes = routesOf(gw.app.getHttpAdapter().getInstance());
+  expect(routes.length).toBeGreaterThan(10);
+  const open = new Set<string>();
+  const closed: string[] = [];
+  for (const { method, url } of routes) {
+    const res = await gw.raw(method, concrete(url));
+    if (res.status === 401) {
+      closed.push(`${method} ${url}`);
+      if (method !== 'HEAD') {
+        expectApiError(res, 401, 'missing_authorization', { param: null });
       }
+    } else {
+      open.add(url);
     }
-    expect([...publicRoutes].sort()).toEqual([...PUBLIC_ROUTES, ...DOCS_ASSET_ROUTES].sort());
-    expect(closed).toEqual(
-      expect.arrayContaining([
-        'GET /api/keys',
-        'POST /api/keys',
-        'DELETE /api/keys/:id',
-        'GET /v1/me',
-      ]),
-    );
+  }
+  return { open: [...open].sort(), closed };
+}
+
+describe('the routes of the running application', () => {
+  it('are all closed without credentials, except exactly the public allowlist', async () => {
+    // METRICS_TOKEN set: /metrics checks its own token (SPEC "Operations").
+    const gw = await startGateway({ env: { METRICS_TOKEN: 'metrics-token-0123456789' } });
+    try {
+      const { open, closed } = await publicRoutesOf(gw);
+      expect(open).toEqual([...PUBLIC_ROUTES, ...DOCS_ASSET_ROUTES].sort());
+      expect(closed).toEqual(
+        expect.arrayContaining([
+          'GET /api/keys',
+          'POST /api/keys',
+          'DELETE /api/keys/:id',
+          'GET /v1/me',
+          'GET /metrics',
+        ]),
+      );
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('add only /metrics when METRICS_TOKEN is unset (SPEC: public unless METRICS_TOKEN)', async () => {
+    const gw = await startGateway();
+    try {
+      const { open } = await publicRoutesOf(gw);
+      expect(open).toEqual([...PUBLIC_ROUTES, ...DOCS_ASSET_ROUTES, '/metrics'].sort());
+    } finally {
+      await gw.close();
+    }
   });
 });
