@@ -41,6 +41,70 @@ export interface paths {
     patch: operations['KeysController_update'];
     trace?: never;
   };
+  '/c1/chat/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['C1ChatController_chatCompletions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/conversations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ConversationsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/conversations/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ConversationsController_get'];
+    put?: never;
+    post?: never;
+    delete: operations['ConversationsController_remove'];
+    options?: never;
+    head?: never;
+    patch: operations['ConversationsController_update'];
+    trace?: never;
+  };
+  '/c1/conversations/{id}/fork': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['ConversationsController_fork'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/errors': {
     parameters: {
       query?: never;
@@ -109,6 +173,54 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/chat/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['V1ChatController_chatCompletions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/embeddings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['V1ChatController_createEmbeddings'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/info': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ModelsController_info'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/me': {
     parameters: {
       query?: never;
@@ -126,10 +238,58 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    C1ChatCompletionRequestDto: {
+      /** @description The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation. */
+      conversation_id?: string;
+      /** @description Only run the turn if this is the conversation's last message (else 409 conversation_conflict). */
+      expected_last_message_id?: string;
+      /** @description Same bounds as max_tokens */
+      max_completion_tokens?: number;
+      /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
+      max_tokens?: number;
+      messages: components['schemas']['ChatMessageDto'][];
+      /**
+       * @description A catalog alias (GET /v1/models)
+       * @example echo
+       */
+      model: string;
+      /** @description Answer as server-sent events */
+      stream?: boolean;
+      stream_options?: components['schemas']['StreamOptionsDto'];
+      temperature?: number;
+      tools?: Record<string, never>[];
+    };
+    C1ChatCompletionResponseDto: {
+      choices: components['schemas']['ChatCompletionChoiceDto'][];
+      conversation_id: string;
+      created: number;
+      id: string;
+      /** @description The upstream's model name */
+      model: string;
+      /** @enum {string} */
+      object: 'chat.completion';
+      usage: components['schemas']['UsageDto'];
+    };
     CallerResponseDto: {
       /** @description null = every model */
       allowed_models: string[] | null;
@@ -182,9 +342,122 @@ export interface components {
       type: string;
       typical_param: string | null;
     };
+    ChatCompletionChoiceDto: {
+      finish_reason: string | null;
+      index: number;
+      message: components['schemas']['ChatCompletionMessageDto'];
+    };
+    ChatCompletionMessageDto: {
+      content: string | null;
+      /** @enum {string} */
+      role: 'assistant';
+      tool_calls?: Record<string, never>[];
+    };
+    ChatCompletionRequestDto: {
+      /** @description Same bounds as max_tokens */
+      max_completion_tokens?: number;
+      /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
+      max_tokens?: number;
+      messages: components['schemas']['ChatMessageDto'][];
+      /**
+       * @description A catalog alias (GET /v1/models)
+       * @example echo
+       */
+      model: string;
+      /** @description Answer as server-sent events */
+      stream?: boolean;
+      stream_options?: components['schemas']['StreamOptionsDto'];
+      temperature?: number;
+      tools?: Record<string, never>[];
+    };
+    ChatCompletionResponseDto: {
+      choices: components['schemas']['ChatCompletionChoiceDto'][];
+      created: number;
+      id: string;
+      /** @description The upstream's model name */
+      model: string;
+      /** @enum {string} */
+      object: 'chat.completion';
+      usage: components['schemas']['UsageDto'];
+    };
+    ChatMessageDto: {
+      /** @description A string, or content parts (text, image_url with a data: URI or, for models that accept them, an http(s) URL; input_audio; audio_url/video_url/file with inline data only) */
+      content?: (string | Record<string, never>[]) | null;
+      name?: string;
+      /** @enum {string} */
+      role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+      tool_call_id?: string;
+      tool_calls?: Record<string, never>[];
+    };
     ComponentCheckDto: {
       /** @enum {string} */
       status: 'up' | 'down';
+    };
+    ConversationDetailResponseDto: {
+      /** @description A turn is in progress. */
+      busy: boolean;
+      /** @description Unix seconds */
+      created_at: number;
+      id: string;
+      /** @description The head of the conversation. */
+      last_message_id: string | null;
+      /** @description The history, oldest first. */
+      messages: components['schemas']['ConversationMessageDto'][];
+      metadata: {
+        [key: string]: string;
+      } | null;
+      model: string | null;
+      /** @example conversation */
+      object: string;
+      title: string | null;
+      /** @description Unix seconds */
+      updated_at: number;
+    };
+    ConversationListResponseDto: {
+      data: components['schemas']['ConversationResponseDto'][];
+      has_more: boolean;
+      next_cursor: string | null;
+      /** @example list */
+      object: string;
+    };
+    ConversationMessageDto: {
+      /** @description OpenAI-style content: a string, or an array of content parts. */
+      content: (string | Record<string, never>[]) | null;
+      /** @description Unix seconds */
+      created_at: number;
+      error: components['schemas']['MessageErrorDto'] | null;
+      finish_reason: string | null;
+      id: string;
+      model: string | null;
+      name?: string;
+      reasoning_content?: string;
+      /** @enum {string} */
+      role: 'system' | 'user' | 'assistant' | 'tool';
+      /** @enum {string} */
+      status: 'pending' | 'completed' | 'incomplete' | 'failed';
+      tool_call_id?: string;
+      tool_calls?: Record<string, never>[];
+      /** @description Tool results stored inside this (user) message, as OpenAI tool messages. */
+      tool_results?: Record<string, never>[];
+      usage: components['schemas']['UsageDto'] | null;
+    };
+    ConversationResponseDto: {
+      /** @description A turn is in progress. */
+      busy: boolean;
+      /** @description Unix seconds */
+      created_at: number;
+      id: string;
+      /** @description The head of the conversation. */
+      last_message_id: string | null;
+      metadata: {
+        [key: string]: string;
+      } | null;
+      model: string | null;
+      /** @example conversation */
+      object: string;
+      title: string | null;
+      /** @description Unix seconds */
+      updated_at: number;
     };
     CreateKeyDto: {
       /**
@@ -240,11 +513,39 @@ export interface components {
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       user_id: string;
     };
+    DeletedConversationResponseDto: {
+      /** @example true */
+      deleted: boolean;
+      id: string;
+      /** @example conversation.deleted */
+      object: string;
+    };
     DeletedKeyResponseDto: {
       /** @enum {boolean} */
       deleted: true;
       /** Format: uuid */
       id: string;
+    };
+    EmbeddingDto: {
+      embedding: number[];
+      index: number;
+      /** @enum {string} */
+      object: 'embedding';
+    };
+    EmbeddingsRequestDto: {
+      dimensions?: number;
+      /** @enum {string} */
+      encoding_format?: 'float' | 'base64';
+      input: string | string[] | number[][];
+      /** @example echo */
+      model: string;
+    };
+    EmbeddingsResponseDto: {
+      data: components['schemas']['EmbeddingDto'][];
+      model: string;
+      /** @enum {string} */
+      object: 'list';
+      usage: components['schemas']['UsageDto'];
     };
     ErrorBodyDto: {
       /** @enum {string} */
@@ -298,9 +599,20 @@ export interface components {
     ErrorEnvelopeDto: {
       error: components['schemas']['ErrorBodyDto'];
     };
+    ForkConversationDto: {
+      /** @description The last message the new conversation keeps (inclusive). */
+      message_id: string;
+    };
     HealthResponseDto: {
       /** @example ok */
       status: string;
+    };
+    InfoResponseDto: {
+      /** @description True when serving the built-in dev catalog (no MODELS_FILE) */
+      dev: boolean;
+      models: components['schemas']['ModelInfoDto'][];
+      /** @enum {string} */
+      object: 'parley.info';
     };
     KeyListResponseDto: {
       data: components['schemas']['KeyResponseDto'][];
@@ -327,6 +639,44 @@ export interface components {
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       user_id: string;
     };
+    MessageErrorDto: {
+      /** @example upstream_error */
+      code: string;
+    };
+    ModelConstraintsDto: {
+      accepts_image_url: boolean;
+      accepts_images: boolean;
+      context_window: number;
+      max_output_tokens: number;
+      min_max_tokens: number;
+      typical_response_seconds: number;
+    };
+    ModelInfoDto: {
+      alias: string;
+      constraints: components['schemas']['ModelConstraintsDto'];
+      /** @description The built-in dev model (no GPU behind it) */
+      dev: boolean;
+      label: string | null;
+      upstreams: components['schemas']['UpstreamInfoDto'][];
+    };
+    ModelListResponseDto: {
+      data: components['schemas']['ModelObjectDto'][];
+      /** @enum {string} */
+      object: 'list';
+    };
+    ModelObjectDto: {
+      /** @description Unix seconds (when this gateway process loaded its catalog) */
+      created: number;
+      /**
+       * @description The catalog alias to send as `model`
+       * @example llama-4-scout
+       */
+      id: string;
+      /** @enum {string} */
+      object: 'model';
+      /** @example parley */
+      owned_by: string;
+    };
     RateLimitDto: {
       /**
        * @description Bucket size: the largest burst of requests
@@ -348,6 +698,10 @@ export interface components {
       /** @enum {string} */
       status: 'ready' | 'not_ready';
     };
+    StreamOptionsDto: {
+      /** @description Receive the final usage-only chunk */
+      include_usage?: boolean;
+    };
     TokenQuotaDto: {
       /** @example 1000000 */
       limit: number;
@@ -356,6 +710,13 @@ export interface components {
        * @enum {string}
        */
       period: 'day' | 'month' | 'total';
+    };
+    UpdateConversationDto: {
+      /** @description Up to 16 string values (keys ≤ 64 characters); replaces the whole object; null clears it. */
+      metadata?: {
+        [key: string]: string;
+      } | null;
+      title?: string | null;
     };
     UpdateKeyDto: {
       /** @description null = every model */
@@ -377,6 +738,32 @@ export interface components {
       status: 'up' | 'down';
       /** @description Base URL without credentials */
       url: string;
+    };
+    UpstreamInfoDto: {
+      /** @enum {string} */
+      format: 'openai' | 'anthropic';
+      /** @description Catalog code of the last failure */
+      last_error: string | null;
+      /** Format: date-time */
+      last_seen_at: string | null;
+      latency_ms: number | null;
+      /** @description The upstream's own model name */
+      model: string;
+      /**
+       * @description As last seen by this instance
+       * @enum {string}
+       */
+      status: 'up' | 'down' | 'unknown';
+      /**
+       * @description Base URL, without credentials or query; `builtin:echo` for the dev model
+       * @example http://vllm:8000/v1
+       */
+      url: string;
+    };
+    UsageDto: {
+      completion_tokens: number;
+      prompt_tokens: number;
+      total_tokens: number;
     };
   };
   responses: never;
@@ -655,6 +1042,516 @@ export interface operations {
       };
     };
   };
+  C1ChatController_chatCompletions: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description `cancel`: abort the upstream when the client hangs up (default: finish and store). */
+        'x-on-disconnect'?: string;
+        /** @description A retry with the same key and body within 24 h returns the stored answer. */
+        'idempotency-key'?: string;
+        'x-conversation-id'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The /v1 body, but `messages` holds only the new turn; `model` may be omitted after the first turn. A leading system message on a new conversation is its system prompt. */
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['C1ChatCompletionRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The upstream answer with conversation_id; x-conversation-id header. Streams: server-sent events as on /v1. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['C1ChatCompletionResponseDto'];
+          'text/event-stream': components['schemas']['C1ChatCompletionResponseDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_busy, conversation_conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ConversationsController_list: {
+    parameters: {
+      query?: {
+        /** @description Page size; values above 100 are capped. */
+        limit?: number;
+        /** @description The `next_cursor` of the previous page. */
+        after?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Newest first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConversationListResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ConversationsController_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description With its messages, in order */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConversationDetailResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ConversationsController_remove: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeletedConversationResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_busy */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ConversationsController_update: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateConversationDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConversationResponseDto'];
+        };
+      };
+      /** @description invalid_field, missing_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ConversationsController_fork: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ForkConversationDto'];
+      };
+    };
+    responses: {
+      /** @description A new conversation holding the history up to and including message_id */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConversationDetailResponseDto'];
+        };
+      };
+      /** @description invalid_field, missing_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_busy */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   ErrorsController_list: {
     parameters: {
       query?: never;
@@ -753,6 +1650,198 @@ export interface operations {
       };
     };
   };
+  V1ChatController_chatCompletions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ChatCompletionRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The upstream answer, passed through. With stream: true, server-sent events ending with data: [DONE], or with one data: {"error": …} event when the stream fails after it started. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ChatCompletionResponseDto'];
+          'text/event-stream': components['schemas']['ChatCompletionResponseDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  V1ChatController_createEmbeddings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['EmbeddingsRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The upstream answer, passed through */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmbeddingsResponseDto'];
+        };
+      };
+      /** @description invalid_field, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ModelsController_info: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The catalog with constraints and per-upstream health as last seen (no keys, no credentials) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['InfoResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   MeController_me: {
     parameters: {
       query?: never;
@@ -799,6 +1888,35 @@ export interface operations {
       };
       /** @description rate_limit_exceeded */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ModelsController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The models this key may use, in the OpenAI list format */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelListResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
         headers: {
           [name: string]: unknown;
         };
