@@ -8,6 +8,7 @@ import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
+import { ThrottlingModule } from 'src/modules/throttling/throttling.module';
 
 @Module({})
 export class AppModule {
@@ -21,6 +22,9 @@ export class AppModule {
         ErrorsModule,
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
+        // Global guards run in the order their modules are registered: the API-key guard sets
+        // request.auth, then ThrottlingModule's rate limit and quota guards read it.
+        ThrottlingModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

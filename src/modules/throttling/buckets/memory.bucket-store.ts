@@ -1,10 +1,11 @@
-import { ThrottlerStorage, ThrottlerStorageRecord } from '@nestjs/throttler';
+import { ThrottlerStorage } from '@nestjs/throttler';
 import {
   BucketParams,
   BucketState,
   msUntil,
   paramsFromThrottler,
   takeToken,
+  ThrottlerStorageRecord,
   toThrottlerRecord,
 } from 'src/modules/throttling/buckets/token-bucket';
 
@@ -86,6 +87,10 @@ export class MemoryBucketStore implements ThrottlerStorage {
     if (this.timer) {
       clearInterval(this.timer);
     }
+  }
+
+  onApplicationShutdown(): void {
+    this.close();
   }
 
   private evict(): void {

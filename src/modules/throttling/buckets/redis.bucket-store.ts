@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { ThrottlerStorage, ThrottlerStorageRecord } from '@nestjs/throttler';
+import { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { MemoryBucketStore } from 'src/modules/throttling/buckets/memory.bucket-store';
 import {
   BucketParams,
   paramsFromThrottler,
   TOKEN,
+  ThrottlerStorageRecord,
   toThrottlerRecord,
 } from 'src/modules/throttling/buckets/token-bucket';
 
@@ -155,6 +156,10 @@ export class RedisBucketStore implements ThrottlerStorage {
     } catch {
       this.redis.disconnect();
     }
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
   }
 
   private degrade(error: Error): void {

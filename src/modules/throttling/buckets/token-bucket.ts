@@ -1,4 +1,7 @@
-import { ThrottlerStorageRecord } from '@nestjs/throttler';
+import { ThrottlerStorage } from '@nestjs/throttler';
+
+/** What a `ThrottlerStorage` answers (the package does not export the type by name). */
+export type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 /**
  * Token-bucket arithmetic, shared by the memory store and mirrored line for line by the Redis
