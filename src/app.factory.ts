@@ -6,6 +6,7 @@ import { AppModule } from 'src/app.module';
 import { hasDotDotSegment } from 'src/common/http/path-guard';
 import { HEADER } from 'src/common/http/headers';
 import { requestIdFor } from 'src/common/http/request-id';
+import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
 import 'src/common/types/fastify-request';
@@ -34,6 +35,9 @@ export async function createApp(
     // One line per request is written by the onResponse hook below, with key, user and model.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.maxBodyBytes,
+    // Node's default (16 KiB) would answer an oversized Authorization header with a bare 431
+    // before any of our code runs; 64 KiB lets the API-key guard answer 401 in the envelope.
+    http: { maxHeaderSize: 64 * 1024 },
     genReqId: requestIdFor,
     requestTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
@@ -43,6 +47,7 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   });
   const fastify = adapter.getInstance();
+  recordRoutes(fastify);
 
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(HEADER.requestId, request.id);

@@ -5,6 +5,7 @@ import { AppConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
+import { AuthModule } from 'src/modules/auth/auth.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
@@ -22,6 +23,7 @@ export class AppModule {
         ErrorsModule,
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
+        AuthModule,
         // Global guards run in the order their modules are registered: the API-key guard sets
         // request.auth, then ThrottlingModule's rate limit and quota guards read it.
         ThrottlingModule,

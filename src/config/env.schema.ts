@@ -62,6 +62,14 @@ export const oneOf =
     return raw as T;
   };
 
+/** A key or token sent in a header: the shape the API-key guard accepts. */
+export const credential: Parser<string> = (raw) => {
+  if (/^[\x21-\x7e]{16,256}$/.test(raw)) {
+    return raw;
+  }
+  throw new EnvError('must be 16-256 visible ASCII characters, no spaces (value hidden)');
+};
+
 export const databaseUrl: Parser<string> = (raw) => {
   if (/^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) {
     return raw;
@@ -111,16 +119,16 @@ export const ENV_SCHEMA = {
     doc: 'Model catalog (YAML or JSON). Unset: the built-in `echo` dev model.',
   }),
   ADMIN_TOKEN: setting({
-    parse: text(16),
+    parse: credential,
     default: '',
     secret: true,
-    doc: 'Bearer token for `/api/keys` and `/api/usage` (at least 16 characters). Unset: admin routes answer 401.',
+    doc: 'Bearer token for `/api/keys` and `/api/usage` (16-256 visible ASCII characters). Unset: admin routes answer 401.',
   }),
   BOOTSTRAP_API_KEY: setting({
-    parse: text(16),
+    parse: credential,
     default: '',
     secret: true,
-    doc: 'An API key (user `default`) upserted at start instead of generating one.',
+    doc: 'An API key (16-256 visible ASCII characters) upserted at start for user `default`, active, instead of generating one.',
   }),
   MAX_BODY_BYTES: setting({
     parse: int(1024, 1024 * 1024 * 1024),

@@ -1,2 +1,4 @@
+import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
+
 /** Every TypeORM entity; the app and the CLI share this list. */
-export const ENTITIES: Function[] = [];
+export const ENTITIES: Function[] = [ApiKeyEntity];

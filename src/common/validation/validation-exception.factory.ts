@@ -12,10 +12,18 @@ export function validationExceptionFactory(errors: ValidationError[]): ApiError 
     return new ApiError('invalid_field', 'Invalid request body');
   }
   const { error, path } = first;
-  const messages = Object.values(error.constraints ?? {});
-  const message = messages[0] ?? `${path} is invalid`;
+  const [constraint, message] = Object.entries(error.constraints ?? {})[0] ?? [];
+  // A constraint may name its code (see common/validation/fields.ts); otherwise an absent
+  // value is missing and anything else invalid.
+  const named = (error.contexts?.[constraint ?? ''] as { code?: unknown } | undefined)?.code;
   const isMissing = error.value === undefined || error.value === null;
-  return new ApiError(isMissing ? 'missing_field' : 'invalid_field', message, { param: path });
+  const code =
+    named === 'missing_field' || named === 'invalid_field'
+      ? named
+      : isMissing
+        ? 'missing_field'
+        : 'invalid_field';
+  return new ApiError(code, message ?? `${path} is invalid`, { param: path });
 }
 
 function firstLeaf(

@@ -1,0 +1,127 @@
+import { AuthContext } from 'src/common/types/auth-context';
+import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
+import { hashesEqual } from 'src/modules/auth/key-material';
+
+export interface KeySource {
+  findByHash(keyHash: string): Promise<ApiKeyEntity | null>;
+}
+
+export interface ApiKeyLookupOptions {
+  /** How long a successful lookup is trusted without asking the database again. */
+  freshMs: number;
+  /** How long a key that authenticated counts as known (see `isKnown`). */
+  rememberMs: number;
+  /** Upper bound on cached keys; the least recently loaded are dropped first. */
+  maxEntries: number;
+}
+
+export const DEFAULT_LOOKUP_OPTIONS: ApiKeyLookupOptions = {
+  freshMs: 1000,
+  rememberMs: 10 * 60_000,
+  maxEntries: 10_000,
+};
+
+interface Entry {
+  context: AuthContext;
+  loadedAt: number;
+}
+
+/** The context an active key grants, frozen: requests share it unless `x-user-id` changes it. */
+export function authContextFor(key: ApiKeyEntity): AuthContext {
+  return Object.freeze({
+    keyId: key.id,
+    keyHash: key.keyHash,
+    userId: key.userId,
+    role: key.role,
+    allowedModels: key.allowedModels ? Object.freeze([...key.allowedModels]) : null,
+    rateLimit: key.rateLimit
+      ? Object.freeze({ perSecond: key.rateLimit.per_second, burst: key.rateLimit.burst })
+      : null,
+    tokenQuota: key.tokenQuota
+      ? Object.freeze({ limit: key.tokenQuota.limit, period: key.tokenQuota.period })
+      : null,
+  }) as AuthContext;
+}
+
+/**
+ * Finds the active key for a SHA-256 hash, caching successful lookups for `freshMs` (one
+ * second) so the request path does not query the database on every request (issue #10).
+ * Revocation through this process drops the entry at once (`forget`); through another
+ * process (a second instance, the CLI) it takes effect when the entry goes stale, within
+ * `freshMs`. Unknown and inactive keys are never cached.
+ */
+export class ApiKeyLookup {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new Map<string, Promise<AuthContext | null>>();
+  /** Bumped by `forget`: a load that started before a revocation must not re-cache the key. */
+  private generation = 0;
+
+  constructor(
+    private readonly source: KeySource,
+    private readonly now: () => number,
+    private readonly options: ApiKeyLookupOptions = DEFAULT_LOOKUP_OPTIONS,
+  ) {}
+
+  /** The cached context when it is fresh; undefined when the database must be asked. */
+  fresh(keyHash: string): AuthContext | undefined {
+    const entry = this.entries.get(keyHash);
+    return entry && this.now() - entry.loadedAt < this.options.freshMs ? entry.context : undefined;
+  }
+
+  /**
+   * True when this key authenticated recently and has not been revoked through this process
+   * since. Lets a valid key through while its client address is throttled for failures.
+   */
+  isKnown(keyHash: string): boolean {
+    const entry = this.entries.get(keyHash);
+    return entry !== undefined && this.now() - entry.loadedAt < this.options.rememberMs;
+  }
+
+  /** Asks the database (one query per hash at a time, however many requests wait on it). */
+  load(keyHash: string): Promise<AuthContext | null> {
+    const pending = this.inFlight.get(keyHash);
+    if (pending) {
+      return pending;
+    }
+    const generation = this.generation;
+    const promise = this.source
+      .findByHash(keyHash)
+      .then((key) => {
+        if (!key || !key.isActive || !hashesEqual(key.keyHash, keyHash)) {
+          this.entries.delete(keyHash);
+          return null;
+        }
+        const context = authContextFor(key);
+        if (generation === this.generation) {
+          this.remember(keyHash, context);
+        }
+        return context;
+      })
+      .finally(() => this.inFlight.delete(keyHash));
+    this.inFlight.set(keyHash, promise);
+    return promise;
+  }
+
+  /** Drops a key at once (after it was changed, deactivated or deleted). */
+  forget(keyHash: string): void {
+    this.generation++;
+    this.entries.delete(keyHash);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private remember(keyHash: string, context: AuthContext): void {
+    // Re-inserting moves the entry to the end, so the first one is the least recently loaded.
+    this.entries.delete(keyHash);
+    while (this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) {
+        break;
+      }
+      this.entries.delete(oldest);
+    }
+    this.entries.set(keyHash, { context, loadedAt: this.now() });
+  }
+}

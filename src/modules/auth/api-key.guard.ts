@@ -1,0 +1,64 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { IS_PUBLIC } from 'src/common/decorators/public.decorator';
+import 'src/common/types/fastify-request';
+import { ADMIN_PATH_PREFIX, IS_ADMIN } from 'src/modules/auth/auth.decorators';
+import { Authenticator } from 'src/modules/auth/authenticator';
+
+interface RouteAccess {
+  isPublic: boolean;
+  isAdmin: boolean;
+}
+
+/**
+ * The global guard (APP_GUARD, registered before the rate-limit guard): every route needs an
+ * API key unless it is `@Public()`; operator routes (`@AdminOnly()` or anything under `/api/`)
+ * need ADMIN_TOKEN instead. Sets `request.auth` for API-key routes.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  /** Route metadata does not change: read it once per handler. */
+  private readonly access = new WeakMap<Function, RouteAccess>();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly authenticator: Authenticator,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const access = this.accessOf(context);
+    if (access.isPublic) {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const route = request.routeOptions.url ?? request.url;
+    if (access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api') {
+      this.authenticator.authenticateAdmin(request);
+      return true;
+    }
+    const auth = this.authenticator.authenticate(request);
+    if (auth instanceof Promise) {
+      return auth.then((resolved) => {
+        request.auth = resolved;
+        return true;
+      });
+    }
+    request.auth = auth;
+    return true;
+  }
+
+  private accessOf(context: ExecutionContext): RouteAccess {
+    const handler = context.getHandler();
+    let access = this.access.get(handler);
+    if (!access) {
+      const targets = [handler, context.getClass()];
+      access = {
+        isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) === true,
+        isAdmin: this.reflector.getAllAndOverride<boolean>(IS_ADMIN, targets) === true,
+      };
+      this.access.set(handler, access);
+    }
+    return access;
+  }
+}

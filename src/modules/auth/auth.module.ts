@@ -1,0 +1,58 @@
+import { Logger, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { APP_CONFIG } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
+import { ApiKeyGuard } from 'src/modules/auth/api-key.guard';
+import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
+import { ApiKeysRepository } from 'src/modules/auth/api-keys.repository';
+import { ApiKeysService } from 'src/modules/auth/api-keys.service';
+import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
+import { Authenticator } from 'src/modules/auth/authenticator';
+import { AUTH_CLOCK, Clock } from 'src/modules/auth/clock';
+import { KEY_ANNOUNCER, KeyBootstrap, writeToStdout } from 'src/modules/auth/key-bootstrap';
+import { KeysController } from 'src/modules/auth/keys.controller';
+import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
+import { LastUsedFlusher } from 'src/modules/auth/last-used.flusher';
+import { MeController } from 'src/modules/auth/me.controller';
+
+/**
+ * API keys: the global guard (APP_GUARD; it must be registered before the rate-limit guard,
+ * so AuthModule comes first among the feature modules), `/api/keys`, and the first-start
+ * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI.
+ */
+@Module({
+  controllers: [KeysController, MeController],
+  providers: [
+    { provide: AUTH_CLOCK, useValue: (() => Date.now()) satisfies Clock },
+    { provide: KEY_ANNOUNCER, useValue: writeToStdout },
+    ApiKeysRepository,
+    {
+      provide: ApiKeyLookup,
+      inject: [ApiKeysRepository, AUTH_CLOCK],
+      useFactory: (keys: ApiKeysRepository, now: Clock) => new ApiKeyLookup(keys, now),
+    },
+    {
+      provide: AuthFailureLimiter,
+      inject: [APP_CONFIG, AUTH_CLOCK],
+      useFactory: (config: AppConfig, now: Clock) =>
+        new AuthFailureLimiter(config.auth.failuresPerMinute, now),
+    },
+    {
+      provide: LastUsedRecorder,
+      inject: [ApiKeysRepository, AUTH_CLOCK],
+      useFactory: (keys: ApiKeysRepository, now: Clock) => {
+        const logger = new Logger('auth');
+        return new LastUsedRecorder(keys, now, (error) =>
+          logger.warn(`could not record last_used_at: ${String(error)}`),
+        );
+      },
+    },
+    LastUsedFlusher,
+    Authenticator,
+    ApiKeysService,
+    KeyBootstrap,
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+  ],
+  exports: [ApiKeysService],
+})
+export class AuthModule {}

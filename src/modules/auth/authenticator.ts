@@ -1,0 +1,159 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { HEADER } from 'src/common/http/headers';
+import { AuthContext } from 'src/common/types/auth-context';
+import { APP_CONFIG } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
+import { ApiError } from 'src/modules/errors/api-error';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
+import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
+import { readCredentials } from 'src/modules/auth/credentials';
+import { hashApiKey, hashesEqual } from 'src/modules/auth/key-material';
+import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
+import { isValidUserId, USER_ID_MAX_LENGTH } from 'src/modules/auth/user-id';
+
+/** What the authenticator reads from a request. */
+export interface AuthRequest {
+  headers: IncomingHttpHeaders;
+  /** The client address (the socket's peer). */
+  ip: string;
+}
+
+/** RFC 7235: a 401 names the scheme it expects. */
+const CHALLENGE = { [HEADER.wwwAuthenticate]: 'Bearer realm="parley"' };
+
+/**
+ * The one message for every wrong, revoked, inactive or malformed key, so a caller learns
+ * nothing about which keys exist.
+ */
+export const INVALID_KEY_MESSAGE =
+  'The API key is not valid: it is unknown, revoked or inactive, or the header is malformed';
+export const MISSING_KEY_MESSAGE =
+  'Send an API key as "Authorization: Bearer <key>" or "x-api-key: <key>"';
+export const INVALID_ADMIN_MESSAGE = 'The admin token is not valid';
+export const MISSING_ADMIN_MESSAGE = 'Send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"';
+
+/**
+ * Decides who is calling. The common case (a key used within the last second) is
+ * synchronous: hash, one map lookup, one map lookup for `last_used_at`. See docs/notes/auth.md.
+ */
+@Injectable()
+export class Authenticator {
+  private readonly adminHash: string | null;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly lookup: ApiKeyLookup,
+    private readonly failures: AuthFailureLimiter,
+    private readonly lastUsed: LastUsedRecorder,
+    private readonly metrics: MetricsService,
+  ) {
+    this.adminHash = config.auth.adminToken === null ? null : hashApiKey(config.auth.adminToken);
+  }
+
+  /**
+   * The caller's context, or an ApiError: 401 `missing_authorization` / `invalid_authorization`,
+   * 429 `rate_limit_exceeded` once the address has used up its failed attempts,
+   * 403 `user_override_forbidden`, 400 `invalid_field` (bad `x-user-id`).
+   */
+  authenticate(request: AuthRequest): AuthContext | Promise<AuthContext> {
+    const credentials = readCredentials(
+      request.headers[HEADER.authorization],
+      request.headers[HEADER.apiKey],
+    );
+    if (credentials.kind !== 'key') {
+      throw this.fail(request.ip, credentials.kind === 'missing', false);
+    }
+    const keyHash = hashApiKey(credentials.key);
+    const cached = this.lookup.fresh(keyHash);
+    if (cached) {
+      return this.admit(cached, request);
+    }
+    // A throttled address is cut off before the database, unless the key is one that
+    // authenticated recently: valid keys are not slowed by someone else's failures.
+    if (!this.lookup.isKnown(keyHash)) {
+      this.refuseIfThrottled(request.ip);
+    }
+    return this.lookup.load(keyHash).then((context) => {
+      if (!context) {
+        throw this.fail(request.ip, false, false);
+      }
+      return this.admit(context, request);
+    });
+  }
+
+  /** Operator routes: `Authorization: Bearer <ADMIN_TOKEN>` (or `x-api-key`), compared in constant time. */
+  authenticateAdmin(request: AuthRequest): void {
+    const credentials = readCredentials(
+      request.headers[HEADER.authorization],
+      request.headers[HEADER.apiKey],
+    );
+    if (credentials.kind === 'missing') {
+      throw this.fail(request.ip, true, true);
+    }
+    const isValid =
+      credentials.kind === 'key' &&
+      this.adminHash !== null &&
+      hashesEqual(hashApiKey(credentials.key), this.adminHash);
+    if (!isValid) {
+      throw this.fail(request.ip, false, true);
+    }
+  }
+
+  private admit(context: AuthContext, request: AuthRequest): AuthContext {
+    this.lastUsed.touch(context.keyId);
+    const override = request.headers[HEADER.userId];
+    if (override === undefined) {
+      return context;
+    }
+    if (context.role !== 'service') {
+      throw new ApiError(
+        'user_override_forbidden',
+        'Only keys with role "service" may act for another user with x-user-id',
+      );
+    }
+    if (!isValidUserId(override)) {
+      throw new ApiError(
+        'invalid_field',
+        `x-user-id must be 1 to ${USER_ID_MAX_LENGTH} visible ASCII characters (no spaces)`,
+        { param: HEADER.userId },
+      );
+    }
+    return Object.freeze({ ...context, userId: override });
+  }
+
+  private refuseIfThrottled(address: string): void {
+    const retryAfter = this.failures.retryAfterSeconds(address);
+    if (retryAfter > 0) {
+      this.metrics.refusals.inc({ code: 'auth_throttled' });
+      throw new ApiError(
+        'rate_limit_exceeded',
+        'Too many failed authentication attempts from this address',
+        { headers: { [HEADER.retryAfter]: String(retryAfter) } },
+      );
+    }
+  }
+
+  /** Counts a failure against the address and returns the 401 (or the 429 once throttled). */
+  private fail(address: string, isMissing: boolean, isAdmin: boolean): ApiError {
+    try {
+      this.refuseIfThrottled(address);
+    } catch (error) {
+      return error as ApiError;
+    }
+    this.failures.recordFailure(address);
+    if (isMissing) {
+      return new ApiError(
+        'missing_authorization',
+        isAdmin ? MISSING_ADMIN_MESSAGE : MISSING_KEY_MESSAGE,
+        { headers: CHALLENGE },
+      );
+    }
+    return new ApiError(
+      'invalid_authorization',
+      isAdmin ? INVALID_ADMIN_MESSAGE : INVALID_KEY_MESSAGE,
+      { headers: CHALLENGE },
+    );
+  }
+}
