@@ -7,13 +7,17 @@ import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { MemoryBucketStore } from 'src/modules/throttling/buckets/memory.bucket-store';
 import { RedisBucketStore } from 'src/modules/throttling/buckets/redis.bucket-store';
 import { RateLimitGuard, throttlerOptions } from 'src/modules/throttling/rate-limit.guard';
+import { QuotaGuard } from 'src/modules/usage/quota.guard';
+import { UsageModule } from 'src/modules/usage/usage.module';
 
 /**
- * Per-key token buckets (SPEC "Rate limits and quotas"). The throttler's options and storage
- * are provided here, not through the global `ThrottlerModule`, so that another throttler in the
- * app (the auth module's failed-login limit) cannot swap them.
+ * Per-key token buckets and token quotas (SPEC "Rate limits and quotas"): the two global
+ * guards that refuse a request before any work is done, registered after the API-key guard.
+ * The throttler's options and storage are provided here, not through the global
+ * `ThrottlerModule`, so that another throttler in the app cannot swap them.
  */
 @Module({
+  imports: [UsageModule],
   providers: [
     { provide: getOptionsToken(), inject: [APP_CONFIG], useFactory: throttlerOptions },
     {
@@ -29,7 +33,9 @@ import { RateLimitGuard, throttlerOptions } from 'src/modules/throttling/rate-li
             })
           : new MemoryBucketStore(),
     },
+    // In this order: a rate-limited request is refused before the quota is even looked at.
     { provide: APP_GUARD, useClass: RateLimitGuard },
+    { provide: APP_GUARD, useExisting: QuotaGuard },
   ],
 })
 export class ThrottlingModule {}
