@@ -9,6 +9,8 @@ import {
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 import { UsageRepository } from 'src/modules/usage/usage.repository';
 
+const PERIODS = ['day', 'month', 'total'] as const;
+
 /** A cached total older than this is re-read from the database in the background. */
 export const QUOTA_REFRESH_MS = 2_000;
 
@@ -41,9 +43,11 @@ export class QuotaService {
     @Inject(USAGE_CLOCK) private readonly clock: UsageClock,
   ) {
     recorder.onRecorded((keyId, day, tokens) => {
-      const entry = this.entries.get(keyId);
-      if (entry && windowContains(entry.window, day)) {
-        entry.used += tokens;
+      for (const period of PERIODS) {
+        const entry = this.entries.get(`${keyId}\n${period}`);
+        if (entry && windowContains(entry.window, day)) {
+          entry.used += tokens;
+        }
       }
       for (const load of this.loading) {
         if (load.keyId === keyId && windowContains(load.entry.window, day)) {
@@ -57,8 +61,8 @@ export class QuotaService {
   used(keyId: string, period: QuotaPeriod): number | Promise<number> {
     const now = this.clock();
     const window = periodWindow(period, now);
-    const entry = this.entries.get(keyId);
-    if (entry && entry.window.period === period && entry.window.key === window.key) {
+    const entry = this.entries.get(`${keyId}\n${period}`);
+    if (entry && entry.window.key === window.key) {
       if (now - entry.loadedAt >= QUOTA_REFRESH_MS) {
         this.load(keyId, window).catch((error: unknown) =>
           this.logger.warn(`could not refresh the quota total of a key: ${String(error)}`),
@@ -97,11 +101,14 @@ export class QuotaService {
         const load = { keyId, entry };
         this.loading.add(load);
         try {
-          entry.used += await this.repository.tokensUsed(keyId, window.from, window.to);
+          // Not `entry.used += await …`: that reads entry.used before the await and would drop
+          // what the listener adds meanwhile.
+          const written = await this.repository.tokensUsed(keyId, window.from, window.to);
+          entry.used += written;
         } finally {
           this.loading.delete(load);
         }
-        this.entries.set(keyId, entry);
+        this.entries.set(`${keyId}\n${window.period}`, entry);
         return entry;
       })
       .finally(() => this.inFlight.delete(id));
