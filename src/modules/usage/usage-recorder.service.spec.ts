@@ -100,16 +100,6 @@ describe(UsageRecorder.name, () => {
     });
   });
 
-  it('counts tokens per model and direction in the metrics', async () => {
-    recorder.record(key('a'), 'm1', usage(10, 5));
-    recorder.record(key('b'), 'm1', usage(1, 2));
-    const values = (await metrics.tokens.get()).values.map((v) => [v.labels, v.value]);
-    expect(values).toEqual([
-      [{ model: 'm1', direction: 'in' }, 11],
-      [{ model: 'm1', direction: 'out' }, 7],
-    ]);
-  });
-
   it('writes everything still pending at shutdown, and anything recorded after it at once', async () => {
     recorder.onApplicationBootstrap();
     recorder.record(key('a'), 'm', usage(3, 4));

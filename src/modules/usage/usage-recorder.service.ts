@@ -75,8 +75,6 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
         requests: 1,
       });
     }
-    this.metrics.tokens.inc({ model: modelAlias, direction: 'in' }, prompt);
-    this.metrics.tokens.inc({ model: modelAlias, direction: 'out' }, completion);
     for (const listener of this.listeners) {
       listener(auth.keyId, day, prompt + completion);
     }
