@@ -9,6 +9,8 @@ import { AuthModule } from 'src/modules/auth/auth.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
+import { ModelsModule } from 'src/modules/models/models.module';
+import { ProxyModule } from 'src/modules/proxy/proxy.module';
 import { ThrottlingModule } from 'src/modules/throttling/throttling.module';
 
 @Module({})
@@ -27,6 +29,8 @@ export class AppModule {
         // Global guards run in the order their modules are registered: the API-key guard sets
         // request.auth, then ThrottlingModule's rate limit and quota guards read it.
         ThrottlingModule,
+        ModelsModule,
+        ProxyModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
