@@ -158,6 +158,20 @@ export class RedisBucketStore implements ThrottlerStorage {
     }
   }
 
+  /**
+   * At start, waits (briefly) for the connection, so the first requests are already shared.
+   * Redis still away after `timeoutMs`: the gateway starts anyway, on local buckets.
+   */
+  async onApplicationBootstrap(timeoutMs = 2_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.redis.status !== 'ready' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (this.redis.status !== 'ready') {
+      this.degrade(new Error(`not connected after ${timeoutMs} ms`));
+    }
+  }
+
   onApplicationShutdown(): Promise<void> {
     return this.close();
   }
