@@ -65,8 +65,8 @@ export class RateLimitGuard extends ThrottlerGuard {
     return Promise.resolve(!context.switchToHttp().getRequest<FastifyRequest>().auth);
   }
 
-  protected override getTracker(request: Record<string, any>): Promise<string> {
-    return Promise.resolve((request as FastifyRequest).auth!.keyHash);
+  protected override getTracker(request: Record<string, unknown>): Promise<string> {
+    return Promise.resolve((request as unknown as FastifyRequest).auth!.keyHash);
   }
 
   /** One bucket per key across every route: the key's hash is the id. */

@@ -217,7 +217,9 @@ describe(QuotaService.name, () => {
 
   it('reads the database once for many concurrent first requests', async () => {
     const read = jest.spyOn(repository, 'tokensUsed');
-    const totals = await Promise.all(Array.from({ length: 20 }, () => quota.used('a', 'day')));
+    const totals = await Promise.all(
+      Array.from({ length: 20 }, () => Promise.resolve(quota.used('a', 'day'))),
+    );
     expect(totals).toEqual(Array(20).fill(0));
     expect(read).toHaveBeenCalledTimes(1);
   });
