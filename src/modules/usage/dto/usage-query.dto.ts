@@ -15,11 +15,19 @@ export class KeyUsageQueryDto {
   @StringField({ maxLength: 200 })
   model?: string;
 
-  @ApiPropertyOptional({ description: 'First day, inclusive (UTC)', example: '2026-11-01' })
+  @ApiPropertyOptional({
+    description: 'First day, inclusive (UTC)',
+    format: 'date',
+    example: '2026-11-01',
+  })
   @StringField({ maxLength: 10, pattern: DAY })
   from?: string;
 
-  @ApiPropertyOptional({ description: 'Last day, inclusive (UTC)', example: '2026-11-30' })
+  @ApiPropertyOptional({
+    description: 'Last day, inclusive (UTC)',
+    format: 'date',
+    example: '2026-11-30',
+  })
   @StringField({ maxLength: 10, pattern: DAY })
   to?: string;
 
