@@ -168,7 +168,7 @@ export const ENV_SCHEMA = {
   }),
   REDIS_COMMAND_TIMEOUT_MS: setting({
     parse: int(10, 60_000),
-    default: 200,
+    default: 500,
     doc: 'A Redis command that takes longer fails; rate limiting then falls back to a local bucket.',
   }),
   HTTP_CONNECT_TIMEOUT_MS: setting({

@@ -235,6 +235,8 @@ describe('usage and quotas', () => {
       message: `This API key has used ${used.prompt + used.completion} of its 1 tokens today (UTC)`,
     });
     expect(refused.headers.get('x-should-retry')).toBe('false');
+    // The rate limit ran first (guard order): its headers are on the quota refusal too.
+    expect(refused.headers.get('x-ratelimit-limit')).toBe('100000');
     const tomorrow = Date.UTC(
       new Date().getUTCFullYear(),
       new Date().getUTCMonth(),

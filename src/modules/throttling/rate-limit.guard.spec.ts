@@ -9,13 +9,14 @@ import {
   Res,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
-import { getStorageToken } from '@nestjs/throttler';
+import { getStorageToken, SkipThrottle } from '@nestjs/throttler';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import 'src/common/types/fastify-request';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ConfigModule } from 'src/config/config.module';
 import { loadConfig } from 'src/config/load-config';
+import { DatabaseModule } from 'src/database/database.module';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
@@ -61,6 +62,12 @@ class ProbeController {
     return { ok: true };
   }
 
+  @Get('v1/free')
+  @SkipThrottle()
+  free() {
+    return { ok: true };
+  }
+
   /** Writes the head itself, like the streaming proxy does. */
   @Get('v1/raw')
   raw(@Res() reply: FastifyReply) {
@@ -79,10 +86,15 @@ describe(RateLimitGuard.name, () => {
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    const config = loadConfig({ RATE_LIMIT_PER_SECOND: '0', RATE_LIMIT_BURST: '3' });
+    const config = loadConfig({
+      RATE_LIMIT_PER_SECOND: '0',
+      RATE_LIMIT_BURST: '3',
+      DATABASE_URL: 'sqlite::memory:',
+    });
     @Module({
       imports: [
         ConfigModule.forRoot(config),
+        DatabaseModule,
         MetricsModule,
         // Guards run in registration order: authentication first.
         StubAuthModule,
@@ -93,6 +105,7 @@ describe(RateLimitGuard.name, () => {
     class TestAppModule {}
     app = await NestFactory.create<NestFastifyApplication>(TestAppModule, new FastifyAdapter(), {
       logger: false,
+      abortOnError: false,
     });
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
@@ -158,6 +171,17 @@ describe(RateLimitGuard.name, () => {
         reset: undefined,
       });
     }
+  });
+
+  it('leaves routes marked @SkipThrottle() alone', async () => {
+    const headers = { 'x-test-key': 'skipper', 'x-test-limit': '0/1' };
+    for (let i = 0; i < 3; i++) {
+      const res = await get('/v1/free', headers);
+      expect(res.statusCode).toBe(200);
+      expect(rateHeaders(res).limit).toBeUndefined();
+    }
+    expect((await get('/v1/a', headers)).statusCode).toBe(200);
+    expect((await get('/v1/a', headers)).statusCode).toBe(429);
   });
 
   it('puts the headers on responses whose head the handler writes itself', async () => {

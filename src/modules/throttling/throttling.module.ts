@@ -1,25 +1,24 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { getOptionsToken, getStorageToken } from '@nestjs/throttler';
+import { getStorageToken } from '@nestjs/throttler';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { MemoryBucketStore } from 'src/modules/throttling/buckets/memory.bucket-store';
 import { RedisBucketStore } from 'src/modules/throttling/buckets/redis.bucket-store';
-import { RateLimitGuard, throttlerOptions } from 'src/modules/throttling/rate-limit.guard';
+import { RateLimitGuard } from 'src/modules/throttling/rate-limit.guard';
 import { QuotaGuard } from 'src/modules/usage/quota.guard';
 import { UsageModule } from 'src/modules/usage/usage.module';
 
 /**
  * Per-key token buckets and token quotas (SPEC "Rate limits and quotas"): the two global
  * guards that refuse a request before any work is done, registered after the API-key guard.
- * The throttler's options and storage are provided here, not through the global
- * `ThrottlerModule`, so that another throttler in the app cannot swap them.
+ * The throttler storage is provided here, not through the global `ThrottlerModule`, so that
+ * another throttler in the app cannot swap it.
  */
 @Module({
   imports: [UsageModule],
   providers: [
-    { provide: getOptionsToken(), inject: [APP_CONFIG], useFactory: throttlerOptions },
     {
       provide: getStorageToken(),
       inject: [APP_CONFIG, MetricsService],
