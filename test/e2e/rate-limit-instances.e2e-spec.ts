@@ -26,10 +26,10 @@ describeIfEnv(
             REDIS_KEY_PREFIX: prefix,
             RATE_LIMIT_PER_SECOND: '0',
             RATE_LIMIT_BURST: '100',
-          // This test is about sharing, not outages: on a loaded 2-core machine a burst of
-          // 1,000 requests can delay replies past the default timeout (then each instance
-          // would fall back to its own bucket, by design).
-          REDIS_COMMAND_TIMEOUT_MS: '10000',
+            // This test is about sharing, not outages: on a loaded 2-core machine a burst of
+            // 1,000 requests can delay replies past the default timeout (then each instance
+            // would fall back to its own bucket, by design).
+            REDIS_COMMAND_TIMEOUT_MS: '10000',
           }),
         );
       }
@@ -64,9 +64,9 @@ describeIfEnv(
         refused: 900,
       });
       for (const gw of gateways) {
-      expect(gw.output()).not.toContain('Redis unavailable');
-    }
-    // Both instances took part: the limit is shared, not split.
+        expect(gw.output()).not.toContain('Redis unavailable');
+      }
+      // Both instances took part: the limit is shared, not split.
       expect(new Set(admitted.map((a) => a.body.key_id)).size).toBe(2);
       expect(new Set(refused.map((a) => a.body.error.code))).toEqual(
         new Set(['rate_limit_exceeded']),
