@@ -4,7 +4,6 @@ import { LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from 'src/app.module';
 import { hasDotDotSegment } from 'src/common/http/path-guard';
-import { HEADER } from 'src/common/http/headers';
 import { requestIdFor } from 'src/common/http/request-id';
 import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
@@ -12,6 +11,10 @@ import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
+import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
+import { installRequestHooks } from 'src/modules/lifecycle/request-hooks';
+import { ClientErrorHandler, serverTimeoutOptions } from 'src/modules/lifecycle/server-timeouts';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { mountOpenApi } from 'src/openapi';
 
 export interface CreateAppOptions {
@@ -30,17 +33,19 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log, options.logDestination);
+  const clientErrors = new ClientErrorHandler();
+  const timeouts = serverTimeoutOptions(config.http);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
-    // One line per request is written by the onResponse hook below, with key, user and model.
+    // One line per request is written by the request hooks, with key, user and model.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.maxBodyBytes,
+    genReqId: requestIdFor,
+    ...timeouts,
     // Node's default (16 KiB) would answer an oversized Authorization header with a bare 431
     // before any of our code runs; 64 KiB lets the API-key guard answer 401 in the envelope.
-    http: { maxHeaderSize: 64 * 1024 },
-    genReqId: requestIdFor,
-    requestTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: { ...timeouts.http, maxHeaderSize: 64 * 1024 },
+    clientErrorHandler: clientErrors.asFastifyOption(),
     return503OnClosing: false,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -49,8 +54,14 @@ export async function createApp(
   const fastify = adapter.getInstance();
   recordRoutes(fastify);
 
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  const metrics = app.get(MetricsService);
+  clientErrors.countWith(metrics);
+  installRequestHooks(adapter, app.get(LifecycleService), metrics, config);
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header(HEADER.requestId, request.id);
     if (hasDotDotSegment(request.raw.url ?? '')) {
       sendApiError(reply, new ApiError('invalid_path', 'The path must not contain ".."'));
       return;
@@ -58,28 +69,6 @@ export async function createApp(
     done();
   });
 
-  fastify.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-        key_id: request.auth?.keyId,
-        user_id: request.auth?.userId,
-        model: request.modelAlias,
-      },
-      'request',
-    );
-    done();
-  });
-
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
-  const server = app.getHttpServer();
-  server.headersTimeout = config.http.headersTimeoutMs;
   if (!options.withoutDocs) {
     mountOpenApi(app);
   }

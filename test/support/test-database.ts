@@ -1,47 +1,49 @@
-import { randomUUID } from 'node:crypto';
-import { DataSource, DataSourceOptions } from 'typeorm';
-import { dataSourceOptions } from 'src/database/data-source';
-
-export interface TestDatabase {
-  dataSource: DataSource;
-  close(): Promise<void>;
-}
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Client } from 'pg';
 
 /**
- * A migrated database for repository tests: SQLite in memory, or, with `url` (usually
- * `TEST_DATABASE_URL`), a schema of its own on that PostgreSQL, dropped on close, so suites
- * running at the same time never share tables.
+ * Which database engine the e2e suites run on: the `e2e` jest project uses SQLite files, the
+ * `e2e-postgres` project (only when TEST_DATABASE_URL is set) runs the same files on PostgreSQL.
  */
-export async function openTestDatabase(url = 'sqlite::memory:'): Promise<TestDatabase> {
-  const db = { url, poolMax: 4, statementTimeoutMs: 10_000 };
-  if (url.startsWith('sqlite:')) {
-    const dataSource = new DataSource(dataSourceOptions(db));
-    await dataSource.initialize();
-    await dataSource.runMigrations({ transaction: 'each' });
-    return { dataSource, close: () => dataSource.destroy() };
-  }
-  const schema = `test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  const admin = new DataSource({ type: 'postgres', url });
-  await admin.initialize();
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  const dataSource = new DataSource({ ...dataSourceOptions(db), schema } as DataSourceOptions);
-  await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: 'each' });
-  return {
-    dataSource,
-    close: async () => {
-      await dataSource.destroy();
-      await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-      await admin.destroy();
-    },
-  };
+export function e2eDatabaseKind(): 'sqlite' | 'postgres' {
+  return process.env.PARLEY_E2E_DB === 'postgres' ? 'postgres' : 'sqlite';
 }
 
-/** The URL of the PostgreSQL test database (suites using it sit inside `describeIfEnv`). */
-export function testDatabaseUrl(): string {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) {
-    throw new Error('TEST_DATABASE_URL is not set');
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database for one gateway: a SQLite file in `dir`, or a new PostgreSQL database. */
+export async function createTestDatabase(dir: string): Promise<TestDatabase> {
+  if (e2eDatabaseKind() === 'sqlite') {
+    return { url: `sqlite:${join(dir, 'parley.sqlite')}`, drop: async () => undefined };
   }
-  return url;
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) {
+    throw new Error('PARLEY_E2E_DB=postgres needs TEST_DATABASE_URL');
+  }
+  const name = `parley_t_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { QuotaService, QUOTA_REFRESH_MS } from 'src/modules/usage/quota.service';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 import { UsageRepository } from 'src/modules/usage/usage.repository';
-import { openTestDatabase, TestDatabase } from 'test/support/test-database';
+import { openTestDatabase, RepositoryDatabase } from 'test/support/repository-database';
 
 const key = (keyId: string): AuthContext => ({
   keyId,
@@ -21,7 +21,7 @@ const usage = (promptTokens: number, completionTokens: number) => ({
 });
 
 describe(UsageRecorder.name, () => {
-  let db: TestDatabase;
+  let db: RepositoryDatabase;
   let repository: UsageRepository;
   let now: number;
   let metrics: MetricsService;
@@ -132,7 +132,7 @@ describe(UsageRecorder.name, () => {
 });
 
 describe(QuotaService.name, () => {
-  let db: TestDatabase;
+  let db: RepositoryDatabase;
   let repository: UsageRepository;
   let now: number;
   let recorder: UsageRecorder;

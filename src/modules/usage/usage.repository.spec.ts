@@ -5,7 +5,11 @@ import {
   UsageRepository,
 } from 'src/modules/usage/usage.repository';
 import { describeIfEnv } from 'test/support/describe-if-env';
-import { openTestDatabase, TestDatabase, testDatabaseUrl } from 'test/support/test-database';
+import {
+  openTestDatabase,
+  RepositoryDatabase,
+  testDatabaseUrl,
+} from 'test/support/repository-database';
 
 const delta = (d: Partial<UsageDelta>): UsageDelta => ({
   keyId: 'key-a',
@@ -17,8 +21,8 @@ const delta = (d: Partial<UsageDelta>): UsageDelta => ({
   ...d,
 });
 
-function repositorySuite(open: () => Promise<TestDatabase>) {
-  let db: TestDatabase;
+function repositorySuite(open: () => Promise<RepositoryDatabase>) {
+  let db: RepositoryDatabase;
   let dataSource: DataSource;
   let repo: UsageRepository;
 
