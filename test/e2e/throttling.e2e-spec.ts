@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { expectApiError } from 'test/support/expect-api-error';
@@ -11,6 +14,7 @@ import {
 } from 'test/support/fake-upstream';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { startPrivateRedis } from 'test/support/private-redis';
+import { createTestDatabase } from 'test/support/test-database';
 import {
   GatewayResponse,
   startGateway,
@@ -293,15 +297,17 @@ describe('usage and quotas', () => {
 describe('usage at shutdown', () => {
   it('writes usage still pending when the gateway stops', async () => {
     const upstream = await startFakeUpstream();
-    const gw = await startGateway({ models: catalogFor(upstream) });
-    const res = await gw.post('/v1/chat/completions', chat('remember me'));
-    expect(res.status).toBe(200);
-    const { databaseUrl, dir } = gw;
-    // Closing at once: the one-second flush has not run yet.
-    await gw.app.close();
-    const again = await startGateway({ databaseUrl, models: catalogFor(upstream) });
+    const dir = mkdtempSync(join(tmpdir(), 'parley-usage-'));
+    const database = await createTestDatabase(dir);
     try {
+      const gw = await startGateway({ databaseUrl: database.url, models: catalogFor(upstream) });
+      const res = await gw.post('/v1/chat/completions', chat('remember me'));
+      expect(res.status).toBe(200);
+      // Closing at once: the one-second flush has not run yet.
+      await gw.close();
+      const again = await startGateway({ databaseUrl: database.url, models: catalogFor(upstream) });
       const usage = await again.admin('GET', '/api/usage');
+      await again.close();
       expect(usage.body.totals).toEqual({
         prompt_tokens: res.body.usage.prompt_tokens,
         completion_tokens: res.body.usage.completion_tokens,
@@ -309,9 +315,9 @@ describe('usage at shutdown', () => {
         requests: 1,
       });
     } finally {
-      await again.close();
       await upstream.close();
-      expect(dir).toBeTruthy();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
