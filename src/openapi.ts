@@ -9,10 +9,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'LLM gateway: a stateless OpenAI/Anthropic-compatible proxy (/v1) and a conversation API that stores every turn (/c1). Every error is {"error": {type, code, message, param}}; GET /errors lists the codes.',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' }, 'bearer')
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'API key' },
+      'bearer',
+    )
     .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'x-api-key')
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN (operator routes under /api)' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'opaque',
+        description: 'ADMIN_TOKEN (operator routes under /api)',
+      },
       'admin',
     )
     .build();

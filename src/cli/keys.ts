@@ -159,7 +159,12 @@ function table(keys: KeyResponseDto[]): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows]
-    .map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 

@@ -113,7 +113,10 @@ export function BooleanField(options: FieldOptions = {}): PropertyDecorator {
 }
 
 /** `<field> must be one of: a, b`. */
-export function EnumField(values: readonly string[], options: FieldOptions = {}): PropertyDecorator {
+export function EnumField(
+  values: readonly string[],
+  options: FieldOptions = {},
+): PropertyDecorator {
   return field('parleyEnum', options, (value) =>
     typeof value === 'string' && values.includes(value)
       ? null

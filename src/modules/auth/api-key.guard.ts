@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { IS_PUBLIC } from 'src/common/decorators/public.decorator';
 import 'src/common/types/fastify-request';
 import { ADMIN_PATH_PREFIX, IS_ADMIN } from 'src/modules/auth/auth.decorators';
-import { Authenticator } from 'src/modules/auth/authenticator';
+import { AuthService } from 'src/modules/auth/auth.service';
 
 interface RouteAccess {
   isPublic: boolean;
@@ -23,7 +23,7 @@ export class ApiKeyGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly authenticator: Authenticator,
+    private readonly auth: AuthService,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -34,17 +34,17 @@ export class ApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const route = request.routeOptions.url ?? request.url;
     if (access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api') {
-      this.authenticator.authenticateAdmin(request);
+      this.auth.authenticateAdmin(request);
       return true;
     }
-    const auth = this.authenticator.authenticate(request);
-    if (auth instanceof Promise) {
-      return auth.then((resolved) => {
+    const caller = this.auth.authenticate(request);
+    if (caller instanceof Promise) {
+      return caller.then((resolved) => {
         request.auth = resolved;
         return true;
       });
     }
-    request.auth = auth;
+    request.auth = caller;
     return true;
   }
 

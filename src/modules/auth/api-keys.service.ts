@@ -38,7 +38,8 @@ export class ApiKeysService {
     return {
       data: page.map(toResponse),
       has_more: hasMore,
-      next_cursor: hasMore && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+      next_cursor:
+        hasMore && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
     };
   }
 

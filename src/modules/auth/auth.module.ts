@@ -7,12 +7,16 @@ import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
 import { ApiKeysRepository } from 'src/modules/auth/api-keys.repository';
 import { ApiKeysService } from 'src/modules/auth/api-keys.service';
 import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
-import { Authenticator } from 'src/modules/auth/authenticator';
+import { AuthService } from 'src/modules/auth/auth.service';
 import { AUTH_CLOCK, Clock } from 'src/modules/auth/clock';
-import { KEY_ANNOUNCER, KeyBootstrap, writeToStdout } from 'src/modules/auth/key-bootstrap';
+import {
+  KEY_ANNOUNCER,
+  KeyBootstrapService,
+  writeToStdout,
+} from 'src/modules/auth/key-bootstrap.service';
 import { KeysController } from 'src/modules/auth/keys.controller';
 import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
-import { LastUsedFlusher } from 'src/modules/auth/last-used.flusher';
+import { LastUsedFlusherService } from 'src/modules/auth/last-used-flusher.service';
 import { MeController } from 'src/modules/auth/me.controller';
 
 /**
@@ -47,10 +51,10 @@ import { MeController } from 'src/modules/auth/me.controller';
         );
       },
     },
-    LastUsedFlusher,
-    Authenticator,
+    LastUsedFlusherService,
+    AuthService,
     ApiKeysService,
-    KeyBootstrap,
+    KeyBootstrapService,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
   ],
   exports: [ApiKeysService],

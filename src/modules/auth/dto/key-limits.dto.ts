@@ -11,7 +11,13 @@ export class RateLimitDto {
   per_second: number;
 
   @ApiProperty({ description: 'Bucket size: the largest burst of requests', example: 60 })
-  @NumberField({ required: true, integer: true, min: 1, max: 1_000_000_000, label: 'rate_limit.burst' })
+  @NumberField({
+    required: true,
+    integer: true,
+    min: 1,
+    max: 1_000_000_000,
+    label: 'rate_limit.burst',
+  })
   burst: number;
 }
 

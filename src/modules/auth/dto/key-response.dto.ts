@@ -14,7 +14,12 @@ export class KeyResponseDto {
   @ApiProperty({ type: RateLimitDto, nullable: true }) rate_limit: RateLimitDto | null;
   @ApiProperty({ type: TokenQuotaDto, nullable: true }) token_quota: TokenQuotaDto | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'Updated at most about once a minute' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'Updated at most about once a minute',
+  })
   last_used_at: string | null;
 }
 

@@ -19,7 +19,7 @@ export const writeToStdout: KeyAnnouncer = (line) => {
  * whose operator manages keys explicitly.
  */
 @Injectable()
-export class KeyBootstrap implements OnApplicationBootstrap {
+export class KeyBootstrapService implements OnApplicationBootstrap {
   private readonly logger = new Logger('auth');
 
   constructor(

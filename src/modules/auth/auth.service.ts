@@ -32,14 +32,15 @@ export const INVALID_KEY_MESSAGE =
 export const MISSING_KEY_MESSAGE =
   'Send an API key as "Authorization: Bearer <key>" or "x-api-key: <key>"';
 export const INVALID_ADMIN_MESSAGE = 'The admin token is not valid';
-export const MISSING_ADMIN_MESSAGE = 'Send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"';
+export const MISSING_ADMIN_MESSAGE =
+  'Send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"';
 
 /**
  * Decides who is calling. The common case (a key used within the last second) is
  * synchronous: hash, one map lookup, one map lookup for `last_used_at`. See docs/notes/auth.md.
  */
 @Injectable()
-export class Authenticator {
+export class AuthService {
   private readonly adminHash: string | null;
 
   constructor(
@@ -124,23 +125,31 @@ export class Authenticator {
   }
 
   private refuseIfThrottled(address: string): void {
-    const retryAfter = this.failures.retryAfterSeconds(address);
-    if (retryAfter > 0) {
-      this.metrics.refusals.inc({ code: 'auth_throttled' });
-      throw new ApiError(
-        'rate_limit_exceeded',
-        'Too many failed authentication attempts from this address',
-        { headers: { [HEADER.retryAfter]: String(retryAfter) } },
-      );
+    const refusal = this.throttled(address);
+    if (refusal) {
+      throw refusal;
     }
+  }
+
+  /** The 429 for an address that has used up its failed attempts, or null. */
+  private throttled(address: string): ApiError | null {
+    const retryAfter = this.failures.retryAfterSeconds(address);
+    if (retryAfter === 0) {
+      return null;
+    }
+    this.metrics.refusals.inc({ code: 'auth_throttled' });
+    return new ApiError(
+      'rate_limit_exceeded',
+      'Too many failed authentication attempts from this address',
+      { headers: { [HEADER.retryAfter]: String(retryAfter) } },
+    );
   }
 
   /** Counts a failure against the address and returns the 401 (or the 429 once throttled). */
   private fail(address: string, isMissing: boolean, isAdmin: boolean): ApiError {
-    try {
-      this.refuseIfThrottled(address);
-    } catch (error) {
-      return error as ApiError;
+    const refusal = this.throttled(address);
+    if (refusal) {
+      return refusal;
     }
     this.failures.recordFailure(address);
     if (isMissing) {

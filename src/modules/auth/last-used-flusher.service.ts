@@ -5,7 +5,7 @@ const FLUSH_EVERY_MS = 1000;
 
 /** Writes `last_used_at` in the background every second, and once more at shutdown. */
 @Injectable()
-export class LastUsedFlusher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class LastUsedFlusherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly recorder: LastUsedRecorder) {}
