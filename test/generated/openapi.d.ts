@@ -41,6 +41,23 @@ export interface paths {
     patch: operations['KeysController_update'];
     trace?: never;
   };
+  '/api/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Token usage per key, model and UTC day, with totals (operator) */
+    get: operations['UsageController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/errors': {
     parameters: {
       query?: never;
@@ -109,6 +126,54 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/chat/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['V1ChatController_chatCompletions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/embeddings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['V1ChatController_createEmbeddings'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/info': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ModelsController_info'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/me': {
     parameters: {
       query?: never;
@@ -118,6 +183,39 @@ export interface paths {
     };
     /** The calling key: its user (or the x-user-id a service key acts for), role and limits */
     get: operations['MeController_me'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The calling key's token usage per model and UTC day, with totals and its quota */
+    get: operations['KeyUsageController_mine'];
     put?: never;
     post?: never;
     delete?: never;
@@ -181,6 +279,53 @@ export interface components {
       title: string;
       type: string;
       typical_param: string | null;
+    };
+    ChatCompletionChoiceDto: {
+      finish_reason: string | null;
+      index: number;
+      message: components['schemas']['ChatCompletionMessageDto'];
+    };
+    ChatCompletionMessageDto: {
+      content: string | null;
+      /** @enum {string} */
+      role: 'assistant';
+      tool_calls?: Record<string, never>[];
+    };
+    ChatCompletionRequestDto: {
+      /** @description Same bounds as max_tokens */
+      max_completion_tokens?: number;
+      /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
+      max_tokens?: number;
+      messages: components['schemas']['ChatMessageDto'][];
+      /**
+       * @description A catalog alias (GET /v1/models)
+       * @example echo
+       */
+      model: string;
+      /** @description Answer as server-sent events */
+      stream?: boolean;
+      stream_options?: components['schemas']['StreamOptionsDto'];
+      temperature?: number;
+      tools?: Record<string, never>[];
+    };
+    ChatCompletionResponseDto: {
+      choices: components['schemas']['ChatCompletionChoiceDto'][];
+      created: number;
+      id: string;
+      /** @description The upstream's model name */
+      model: string;
+      /** @enum {string} */
+      object: 'chat.completion';
+      usage: components['schemas']['UsageDto'];
+    };
+    ChatMessageDto: {
+      /** @description A string, or content parts (text, image_url with a data: URI or, for models that accept them, an http(s) URL; input_audio; audio_url/video_url/file with inline data only) */
+      content?: (string | Record<string, never>[]) | null;
+      name?: string;
+      /** @enum {string} */
+      role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+      tool_call_id?: string;
+      tool_calls?: Record<string, never>[];
     };
     ComponentCheckDto: {
       /** @enum {string} */
@@ -246,6 +391,27 @@ export interface components {
       /** Format: uuid */
       id: string;
     };
+    EmbeddingDto: {
+      embedding: number[];
+      index: number;
+      /** @enum {string} */
+      object: 'embedding';
+    };
+    EmbeddingsRequestDto: {
+      dimensions?: number;
+      /** @enum {string} */
+      encoding_format?: 'float' | 'base64';
+      input: string | string[] | number[][];
+      /** @example echo */
+      model: string;
+    };
+    EmbeddingsResponseDto: {
+      data: components['schemas']['EmbeddingDto'][];
+      model: string;
+      /** @enum {string} */
+      object: 'list';
+      usage: components['schemas']['UsageDto'];
+    };
     ErrorBodyDto: {
       /** @enum {string} */
       code:
@@ -302,6 +468,13 @@ export interface components {
       /** @example ok */
       status: string;
     };
+    InfoResponseDto: {
+      /** @description True when serving the built-in dev catalog (no MODELS_FILE) */
+      dev: boolean;
+      models: components['schemas']['ModelInfoDto'][];
+      /** @enum {string} */
+      object: 'parley.info';
+    };
     KeyListResponseDto: {
       data: components['schemas']['KeyResponseDto'][];
       has_more: boolean;
@@ -327,6 +500,68 @@ export interface components {
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       user_id: string;
     };
+    KeyUsageResponseDto: {
+      /** @description Newest day first, then by key and model */
+      data: components['schemas']['UsageRowDto'][];
+      /** @description More rows match than `limit` returned */
+      has_more: boolean;
+      key_id: string;
+      /** @enum {string} */
+      object: 'list';
+      /** @description The key's token quota, if any */
+      quota: components['schemas']['QuotaStatusDto'] | null;
+      /** @description Sums over every matching row */
+      totals: components['schemas']['UsageTotalsDto'];
+    };
+    ModelConstraintsDto: {
+      accepts_image_url: boolean;
+      accepts_images: boolean;
+      context_window: number;
+      max_output_tokens: number;
+      min_max_tokens: number;
+      typical_response_seconds: number;
+    };
+    ModelInfoDto: {
+      alias: string;
+      constraints: components['schemas']['ModelConstraintsDto'];
+      /** @description The built-in dev model (no GPU behind it) */
+      dev: boolean;
+      label: string | null;
+      upstreams: components['schemas']['UpstreamInfoDto'][];
+    };
+    ModelListResponseDto: {
+      data: components['schemas']['ModelObjectDto'][];
+      /** @enum {string} */
+      object: 'list';
+    };
+    ModelObjectDto: {
+      /** @description Unix seconds (when this gateway process loaded its catalog) */
+      created: number;
+      /**
+       * @description The catalog alias to send as `model`
+       * @example llama-4-scout
+       */
+      id: string;
+      /** @enum {string} */
+      object: 'model';
+      /** @example parley */
+      owned_by: string;
+    };
+    QuotaStatusDto: {
+      /** @example 1000000 */
+      limit: number;
+      /** @enum {string} */
+      period: 'day' | 'month' | 'total';
+      /** @description limit - used, never below 0; at 0, model requests get 429 */
+      remaining: number;
+      /**
+       * @description When the next period starts (ISO 8601, UTC); null for `total`
+       * @example 2026-11-23T00:00:00.000Z
+       */
+      resets_at: string | null;
+      /** @description Prompt plus completion tokens used in the current period */
+      used: number;
+    };
     RateLimitDto: {
       /**
        * @description Bucket size: the largest burst of requests
@@ -347,6 +582,10 @@ export interface components {
       checks: components['schemas']['ReadinessChecksDto'];
       /** @enum {string} */
       status: 'ready' | 'not_ready';
+    };
+    StreamOptionsDto: {
+      /** @description Receive the final usage-only chunk */
+      include_usage?: boolean;
     };
     TokenQuotaDto: {
       /** @example 1000000 */
@@ -377,6 +616,77 @@ export interface components {
       status: 'up' | 'down';
       /** @description Base URL without credentials */
       url: string;
+    };
+    UpstreamInfoDto: {
+      /** @enum {string} */
+      format: 'openai' | 'anthropic';
+      /** @description Catalog code of the last failure */
+      last_error: string | null;
+      /** Format: date-time */
+      last_seen_at: string | null;
+      latency_ms: number | null;
+      /** @description The upstream's own model name */
+      model: string;
+      /**
+       * @description As last seen by this instance
+       * @enum {string}
+       */
+      status: 'up' | 'down' | 'unknown';
+      /**
+       * @description Base URL, without credentials or query; `builtin:echo` for the dev model
+       * @example http://vllm:8000/v1
+       */
+      url: string;
+    };
+    UsageDto: {
+      completion_tokens: number;
+      prompt_tokens: number;
+      total_tokens: number;
+    };
+    UsageListResponseDto: {
+      /** @description Newest day first, then by key and model */
+      data: components['schemas']['UsageRowDto'][];
+      /** @description More rows match than `limit` returned */
+      has_more: boolean;
+      /** @enum {string} */
+      object: 'list';
+      /** @description Sums over every matching row */
+      totals: components['schemas']['UsageTotalsDto'];
+    };
+    UsageRowDto: {
+      /** @example 340 */
+      completion_tokens: number;
+      /**
+       * @description UTC day
+       * @example 2026-11-22
+       */
+      day: string;
+      /** @example 0b5c6f9e-3d1a-4f7e-9a34-8f1e2d3c4b5a */
+      key_id: string;
+      /** @example llama-4-scout */
+      model: string;
+      /** @example 1200 */
+      prompt_tokens: number;
+      /**
+       * @description Upstream answers that reported usage
+       * @example 12
+       */
+      requests: number;
+      /** @example 1540 */
+      total_tokens: number;
+    };
+    UsageTotalsDto: {
+      /** @example 340 */
+      completion_tokens: number;
+      /** @example 1200 */
+      prompt_tokens: number;
+      /**
+       * @description Upstream answers that reported usage
+       * @example 12
+       */
+      requests: number;
+      /** @example 1540 */
+      total_tokens: number;
     };
   };
   responses: never;
@@ -655,6 +965,63 @@ export interface operations {
       };
     };
   };
+  UsageController_list: {
+    parameters: {
+      query?: {
+        /** @description Only this model alias */
+        model?: string;
+        /** @description First day, inclusive (UTC) */
+        from?: string;
+        /** @description Last day, inclusive (UTC) */
+        to?: string;
+        /** @description Most rows returned (newest days first); `totals` always covers every match */
+        limit?: number;
+        /** @description Only this key (its id, as in /api/keys) */
+        key_id?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UsageListResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   ErrorsController_list: {
     parameters: {
       query?: never;
@@ -753,6 +1120,198 @@ export interface operations {
       };
     };
   };
+  V1ChatController_chatCompletions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ChatCompletionRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The upstream answer, passed through. With stream: true, server-sent events ending with data: [DONE], or with one data: {"error": …} event when the stream fails after it started. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ChatCompletionResponseDto'];
+          'text/event-stream': components['schemas']['ChatCompletionResponseDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  V1ChatController_createEmbeddings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['EmbeddingsRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The upstream answer, passed through */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmbeddingsResponseDto'];
+        };
+      };
+      /** @description invalid_field, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ModelsController_info: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The catalog with constraints and per-upstream health as last seen (no keys, no credentials) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['InfoResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   MeController_me: {
     parameters: {
       query?: never;
@@ -768,6 +1327,99 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['CallerResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ModelsController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The models this key may use, in the OpenAI list format */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelListResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  KeyUsageController_mine: {
+    parameters: {
+      query?: {
+        /** @description Only this model alias */
+        model?: string;
+        /** @description First day, inclusive (UTC) */
+        from?: string;
+        /** @description Last day, inclusive (UTC) */
+        to?: string;
+        /** @description Most rows returned (newest days first); `totals` always covers every match */
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['KeyUsageResponseDto'];
         };
       };
       /** @description invalid_field */

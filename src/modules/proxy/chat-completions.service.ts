@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
@@ -21,6 +21,7 @@ import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
 import {
   AssembledCompletion,
@@ -114,7 +115,7 @@ export interface StreamedChat extends SsePipeResult {
  * streams) are recorded here as well; attempts, durations and errors by the upstream client.
  */
 @Injectable()
-export class ChatCompletionsService {
+export class ChatCompletionsService implements OnModuleInit {
   private readonly logger = new Logger('chat');
 
   constructor(
@@ -124,6 +125,11 @@ export class ChatCompletionsService {
     private readonly metrics: MetricsService,
     @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
   ) {}
+
+  /** Loads the tokenizer (usage estimates, echo model) before the app listens. */
+  async onModuleInit(): Promise<void> {
+    await loadTokenizer();
+  }
 
   /**
    * Checks a chat request for the caller (pure apart from the catalog lookup), in this order:

@@ -1,19 +1,5 @@
 import { TokenUsage } from 'src/common/types/usage-sink';
-
-interface Counter {
-  countTokens(text: string): number;
-}
-
-let counter: Counter | null = null;
-
-/** The tokenizer, loaded on the first abandoned stream (or already, by /c1's history window). */
-async function loadCounter(): Promise<Counter> {
-  if (!counter) {
-    const m = await import('gpt-tokenizer');
-    counter = { countTokens: (text) => m.countTokens(text) };
-  }
-  return counter;
-}
+import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 
 function textOf(content: unknown): string {
   if (typeof content === 'string') {
@@ -39,7 +25,7 @@ function textOf(content: unknown): string {
  * estimate, so that abandoning streams does not escape quotas.
  */
 export async function estimateUsage(messages: unknown, contentEvents: number): Promise<TokenUsage> {
-  const tokenizer = await loadCounter();
+  const tokenizer = await loadTokenizer();
   let prompt = 3;
   if (Array.isArray(messages)) {
     for (const message of messages as { content?: unknown }[]) {

@@ -193,6 +193,9 @@ export async function pipeSse(
       resolve(result);
     };
     const fail = (error: unknown) => {
+      if (result) {
+        return;
+      }
       if (hasTerminal) {
         settle(null);
         return;
@@ -200,13 +203,21 @@ export async function pipeSse(
       settle(error instanceof ApiError ? error : upstream.fail(error).error);
       upstream.abort();
     };
-    const handle = (events: SseEvent[]): string => {
+    /** Events → the text to send; an `onEvent` failure sends what preceded it, then fails. */
+    const handle = (events: SseEvent[]): void => {
       let out = '';
       for (const event of events) {
         if (hasTerminal) {
           break;
         }
-        const replacement = options.onEvent?.(event);
+        let replacement: string | null | undefined;
+        try {
+          replacement = options.onEvent?.(event);
+        } catch (error) {
+          write(out);
+          fail(error instanceof ApiError ? error : asInternal(error));
+          return;
+        }
         if (options.isTerminal(event)) {
           hasTerminal = true;
         }
@@ -214,7 +225,7 @@ export async function pipeSse(
           out += replacement ?? `${event.raw}\n\n`;
         }
       }
-      return out;
+      write(out);
     };
     const write = (out: string) => {
       if (hasTerminal) {
@@ -255,19 +266,17 @@ export async function pipeSse(
       if (hasTerminal) {
         return;
       }
+      let events: SseEvent[];
       try {
-        write(handle(decoder.push(chunk)));
+        events = decoder.push(chunk);
       } catch (error) {
-        fail(error instanceof ApiError ? error : asInternal(error));
-      }
-    });
-    body.once('end', () => {
-      try {
-        write(handle(decoder.end()));
-      } catch (error) {
-        fail(error instanceof ApiError ? error : asInternal(error));
+        fail(asInternal(error));
         return;
       }
+      handle(events);
+    });
+    body.once('end', () => {
+      handle(decoder.end());
       settle(
         new ApiError(
           'upstream_error',

@@ -31,6 +31,9 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 /** How long a refused upstream is skipped by the balancer (unless all are down). */
 const DOWN_BACKOFF_MS = 5_000;
 
+/** How long in-flight upstream requests may run on after the HTTP server closed. */
+const SHUTDOWN_POOL_GRACE_MS = 2_000;
+
 /** Cap on an upstream error body read to extract its message. */
 const ERROR_BODY_CAP = 64 * 1024;
 
@@ -326,8 +329,13 @@ export class UpstreamClient implements OnApplicationShutdown {
       };
       body.on('data', onData);
       body.once('end', () => settle(null));
-      body.once('error', (error) => settle(call.fail(error).error));
-      body.once('close', () => settle(call.fail(new Error('closed before the end')).error));
+      const failWith = (error: unknown) => {
+        if (!isSettled) {
+          settle(call.fail(error).error);
+        }
+      };
+      body.once('error', failWith);
+      body.once('close', () => failWith(new Error('closed before the end')));
     });
   }
 
@@ -382,13 +390,21 @@ export class UpstreamClient implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Closes the pools after the HTTP server stopped: requests still running get
+   * `SHUTDOWN_POOL_GRACE_MS` to finish, then their connections are destroyed.
+   */
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(
       [...this.pools.values()].map(async (pool) => {
-        const closing = pool.close();
-        const timer = setTimeout(() => void pool.destroy(), 2_000);
+        let timer: NodeJS.Timeout | undefined;
+        const forced = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            pool.destroy().then(resolve, resolve);
+          }, SHUTDOWN_POOL_GRACE_MS);
+        });
         try {
-          await closing;
+          await Promise.race([pool.close(), forced]);
         } catch {
           // Destroyed while closing: nothing left to wait for.
         } finally {

@@ -1,30 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { Tokenizer } from 'src/modules/proxy/tokenizer';
 
 /**
  * The built-in dev model's answers, in the OpenAI wire format (what vLLM would send). It
  * answers with the text of the last user message, cut at `max_tokens`, and counts tokens with
  * a real tokenizer (o200k, the one /c1 estimates history with), so usage, quotas and truncation can be tried without a GPU.
  */
-
-interface Tokenizer {
-  encode(text: string): number[];
-  decode(tokens: number[]): string;
-}
-
-let tokenizer: Tokenizer | null = null;
-let loading: Promise<Tokenizer> | null = null;
-
-/** Loaded on first use (~0.3 s once): most processes never serve the echo model. */
-export function loadTokenizer(): Promise<Tokenizer> {
-  if (tokenizer) {
-    return Promise.resolve(tokenizer);
-  }
-  loading ??= import('gpt-tokenizer').then((m) => {
-    tokenizer = { encode: (t) => m.encode(t), decode: (t) => m.decode(t) };
-    return tokenizer;
-  });
-  return loading;
-}
 
 type Obj = Record<string, unknown>;
 
@@ -142,7 +123,13 @@ export function echoEmbeddingsJson(body: Obj, model: string, t: Tokenizer): stri
     const digest = createHash('sha256').update(text).digest();
     const raw = Array.from({ length: 8 }, (_, i) => digest.readInt16BE(i * 2) / 32768);
     const norm = Math.hypot(...raw) || 1;
-    return { object: 'embedding', index, embedding: raw.map((x) => x / norm) };
+    const vector = raw.map((x) => x / norm);
+    // The official SDKs ask for base64 (little-endian float32) by default.
+    const embedding =
+      body.encoding_format === 'base64'
+        ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+        : vector;
+    return { object: 'embedding', index, embedding };
   });
   return JSON.stringify({
     object: 'list',

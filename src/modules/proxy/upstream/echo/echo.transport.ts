@@ -5,8 +5,8 @@ import {
   echoCompletionJson,
   echoEmbeddingsJson,
   echoModelsJson,
-  loadTokenizer,
 } from 'src/modules/proxy/upstream/echo/echo-model';
+import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import {
   TransportRequest,
   TransportResponse,
