@@ -45,18 +45,29 @@ describeIfEnv(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    const call = async (gw: SpawnedGateway) => {
+      const res = await request(`${gw.url}/v1/me`, {
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) };
+    };
+
     it('admits exactly the burst (100) out of 1,000 concurrent requests on one key', async () => {
-      const answers = await Promise.all(
-        Array.from({ length: 1_000 }, async (_, i) => {
-          const gw = gateways[i % 2];
-          const res = await request(`${gw.url}/v1/me`, {
-            dispatcher: agent,
-            headers: { authorization: `Bearer ${TEST_API_KEY}` },
-          });
-          const text = await res.body.text();
-          return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) };
-        }),
-      );
+      // One request through each instance first: B sees what A took, so the bucket is shared.
+      const [a, b] = gateways;
+      const first = await call(a);
+      const second = await call(b);
+      expect([
+        first.headers['x-ratelimit-remaining'],
+        second.headers['x-ratelimit-remaining'],
+      ]).toEqual(['99', '98']);
+      const answers = [
+        first,
+        second,
+        ...(await Promise.all(Array.from({ length: 998 }, (_, i) => call(gateways[i % 2])))),
+      ];
       const admitted = answers.filter((a) => a.status === 200);
       const refused = answers.filter((a) => a.status === 429);
       expect({ admitted: admitted.length, refused: refused.length }).toEqual({
