@@ -13,6 +13,7 @@ import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
+import { ThrottlingModule } from 'src/modules/throttling/throttling.module';
 
 @Module({})
 export class AppModule {
@@ -28,6 +29,9 @@ export class AppModule {
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
         AuthModule,
+        // Global guards run in the order their modules are registered: the API-key guard sets
+        // request.auth, then ThrottlingModule's rate limit and quota guards read it.
+        ThrottlingModule,
         ModelsModule,
         ProxyModule,
         ConversationsModule,

@@ -166,6 +166,11 @@ export const ENV_SCHEMA = {
     default: 'parley:',
     doc: 'Prefix of every Redis key Parley writes (several deployments can share one Redis).',
   }),
+  REDIS_COMMAND_TIMEOUT_MS: setting({
+    parse: int(10, 60_000),
+    default: 500,
+    doc: 'A Redis command that takes longer fails; rate limiting then falls back to a local bucket.',
+  }),
   HTTP_CONNECT_TIMEOUT_MS: setting({
     parse: int(1, 600_000),
     default: 5_000,

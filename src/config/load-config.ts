@@ -19,7 +19,7 @@ export interface AppConfig {
   };
   auth: { adminToken: string | null; bootstrapKey: string | null; failuresPerMinute: number };
   limits: { perSecond: number; burst: number };
-  redis: { url: string | null; keyPrefix: string };
+  redis: { url: string | null; keyPrefix: string; commandTimeoutMs: number };
   upstream: {
     connectTimeoutMs: number;
     firstByteTimeoutMs: number;
@@ -95,7 +95,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       failuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
     },
     limits: { perSecond: v.RATE_LIMIT_PER_SECOND, burst: v.RATE_LIMIT_BURST },
-    redis: { url: orNull(v.REDIS_URL), keyPrefix: v.REDIS_KEY_PREFIX },
+    redis: {
+      url: orNull(v.REDIS_URL),
+      keyPrefix: v.REDIS_KEY_PREFIX,
+      commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
+    },
     upstream: {
       connectTimeoutMs: v.HTTP_CONNECT_TIMEOUT_MS,
       firstByteTimeoutMs: secs(v.HTTP_FIRST_BYTE_TIMEOUT_SECS),

@@ -41,6 +41,23 @@ export interface paths {
     patch: operations['KeysController_update'];
     trace?: never;
   };
+  '/api/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Token usage per key, model and UTC day, with totals (operator) */
+    get: operations['UsageController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/c1/chat/completions': {
     parameters: {
       query?: never;
@@ -246,6 +263,23 @@ export interface paths {
       cookie?: never;
     };
     get: operations['ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The calling key's token usage per model and UTC day, with totals and its quota */
+    get: operations['KeyUsageController_mine'];
     put?: never;
     post?: never;
     delete?: never;
@@ -639,6 +673,19 @@ export interface components {
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       user_id: string;
     };
+    KeyUsageResponseDto: {
+      /** @description Newest day first, then by key and model */
+      data: components['schemas']['UsageRowDto'][];
+      /** @description More rows match than `limit` returned */
+      has_more: boolean;
+      key_id: string;
+      /** @enum {string} */
+      object: 'list';
+      /** @description The key's token quota, if any */
+      quota: components['schemas']['QuotaStatusDto'] | null;
+      /** @description Sums over every matching row */
+      totals: components['schemas']['UsageTotalsDto'];
+    };
     MessageErrorDto: {
       /** @example upstream_error */
       code: string;
@@ -676,6 +723,21 @@ export interface components {
       object: 'model';
       /** @example parley */
       owned_by: string;
+    };
+    QuotaStatusDto: {
+      /** @example 1000000 */
+      limit: number;
+      /** @enum {string} */
+      period: 'day' | 'month' | 'total';
+      /** @description limit - used, never below 0; at 0, model requests get 429 */
+      remaining: number;
+      /**
+       * @description When the next period starts (ISO 8601, UTC); null for `total`
+       * @example 2026-11-23T00:00:00.000Z
+       */
+      resets_at: string | null;
+      /** @description Prompt plus completion tokens used in the current period */
+      used: number;
     };
     RateLimitDto: {
       /**
@@ -763,6 +825,51 @@ export interface components {
     UsageDto: {
       completion_tokens: number;
       prompt_tokens: number;
+      total_tokens: number;
+    };
+    UsageListResponseDto: {
+      /** @description Newest day first, then by key and model */
+      data: components['schemas']['UsageRowDto'][];
+      /** @description More rows match than `limit` returned */
+      has_more: boolean;
+      /** @enum {string} */
+      object: 'list';
+      /** @description Sums over every matching row */
+      totals: components['schemas']['UsageTotalsDto'];
+    };
+    UsageRowDto: {
+      /** @example 340 */
+      completion_tokens: number;
+      /**
+       * @description UTC day
+       * @example 2026-11-22
+       */
+      day: string;
+      /** @example 0b5c6f9e-3d1a-4f7e-9a34-8f1e2d3c4b5a */
+      key_id: string;
+      /** @example llama-4-scout */
+      model: string;
+      /** @example 1200 */
+      prompt_tokens: number;
+      /**
+       * @description Upstream answers that reported usage
+       * @example 12
+       */
+      requests: number;
+      /** @example 1540 */
+      total_tokens: number;
+    };
+    UsageTotalsDto: {
+      /** @example 340 */
+      completion_tokens: number;
+      /** @example 1200 */
+      prompt_tokens: number;
+      /**
+       * @description Upstream answers that reported usage
+       * @example 12
+       */
+      requests: number;
+      /** @example 1540 */
       total_tokens: number;
     };
   };
@@ -1024,6 +1131,63 @@ export interface operations {
       };
       /** @description key_not_found */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  UsageController_list: {
+    parameters: {
+      query?: {
+        /** @description Only this model alias */
+        model?: string;
+        /** @description First day, inclusive (UTC) */
+        from?: string;
+        /** @description Last day, inclusive (UTC) */
+        to?: string;
+        /** @description Most rows returned (newest days first); `totals` always covers every match */
+        limit?: number;
+        /** @description Only this key (its id, as in /api/keys) */
+        key_id?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UsageListResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
         headers: {
           [name: string]: unknown;
         };
@@ -1917,6 +2081,70 @@ export interface operations {
       };
       /** @description invalid_authorization, missing_authorization */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  KeyUsageController_mine: {
+    parameters: {
+      query?: {
+        /** @description Only this model alias */
+        model?: string;
+        /** @description First day, inclusive (UTC) */
+        from?: string;
+        /** @description Last day, inclusive (UTC) */
+        to?: string;
+        /** @description Most rows returned (newest days first); `totals` always covers every match */
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['KeyUsageResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
         headers: {
           [name: string]: unknown;
         };

@@ -13,6 +13,8 @@ export const HEADER = {
   rateLimitLimit: 'x-ratelimit-limit',
   rateLimitRemaining: 'x-ratelimit-remaining',
   rateLimitReset: 'x-ratelimit-reset',
+  /** `false` tells the OpenAI and Anthropic SDKs not to retry (a used-up quota). */
+  shouldRetry: 'x-should-retry',
   lastEventId: 'last-event-id',
   anthropicVersion: 'anthropic-version',
   wwwAuthenticate: 'www-authenticate',
