@@ -235,7 +235,9 @@ function c1NewMode(
  * times at its `turns`-th answer (a fork is one row pointing at that message), so each round
  * starts on conversations of exactly `turns` turns. A request leases a fork until its answer
  * arrives, so no two requests hit one conversation at once (that would be a 409
- * `conversation_busy`), and each fork grows by only a few turns during a round.
+ * `conversation_busy`), and each fork grows by only a few turns during a round. Most measured
+ * turns are a fork's first, whose history is not in the gateway's in-process history cache:
+ * this measures the database read path, the case the issue's "one indexed query" is about.
  */
 function c1ContinueMode(
   env: ModeEnv,
@@ -265,6 +267,7 @@ function c1ContinueMode(
   };
   const notes = [
     `Each round runs on ${forksPerRound} fresh forks of one seeded conversation of ${turns} turns, each leased to one request at a time, least recently used first.`,
+    "Most turns are a fork's first, so the history comes from the database (the cache-miss path of the gateway's history cache, as after a restart or on another instance).",
   ];
   const mode: LoadMode = {
     kind: 'load',
