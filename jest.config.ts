@@ -1,9 +1,6 @@
-import type { Config } from 'jest';
-
 const shared = {
   rootDir: '.',
   moduleFileExtensions: ['ts', 'js', 'json'],
-  // Type checking is `npm run typecheck`'s job; transpiling alone keeps the suites fast.
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     // @fastify/static (behind /docs) requires content-disposition 3, which is ESM only; Node 20
@@ -15,17 +12,11 @@ const shared = {
   testEnvironment: 'node',
 };
 
-const config: Config = {
+export default {
   maxWorkers: 2,
+  testTimeout: 60_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    {
-      ...shared,
-      displayName: 'e2e',
-      testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
-      testTimeout: 60_000,
-    },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
   ],
 };
-
-export default config;
