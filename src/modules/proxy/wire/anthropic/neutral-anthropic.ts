@@ -185,7 +185,10 @@ function sniffImageType(data: string): string {
  * `tool_result` blocks become `tool` messages (one per result, before the rest of the turn),
  * as Chat Completions would carry them; images a tool returned join the user message.
  */
-export function anthropicToNeutral(input: { system?: unknown; messages: unknown }): NeutralMessage[] {
+export function anthropicToNeutral(input: {
+  system?: unknown;
+  messages: unknown;
+}): NeutralMessage[] {
   const out: NeutralMessage[] = [];
   const system = input.system;
   if (typeof system === 'string' && system !== '') {

@@ -35,10 +35,7 @@ export interface OpenAITool {
 }
 
 export type OpenAIToolChoice =
-  | 'auto'
-  | 'none'
-  | 'required'
-  | { type: 'function'; function: { name: string } };
+  'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
 
 export interface OpenAIChatRequest {
   model: string;
@@ -60,7 +57,8 @@ export interface OpenAIChatRequest {
   [extra: string]: unknown;
 }
 
-export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+export type OpenAIFinishReason =
+  'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
 
 export interface OpenAIUsage {
   prompt_tokens: number;

@@ -215,7 +215,10 @@ function userBlocks(content: unknown, path: string): AnthropicContentBlock[] {
       case 'image_url': {
         const url = isRecord(part.image_url) ? part.image_url.url : undefined;
         if (typeof url !== 'string') {
-          throw invalidField(`${partPath}.image_url.url`, `${partPath}.image_url.url must be a string`);
+          throw invalidField(
+            `${partPath}.image_url.url`,
+            `${partPath}.image_url.url must be a string`,
+          );
         }
         const inline = parseDataUri(url);
         return inline
@@ -311,7 +314,10 @@ function translateTools(value: unknown): AnthropicTool[] {
     }
     const fn = tool.function;
     if (!isNonEmptyString(fn.name)) {
-      throw invalidField(`${path}.function.name`, `${path}.function.name must be a non-empty string`);
+      throw invalidField(
+        `${path}.function.name`,
+        `${path}.function.name must be a non-empty string`,
+      );
     }
     const out: AnthropicTool = {
       name: fn.name,

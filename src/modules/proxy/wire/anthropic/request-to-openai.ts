@@ -195,7 +195,10 @@ function systemText(system: unknown): string | null {
   }
   const texts = system.map((block: unknown, j: number) => {
     if (!isRecord(block) || block.type !== 'text' || typeof block.text !== 'string') {
-      throw invalidField(`system[${j}]`, 'system blocks must be text blocks ({type: "text", text})');
+      throw invalidField(
+        `system[${j}]`,
+        'system blocks must be text blocks ({type: "text", text})',
+      );
     }
     return block.text;
   });
@@ -577,7 +580,10 @@ function translateTools(value: unknown, reject: boolean): OpenAITool[] {
       throw invalidField(`${path}.name`, `${path}.name must be a non-empty string`);
     }
     if (!isRecord(tool.input_schema)) {
-      throw invalidField(`${path}.input_schema`, `${path}.input_schema must be a JSON schema object`);
+      throw invalidField(
+        `${path}.input_schema`,
+        `${path}.input_schema must be a JSON schema object`,
+      );
     }
     const fn: OpenAITool['function'] = { name: tool.name, parameters: tool.input_schema };
     if (typeof tool.description === 'string') {

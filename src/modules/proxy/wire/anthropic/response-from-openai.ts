@@ -85,7 +85,8 @@ export function openAIResponseToAnthropic(
         `The upstream returned arguments for tool "${fn.name}" that are not a JSON object`,
       );
     }
-    const id = isRecord(call) && isNonEmptyString(call.id) ? call.id : fallbackToolUseId(messageId, i);
+    const id =
+      isRecord(call) && isNonEmptyString(call.id) ? call.id : fallbackToolUseId(messageId, i);
     content.push({ type: 'tool_use', id, name: fn.name, input });
   });
   const stop = anthropicStopFromOpenAI(

@@ -2,7 +2,10 @@ import {
   AnthropicStopReason,
   AnthropicUsage,
 } from 'src/modules/proxy/wire/anthropic/anthropic.types';
-import { OpenAIFinishReason, OpenAIUsage } from 'src/modules/proxy/wire/anthropic/openai-chat.types';
+import {
+  OpenAIFinishReason,
+  OpenAIUsage,
+} from 'src/modules/proxy/wire/anthropic/openai-chat.types';
 import { isRecord } from 'src/modules/proxy/wire/anthropic/wire-utils';
 
 export interface AnthropicStop {

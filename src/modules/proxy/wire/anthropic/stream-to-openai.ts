@@ -9,7 +9,11 @@ import {
   openAIFinishFromAnthropic,
   openAIUsageFromAnthropic,
 } from 'src/modules/proxy/wire/anthropic/stop-and-usage';
-import { isNonEmptyString, isRecord, JsonObject } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import {
+  isNonEmptyString,
+  isRecord,
+  JsonObject,
+} from 'src/modules/proxy/wire/anthropic/wire-utils';
 
 export type OpenAIStreamOutput =
   | { type: 'chunk'; chunk: OpenAIChatChunk }
@@ -111,9 +115,7 @@ export class AnthropicToOpenAIStream {
       return [];
     }
     this.finished = true;
-    const out: OpenAIStreamOutput[] = [
-      this.chunk({}, openAIFinishFromAnthropic(this.stopReason)),
-    ];
+    const out: OpenAIStreamOutput[] = [this.chunk({}, openAIFinishFromAnthropic(this.stopReason))];
     if (this.options.includeUsage) {
       const usage = this.usage ?? openAIUsageFromAnthropic({});
       out.push({ type: 'chunk', chunk: { ...this.chunk({}).chunk, choices: [], usage } });
@@ -144,7 +146,8 @@ export class AnthropicToOpenAIStream {
       case 'tool_use': {
         const toolIndex = this.toolIndexes.size;
         this.toolIndexes.set(index, toolIndex);
-        const input = isRecord(block.input) && Object.keys(block.input).length > 0 ? block.input : null;
+        const input =
+          isRecord(block.input) && Object.keys(block.input).length > 0 ? block.input : null;
         return [
           this.chunk({
             tool_calls: [
