@@ -204,13 +204,7 @@ describe(anthropicToNeutral.name, () => {
         ],
       }),
     ).toEqual([
-      {
-        role: 'system',
-        parts: [
-          { type: 'text', text: 'Sys A' },
-          { type: 'text', text: 'Sys B' },
-        ],
-      },
+      { role: 'system', parts: [{ type: 'text', text: 'Sys A\n\nSys B' }] },
       { role: 'user', parts: [{ type: 'text', text: 'Hi' }] },
       {
         role: 'assistant',

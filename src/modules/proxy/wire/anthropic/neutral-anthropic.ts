@@ -194,11 +194,13 @@ export function anthropicToNeutral(input: {
   if (typeof system === 'string' && system !== '') {
     out.push({ role: 'system', parts: [{ type: 'text', text: system }] });
   } else if (Array.isArray(system)) {
-    const parts = system
-      .filter((b): b is JsonObject => isRecord(b) && typeof b.text === 'string' && b.text !== '')
-      .map((b): NeutralPart => ({ type: 'text', text: b.text as string }));
-    if (parts.length > 0) {
-      out.push({ role: 'system', parts });
+    // One text, joined as for an openai upstream (request-to-openai), so that every renderer
+    // shows the same system prompt.
+    const text = system
+      .flatMap((b: unknown) => (isRecord(b) && isNonEmptyString(b.text) ? [b.text] : []))
+      .join('\n\n');
+    if (text !== '') {
+      out.push({ role: 'system', parts: [{ type: 'text', text }] });
     }
   }
   const messages: unknown[] = Array.isArray(input.messages) ? input.messages : [];
