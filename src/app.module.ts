@@ -8,6 +8,9 @@ import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
+import { ModelsModule } from 'src/modules/models/models.module';
+import { ProxyModule } from 'src/modules/proxy/proxy.module';
+import { TemporaryAuthShimModule } from 'src/temporary-auth-shim';
 
 @Module({})
 export class AppModule {
@@ -21,6 +24,9 @@ export class AppModule {
         ErrorsModule,
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
+        TemporaryAuthShimModule, // DELETE with src/temporary-auth-shim.ts once auth is merged
+        ModelsModule,
+        ProxyModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

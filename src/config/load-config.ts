@@ -12,7 +12,11 @@ export interface AppConfig {
     shutdownGraceMs: number;
   };
   db: { url: string; poolMax: number; statementTimeoutMs: number };
-  models: { file: string | null };
+  models: {
+    file: string | null;
+    /** Reads the variables a catalog names in `api_key_env` (upstream keys), at boot only. */
+    readEnv: (name: string) => string | undefined;
+  };
   auth: { adminToken: string | null; bootstrapKey: string | null; failuresPerMinute: number };
   limits: { perSecond: number; burst: number };
   redis: { url: string | null; keyPrefix: string };
@@ -78,7 +82,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       poolMax: v.DATABASE_POOL_MAX,
       statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
     },
-    models: { file: orNull(v.MODELS_FILE) },
+    models: { file: orNull(v.MODELS_FILE), readEnv: (name: string) => env[name] },
     auth: {
       adminToken: orNull(v.ADMIN_TOKEN),
       bootstrapKey: orNull(v.BOOTSTRAP_API_KEY),

@@ -1,0 +1,332 @@
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { APP_CONFIG } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
+import { AuthContext } from 'src/common/types/auth-context';
+import { TokenUsage, USAGE_SINK, UsageSink } from 'src/common/types/usage-sink';
+import { ApiError } from 'src/modules/errors/api-error';
+import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types';
+import {
+  applyTokenBounds,
+  checkMessages,
+  JsonObject,
+  readStreamFlags,
+  requireJsonObject,
+  resolveModel,
+} from 'src/modules/models/constraints/chat-request';
+import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
+import { ModelCatalog } from 'src/modules/models/model-catalog';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
+import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { estimateUsage } from 'src/modules/proxy/usage-estimate';
+import {
+  AssembledCompletion,
+  OpenAiStreamAccumulator,
+} from 'src/modules/proxy/wire/openai/stream-accumulator';
+import {
+  chunkErrorMessage,
+  isOpenAiDone,
+  isUsageOnlyChunk,
+  mayCarryError,
+  mayCarryUsage,
+  readUsage,
+} from 'src/modules/proxy/wire/openai/stream-events';
+
+/** A chat request checked against the catalog and the caller's key, ready to forward. */
+export interface PreparedChat {
+  auth: AuthContext;
+  model: CatalogModel;
+  /**
+   * The client's body as received, with unknown fields intact, `max_tokens` bounds applied
+   * and, for streams, `stream_options.include_usage: true`. Forwarded as is except `model`,
+   * which becomes the upstream's own name. /c1 replaces `messages` (history + new turn) and
+   * removes its own fields before calling `complete`/`stream`.
+   */
+  body: JsonObject;
+  isStream: boolean;
+  /** The client asked for the usage chunk itself (otherwise it is removed from its stream). */
+  clientWantsUsage: boolean;
+  /** Notes for `x-parley-applied` (`max_tokens_floored=16`); see `appliedHeader`. */
+  applied: string[];
+}
+
+export interface PrepareOptions {
+  /** Used when the body has no `model` (/c1: the conversation's model). */
+  defaultModel?: string;
+}
+
+export interface CallOptions {
+  /** Aborts the upstream call (the client hung up). */
+  signal?: AbortSignal;
+  /** Forwarded upstream as `x-request-id`. */
+  requestId?: string;
+  /** Same key → same upstream while healthy (conversation affinity). */
+  affinityKey?: string;
+}
+
+export interface CompletedChat {
+  /** The upstream's JSON answer, byte for byte (what /v1 sends back). */
+  bytes: Buffer;
+  /** The same, parsed. `assembleCompletion(json)` gives the turn to store. */
+  json: JsonObject;
+  usage: TokenUsage | null;
+  call: UpstreamCall;
+}
+
+export interface StreamChatOptions extends CallOptions {
+  /* `signal` here aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
+  /** `abort` (/v1) or `detach` (/c1: keep reading and return the whole answer). */
+  onClientGone: 'abort' | 'detach';
+  /** Extra response headers (`x-conversation-id`); `x-parley-applied` is added from `applied`. */
+  headers?: Record<string, string>;
+  /** Parse every chunk and return the assembled answer in `completion` (/c1). */
+  collect?: boolean;
+  /** Observes each upstream event and its parsed chunk (null when not parsed), in order. */
+  onEvent?(event: SseEvent, chunk: JsonObject | null): void;
+}
+
+export interface StreamedChat extends SsePipeResult {
+  /** The assembled answer when `collect` was set (what arrived, also for a cut stream). */
+  completion: AssembledCompletion | null;
+  /** Reported by the upstream, or estimated when the stream ended without it. */
+  usage: TokenUsage | null;
+}
+
+/**
+ * Chat completions over the catalog's upstreams: the engine of `/v1/chat/completions`, reused
+ * by `/c1` (conversations) and the Anthropic translation. Typical use:
+ *
+ * ```ts
+ * const prepared = chat.prepare(auth, body);               // throws ApiError (4xx)
+ * if (!prepared.isStream) {
+ *   const { bytes, json } = await chat.complete(prepared, { signal }); // throws ApiError (5xx)
+ * } else {
+ *   const result = await chat.stream(reply, prepared, { onClientGone: 'detach', collect: true });
+ *   // result.completion: the assembled answer; result.outcome: completed | incomplete | failed
+ * }
+ * ```
+ *
+ * Usage is reported to the `USAGE_SINK` here (JSON answers, streams, abandoned streams), once
+ * per call: callers must not report it again. Metrics (time to first token, tokens, active
+ * streams) are recorded here as well; attempts, durations and errors by the upstream client.
+ */
+@Injectable()
+export class ChatCompletionsService {
+  private readonly logger = new Logger('chat');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly catalog: ModelCatalog,
+    private readonly upstream: UpstreamClient,
+    private readonly metrics: MetricsService,
+    @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
+  ) {}
+
+  /**
+   * Checks a chat request for the caller (pure apart from the catalog lookup), in this order:
+   * body is an object and not nested absurdly deep; `model` present, in the catalog
+   * (`model_not_in_allowlist`) and allowed for the key (`model_access_denied`); `messages`
+   * and their media parts (`missing_field`, `invalid_field`, `image_url_not_supported`,
+   * `image_decode_error`, `media_url_not_supported`); `stream`/`stream_options` types;
+   * `max_tokens` bounds (raised, lowered, or `max_tokens_below_minimum`). Mutates and returns
+   * the body inside `PreparedChat`; throws `ApiError` for the first problem.
+   */
+  prepare(auth: AuthContext, rawBody: unknown, options: PrepareOptions = {}): PreparedChat {
+    const body = requireJsonObject(rawBody);
+    assertJsonDepth(body);
+    if ((body.model === undefined || body.model === null) && options.defaultModel) {
+      body.model = options.defaultModel;
+    }
+    const model = resolveModel(this.catalog, body.model, auth.allowedModels);
+    checkMessages(body.messages, model.constraints, model.alias);
+    const { stream, clientWantsUsage } = readStreamFlags(body);
+    const applied = applyTokenBounds(body, model.constraints);
+    if (stream) {
+      body.stream_options = {
+        ...(body.stream_options as JsonObject | undefined),
+        include_usage: true,
+      };
+    }
+    return { auth, model, body, isStream: stream, clientWantsUsage, applied };
+  }
+
+  /** The `x-parley-applied` value for a prepared request, or null when nothing was applied. */
+  appliedHeader(prepared: PreparedChat, extra: string[] = []): string | null {
+    const notes = extra.length ? [...prepared.applied, ...extra] : prepared.applied;
+    return notes.length ? notes.join(', ') : null;
+  }
+
+  /**
+   * Opens the upstream call (connect retry, balancing, timeouts: see `UpstreamClient.send`).
+   * Resolves with a 2xx answer whose body is still to be read; throws `ApiError` before that.
+   */
+  open(prepared: PreparedChat, options: CallOptions = {}): Promise<UpstreamCall> {
+    return this.upstream.send(prepared.model, {
+      operation: 'chat',
+      stream: prepared.isStream,
+      body: (upstream) => this.bodyFor(prepared, upstream),
+      signal: options.signal,
+      requestId: options.requestId,
+      affinityKey: options.affinityKey,
+    });
+  }
+
+  /**
+   * A non-streamed completion: opens the call, reads the JSON answer (capped), reports usage.
+   * Throws `ApiError` (502 for a body that is not JSON, 504/503 as `open`).
+   */
+  async complete(prepared: PreparedChat, options: CallOptions = {}): Promise<CompletedChat> {
+    const call = await this.open(prepared, options);
+    const alias = prepared.model.alias;
+    this.metrics.timeToFirstToken
+      .labels(alias)
+      .observe((performance.now() - call.startedAt) / 1000);
+    const bytes = await this.upstream.readBody(call);
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      json = null;
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      this.metrics.upstreamErrors.labels(alias, 'upstream_error').inc();
+      throw new ApiError(
+        'upstream_error',
+        `The model server for "${alias}" answered with invalid JSON`,
+      );
+    }
+    const usage = readUsage(json);
+    if (usage) {
+      this.reportUsage(prepared, usage);
+    }
+    return { bytes, json: json as JsonObject, usage, call };
+  }
+
+  /**
+   * A streamed completion written to `reply` (see `pipeSse` for headers, keep-alives,
+   * back-pressure and the final error event). Removes the usage-only chunk unless the client
+   * asked for it, turns an upstream error event into the catalog envelope (`upstream_error`
+   * with its message), and reports usage (estimated when the stream ended without it).
+   * Throws `ApiError` only when the upstream failed before any byte was sent to the client;
+   * otherwise resolves with the outcome, also after a client hang-up.
+   */
+  async stream(
+    reply: FastifyReply,
+    prepared: PreparedChat,
+    options: StreamChatOptions,
+  ): Promise<StreamedChat> {
+    const alias = prepared.model.alias;
+    const accumulator = options.collect ? new OpenAiStreamAccumulator() : null;
+    let usage: TokenUsage | null = null;
+    let contentEvents = 0;
+    let startedAt = 0;
+    const applied = this.appliedHeader(prepared);
+    const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
+    const active = this.metrics.activeStreams;
+    active.inc();
+    try {
+      const result = await pipeSse(
+        reply,
+        async (signal) => {
+          const call = await this.open(prepared, { ...options, signal });
+          startedAt = call.startedAt;
+          return call;
+        },
+        {
+          headers,
+          keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
+          idleTimeoutMs: this.config.upstream.idleTimeoutMs,
+          onClientGone: options.onClientGone,
+          signal: options.signal,
+          isTerminal: isOpenAiDone,
+          onFirstByte: () =>
+            this.metrics.timeToFirstToken
+              .labels(alias)
+              .observe((performance.now() - startedAt) / 1000),
+          onEvent: (event) => {
+            if (event.isComment || event.data === '[DONE]') {
+              options.onEvent?.(event, null);
+              return undefined;
+            }
+            contentEvents++;
+            const data = event.data;
+            let chunk: JsonObject | null = null;
+            const hasUsage = mayCarryUsage(data);
+            if (accumulator || hasUsage || mayCarryError(data) || options.onEvent) {
+              chunk = parseChunk(data);
+            }
+            const errorMessage = chunk && mayCarryError(data) ? chunkErrorMessage(chunk) : null;
+            if (errorMessage !== null) {
+              throw new ApiError('upstream_error', `The model server reported: ${errorMessage}`);
+            }
+            accumulator?.push(chunk);
+            options.onEvent?.(event, chunk);
+            if (hasUsage && chunk) {
+              usage = readUsage(chunk) ?? usage;
+              if (!prepared.clientWantsUsage && isUsageOnlyChunk(chunk)) {
+                contentEvents--;
+                return null;
+              }
+            }
+            return undefined;
+          },
+        },
+      );
+      if (!usage && result.call) {
+        usage = await estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1));
+      }
+      if (usage) {
+        this.reportUsage(prepared, usage);
+      }
+      return { ...result, completion: accumulator?.result() ?? null, usage };
+    } finally {
+      active.dec();
+    }
+  }
+
+  /** The forwarded body for one upstream: the client's, with the upstream's model name. */
+  private bodyFor(prepared: PreparedChat, upstream: CatalogUpstream): string {
+    if (upstream.format !== 'openai') {
+      // TODO(#8): translate to the Anthropic Messages API (wire/anthropic) and back.
+      throw new ApiError(
+        'upstream_error',
+        `Model "${prepared.model.alias}" is served by an anthropic upstream, which /v1/chat/completions cannot reach yet`,
+      );
+    }
+    const body = prepared.body;
+    const alias = body.model;
+    body.model = upstream.model;
+    try {
+      return JSON.stringify(body);
+    } finally {
+      body.model = alias;
+    }
+  }
+
+  private reportUsage(prepared: PreparedChat, usage: TokenUsage): void {
+    const alias = prepared.model.alias;
+    this.upstream.countTokens(alias, usage.promptTokens, usage.completionTokens);
+    if (!this.usageSink) {
+      return;
+    }
+    try {
+      this.usageSink.record(prepared.auth, alias, usage);
+    } catch (error) {
+      this.logger.error(`usage sink failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+function parseChunk(data: string): JsonObject | null {
+  try {
+    const value: unknown = JSON.parse(data);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as JsonObject)
+      : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,26 @@
+import type { FastifyReply } from 'fastify';
+import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
+
+export interface HangUpWatch {
+  /** Aborted when the client closes the connection before the response was finished. */
+  signal: AbortSignal;
+  /** Stops watching (call once the response is written). */
+  dispose(): void;
+}
+
+/**
+ * Watches a reply for a client hang-up (STYLE §8): `close` on `reply.raw` while
+ * `writableFinished` is false. The request's own `close` is not used: it fires as soon as the
+ * body has been read, while the client is still waiting.
+ */
+export function watchHangUp(reply: FastifyReply): HangUpWatch {
+  const controller = new AbortController();
+  const raw = reply.raw;
+  const onClose = () => {
+    if (!raw.writableFinished) {
+      controller.abort(new CallerAbortError());
+    }
+  };
+  raw.once('close', onClose);
+  return { signal: controller.signal, dispose: () => raw.removeListener('close', onClose) };
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { ModelsModule } from 'src/modules/models/models.module';
+import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
+import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
+import { UpstreamModule } from 'src/modules/proxy/upstream/upstream.module';
+import { V1ChatController } from 'src/modules/proxy/v1-chat.controller';
+
+/**
+ * The stateless /v1 proxy. Exports the services /c1 and the Anthropic translation build on:
+ * `ChatCompletionsService` (prepare → complete | stream), `EmbeddingsService`, and through
+ * the re-exported modules `UpstreamClient` and `ModelCatalog`.
+ */
+@Module({
+  imports: [ModelsModule, UpstreamModule],
+  providers: [ChatCompletionsService, EmbeddingsService],
+  controllers: [V1ChatController],
+  exports: [ChatCompletionsService, EmbeddingsService, ModelsModule, UpstreamModule],
+})
+export class ProxyModule {}

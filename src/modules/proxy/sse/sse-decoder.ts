@@ -1,0 +1,127 @@
+import { StringDecoder } from 'node:string_decoder';
+
+/** One server-sent event, as the upstream framed it. */
+export interface SseEvent {
+  /** The event's own text, exactly as received, without the blank line that ended it. */
+  raw: string;
+  /** `data:` lines joined with `\n` (empty for comment-only blocks). */
+  data: string;
+  /** The `event:` field, when present (Anthropic names every event). */
+  event?: string;
+  id?: string;
+  /** True when the block held only comments (`: keep-alive`). */
+  isComment: boolean;
+}
+
+/** An event longer than this without its blank line is refused: upstream answers are untrusted. */
+export const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+export class SseEventTooLargeError extends Error {}
+
+/** Two line terminators in a row (CRLF, LF or a lone CR, mixed as the spec allows). */
+const BOUNDARY = /(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)/g;
+
+/**
+ * Incremental SSE decoder (WHATWG "event stream" framing). Bytes go in as they arrive; complete
+ * events come out, and the unfinished tail is kept for the next chunk. Splits on blank lines
+ * (`\n\n`, `\r\n\r\n`, `\r\r`, mixed), including a terminator pair cut between two chunks, and
+ * decodes UTF-8 across chunk boundaries. A lone `\r` at the end of a chunk followed by `\n` in the
+ * next one at worst leaves an empty line at the start of the next block, which parsing skips.
+ */
+export class SseDecoder {
+  private readonly utf8 = new StringDecoder('utf8');
+  private tail = '';
+
+  constructor(private readonly maxEventBytes = DEFAULT_MAX_EVENT_BYTES) {}
+
+  /** Decodes one chunk; returns the events it completed (possibly none). */
+  push(chunk: Buffer | string): SseEvent[] {
+    const decoded = typeof chunk === 'string' ? chunk : this.utf8.write(chunk);
+    const text = this.tail.length === 0 ? decoded : this.tail + decoded;
+    const events: SseEvent[] = [];
+    let start = 0;
+    // The kept tail holds no boundary, except possibly in its last characters (a terminator
+    // pair cut between two chunks): rescanning only those keeps long events linear.
+    BOUNDARY.lastIndex = Math.max(0, this.tail.length - 3);
+    let match: RegExpExecArray | null;
+    while ((match = BOUNDARY.exec(text)) !== null) {
+      const end = match.index;
+      let block = text.slice(start, end);
+      start = end + match[0].length;
+      const first = block.charCodeAt(0);
+      if (first === 10 || first === 13) {
+        block = block.replace(/^[\r\n]+/, '');
+      }
+      if (block.length > 0) {
+        events.push(parseBlock(block));
+      }
+    }
+    this.tail = start === 0 ? text : text.slice(start);
+    if (this.tail.length > this.maxEventBytes) {
+      this.tail = '';
+      throw new SseEventTooLargeError(
+        `an upstream event exceeded ${this.maxEventBytes} bytes without ending`,
+      );
+    }
+    return events;
+  }
+
+  /** Call at end of stream: the last event, if the upstream did not end it with a blank line. */
+  end(): SseEvent[] {
+    const text = (this.tail + this.utf8.end()).replace(/[\r\n]+$/, '');
+    this.tail = '';
+    return text.length > 0 ? [parseBlock(text)] : [];
+  }
+
+  /** Bytes held back waiting for the end of an event. */
+  get pending(): number {
+    return this.tail.length;
+  }
+}
+
+/** Parses one event block (the lines between two blank lines). */
+export function parseBlock(block: string): SseEvent {
+  // Fast path: the usual single `data: …` line (OpenAI/vLLM chunks).
+  if (block.startsWith('data:') && block.indexOf('\n') === -1 && block.indexOf('\r') === -1) {
+    const value = block.charCodeAt(5) === 32 ? block.slice(6) : block.slice(5);
+    return { raw: block, data: value, isComment: false };
+  }
+  const lines = block.split(/\r\n|\r|\n/);
+  let data: string | null = null;
+  let event: string | undefined;
+  let id: string | undefined;
+  let hasField = false;
+  for (const line of lines) {
+    if (line.length === 0 || line.charCodeAt(0) === 58 /* : */) {
+      continue;
+    }
+    hasField = true;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) {
+      value = value.slice(1);
+    }
+    switch (field) {
+      case 'data':
+        data = data === null ? value : `${data}\n${value}`;
+        break;
+      case 'event':
+        event = value;
+        break;
+      case 'id':
+        id = value;
+        break;
+      default:
+        break;
+    }
+  }
+  const result: SseEvent = { raw: block, data: data ?? '', isComment: !hasField };
+  if (event !== undefined) {
+    result.event = event;
+  }
+  if (id !== undefined) {
+    result.id = id;
+  }
+  return result;
+}

@@ -1,0 +1,291 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { ApiError } from 'src/modules/errors/api-error';
+import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
+import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
+import { CallerAbortError, IdleTimeoutError } from 'src/modules/proxy/upstream/upstream-errors';
+
+/** The SSE response headers (STYLE §8), sent once. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+} as const;
+
+const KEEP_ALIVE = ': keep-alive\n\n';
+
+/** The default final error event: the catalog envelope as one `data:` event. */
+export function sseErrorEvent(error: ApiError): string {
+  return `data: ${JSON.stringify(error.toEnvelope())}\n\n`;
+}
+
+export interface SsePipeOptions {
+  /** Headers besides the SSE ones and those already set on the reply (`x-parley-applied`…). */
+  headers?: Record<string, string>;
+  /** Interval of `: keep-alive` comments until the first upstream byte (SSE_KEEPALIVE_SECS). */
+  keepAliveIntervalMs: number;
+  /** Longest silence between two upstream chunks once the first has arrived. */
+  idleTimeoutMs: number;
+  /**
+   * What a client hang-up does. `abort` (/v1): the upstream request is aborted at once.
+   * `detach` (/c1): nothing more is written, but the upstream is read to its end (bounded by
+   * the total timeout) so the caller can store the whole answer.
+   */
+  onClientGone: 'abort' | 'detach';
+  /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
+  signal?: AbortSignal;
+  /** True for the event that completes a stream (OpenAI `data: [DONE]`, Anthropic `message_stop`). */
+  isTerminal(event: SseEvent): boolean;
+  /**
+   * Sees every upstream event in order, also after the client left in `detach` mode. Return
+   * `undefined` to pass the event through as received, a string (complete SSE text, blank line
+   * included) to send instead, or `null` to drop it. Throwing ends the stream with
+   * `internal_error`. An `ApiError` thrown here ends it with that error (e.g. an upstream
+   * error event turned into the catalog envelope).
+   */
+  onEvent?(event: SseEvent): string | null | undefined;
+  /** The first upstream body byte arrived (time to first token). */
+  onFirstByte?(): void;
+  /** Formats the final error event; default `data: {"error": {…}}`. */
+  formatError?(error: ApiError): string;
+}
+
+export interface SsePipeResult {
+  /**
+   * `completed`: the terminal event arrived. `incomplete`: the stream ended early (cut,
+   * timeout, error event) after some bytes. `failed`: nothing arrived.
+   */
+  outcome: 'completed' | 'incomplete' | 'failed';
+  /** Why the stream did not complete (also sent to the client as the final event, if attached). */
+  error: ApiError | null;
+  /** The client hung up before the end. */
+  isClientGone: boolean;
+  /** The upstream call, once its headers arrived. */
+  call: UpstreamCall | null;
+}
+
+/**
+ * Streams an upstream SSE answer to the client through `reply.raw` (STYLE §8):
+ * - response headers once: when the upstream answers, or at the first keep-alive tick if it
+ *   takes longer (a long prefill), so a quick upstream failure is still a proper HTTP status;
+ * - `: keep-alive` comments every `keepAliveIntervalMs` until the first upstream byte;
+ * - complete events written as they arrive (the upstream's own text, not re-serialised), one
+ *   write per upstream chunk; `write() === false` pauses the upstream until `drain`;
+ * - after the headers, any failure becomes one final error event, then the end: the stream
+ *   never stops without the terminal event or an error event;
+ * - a client hang-up (`close` on `reply.raw` before `writableFinished`) aborts or detaches.
+ *
+ * `open` receives the signal to pass to `UpstreamClient.send`. When it rejects before the
+ * headers were sent, the `ApiError` is rethrown for the exception filter to answer with a
+ * status; in every other case this resolves with what happened.
+ */
+export async function pipeSse(
+  reply: FastifyReply,
+  open: (signal: AbortSignal) => Promise<UpstreamCall>,
+  options: SsePipeOptions,
+): Promise<SsePipeResult> {
+  const raw = reply.raw;
+  const controller = new AbortController();
+  let areHeadersSent = false;
+  let isClientGone = false;
+  let call: UpstreamCall | null = null;
+  let resumeOnGone: (() => void) | null = null;
+
+  const sendHeaders = () => {
+    if (areHeadersSent) {
+      return;
+    }
+    areHeadersSent = true;
+    // Headers set through `reply.header()` (request id, rate limits) live on the reply until
+    // `reply.send`, which a stream never calls: copy them.
+    const headers = { ...reply.getHeaders(), ...SSE_HEADERS, ...options.headers };
+    raw.writeHead(200, headers as OutgoingHttpHeaders);
+  };
+  const onClose = () => {
+    if (raw.writableFinished || isClientGone) {
+      return;
+    }
+    isClientGone = true;
+    if (options.onClientGone === 'abort') {
+      controller.abort(new CallerAbortError());
+      call?.abort();
+    } else {
+      resumeOnGone?.();
+    }
+  };
+  raw.on('close', onClose);
+  const onCancel = () => {
+    controller.abort(new CallerAbortError());
+    call?.abort();
+  };
+  if (options.signal?.aborted) {
+    onCancel();
+  } else {
+    options.signal?.addEventListener('abort', onCancel, { once: true });
+  }
+  let keepAlive: NodeJS.Timeout | null = setInterval(() => {
+    if (isClientGone || raw.writableNeedDrain) {
+      return;
+    }
+    sendHeaders();
+    raw.write(KEEP_ALIVE);
+  }, options.keepAliveIntervalMs);
+  const stopKeepAlive = () => {
+    if (keepAlive) {
+      clearInterval(keepAlive);
+      keepAlive = null;
+    }
+  };
+  const cleanup = () => {
+    stopKeepAlive();
+    raw.removeListener('close', onClose);
+    options.signal?.removeEventListener('abort', onCancel);
+  };
+  const finishWith = (error: ApiError) => {
+    if (!isClientGone && !raw.writableEnded) {
+      sendHeaders();
+      raw.end((options.formatError ?? sseErrorEvent)(error));
+    }
+  };
+
+  try {
+    call = await open(controller.signal);
+  } catch (error) {
+    cleanup();
+    const apiError =
+      error instanceof ApiError
+        ? error
+        : new ApiError('internal_error', 'Internal error', { cause: error });
+    if (!areHeadersSent && !isClientGone) {
+      throw apiError;
+    }
+    finishWith(apiError);
+    return { outcome: 'failed', error: apiError, isClientGone, call: null };
+  }
+  const upstream = call;
+  if (controller.signal.aborted) {
+    upstream.abort();
+  } else if (!isClientGone) {
+    sendHeaders();
+  }
+
+  return new Promise<SsePipeResult>((resolve) => {
+    const body = upstream.body;
+    const decoder = new SseDecoder();
+    let hasFirstByte = false;
+    let hasTerminal = false;
+    let result: SsePipeResult | null = null;
+    let idle: NodeJS.Timeout | null = null;
+
+    const settle = (error: ApiError | null) => {
+      if (result) {
+        return;
+      }
+      if (idle) {
+        clearTimeout(idle);
+      }
+      cleanup();
+      const outcome = hasTerminal ? 'completed' : hasFirstByte ? 'incomplete' : 'failed';
+      result = { outcome, error: hasTerminal ? null : error, isClientGone, call: upstream };
+      if (!hasTerminal && error) {
+        finishWith(error);
+      }
+      resolve(result);
+    };
+    const fail = (error: unknown) => {
+      if (hasTerminal) {
+        settle(null);
+        return;
+      }
+      settle(error instanceof ApiError ? error : upstream.fail(error).error);
+      upstream.abort();
+    };
+    const handle = (events: SseEvent[]): string => {
+      let out = '';
+      for (const event of events) {
+        if (hasTerminal) {
+          break;
+        }
+        const replacement = options.onEvent?.(event);
+        if (options.isTerminal(event)) {
+          hasTerminal = true;
+        }
+        if (replacement !== null) {
+          out += replacement ?? `${event.raw}\n\n`;
+        }
+      }
+      return out;
+    };
+    const write = (out: string) => {
+      if (hasTerminal) {
+        // The answer is complete: end the client's response now; the rest of the upstream
+        // body (normally nothing) is read and discarded so its connection can be reused.
+        if (!isClientGone && !raw.writableEnded) {
+          raw.end(out);
+        }
+        return;
+      }
+      if (out.length === 0 || isClientGone) {
+        return;
+      }
+      if (!raw.write(out) && !isClientGone) {
+        body.pause();
+        const resume = () => {
+          resumeOnGone = null;
+          raw.removeListener('drain', resume);
+          body.resume();
+        };
+        resumeOnGone = resume;
+        raw.once('drain', resume);
+      }
+    };
+
+    body.on('data', (chunk: Buffer) => {
+      if (!hasFirstByte) {
+        hasFirstByte = true;
+        stopKeepAlive();
+        options.onFirstByte?.();
+        idle = setTimeout(
+          () => upstream.abort(new IdleTimeoutError(options.idleTimeoutMs)),
+          options.idleTimeoutMs,
+        );
+      } else {
+        idle?.refresh();
+      }
+      if (hasTerminal) {
+        return;
+      }
+      try {
+        write(handle(decoder.push(chunk)));
+      } catch (error) {
+        fail(error instanceof ApiError ? error : asInternal(error));
+      }
+    });
+    body.once('end', () => {
+      try {
+        write(handle(decoder.end()));
+      } catch (error) {
+        fail(error instanceof ApiError ? error : asInternal(error));
+        return;
+      }
+      settle(
+        new ApiError(
+          'upstream_error',
+          `The model server for "${upstream.model.alias}" ended the stream before it was complete`,
+        ),
+      );
+    });
+    body.once('error', fail);
+    body.once('close', () => fail(new Error('upstream body closed before its end')));
+  });
+}
+
+function asInternal(error: unknown): ApiError {
+  if (error instanceof SseEventTooLargeError) {
+    return new ApiError(
+      'upstream_error',
+      `The model server's stream is malformed: ${error.message}`,
+    );
+  }
+  return new ApiError('internal_error', 'Internal error', { cause: error });
+}

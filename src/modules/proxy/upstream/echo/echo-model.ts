@@ -1,0 +1,160 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+/**
+ * The built-in dev model's answers, in the OpenAI wire format (what vLLM would send). It
+ * answers with the text of the last user message, cut at `max_tokens`, and counts tokens with
+ * a real tokenizer (o200k, the one /c1 estimates history with), so usage, quotas and truncation can be tried without a GPU.
+ */
+
+interface Tokenizer {
+  encode(text: string): number[];
+  decode(tokens: number[]): string;
+}
+
+let tokenizer: Tokenizer | null = null;
+let loading: Promise<Tokenizer> | null = null;
+
+/** Loaded on first use (~0.3 s once): most processes never serve the echo model. */
+export function loadTokenizer(): Promise<Tokenizer> {
+  if (tokenizer) {
+    return Promise.resolve(tokenizer);
+  }
+  loading ??= import('gpt-tokenizer').then((m) => {
+    tokenizer = { encode: (t) => m.encode(t), decode: (t) => m.decode(t) };
+    return tokenizer;
+  });
+  return loading;
+}
+
+type Obj = Record<string, unknown>;
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') {
+    return content;
+  }
+  if (Array.isArray(content)) {
+    return (content as Obj[])
+      .filter((p) => p?.type === 'text' && typeof p.text === 'string')
+      .map((p) => p.text as string)
+      .join(' ');
+  }
+  return '';
+}
+
+export interface EchoAnswer {
+  id: string;
+  created: number;
+  content: string;
+  finishReason: 'stop' | 'length';
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+/** What the echo model answers to a chat request body. */
+export function echoAnswer(body: Obj, t: Tokenizer): EchoAnswer {
+  const messages = (Array.isArray(body.messages) ? body.messages : []) as Obj[];
+  const lastUser = [...messages].reverse().find((m) => m?.role === 'user');
+  const full = textOf(lastUser?.content);
+  const limit: unknown = body.max_completion_tokens ?? body.max_tokens;
+  let tokens = t.encode(full);
+  let content = full;
+  let finishReason: EchoAnswer['finishReason'] = 'stop';
+  if (typeof limit === 'number' && limit >= 0 && tokens.length > limit) {
+    tokens = tokens.slice(0, limit);
+    content = t.decode(tokens);
+    finishReason = 'length';
+  }
+  // OpenAI's chat accounting: 3 tokens per message, 3 to prime the answer.
+  const prompt = messages.reduce((sum, m) => sum + 3 + t.encode(textOf(m?.content)).length, 0) + 3;
+  return {
+    id: `chatcmpl-echo-${randomUUID()}`,
+    created: Math.floor(Date.now() / 1000),
+    content,
+    finishReason,
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: tokens.length,
+      total_tokens: prompt + tokens.length,
+    },
+  };
+}
+
+export function echoCompletionJson(answer: EchoAnswer, model: string): string {
+  return JSON.stringify({
+    id: answer.id,
+    object: 'chat.completion',
+    created: answer.created,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: answer.content },
+        finish_reason: answer.finishReason,
+        logprobs: null,
+      },
+    ],
+    usage: answer.usage,
+  });
+}
+
+/** The SSE events of a streamed answer: role, one chunk per word, finish, usage?, [DONE]. */
+export function echoCompletionEvents(
+  answer: EchoAnswer,
+  model: string,
+  includeUsage: boolean,
+): string[] {
+  const chunk = (delta: Obj, finish: string | null) =>
+    `data: ${JSON.stringify({
+      id: answer.id,
+      object: 'chat.completion.chunk',
+      created: answer.created,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    })}\n\n`;
+  const words = answer.content.match(/\s*\S+|\s+$/g) ?? [];
+  const events = [
+    chunk({ role: 'assistant', content: '' }, null),
+    ...words.map((w) => chunk({ content: w }, null)),
+    chunk({}, answer.finishReason),
+  ];
+  if (includeUsage) {
+    events.push(
+      `data: ${JSON.stringify({
+        id: answer.id,
+        object: 'chat.completion.chunk',
+        created: answer.created,
+        model,
+        choices: [],
+        usage: answer.usage,
+      })}\n\n`,
+    );
+  }
+  events.push('data: [DONE]\n\n');
+  return events;
+}
+
+/** Deterministic unit vectors (8 dimensions) derived from each input's hash. */
+export function echoEmbeddingsJson(body: Obj, model: string, t: Tokenizer): string {
+  const inputs: unknown[] = Array.isArray(body.input) ? body.input : [body.input];
+  let promptTokens = 0;
+  const data = inputs.map((input, index) => {
+    const text = typeof input === 'string' ? input : JSON.stringify(input ?? '');
+    promptTokens += typeof input === 'string' ? t.encode(input).length : (input as []).length;
+    const digest = createHash('sha256').update(text).digest();
+    const raw = Array.from({ length: 8 }, (_, i) => digest.readInt16BE(i * 2) / 32768);
+    const norm = Math.hypot(...raw) || 1;
+    return { object: 'embedding', index, embedding: raw.map((x) => x / norm) };
+  });
+  return JSON.stringify({
+    object: 'list',
+    model,
+    data,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  });
+}
+
+export function echoModelsJson(model: string): string {
+  return JSON.stringify({
+    object: 'list',
+    data: [{ id: model, object: 'model', created: 0, owned_by: 'parley' }],
+  });
+}

@@ -1,0 +1,578 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Pool } from 'undici';
+import { APP_CONFIG } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
+import { HEADER } from 'src/common/http/headers';
+import { ApiError } from 'src/modules/errors/api-error';
+import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types';
+import { ModelCatalog } from 'src/modules/models/model-catalog';
+import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { EchoTransport } from 'src/modules/proxy/upstream/echo/echo.transport';
+import { PoolTransport } from 'src/modules/proxy/upstream/pool-transport';
+import {
+  CallerAbortError,
+  classifyFailure,
+  failureToApiError,
+  FailureKind,
+  TimeoutSettings,
+  TotalTimeoutError,
+} from 'src/modules/proxy/upstream/upstream-errors';
+import { UpstreamTransport } from 'src/modules/proxy/upstream/upstream-transport';
+import { upstreamErrorMessage } from 'src/modules/proxy/wire/upstream-error-message';
+
+/** `anthropic-version` sent to `anthropic` upstreams unless the caller names another. */
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+/** How long a refused upstream is skipped by the balancer (unless all are down). */
+const DOWN_BACKOFF_MS = 5_000;
+
+/** Cap on an upstream error body read to extract its message. */
+const ERROR_BODY_CAP = 64 * 1024;
+
+/**
+ * What to call upstream. `chat` is the target's native generation endpoint:
+ * `/chat/completions` for `openai`, `/messages` for `anthropic`.
+ */
+export type UpstreamOperation = 'chat' | 'embeddings' | 'models';
+
+export interface UpstreamRequest {
+  operation: UpstreamOperation;
+  /**
+   * Builds the body for the upstream chosen for an attempt (its `format` and `model` differ
+   * between upstreams of one alias). Called once per attempt; may throw an `ApiError`.
+   */
+  body?: (upstream: CatalogUpstream) => string | Buffer;
+  /** Ask for an event stream (`accept: text/event-stream`). */
+  stream?: boolean;
+  /** Aborts the call (the client hung up): the upstream sees the connection close. */
+  signal?: AbortSignal;
+  /** Forwarded as `x-request-id` for correlation in the upstream's logs. */
+  requestId?: string;
+  /** Extra safe headers (e.g. `anthropic-beta`); never the caller's credentials. */
+  headers?: Record<string, string>;
+  /** Same key → same upstream while it is healthy (prefix-cache affinity for /c1). */
+  affinityKey?: string;
+}
+
+/**
+ * An upstream answer whose headers arrived with a 2xx status. The caller must consume `body`
+ * or call `abort()`; when `body` closes, the total-timeout timer and the in-flight count are
+ * released and the upstream duration is recorded.
+ */
+export interface UpstreamCall {
+  readonly status: number;
+  /** The upstream's headers: untrusted, never to be copied to a client wholesale. */
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable;
+  readonly model: CatalogModel;
+  readonly upstream: CatalogUpstream;
+  /** Attempts made (2 after a connect failure and a successful retry). */
+  readonly attempts: number;
+  /** `performance.now()` at the start of the first attempt. */
+  readonly startedAt: number;
+  /** Aborted when the call is aborted for any reason (caller, total timeout). */
+  readonly signal: AbortSignal;
+  /** Aborts the upstream request; its connection is closed. */
+  abort(reason?: unknown): void;
+  /**
+   * Maps an error raised while reading `body` to its catalog error (504 for idle/total
+   * timeouts, 502 for a cut), counts it in the metrics, and notes it in upstream health.
+   */
+  fail(error: unknown): { kind: FailureKind; error: ApiError };
+}
+
+interface Target {
+  upstream: CatalogUpstream;
+  transport: UpstreamTransport;
+  basePath: string;
+  /** Headers sent on every request: auth for this upstream's format. */
+  baseHeaders: Record<string, string>;
+  inFlight: number;
+}
+
+interface ModelMetrics {
+  alias: string;
+  attempts: { inc(): void };
+  duration: { observe(v: number): void };
+  errors: Map<ErrorCode, { inc(): void }>;
+}
+
+/**
+ * The only place Parley makes upstream HTTP calls (STYLE §8): one keep-alive undici `Pool` per
+ * upstream origin, balancing between the upstreams of an alias (least in flight, round robin
+ * among equals, refused ones skipped for a few seconds), one retry after a connect failure (on
+ * the next upstream when there is one), named timeouts, and upstream failures mapped to
+ * catalog errors. Never forwards a caller's credentials: auth headers come from the catalog.
+ */
+@Injectable()
+export class UpstreamClient implements OnApplicationShutdown {
+  private readonly logger = new Logger('upstream');
+  private readonly pools = new Map<string, Pool>();
+  private readonly targets = new Map<string, Target[]>();
+  private readonly metricsByModel = new Map<string, ModelMetrics>();
+  private readonly timeouts: TimeoutSettings;
+  private readonly maxBodyBytes: number;
+  private roundRobin = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    catalog: ModelCatalog,
+    private readonly health: UpstreamHealthBook,
+    private readonly metrics: MetricsService,
+  ) {
+    this.timeouts = config.upstream;
+    this.maxBodyBytes = config.upstream.maxBodyBytes;
+    for (const model of catalog.list()) {
+      this.targets.set(
+        model.alias,
+        model.upstreams.map((u) => this.buildTarget(u, config)),
+      );
+      for (const upstream of model.upstreams) {
+        if (upstream.builtin) {
+          this.health.markUp(upstream.id, 0);
+        }
+      }
+    }
+  }
+
+  /** The runtime targets of an alias, in catalog order (the probe walks them). */
+  upstreamsOf(alias: string): readonly CatalogUpstream[] {
+    return (this.targets.get(alias) ?? []).map((t) => t.upstream);
+  }
+
+  /**
+   * Sends one request for `model`, retrying a connect failure once. Resolves when a 2xx
+   * answer's headers have arrived; rejects with an `ApiError` otherwise:
+   * 503 `upstream_unavailable` (+ `retry-after`) when no upstream accepted a connection,
+   * 504 `upstream_timeout` (first byte or total), 502 `upstream_error` for a non-2xx answer
+   * (its message inlined, its headers and URL not) or any other failure.
+   */
+  async send(model: CatalogModel, request: UpstreamRequest): Promise<UpstreamCall> {
+    const targets = this.targets.get(model.alias);
+    if (!targets || targets.length === 0) {
+      throw new ApiError('model_not_in_allowlist', `Model "${model.alias}" is not served here`, {
+        param: 'model',
+      });
+    }
+    const metrics = this.metricsFor(model.alias);
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const callerSignal = request.signal;
+    const onCallerAbort = () => controller.abort(new CallerAbortError());
+    if (callerSignal) {
+      if (callerSignal.aborted) {
+        throw failureToApiError('aborted', model.alias, this.timeouts);
+      }
+      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+    }
+    const totalTimer = setTimeout(
+      () => controller.abort(new TotalTimeoutError(this.timeouts.totalTimeoutMs)),
+      this.timeouts.totalTimeoutMs,
+    );
+    const release = () => {
+      clearTimeout(totalTimer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    };
+
+    const startedAt = performance.now();
+    let failed: Target | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const target = this.pick(targets, failed, request.affinityKey);
+      let body: string | Buffer | undefined;
+      let path: string;
+      try {
+        path = target.basePath + pathFor(target.upstream, request.operation);
+        body = request.body?.(target.upstream);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      target.inFlight++;
+      metrics.attempts.inc();
+      const attemptStart = performance.now();
+      let response;
+      try {
+        response = await target.transport.request({
+          method: request.operation === 'models' ? 'GET' : 'POST',
+          path,
+          headers: this.headersFor(target, request),
+          body,
+          signal,
+          headersTimeoutMs: this.timeouts.firstByteTimeoutMs,
+          // A streaming upstream (vLLM) sends its headers at once and its first token after the
+          // prefill, which may take minutes: until the first body byte the first-byte timeout
+          // applies. Between later chunks the stream reader's watchdog enforces the idle timeout.
+          bodyTimeoutMs: request.stream
+            ? Math.max(this.timeouts.firstByteTimeoutMs, this.timeouts.idleTimeoutMs)
+            : this.timeouts.idleTimeoutMs,
+        });
+      } catch (error) {
+        target.inFlight--;
+        const kind = classifyFailure(error, signal, 'before_headers');
+        if (kind === 'connect') {
+          this.health.markDown(target.upstream.id, 'upstream_unavailable');
+          if (attempt === 1 && !signal.aborted) {
+            failed = target;
+            continue;
+          }
+        }
+        release();
+        const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
+        if (kind !== 'aborted') {
+          this.countError(metrics, apiError.code);
+          if (kind !== 'connect') {
+            this.health.noteError(target.upstream.id, apiError.code);
+          }
+          this.logger.warn(
+            `${model.alias} (${target.upstream.id}) attempt ${attempt}: ${kind} (${describe(error)})`,
+          );
+        }
+        throw apiError;
+      }
+
+      this.health.markUp(target.upstream.id, Math.round(performance.now() - attemptStart));
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        const message = await this.readErrorMessage(response.body, response.headers, target);
+        target.inFlight--;
+        release();
+        this.health.noteError(target.upstream.id, 'upstream_error');
+        this.countError(metrics, 'upstream_error');
+        throw new ApiError(
+          'upstream_error',
+          `The model server answered ${response.statusCode}${message ? `: ${message}` : ''}`,
+        );
+      }
+
+      let isDone = false;
+      const done = () => {
+        if (isDone) {
+          return;
+        }
+        isDone = true;
+        target.inFlight--;
+        release();
+        metrics.duration.observe((performance.now() - startedAt) / 1000);
+      };
+      response.body.once('close', done);
+      const alias = model.alias;
+      const timeouts = this.timeouts;
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: response.body,
+        model,
+        upstream: target.upstream,
+        attempts: attempt,
+        startedAt,
+        signal,
+        abort: (reason?: unknown) => {
+          controller.abort(reason ?? new CallerAbortError());
+          response.body.destroy();
+        },
+        fail: (error: unknown) => {
+          const kind = classifyFailure(error, signal, 'body');
+          const apiError = failureToApiError(kind, alias, timeouts, error);
+          if (kind !== 'aborted') {
+            this.countError(metrics, apiError.code);
+            this.health.noteError(target.upstream.id, apiError.code);
+          }
+          return { kind, error: apiError };
+        },
+      };
+    }
+  }
+
+  /**
+   * Reads a whole (JSON) answer, capped at UPSTREAM_MAX_BODY_BYTES. Rejects with the catalog
+   * error of a cut, a timeout, or an oversized body (502 `upstream_error`).
+   */
+  readBody(call: UpstreamCall): Promise<Buffer> {
+    const declared = Number(call.headers['content-length']);
+    if (declared > this.maxBodyBytes) {
+      call.abort();
+      return Promise.reject(this.tooLarge(call));
+    }
+    // Events rather than an async iterator: this is on every JSON request's path.
+    return new Promise((resolve, reject) => {
+      const body = call.body;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let isSettled = false;
+      const settle = (error: ApiError | null) => {
+        if (isSettled) {
+          return;
+        }
+        isSettled = true;
+        body.removeListener('data', onData);
+        if (error) {
+          reject(error);
+        } else {
+          resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        }
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > this.maxBodyBytes) {
+          settle(this.tooLarge(call));
+          call.abort();
+          return;
+        }
+        chunks.push(chunk);
+      };
+      body.on('data', onData);
+      body.once('end', () => settle(null));
+      body.once('error', (error) => settle(call.fail(error).error));
+      body.once('close', () => settle(call.fail(new Error('closed before the end')).error));
+    });
+  }
+
+  /**
+   * A cheap reachability check of one upstream for /readyz: `GET <base>/models` with its key,
+   * bounded by `timeoutMs`. Up when it answers below 500 and not 401/403 (a wrong key would
+   * fail every request). Not counted as an attempt; updates health as last seen.
+   */
+  async probe(
+    upstream: CatalogUpstream,
+    timeoutMs: number,
+  ): Promise<{ isUp: boolean; latencyMs: number }> {
+    const target = [...this.targets.values()].flat().find((t) => t.upstream === upstream);
+    if (!target) {
+      return { isUp: false, latencyMs: 0 };
+    }
+    const started = performance.now();
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await target.transport.request({
+        method: 'GET',
+        path: `${target.basePath}/models`,
+        headers: { ...target.baseHeaders, accept: 'application/json' },
+        signal,
+        headersTimeoutMs: timeoutMs,
+        bodyTimeoutMs: timeoutMs,
+      });
+      response.body.resume();
+      response.body.on('error', () => undefined);
+      const latencyMs = Math.round(performance.now() - started);
+      const status = response.statusCode;
+      const isUp = status < 500 && status !== 401 && status !== 403;
+      if (isUp) {
+        this.health.markUp(upstream.id, latencyMs);
+      } else {
+        this.health.markDown(upstream.id, 'upstream_error');
+      }
+      return { isUp, latencyMs };
+    } catch {
+      this.health.markDown(upstream.id, 'upstream_unavailable');
+      return { isUp: false, latencyMs: Math.round(performance.now() - started) };
+    }
+  }
+
+  /** Counts tokens reported by an upstream answer (metrics only; usage sinks are separate). */
+  countTokens(alias: string, promptTokens: number, completionTokens: number): void {
+    if (promptTokens > 0) {
+      this.metrics.tokens.labels(alias, 'in').inc(promptTokens);
+    }
+    if (completionTokens > 0) {
+      this.metrics.tokens.labels(alias, 'out').inc(completionTokens);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [...this.pools.values()].map(async (pool) => {
+        const closing = pool.close();
+        const timer = setTimeout(() => void pool.destroy(), 2_000);
+        try {
+          await closing;
+        } catch {
+          // Destroyed while closing: nothing left to wait for.
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+  }
+
+  private tooLarge(call: UpstreamCall): ApiError {
+    const metrics = this.metricsFor(call.model.alias);
+    this.countError(metrics, 'upstream_error');
+    return new ApiError(
+      'upstream_error',
+      `The model server's answer is larger than ${this.maxBodyBytes} bytes (UPSTREAM_MAX_BODY_BYTES)`,
+    );
+  }
+
+  private buildTarget(upstream: CatalogUpstream, config: AppConfig): Target {
+    const baseHeaders: Record<string, string> = {};
+    if (upstream.format === 'anthropic') {
+      baseHeaders[HEADER.anthropicVersion] = ANTHROPIC_VERSION;
+      if (upstream.apiKey) {
+        baseHeaders[HEADER.apiKey] = upstream.apiKey;
+      }
+    } else if (upstream.apiKey) {
+      baseHeaders[HEADER.authorization] = `Bearer ${upstream.apiKey}`;
+    }
+    if (upstream.builtin === 'echo') {
+      return {
+        upstream,
+        transport: new EchoTransport(upstream.model),
+        basePath: '',
+        baseHeaders,
+        inFlight: 0,
+      };
+    }
+    const url = new URL(upstream.url);
+    let pool = this.pools.get(url.origin);
+    if (!pool) {
+      pool = new Pool(url.origin, {
+        connections: null,
+        pipelining: 1,
+        connect: { timeout: config.upstream.connectTimeoutMs },
+        headersTimeout: config.upstream.firstByteTimeoutMs,
+        bodyTimeout: config.upstream.idleTimeoutMs,
+      });
+      this.pools.set(url.origin, pool);
+    }
+    return {
+      upstream,
+      transport: new PoolTransport(pool),
+      basePath: url.pathname === '/' ? '' : url.pathname,
+      baseHeaders,
+      inFlight: 0,
+    };
+  }
+
+  private headersFor(target: Target, request: UpstreamRequest): Record<string, string> {
+    const headers: Record<string, string> = {
+      ...request.headers,
+      ...target.baseHeaders,
+      accept: request.stream ? 'text/event-stream' : 'application/json',
+    };
+    const version = request.headers?.[HEADER.anthropicVersion];
+    if (version && target.upstream.format === 'anthropic') {
+      headers[HEADER.anthropicVersion] = version;
+    }
+    if (request.operation !== 'models') {
+      headers['content-type'] = 'application/json';
+    }
+    if (request.requestId) {
+      headers[HEADER.requestId] = request.requestId;
+    }
+    return headers;
+  }
+
+  /**
+   * Least in flight first; among equals, round robin (or the affinity key's upstream); a target
+   * refused in the last few seconds only when every other is too; never `exclude` when another
+   * exists (the retry goes to the next upstream).
+   */
+  private pick(targets: Target[], exclude: Target | null, affinityKey?: string): Target {
+    const n = targets.length;
+    if (n === 1) {
+      return targets[0];
+    }
+    const start = affinityKey ? hashString(affinityKey) % n : this.roundRobin++ % n;
+    let best: Target | null = null;
+    let bestScore = Infinity;
+    for (let k = 0; k < n; k++) {
+      const target = targets[(start + k) % n];
+      if (target === exclude) {
+        continue;
+      }
+      let score = affinityKey && k === 0 ? -1 : target.inFlight;
+      if (this.health.isRecentlyDown(target.upstream.id, DOWN_BACKOFF_MS)) {
+        score += 1e9;
+      }
+      if (score < bestScore) {
+        best = target;
+        bestScore = score;
+      }
+    }
+    return best ?? targets[start];
+  }
+
+  private async readErrorMessage(
+    body: Readable,
+    headers: IncomingHttpHeaders,
+    target: Target,
+  ): Promise<string | null> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        const buffer = chunk as Buffer;
+        chunks.push(buffer.subarray(0, Math.max(0, ERROR_BODY_CAP - size)));
+        size += buffer.length;
+        if (size >= ERROR_BODY_CAP) {
+          body.destroy();
+          break;
+        }
+      }
+    } catch {
+      // A cut error body: use what arrived.
+    }
+    const contentType = headers['content-type'];
+    return upstreamErrorMessage(
+      Buffer.concat(chunks).toString('utf8'),
+      typeof contentType === 'string' ? contentType : undefined,
+      target.upstream.apiKey ? [target.upstream.apiKey] : [],
+    );
+  }
+
+  private metricsFor(alias: string): ModelMetrics {
+    let metrics = this.metricsByModel.get(alias);
+    if (!metrics) {
+      metrics = {
+        alias,
+        attempts: this.metrics.upstreamAttempts.labels(alias),
+        duration: this.metrics.upstreamDuration.labels(alias),
+        errors: new Map(),
+      };
+      this.metricsByModel.set(alias, metrics);
+    }
+    return metrics;
+  }
+
+  private countError(metrics: ModelMetrics, code: ErrorCode): void {
+    let counter = metrics.errors.get(code);
+    if (!counter) {
+      counter = this.metrics.upstreamErrors.labels(metrics.alias, code);
+      metrics.errors.set(code, counter);
+    }
+    counter.inc();
+  }
+}
+
+function pathFor(upstream: CatalogUpstream, operation: UpstreamOperation): string {
+  switch (operation) {
+    case 'models':
+      return '/models';
+    case 'chat':
+      return upstream.format === 'anthropic' ? '/messages' : '/chat/completions';
+    case 'embeddings':
+      if (upstream.format === 'anthropic') {
+        throw new ApiError('invalid_field', 'This model does not serve embeddings', {
+          param: 'model',
+        });
+      }
+      return '/embeddings';
+  }
+}
+
+function hashString(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  }
+  return h >>> 0;
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return [e?.code, e?.message].filter((x) => typeof x === 'string').join(': ') || 'unknown';
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { UPSTREAM_PROBE } from 'src/modules/health/upstream-probe';
+import { ModelsModule } from 'src/modules/models/models.module';
+import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { UpstreamProbeService } from 'src/modules/proxy/upstream/upstream-probe.service';
+
+/** Upstream HTTP (pools, balancing, retries, timeouts) and the readiness probe. */
+@Module({
+  imports: [ModelsModule],
+  providers: [
+    UpstreamClient,
+    UpstreamProbeService,
+    { provide: UPSTREAM_PROBE, useExisting: UpstreamProbeService },
+  ],
+  exports: [UpstreamClient, UPSTREAM_PROBE],
+})
+export class UpstreamModule {}

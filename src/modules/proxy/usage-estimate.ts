@@ -1,0 +1,50 @@
+import { TokenUsage } from 'src/common/types/usage-sink';
+
+interface Counter {
+  countTokens(text: string): number;
+}
+
+let counter: Counter | null = null;
+
+/** The tokenizer, loaded on the first abandoned stream (or already, by /c1's history window). */
+async function loadCounter(): Promise<Counter> {
+  if (!counter) {
+    const m = await import('gpt-tokenizer');
+    counter = { countTokens: (text) => m.countTokens(text) };
+  }
+  return counter;
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') {
+    return content;
+  }
+  if (Array.isArray(content)) {
+    let text = '';
+    for (const part of content as { type?: unknown; text?: unknown }[]) {
+      if (part && typeof part.text === 'string') {
+        text += part.text;
+      }
+    }
+    return text;
+  }
+  return '';
+}
+
+/**
+ * Usage of a stream that ended before the upstream reported it (the client hung up on /v1 and
+ * the upstream was aborted, or the stream was cut): prompt tokens counted with a real
+ * tokenizer over the messages' text (3 per message, OpenAI's accounting), completion tokens
+ * as the number of content events received (servers send about one token per event). An
+ * estimate, so that abandoning streams does not escape quotas.
+ */
+export async function estimateUsage(messages: unknown, contentEvents: number): Promise<TokenUsage> {
+  const tokenizer = await loadCounter();
+  let prompt = 3;
+  if (Array.isArray(messages)) {
+    for (const message of messages as { content?: unknown }[]) {
+      prompt += 3 + tokenizer.countTokens(textOf(message?.content));
+    }
+  }
+  return { promptTokens: prompt, completionTokens: contentEvents };
+}
