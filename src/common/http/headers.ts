@@ -14,4 +14,5 @@ export const HEADER = {
   rateLimitReset: 'x-ratelimit-reset',
   lastEventId: 'last-event-id',
   anthropicVersion: 'anthropic-version',
+  anthropicBeta: 'anthropic-beta',
 } as const;

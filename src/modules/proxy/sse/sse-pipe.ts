@@ -206,7 +206,15 @@ export async function pipeSse(
         if (hasTerminal) {
           break;
         }
-        const replacement = options.onEvent?.(event);
+        let replacement: string | null | undefined;
+        try {
+          replacement = options.onEvent?.(event);
+        } catch (error) {
+          // The events before the failing one (same upstream chunk) still reach the client,
+          // ahead of the final error event.
+          write(out);
+          throw error;
+        }
         if (options.isTerminal(event)) {
           hasTerminal = true;
         }

@@ -34,7 +34,7 @@ export interface OpenAIRequestTranslation {
    * `messages[1].content[0].image_url.url`) to the path of the same value in the Anthropic
    * request (`messages[0].content[2].source.data`), so errors name what the client sent.
    */
-  toAnthropicParam(param: string | null): string | null;
+  toAnthropicParam: (param: string | null) => string | null;
 }
 
 /** Fields of an Anthropic request mapped one by one below; everything else is an extra. */

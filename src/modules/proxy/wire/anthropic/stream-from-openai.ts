@@ -1,3 +1,4 @@
+import { TokenUsage } from 'src/common/types/usage-sink';
 import { errorEnvelope, ErrorEnvelope } from 'src/modules/errors/api-error';
 import {
   AnthropicErrorEvent,
@@ -68,7 +69,7 @@ export class OpenAIToAnthropicStream {
   private finishReason: unknown = null;
   private upstreamStopReason: unknown = null;
   private refused = false;
-  private usage: unknown = null;
+  private reportedUsage: unknown = null;
 
   constructor(private readonly options: OpenAIToAnthropicStreamOptions) {}
 
@@ -81,6 +82,18 @@ export class OpenAIToAnthropicStream {
     return this.finished;
   }
 
+  /** The usage the upstream reported (prompt tokens include cached ones), or null. */
+  get usage(): TokenUsage | null {
+    if (!isRecord(this.reportedUsage)) {
+      return null;
+    }
+    const n = (v: unknown) => (typeof v === 'number' && v > 0 ? v : 0);
+    return {
+      promptTokens: n(this.reportedUsage.prompt_tokens),
+      completionTokens: n(this.reportedUsage.completion_tokens),
+    };
+  }
+
   push(chunk: unknown): AnthropicStreamEvent[] {
     if (this.finished || !isRecord(chunk)) {
       return [];
@@ -91,13 +104,13 @@ export class OpenAIToAnthropicStream {
       return this.fail(
         errorEnvelope(
           'upstream_error',
-          `The upstream failed mid-stream: ${typeof detail === 'string' ? detail : 'unknown error'}`,
+          `The model server reported: ${typeof detail === 'string' ? detail : 'unknown error'}`,
         ),
       );
     }
     const events = this.start(chunk.id);
     if (isRecord(chunk.usage)) {
-      this.usage = chunk.usage;
+      this.reportedUsage = chunk.usage;
     }
     const choice: unknown = Array.isArray(chunk.choices)
       ? chunk.choices.find((c: unknown) => isRecord(c) && (c.index ?? 0) === 0)
@@ -163,7 +176,7 @@ export class OpenAIToAnthropicStream {
       {
         type: 'message_delta',
         delta: { stop_reason: stop.stopReason, stop_sequence: stop.stopSequence },
-        usage: anthropicUsageFromOpenAI(this.usage),
+        usage: anthropicUsageFromOpenAI(this.reportedUsage),
       },
       { type: 'message_stop' },
     );

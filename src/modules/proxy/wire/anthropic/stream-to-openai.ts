@@ -99,9 +99,7 @@ export class AnthropicToOpenAIStream {
       case 'error': {
         const error = isRecord(event.error) ? event.error : {};
         const detail = typeof error.message === 'string' ? error.message : 'unknown error';
-        return this.fail(
-          errorEnvelope('upstream_error', `The upstream failed mid-stream: ${detail}`),
-        );
+        return this.fail(errorEnvelope('upstream_error', `The model server reported: ${detail}`));
       }
       default:
         // ping, content_block_stop and event types added later carry nothing to translate.

@@ -146,7 +146,7 @@ describe(OpenAIToAnthropicStream.name, () => {
         error: {
           type: 'upstream_error',
           code: 'upstream_error',
-          message: 'The upstream failed mid-stream: CUDA out of memory',
+          message: 'The model server reported: CUDA out of memory',
           param: null,
         },
       },
