@@ -12,11 +12,28 @@ const shared = {
   testEnvironment: 'node',
 };
 
+if (!process.env.TEST_DATABASE_URL) {
+  console.warn(
+    '\n*** SKIPPED: the e2e-postgres project (every e2e file again on PostgreSQL) needs TEST_DATABASE_URL. ***\n',
+  );
+}
+
 export default {
   maxWorkers: 2,
   testTimeout: 60_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // The same end-to-end files again on PostgreSQL, when a server is configured (CI sets it).
+    ...(process.env.TEST_DATABASE_URL
+      ? [
+          {
+            ...shared,
+            displayName: 'e2e-postgres',
+            testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+            setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
+          },
+        ]
+      : []),
   ],
 };

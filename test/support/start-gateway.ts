@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from 'src/app.factory';
 import { loadConfig } from 'src/config/load-config';
+import { createTestDatabase } from 'test/support/test-database';
 
 export const TEST_API_KEY = 'pk-test-0123456789abcdef0123456789';
 export const TEST_ADMIN_TOKEN = 'admin-test-0123456789abcdef';
@@ -68,7 +69,7 @@ export interface StartGatewayOptions {
   env?: Record<string, string>;
   /** A model catalog, written to a temp file and passed as MODELS_FILE. */
   models?: unknown;
-  /** Reuse an existing database (restart tests). */
+  /** Reuse an existing database (restart tests); by default each gateway gets a fresh one. */
   databaseUrl?: string;
 }
 
@@ -78,7 +79,8 @@ export interface StartGatewayOptions {
  */
 export async function startGateway(options: StartGatewayOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
-  const databaseUrl = options.databaseUrl ?? `sqlite:${join(dir, 'parley.sqlite')}`;
+  const ownDatabase = options.databaseUrl ? null : await createTestDatabase(dir);
+  const databaseUrl = options.databaseUrl ?? ownDatabase!.url;
   const env: Record<string, string> = {
     PORT: '0',
     DATABASE_URL: databaseUrl,
@@ -199,7 +201,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
       }
       closed = true;
       await app.close();
-      if (!options.databaseUrl) {
+      if (ownDatabase) {
+        await ownDatabase.drop();
         rmSync(dir, { recursive: true, force: true });
       }
     },
