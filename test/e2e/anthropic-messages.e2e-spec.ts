@@ -593,6 +593,49 @@ describe('/v1/messages (Anthropic Messages API)', () => {
       });
     });
 
+    it('passes images through natively (URL sources too: this model takes URLs)', async () => {
+      const content = [
+        {
+          type: 'image' as const,
+          source: { type: 'base64' as const, media_type: 'image/png' as const, data: PNG },
+        },
+        {
+          type: 'image' as const,
+          source: { type: 'url' as const, url: 'https://example.com/cat.png' },
+        },
+        { type: 'text' as const, text: 'Compare' },
+      ];
+      const message = await client.messages.create({
+        model: 'claude',
+        max_tokens: 50,
+        messages: [{ role: 'user', content }],
+      });
+      expect(message.content).toEqual([{ type: 'text', text: 'You said: Compare' }]);
+      expect(lastAnthropic().body.messages).toEqual([{ role: 'user', content }]);
+    });
+
+    it('checks native images like translated ones', async () => {
+      const before = anthropic.received.length;
+      const res = await gw.post('/v1/messages', {
+        model: 'claude',
+        max_tokens: 50,
+        messages: [
+          { role: 'user', content: 'first' },
+          { role: 'assistant', content: 'ok' },
+          {
+            role: 'user',
+            content: [
+              { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: PNG } },
+            ],
+          },
+        ],
+      });
+      expectApiError(res, 400, 'image_decode_error', {
+        param: 'messages[2].content[0].source.data',
+      });
+      expect(anthropic.received.length).toBe(before);
+    });
+
     it('streams the upstream events through unchanged, thinking signature included', async () => {
       anthropic.next({
         kind: 'message',
