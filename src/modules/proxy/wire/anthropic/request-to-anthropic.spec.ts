@@ -1,6 +1,9 @@
 import { ApiError } from 'src/modules/errors/api-error';
 import cases from 'src/modules/proxy/wire/anthropic/__fixtures__/openai-to-anthropic-requests.json';
-import { openAIRequestToAnthropic } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
+import {
+  anthropicRequestFromNeutral,
+  openAIRequestToAnthropic,
+} from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
 
 describe(openAIRequestToAnthropic.name, () => {
   it.each(cases.map((c) => [c.name, c] as const))('translates: %s', (_name, c) => {
@@ -79,6 +82,62 @@ describe(openAIRequestToAnthropic.name, () => {
     expect({ code: (error as ApiError).code, param: (error as ApiError).param }).toEqual({
       code: 'invalid_field',
       param,
+    });
+  });
+});
+
+describe(anthropicRequestFromNeutral.name, () => {
+  it('takes the parameters from the request and the conversation from the neutral history', () => {
+    expect(
+      anthropicRequestFromNeutral(
+        {
+          model: 'claude',
+          max_tokens: 300,
+          temperature: 0.2,
+          stream: true,
+          messages: [{ role: 'user', content: 'ignored: history is rendered from the store' }],
+        },
+        [
+          { role: 'system', parts: [{ type: 'text', text: 'Be brief.' }] },
+          { role: 'user', parts: [{ type: 'text', text: 'Weather?' }] },
+          {
+            role: 'assistant',
+            parts: [
+              { type: 'reasoning', text: 'use the tool', signature: 'sig-1' },
+              { type: 'tool_call', id: 'toolu_1', name: 'weather', arguments: '{"city":"Oslo"}' },
+            ],
+          },
+          {
+            role: 'tool',
+            parts: [{ type: 'tool_result', toolCallId: 'toolu_1', content: 'down', isError: true }],
+          },
+          { role: 'user', parts: [{ type: 'text', text: 'And now?' }] },
+        ],
+        { defaultMaxTokens: 1000 },
+      ),
+    ).toEqual({
+      model: 'claude',
+      max_tokens: 300,
+      temperature: 0.2,
+      stream: true,
+      system: 'Be brief.',
+      messages: [
+        { role: 'user', content: 'Weather?' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: 'use the tool', signature: 'sig-1' },
+            { type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Oslo' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: 'down', is_error: true },
+            { type: 'text', text: 'And now?' },
+          ],
+        },
+      ],
     });
   });
 });

@@ -1,4 +1,5 @@
 import { ApiError } from 'src/modules/errors/api-error';
+import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import {
   AnthropicContentBlock,
   AnthropicMessage,
@@ -7,6 +8,10 @@ import {
   AnthropicTool,
   AnthropicToolChoice,
 } from 'src/modules/proxy/wire/anthropic/anthropic.types';
+import {
+  AnthropicConversation,
+  neutralToAnthropic,
+} from 'src/modules/proxy/wire/anthropic/neutral-anthropic';
 import {
   invalidField,
   isNonEmptyString,
@@ -38,8 +43,27 @@ export function openAIRequestToAnthropic(
   input: JsonObject,
   options: OpenAIToAnthropicOptions,
 ): AnthropicRequest {
-  if (!Array.isArray(input.messages)) {
-    throw input.messages === undefined
+  return withConversation(input, options, openAIMessagesToAnthropic(input.messages));
+}
+
+/**
+ * A /c1 turn for an `anthropic` upstream: the request's parameters translated as above, the
+ * conversation rendered straight from the stored neutral history (system prompt, earlier
+ * turns, the new turn) rather than through its OpenAI rendering, so that what only Anthropic
+ * carries (thinking signatures, tool errors) survives.
+ */
+export function anthropicRequestFromNeutral(
+  input: JsonObject,
+  history: readonly NeutralMessage[],
+  options: OpenAIToAnthropicOptions,
+): AnthropicRequest {
+  return withConversation(input, options, neutralToAnthropic(history));
+}
+
+/** Chat Completions `messages` → the Anthropic `system` prompt and `messages`. */
+export function openAIMessagesToAnthropic(input: unknown): AnthropicConversation {
+  if (!Array.isArray(input)) {
+    throw input === undefined
       ? missingField('messages')
       : invalidField('messages', 'messages must be an array');
   }
@@ -58,7 +82,7 @@ export function openAIRequestToAnthropic(
       messages.push({ role, content: blocks });
     }
   };
-  input.messages.forEach((message: unknown, i: number) => {
+  input.forEach((message: unknown, i: number) => {
     const path = `messages[${i}]`;
     if (!isRecord(message)) {
       throw invalidField(path, `${path} must be an object`);
@@ -108,16 +132,27 @@ export function openAIRequestToAnthropic(
       message.content = message.content[0].text;
     }
   }
+  const out: AnthropicConversation = { messages };
+  if (system.length === 1) {
+    out.system = system[0].text;
+  } else if (system.length > 1) {
+    out.system = system;
+  }
+  return out;
+}
 
+function withConversation(
+  input: JsonObject,
+  options: OpenAIToAnthropicOptions,
+  conversation: AnthropicConversation,
+): AnthropicRequest {
   const body: AnthropicRequest = {
     model: typeof input.model === 'string' ? input.model : '',
     max_tokens: maxTokens(input, options.defaultMaxTokens),
-    messages,
+    messages: conversation.messages,
   };
-  if (system.length === 1) {
-    body.system = system[0].text;
-  } else if (system.length > 1) {
-    body.system = system;
+  if (conversation.system !== undefined) {
+    body.system = conversation.system;
   }
   const stop = input.stop;
   if (typeof stop === 'string') {
