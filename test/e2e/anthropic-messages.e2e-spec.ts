@@ -443,6 +443,32 @@ describe('/v1/messages (Anthropic Messages API)', () => {
       ).toHaveLength(1);
     });
 
+    it('aborts the upstream when the client hangs up mid-stream', async () => {
+      openai.options.chunkDelayMs = 200;
+      const controller = new AbortController();
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'llama',
+          max_tokens: 64,
+          stream: true,
+          messages: [{ role: 'user', content: 'hang up on me' }],
+        }),
+        signal: controller.signal,
+      });
+      const reader = res.body!.getReader();
+      await reader.read();
+      controller.abort();
+      const record = lastOpenAI();
+      const deadline = Date.now() + 2000;
+      while (!record.hungUp && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(record.body.messages).toEqual([{ role: 'user', content: 'hang up on me' }]);
+      expect(record.hungUp).toBe(true);
+    });
+
     it('makes the SDK raise the mid-stream error as an APIError', async () => {
       openai.next({ kind: 'cut', chunks: 2 });
       openai.options.chunkDelayMs = 20;
