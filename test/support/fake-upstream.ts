@@ -97,6 +97,18 @@ export function completionTokensFor(answer: string): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * A base URL on which nothing listens (connect → ECONNREFUSED): a port bound then released.
+ */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/v1`;
+}
+
+/**
  * A real node:http server on 127.0.0.1:0 that speaks the OpenAI wire format like vLLM
  * (chat completions JSON and SSE with usage, embeddings, models) and records every request.
  */
@@ -260,6 +272,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       }
       if ((behaviour.kind === 'stall' || behaviour.kind === 'cut') && i >= behaviour.chunks) {
         if (behaviour.kind === 'cut') {
+          // Let the chunks already written reach the wire first: destroy() drops unsent data.
+          await sleep(20);
           res.socket?.destroy();
         }
         return;

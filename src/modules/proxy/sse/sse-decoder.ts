@@ -30,19 +30,29 @@ const BOUNDARY = /(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)/g;
  */
 export class SseDecoder {
   private readonly utf8 = new StringDecoder('utf8');
-  private tail = '';
+  /** The unfinished event, in pieces: joining them on every chunk would make long events quadratic. */
+  private parts: string[] = [];
+  private pendingLength = 0;
+  /** The last characters of the unfinished event: a terminator pair may straddle two chunks. */
+  private lastChars = '';
 
   constructor(private readonly maxEventBytes = DEFAULT_MAX_EVENT_BYTES) {}
 
   /** Decodes one chunk; returns the events it completed (possibly none). */
   push(chunk: Buffer | string): SseEvent[] {
     const decoded = typeof chunk === 'string' ? chunk : this.utf8.write(chunk);
-    const text = this.tail.length === 0 ? decoded : this.tail + decoded;
+    if (this.pendingLength > 0) {
+      const probe = this.lastChars + decoded;
+      BOUNDARY.lastIndex = 0;
+      if (!BOUNDARY.test(probe)) {
+        this.keep(decoded, probe);
+        return [];
+      }
+    }
+    const text = this.pendingLength > 0 ? this.parts.join('') + decoded : decoded;
     const events: SseEvent[] = [];
     let start = 0;
-    // The kept tail holds no boundary, except possibly in its last characters (a terminator
-    // pair cut between two chunks): rescanning only those keeps long events linear.
-    BOUNDARY.lastIndex = Math.max(0, this.tail.length - 3);
+    BOUNDARY.lastIndex = Math.max(0, this.pendingLength - this.lastChars.length);
     let match: RegExpExecArray | null;
     while ((match = BOUNDARY.exec(text)) !== null) {
       const end = match.index;
@@ -56,26 +66,42 @@ export class SseDecoder {
         events.push(parseBlock(block));
       }
     }
-    this.tail = start === 0 ? text : text.slice(start);
-    if (this.tail.length > this.maxEventBytes) {
-      this.tail = '';
-      throw new SseEventTooLargeError(
-        `an upstream event exceeded ${this.maxEventBytes} bytes without ending`,
-      );
+    this.parts = [];
+    this.pendingLength = 0;
+    this.lastChars = '';
+    if (start < text.length) {
+      const tail = start === 0 ? text : text.slice(start);
+      this.keep(tail, tail);
     }
     return events;
   }
 
   /** Call at end of stream: the last event, if the upstream did not end it with a blank line. */
   end(): SseEvent[] {
-    const text = (this.tail + this.utf8.end()).replace(/[\r\n]+$/, '');
-    this.tail = '';
+    const text = (this.parts.join('') + this.utf8.end()).replace(/^[\r\n]+|[\r\n]+$/g, '');
+    this.parts = [];
+    this.pendingLength = 0;
+    this.lastChars = '';
     return text.length > 0 ? [parseBlock(text)] : [];
   }
 
-  /** Bytes held back waiting for the end of an event. */
+  /** Characters held back waiting for the end of an event. */
   get pending(): number {
-    return this.tail.length;
+    return this.pendingLength;
+  }
+
+  private keep(piece: string, recent: string): void {
+    this.parts.push(piece);
+    this.pendingLength += piece.length;
+    this.lastChars = recent.slice(-3);
+    if (this.pendingLength > this.maxEventBytes) {
+      this.parts = [];
+      this.pendingLength = 0;
+      this.lastChars = '';
+      throw new SseEventTooLargeError(
+        `an upstream event exceeded ${this.maxEventBytes} bytes without ending`,
+      );
+    }
   }
 }
 

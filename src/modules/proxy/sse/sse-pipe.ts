@@ -193,6 +193,9 @@ export async function pipeSse(
       resolve(result);
     };
     const fail = (error: unknown) => {
+      if (result) {
+        return;
+      }
       if (hasTerminal) {
         settle(null);
         return;

@@ -326,8 +326,13 @@ export class UpstreamClient implements OnApplicationShutdown {
       };
       body.on('data', onData);
       body.once('end', () => settle(null));
-      body.once('error', (error) => settle(call.fail(error).error));
-      body.once('close', () => settle(call.fail(new Error('closed before the end')).error));
+      const failWith = (error: unknown) => {
+        if (!isSettled) {
+          settle(call.fail(error).error);
+        }
+      };
+      body.once('error', failWith);
+      body.once('close', () => failWith(new Error('closed before the end')));
     });
   }
 
