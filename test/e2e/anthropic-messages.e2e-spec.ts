@@ -88,6 +88,7 @@ describe('/v1/messages (Anthropic Messages API)', () => {
 
   afterEach(() => {
     openai.options.chunkDelayMs = undefined;
+    openai.options.firstByteDelayMs = undefined;
   });
 
   const lastOpenAI = () => openai.received[openai.received.length - 1];
@@ -441,6 +442,21 @@ describe('/v1/messages (Anthropic Messages API)', () => {
       expect(
         openai.received.filter((r) => r.body?.messages?.[0]?.content === 'cut me'),
       ).toHaveLength(1);
+    });
+
+    it('keeps a slow first byte alive with SSE comments the SDK skips', async () => {
+      openai.options.firstByteDelayMs = 1500;
+      const raw = await gw.post('/v1/messages', {
+        model: 'llama',
+        max_tokens: 64,
+        stream: true,
+        messages: [{ role: 'user', content: 'slow' }],
+      });
+      expect(raw.text.startsWith(': keep-alive\n\n')).toBe(true);
+      const message = await client.messages
+        .stream({ model: 'llama', max_tokens: 64, messages: [{ role: 'user', content: 'slow' }] })
+        .finalMessage();
+      expect(message.content).toEqual([{ type: 'text', text: 'You said: slow' }]);
     });
 
     it('aborts the upstream when the client hangs up mid-stream', async () => {
