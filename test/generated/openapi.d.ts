@@ -255,6 +255,22 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/messages': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['V1MessagesController_createMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/models': {
     parameters: {
       query?: never;
@@ -292,6 +308,70 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    AnthropicMessageParamDto: {
+      /** @description A string, or content blocks: text, image (base64 or url source), document (base64 PDF or text), tool_use, tool_result, thinking */
+      content: string | Record<string, never>[];
+      /** @enum {string} */
+      role: 'user' | 'assistant';
+    };
+    AnthropicMessageResponseDto: {
+      /** @description Content blocks: thinking, text, tool_use */
+      content: Record<string, never>[];
+      /** @example msg_chatcmpl-123 */
+      id: string;
+      /** @description The alias asked for (translated answers) or the upstream's model name (native) */
+      model: string;
+      /** @enum {string} */
+      role: 'assistant';
+      /** @enum {string|null} */
+      stop_reason:
+        'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | null;
+      stop_sequence: string | null;
+      /** @enum {string} */
+      type: 'message';
+      usage: components['schemas']['AnthropicUsageDto'];
+    };
+    AnthropicMessagesRequestDto: {
+      /** @description Required by the Messages API; raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
+      max_tokens: number;
+      messages: components['schemas']['AnthropicMessageParamDto'][];
+      /** @description {user_id} */
+      metadata?: {
+        [key: string]: unknown;
+      };
+      /**
+       * @description A catalog alias (GET /v1/models)
+       * @example echo
+       */
+      model: string;
+      stop_sequences?: string[];
+      /** @description Answer as server-sent events */
+      stream?: boolean;
+      /** @description A string or text blocks */
+      system?: string | Record<string, never>[];
+      temperature?: number;
+      /** @description {type: auto | any | tool | none, name?, disable_parallel_tool_use?} */
+      tool_choice?: {
+        [key: string]: unknown;
+      };
+      tools?: components['schemas']['AnthropicToolDto'][];
+      top_k?: number;
+      top_p?: number;
+    };
+    AnthropicToolDto: {
+      description?: string;
+      /** @description JSON schema */
+      input_schema: {
+        [key: string]: unknown;
+      };
+      name: string;
+    };
+    AnthropicUsageDto: {
+      cache_creation_input_tokens?: number | null;
+      cache_read_input_tokens?: number | null;
+      input_tokens: number;
+      output_tokens: number;
+    };
     C1ChatCompletionRequestDto: {
       /** @description The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation. */
       conversation_id?: string;
@@ -2057,6 +2137,91 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  V1MessagesController_createMessage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AnthropicMessagesRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The Anthropic Messages answer (translated from an openai upstream, passed through from an anthropic one). With stream: true, the Messages event sequence (message_start … message_stop), or an event: error carrying the catalog error when the stream fails after it started. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AnthropicMessageResponseDto'];
+          'text/event-stream': components['schemas']['AnthropicMessageResponseDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };

@@ -18,4 +18,5 @@ export const HEADER = {
   lastEventId: 'last-event-id',
   anthropicVersion: 'anthropic-version',
   wwwAuthenticate: 'www-authenticate',
+  anthropicBeta: 'anthropic-beta',
 } as const;

@@ -19,6 +19,9 @@ import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
+import { openAIRequestToAnthropic } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
+import { anthropicResponseToOpenAI } from 'src/modules/proxy/wire/anthropic/response-to-openai';
+import { AnthropicUpstreamToChatStream } from 'src/modules/proxy/wire/anthropic/sse-adapters';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
@@ -52,6 +55,12 @@ export interface PreparedChat {
   clientWantsUsage: boolean;
   /** Notes for `x-parley-applied` (`max_tokens_floored=16`); see `appliedHeader`. */
   applied: string[];
+  /**
+   * The request already in Anthropic form (/v1/messages, /c1 history rendered from the neutral
+   * form), sent as is (with the upstream's model name) to `anthropic` upstreams instead of
+   * translating `body`. Without it, `body` is translated (wire/anthropic, issue #8).
+   */
+  anthropicBody?: JsonObject;
 }
 
 export interface PrepareOptions {
@@ -66,6 +75,8 @@ export interface CallOptions {
   requestId?: string;
   /** Same key → same upstream while healthy (conversation affinity). */
   affinityKey?: string;
+  /** Extra safe headers for the upstream (`anthropic-version`, `anthropic-beta` from /v1/messages). */
+  headers?: Record<string, string>;
 }
 
 export interface CompletedChat {
@@ -177,6 +188,7 @@ export class ChatCompletionsService implements OnModuleInit {
       signal: options.signal,
       requestId: options.requestId,
       affinityKey: options.affinityKey,
+      headers: options.headers,
     });
   }
 
@@ -204,11 +216,20 @@ export class ChatCompletionsService implements OnModuleInit {
         `The model server for "${alias}" answered with invalid JSON`,
       );
     }
-    const usage = readUsage(json);
+    let answer = json as JsonObject;
+    let answerBytes = bytes;
+    if (call.upstream.format === 'anthropic') {
+      answer = anthropicResponseToOpenAI(json, {
+        model: alias,
+        created: Math.floor(Date.now() / 1000),
+      }) as unknown as JsonObject;
+      answerBytes = Buffer.from(JSON.stringify(answer));
+    }
+    const usage = readUsage(answer);
     if (usage) {
       this.reportUsage(prepared, usage);
     }
-    return { bytes, json: json as JsonObject, usage, call };
+    return { bytes: answerBytes, json: answer, usage, call };
   }
 
   /**
@@ -231,6 +252,8 @@ export class ChatCompletionsService implements OnModuleInit {
     let startedAt = 0;
     const applied = this.appliedHeader(prepared);
     const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
+    // Set once the upstream is chosen: an `anthropic` one streams Messages API events (#8).
+    let fromAnthropic: AnthropicUpstreamToChatStream | null = null;
     const active = this.metrics.activeStreams;
     active.inc();
     try {
@@ -239,6 +262,13 @@ export class ChatCompletionsService implements OnModuleInit {
         async (signal) => {
           const call = await this.open(prepared, { ...options, signal });
           startedAt = call.startedAt;
+          if (call.upstream.format === 'anthropic') {
+            fromAnthropic = new AnthropicUpstreamToChatStream({
+              model: alias,
+              created: Math.floor(Date.now() / 1000),
+              includeUsage: prepared.clientWantsUsage,
+            });
+          }
           return call;
         },
         {
@@ -247,12 +277,22 @@ export class ChatCompletionsService implements OnModuleInit {
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
           onClientGone: options.onClientGone,
           signal: options.signal,
-          isTerminal: isOpenAiDone,
+          isTerminal: (event) => (fromAnthropic ? fromAnthropic.isFinished : isOpenAiDone(event)),
           onFirstByte: () =>
             this.metrics.timeToFirstToken
               .labels(alias)
               .observe((performance.now() - startedAt) / 1000),
           onEvent: (event) => {
+            if (fromAnthropic) {
+              const translated = fromAnthropic.push(event);
+              for (const chunk of translated.chunks) {
+                contentEvents++;
+                accumulator?.push(chunk);
+                options.onEvent?.(event, chunk as unknown as JsonObject);
+              }
+              usage = fromAnthropic.usage ?? usage;
+              return translated.text;
+            }
             if (event.isComment || event.data === '[DONE]') {
               options.onEvent?.(event, null);
               return undefined;
@@ -295,12 +335,14 @@ export class ChatCompletionsService implements OnModuleInit {
 
   /** The forwarded body for one upstream: the client's, with the upstream's model name. */
   private bodyFor(prepared: PreparedChat, upstream: CatalogUpstream): string {
-    if (upstream.format !== 'openai') {
-      // TODO(#8): translate to the Anthropic Messages API (wire/anthropic) and back.
-      throw new ApiError(
-        'upstream_error',
-        `Model "${prepared.model.alias}" is served by an anthropic upstream, which /v1/chat/completions cannot reach yet`,
-      );
+    if (upstream.format === 'anthropic') {
+      // #8: the Messages API; answers are translated back in complete() and stream().
+      const anthropic =
+        prepared.anthropicBody ??
+        openAIRequestToAnthropic(prepared.body, {
+          defaultMaxTokens: prepared.model.constraints.maxOutputTokens,
+        });
+      return JSON.stringify({ ...anthropic, model: upstream.model });
     }
     const body = prepared.body;
     const alias = body.model;
@@ -312,7 +354,8 @@ export class ChatCompletionsService implements OnModuleInit {
     }
   }
 
-  private reportUsage(prepared: PreparedChat, usage: TokenUsage): void {
+  /** Counts and records usage once per call (also used by the Anthropic Messages service). */
+  reportUsage(prepared: PreparedChat, usage: TokenUsage): void {
     const alias = prepared.model.alias;
     this.upstream.countTokens(alias, usage.promptTokens, usage.completionTokens);
     if (!this.usageSink) {
