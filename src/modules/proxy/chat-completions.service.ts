@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -20,6 +19,7 @@ import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
@@ -60,8 +60,8 @@ export interface PrepareOptions {
 }
 
 export interface CallOptions {
-  /** Aborts the upstream call (the client hung up). */
-  signal?: AbortSignal;
+  /** Aborts the upstream call (the client hung up). An `AbortSignal` or a `Cancellation`. */
+  signal?: CancelSignal;
   /** Forwarded upstream as `x-request-id`. */
   requestId?: string;
   /** Same key → same upstream while healthy (conversation affinity). */
@@ -187,9 +187,7 @@ export class ChatCompletionsService implements OnModuleInit {
   async complete(prepared: PreparedChat, options: CallOptions = {}): Promise<CompletedChat> {
     const call = await this.open(prepared, options);
     const alias = prepared.model.alias;
-    this.metrics.timeToFirstToken
-      .labels(alias)
-      .observe((performance.now() - call.startedAt) / 1000);
+    this.upstream.observeFirstByte(call);
     const bytes = await this.upstream.readBody(call);
     let json: unknown;
     try {
@@ -224,11 +222,10 @@ export class ChatCompletionsService implements OnModuleInit {
     prepared: PreparedChat,
     options: StreamChatOptions,
   ): Promise<StreamedChat> {
-    const alias = prepared.model.alias;
     const accumulator = options.collect ? new OpenAiStreamAccumulator() : null;
     let usage: TokenUsage | null = null;
     let contentEvents = 0;
-    let startedAt = 0;
+    let opened: UpstreamCall | null = null;
     const applied = this.appliedHeader(prepared);
     const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
     const active = this.metrics.activeStreams;
@@ -237,9 +234,8 @@ export class ChatCompletionsService implements OnModuleInit {
       const result = await pipeSse(
         reply,
         async (signal) => {
-          const call = await this.open(prepared, { ...options, signal });
-          startedAt = call.startedAt;
-          return call;
+          opened = await this.open(prepared, { ...options, signal });
+          return opened;
         },
         {
           headers,
@@ -248,10 +244,11 @@ export class ChatCompletionsService implements OnModuleInit {
           onClientGone: options.onClientGone,
           signal: options.signal,
           isTerminal: isOpenAiDone,
-          onFirstByte: () =>
-            this.metrics.timeToFirstToken
-              .labels(alias)
-              .observe((performance.now() - startedAt) / 1000),
+          onFirstByte: () => {
+            if (opened) {
+              this.upstream.observeFirstByte(opened);
+            }
+          },
           onEvent: (event) => {
             if (event.isComment || event.data === '[DONE]') {
               options.onEvent?.(event, null);

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiError } from 'src/modules/errors/api-error';
 import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { CallerAbortError, IdleTimeoutError } from 'src/modules/proxy/upstream/upstream-errors';
 
 /** The SSE response headers (STYLE §8), sent once. */
@@ -33,7 +34,7 @@ export interface SsePipeOptions {
    */
   onClientGone: 'abort' | 'detach';
   /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** True for the event that completes a stream (OpenAI `data: [DONE]`, Anthropic `message_stop`). */
   isTerminal(event: SseEvent): boolean;
   /**
@@ -81,11 +82,11 @@ export interface SsePipeResult {
  */
 export async function pipeSse(
   reply: FastifyReply,
-  open: (signal: AbortSignal) => Promise<UpstreamCall>,
+  open: (signal: CancelSignal) => Promise<UpstreamCall>,
   options: SsePipeOptions,
 ): Promise<SsePipeResult> {
   const raw = reply.raw;
-  const controller = new AbortController();
+  const controller = new Cancellation();
   let areHeadersSent = false;
   let isClientGone = false;
   let call: UpstreamCall | null = null;
@@ -149,7 +150,7 @@ export async function pipeSse(
   };
 
   try {
-    call = await open(controller.signal);
+    call = await open(controller);
   } catch (error) {
     cleanup();
     const apiError =
@@ -163,7 +164,7 @@ export async function pipeSse(
     return { outcome: 'failed', error: apiError, isClientGone, call: null };
   }
   const upstream = call;
-  if (controller.signal.aborted) {
+  if (controller.aborted) {
     upstream.abort();
   } else if (!isClientGone) {
     sendHeaders();
@@ -176,6 +177,7 @@ export async function pipeSse(
     let hasTerminal = false;
     let result: SsePipeResult | null = null;
     let idle: NodeJS.Timeout | null = null;
+    let isAtBoundary = true;
 
     const settle = (error: ApiError | null) => {
       if (result) {
@@ -203,11 +205,18 @@ export async function pipeSse(
       settle(error instanceof ApiError ? error : upstream.fail(error).error);
       upstream.abort();
     };
-    /** Events → the text to send; an `onEvent` failure sends what preceded it, then fails. */
-    const handle = (events: SseEvent[]): void => {
+    /**
+     * Events → what to send; an `onEvent` failure sends what preceded it, then fails. When
+     * `rawChunk` holds exactly these events and all pass through unchanged, the upstream's own
+     * bytes are sent (no re-encoding); otherwise the events' text, rebuilt.
+     */
+    const handle = (events: SseEvent[], rawChunk: Buffer | null): void => {
       let out = '';
-      for (const event of events) {
+      let isUnchanged = rawChunk !== null;
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
         if (hasTerminal) {
+          isUnchanged = false;
           break;
         }
         let replacement: string | null | undefined;
@@ -221,13 +230,16 @@ export async function pipeSse(
         if (options.isTerminal(event)) {
           hasTerminal = true;
         }
+        if (replacement !== undefined) {
+          isUnchanged = false;
+        }
         if (replacement !== null) {
           out += replacement ?? `${event.raw}\n\n`;
         }
       }
-      write(out);
+      write(isUnchanged && rawChunk ? rawChunk : out);
     };
-    const write = (out: string) => {
+    const write = (out: string | Buffer) => {
       if (hasTerminal) {
         // The answer is complete: end the client's response now; the rest of the upstream
         // body (normally nothing) is read and discarded so its connection can be reused.
@@ -266,6 +278,7 @@ export async function pipeSse(
       if (hasTerminal) {
         return;
       }
+      const wasAtBoundary = isAtBoundary;
       let events: SseEvent[];
       try {
         events = decoder.push(chunk);
@@ -273,19 +286,29 @@ export async function pipeSse(
         fail(asInternal(error));
         return;
       }
-      handle(events);
+      // At a boundary: no unfinished event held, and no partial UTF-8 character (the chunk
+      // ends with an ASCII byte, normally the blank line's \n).
+      isAtBoundary = decoder.pending === 0 && chunk.length > 0 && chunk[chunk.length - 1] < 0x80;
+      handle(events, wasAtBoundary && isAtBoundary ? chunk : null);
     });
+    // Errors are built only on the failure paths: capturing a stack trace per stream is not free.
     body.once('end', () => {
-      handle(decoder.end());
+      handle(decoder.end(), null);
       settle(
-        new ApiError(
-          'upstream_error',
-          `The model server for "${upstream.model.alias}" ended the stream before it was complete`,
-        ),
+        hasTerminal
+          ? null
+          : new ApiError(
+              'upstream_error',
+              `The model server for "${upstream.model.alias}" ended the stream before it was complete`,
+            ),
       );
     });
     body.once('error', fail);
-    body.once('close', () => fail(new Error('upstream body closed before its end')));
+    body.once('close', () => {
+      if (!result) {
+        fail(new Error('upstream body closed before its end'));
+      }
+    });
   });
 }
 

@@ -14,6 +14,7 @@ import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { EchoTransport } from 'src/modules/proxy/upstream/echo/echo.transport';
 import { PoolTransport } from 'src/modules/proxy/upstream/pool-transport';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import {
   CallerAbortError,
   classifyFailure,
@@ -53,7 +54,7 @@ export interface UpstreamRequest {
   /** Ask for an event stream (`accept: text/event-stream`). */
   stream?: boolean;
   /** Aborts the call (the client hung up): the upstream sees the connection close. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Forwarded as `x-request-id` for correlation in the upstream's logs. */
   requestId?: string;
   /** Extra safe headers (e.g. `anthropic-beta`); never the caller's credentials. */
@@ -79,7 +80,7 @@ export interface UpstreamCall {
   /** `performance.now()` at the start of the first attempt. */
   readonly startedAt: number;
   /** Aborted when the call is aborted for any reason (caller, total timeout). */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Aborts the upstream request; its connection is closed. */
   abort(reason?: unknown): void;
   /**
@@ -98,10 +99,14 @@ interface Target {
   inFlight: number;
 }
 
+/** Per-alias metric children, resolved once: `labels()` hashes its arguments on every call. */
 interface ModelMetrics {
   alias: string;
   attempts: { inc(): void };
   duration: { observe(v: number): void };
+  firstByte: { observe(v: number): void };
+  tokensIn: { inc(n: number): void };
+  tokensOut: { inc(n: number): void };
   errors: Map<ErrorCode, { inc(): void }>;
 }
 
@@ -163,23 +168,18 @@ export class UpstreamClient implements OnApplicationShutdown {
       });
     }
     const metrics = this.metricsFor(model.alias);
-    const controller = new AbortController();
-    const signal = controller.signal;
-    const callerSignal = request.signal;
-    const onCallerAbort = () => controller.abort(new CallerAbortError());
-    if (callerSignal) {
-      if (callerSignal.aborted) {
-        throw failureToApiError('aborted', model.alias, this.timeouts);
-      }
-      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+    if (request.signal?.aborted) {
+      throw failureToApiError('aborted', model.alias, this.timeouts);
     }
+    const signal = new Cancellation();
+    const unfollow = signal.follow(request.signal);
     const totalTimer = setTimeout(
-      () => controller.abort(new TotalTimeoutError(this.timeouts.totalTimeoutMs)),
+      () => signal.abort(new TotalTimeoutError(this.timeouts.totalTimeoutMs)),
       this.timeouts.totalTimeoutMs,
     );
     const release = () => {
       clearTimeout(totalTimer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
+      unfollow();
     };
 
     const startedAt = performance.now();
@@ -274,7 +274,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         startedAt,
         signal,
         abort: (reason?: unknown) => {
-          controller.abort(reason ?? new CallerAbortError());
+          signal.abort(reason ?? new CallerAbortError());
           response.body.destroy();
         },
         fail: (error: unknown) => {
@@ -335,7 +335,11 @@ export class UpstreamClient implements OnApplicationShutdown {
         }
       };
       body.once('error', failWith);
-      body.once('close', () => failWith(new Error('closed before the end')));
+      body.once('close', () => {
+        if (!isSettled) {
+          failWith(new Error('closed before the end'));
+        }
+      });
     });
   }
 
@@ -382,12 +386,20 @@ export class UpstreamClient implements OnApplicationShutdown {
 
   /** Counts tokens reported by an upstream answer (metrics only; usage sinks are separate). */
   countTokens(alias: string, promptTokens: number, completionTokens: number): void {
+    const metrics = this.metricsFor(alias);
     if (promptTokens > 0) {
-      this.metrics.tokens.labels(alias, 'in').inc(promptTokens);
+      metrics.tokensIn.inc(promptTokens);
     }
     if (completionTokens > 0) {
-      this.metrics.tokens.labels(alias, 'out').inc(completionTokens);
+      metrics.tokensOut.inc(completionTokens);
     }
+  }
+
+  /** Records time to first token: the first body byte of a call (first SSE event for streams). */
+  observeFirstByte(call: UpstreamCall): void {
+    this.metricsFor(call.model.alias).firstByte.observe(
+      (performance.now() - call.startedAt) / 1000,
+    );
   }
 
   /**
@@ -547,6 +559,9 @@ export class UpstreamClient implements OnApplicationShutdown {
         alias,
         attempts: this.metrics.upstreamAttempts.labels(alias),
         duration: this.metrics.upstreamDuration.labels(alias),
+        firstByte: this.metrics.timeToFirstToken.labels(alias),
+        tokensIn: this.metrics.tokens.labels(alias, 'in'),
+        tokensOut: this.metrics.tokens.labels(alias, 'out'),
         errors: new Map(),
       };
       this.metricsByModel.set(alias, metrics);
