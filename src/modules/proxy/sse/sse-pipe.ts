@@ -15,6 +15,9 @@ export const SSE_HEADERS = {
 
 const KEEP_ALIVE = ': keep-alive\n\n';
 
+/** How long an upstream may keep its connection open after the terminal event. */
+const DRAIN_AFTER_TERMINAL_MS = 5_000;
+
 /** The default final error event: the catalog envelope as one `data:` event. */
 export function sseErrorEvent(error: ApiError): string {
   return `data: ${JSON.stringify(error.toEnvelope())}\n\n`;
@@ -241,11 +244,16 @@ export async function pipeSse(
     };
     const write = (out: string | Buffer) => {
       if (hasTerminal) {
-        // The answer is complete: end the client's response now; the rest of the upstream
-        // body (normally nothing) is read and discarded so its connection can be reused.
+        // The answer is complete: end the client's response and resolve now. The rest of the
+        // upstream body (normally nothing) is read and discarded so that its connection can be
+        // reused, for a few seconds at most.
         if (!isClientGone && !raw.writableEnded) {
           raw.end(out);
         }
+        settle(null);
+        const drain = setTimeout(() => upstream.abort(), DRAIN_AFTER_TERMINAL_MS);
+        drain.unref();
+        body.once('close', () => clearTimeout(drain));
         return;
       }
       if (out.length === 0 || isClientGone) {
@@ -293,6 +301,9 @@ export async function pipeSse(
     });
     // Errors are built only on the failure paths: capturing a stack trace per stream is not free.
     body.once('end', () => {
+      if (hasTerminal) {
+        return;
+      }
       handle(decoder.end(), null);
       settle(
         hasTerminal
