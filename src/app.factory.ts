@@ -4,13 +4,16 @@ import { LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from 'src/app.module';
 import { hasDotDotSegment } from 'src/common/http/path-guard';
-import { HEADER } from 'src/common/http/headers';
 import { requestIdFor } from 'src/common/http/request-id';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
+import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
+import { installRequestHooks } from 'src/modules/lifecycle/request-hooks';
+import { ClientErrorHandler, serverTimeoutOptions } from 'src/modules/lifecycle/server-timeouts';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { mountOpenApi } from 'src/openapi';
 
 export interface CreateAppOptions {
@@ -29,14 +32,15 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log, options.logDestination);
+  const clientErrors = new ClientErrorHandler();
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
-    // One line per request is written by the onResponse hook below, with key, user and model.
+    // One line per request is written by the request hooks, with key, user and model.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.maxBodyBytes,
     genReqId: requestIdFor,
-    requestTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    ...serverTimeoutOptions(config.http),
+    clientErrorHandler: clientErrors.asFastifyOption(),
     return503OnClosing: false,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -44,8 +48,14 @@ export async function createApp(
   });
   const fastify = adapter.getInstance();
 
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  const metrics = app.get(MetricsService);
+  clientErrors.countWith(metrics);
+  installRequestHooks(adapter, app.get(LifecycleService), metrics, config);
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header(HEADER.requestId, request.id);
     if (hasDotDotSegment(request.raw.url ?? '')) {
       sendApiError(reply, new ApiError('invalid_path', 'The path must not contain ".."'));
       return;
@@ -53,28 +63,6 @@ export async function createApp(
     done();
   });
 
-  fastify.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-        key_id: request.auth?.keyId,
-        user_id: request.auth?.userId,
-        model: request.modelAlias,
-      },
-      'request',
-    );
-    done();
-  });
-
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
-  const server = app.getHttpServer();
-  server.headersTimeout = config.http.headersTimeoutMs;
   if (!options.withoutDocs) {
     mountOpenApi(app);
   }

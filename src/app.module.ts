@@ -7,6 +7,7 @@ import { validationExceptionFactory } from 'src/common/validation/validation-exc
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
+import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
@@ -21,6 +22,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule,
         MetricsModule,
+        LifecycleModule,
         ErrorsModule,
         HealthModule,
         // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from 'src/app.factory';
 import { ConfigError, loadConfigFromProcessEnv } from 'src/config/load-config';
+import { shutdownOnSignals } from 'src/modules/lifecycle/shutdown-on-signals';
 
 async function main(): Promise<void> {
   let config;
@@ -22,25 +23,7 @@ async function main(): Promise<void> {
   const log = app.getHttpAdapter().getInstance().log;
   log.info({ host: config.http.host, port }, 'Parley listening');
 
-  // Not Nest's enableShutdownHooks: it re-raises the signal after closing, so the process
-  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
-  const shutdown = (signal: NodeJS.Signals) => {
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      log.error('shutdown did not finish in time; exiting');
-      process.exit(1);
-    }, config.http.shutdownGraceMs + 10_000);
-    force.unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  shutdownOnSignals(app, config);
 }
 
 main().catch((error: unknown) => {

@@ -41,4 +41,12 @@ describe(loadConfig.name, () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config.http)).toBe(true);
   });
+
+  it('refuses a header timeout longer than the whole-request timeout', () => {
+    expect(() =>
+      loadConfig({ SERVER_HEADERS_TIMEOUT_SECS: '30', SERVER_REQUEST_TIMEOUT_SECS: '20' }),
+    ).toThrow(
+      'SERVER_HEADERS_TIMEOUT_SECS: must not exceed SERVER_REQUEST_TIMEOUT_SECS (20), got 30',
+    );
+  });
 });

@@ -60,10 +60,16 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       problems.push(`${name}: ${error.message}`);
     }
   }
+  const v = values as EnvValues;
+  // Node refuses a header timeout longer than the whole-request timeout.
+  if (problems.length === 0 && v.SERVER_HEADERS_TIMEOUT_SECS > v.SERVER_REQUEST_TIMEOUT_SECS) {
+    problems.push(
+      `SERVER_HEADERS_TIMEOUT_SECS: must not exceed SERVER_REQUEST_TIMEOUT_SECS (${v.SERVER_REQUEST_TIMEOUT_SECS}), got ${v.SERVER_HEADERS_TIMEOUT_SECS}`,
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
-  const v = values as EnvValues;
   const orNull = (s: string) => (s === '' ? null : s);
   const secs = (n: number) => Math.round(n * 1000);
   return deepFreeze<AppConfig>({

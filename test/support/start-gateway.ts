@@ -142,23 +142,26 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
     return { status: res.status, headers: res.headers, text, body: parsed };
   };
 
+  const parsedLines = () =>
+    lines.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return { raw: l };
+      }
+    });
+
   let closed = false;
   return {
     url,
     app,
     dir,
     databaseUrl,
+    // A live view: every access parses the lines written so far. `has` is needed too, or
+    // filter/some/every (which check each index with HasProperty) would see an empty array.
     logs: new Proxy([] as Record<string, unknown>[], {
-      get: (_t, prop) => {
-        const parsed = lines.map((l) => {
-          try {
-            return JSON.parse(l) as Record<string, unknown>;
-          } catch {
-            return { raw: l };
-          }
-        });
-        return Reflect.get(parsed, prop) as unknown;
-      },
+      get: (_t, prop) => Reflect.get(parsedLines(), prop) as unknown,
+      has: (_t, prop) => Reflect.has(parsedLines(), prop),
     }),
     logText: () => lines.join('\n'),
     request,

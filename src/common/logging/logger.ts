@@ -10,8 +10,10 @@ const CREDENTIAL_PATHS = [
   'headers["x-api-key"]',
   'key',
   'apiKey',
+  'body.key',
 ];
-const CONTENT_PATHS = ['body', 'messages', 'prompt', 'content', 'text'];
+/** `upstream_message`: an upstream's error text may echo the prompt (see upstream-failure.ts). */
+const CONTENT_PATHS = ['body', 'messages', 'prompt', 'content', 'text', 'upstream_message'];
 
 export function createLogger(log: AppConfig['log'], destination?: DestinationStream): Logger {
   return pino(

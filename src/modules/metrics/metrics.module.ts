@@ -1,6 +1,11 @@
 import { Global, Module } from '@nestjs/common';
+import { MetricsController } from 'src/modules/metrics/metrics.controller';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 
 @Global()
-@Module({ providers: [MetricsService], exports: [MetricsService] })
+@Module({
+  controllers: [MetricsController],
+  providers: [MetricsService],
+  exports: [MetricsService],
+})
 export class MetricsModule {}

@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  HTTP_DURATION_BUCKETS,
+  HttpDurationHistogram,
+  HttpRequestStats,
+  HttpRequestsCounter,
+  SHED_EXEMPT_ROUTES,
+} from 'src/modules/metrics/http-request-stats';
 
 /**
  * Every Prometheus metric Parley exports, in one registry per app instance (tests run several
@@ -10,18 +17,26 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class MetricsService {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
+  /**
+   * Request counts and latency by route template, recorded by the lifecycle request hooks in
+   * plain arrays (cheap on the hot path) and exported at scrape time by the two metrics below.
+   */
+  readonly http = new HttpRequestStats(SHED_EXEMPT_ROUTES);
+
+  /** Fed by `http`; do not `inc()` it (see HttpRequestsCounter). */
+  readonly httpRequests = new HttpRequestsCounter({
     name: 'parley_http_requests_total',
-    help: 'HTTP requests by route template, method and status class',
+    help: 'HTTP requests by route template, method and status class (aborted: never completed)',
     labelNames: ['route', 'method', 'status_class'] as const,
     registers: [this.registry],
   });
 
-  readonly httpDuration = new Histogram({
+  /** Fed by `http`; do not `observe()` it (see HttpDurationHistogram). */
+  readonly httpDuration = new HttpDurationHistogram({
     name: 'parley_http_request_duration_seconds',
     help: 'Time from request to the end of the response',
     labelNames: ['route', 'method'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    buckets: HTTP_DURATION_BUCKETS,
     registers: [this.registry],
   });
 
@@ -75,10 +90,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly inFlight = new Gauge({
+  /** Read at scrape time from the probe the lifecycle module installs; do not set it. */
+  readonly inFlight: Gauge = new Gauge({
     name: 'parley_requests_in_flight',
     help: 'HTTP requests in flight',
     registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.inFlightProbe()),
   });
 
   readonly turnsStored = new Counter({
@@ -100,7 +117,30 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly clientErrors = new Counter({
+    name: 'parley_client_errors_total',
+    help: 'Connections cut at the HTTP layer: request_timeout (slow headers or body), header_overflow, bad_request',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly shutdownCuts = new Counter({
+    name: 'parley_shutdown_cut_total',
+    help: 'Work still running when the shutdown grace period ended, by kind (stream, turn, request, connection)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  private inFlightProbe: () => number = () => 0;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_process_' });
+    this.httpRequests.feedFrom(this.http);
+    this.httpDuration.feedFrom(this.http);
+  }
+
+  /** Where `parley_requests_in_flight` reads its value when scraped. */
+  sampleInFlightFrom(probe: () => number): void {
+    this.inFlightProbe = probe;
   }
 }

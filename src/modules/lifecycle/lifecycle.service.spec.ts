@@ -1,0 +1,121 @@
+import { HttpAdapterHost } from '@nestjs/core';
+import { loadConfig } from 'src/config/load-config';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { parseMetrics } from 'test/support/metrics';
+
+function setUp(graceSecs: string) {
+  const server = {
+    listening: true,
+    close: jest.fn(),
+    closeIdleConnections: jest.fn(),
+    closeAllConnections: jest.fn(),
+  };
+  const log = { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+  const host = {
+    httpAdapter: { getHttpServer: () => server, getInstance: () => ({ log }) },
+  } as unknown as HttpAdapterHost;
+  const metrics = new MetricsService();
+  const config = loadConfig({ SHUTDOWN_GRACE_SECS: graceSecs });
+  return { lifecycle: new LifecycleService(config, metrics, host), server, log, metrics };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe(LifecycleService.name, () => {
+  it('closes the listener and resolves as soon as nothing is in flight', async () => {
+    const { lifecycle, server } = setUp('30');
+    lifecycle.requestsInFlight = 1;
+    const work = lifecycle.track('stream', jest.fn());
+    const started = Date.now();
+    const drained = lifecycle.drain();
+    expect(lifecycle.isDraining).toBe(true);
+    expect(server.close).toHaveBeenCalledTimes(1);
+    await sleep(100);
+    lifecycle.requestsInFlight = 0;
+    work.done();
+    await drained;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.closeIdleConnections).toHaveBeenCalled();
+    expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
+  });
+
+  it('cuts tracked work at the deadline, then waits for it to finish within the grace period', async () => {
+    const { lifecycle, metrics } = setUp('0.8');
+    const cutAt: number[] = [];
+    const stream = lifecycle.track('stream', () => {
+      cutAt.push(Date.now());
+      setTimeout(() => stream.done(), 50);
+    });
+    const finished = lifecycle.track('turn', jest.fn());
+    finished.done();
+    const started = Date.now();
+    await lifecycle.drain();
+    const took = Date.now() - started;
+    // Grace 800 ms, finalisation reserve a quarter of it: cut at ~600 ms, done ~650 ms.
+    expect(cutAt).toHaveLength(1);
+    expect(cutAt[0] - started).toBeGreaterThanOrEqual(590);
+    expect(took).toBeLessThan(800);
+    expect(lifecycle.trackedCount).toBe(0);
+    const scrape = parseMetrics(await metrics.registry.metrics());
+    expect(scrape.value('parley_shutdown_cut_total', { kind: 'stream' })).toBe(1);
+    expect(scrape.value('parley_shutdown_cut_total', { kind: 'turn' })).toBe(0);
+  });
+
+  it('closes the remaining connections when the grace period ends with requests still running', async () => {
+    const { lifecycle, server, log } = setUp('0.4');
+    lifecycle.requestsInFlight = 2;
+    const stubborn = lifecycle.track('request', jest.fn());
+    const started = Date.now();
+    await lifecycle.drain();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
+    expect(log.warn).toHaveBeenCalledWith(
+      { requests_in_flight: 2, tracked: 1 },
+      'shutdown: closing the connections still open',
+    );
+    stubborn.done();
+  });
+
+  it('cuts at once work registered after the deadline passed', async () => {
+    const { lifecycle } = setUp('0');
+    lifecycle.requestsInFlight = 1;
+    await lifecycle.drain();
+    const onDeadline = jest.fn();
+    lifecycle.track('stream', onDeadline);
+    await sleep(10);
+    expect(onDeadline).toHaveBeenCalledTimes(1);
+  });
+
+  it('is idempotent: every call (signal, app.close) gets the same drain', async () => {
+    const { lifecycle, server } = setUp('1');
+    const first = lifecycle.drain();
+    expect(lifecycle.drain()).toBe(first);
+    await lifecycle.beforeApplicationShutdown();
+    expect(server.close).toHaveBeenCalledTimes(1);
+  });
+
+  it('survives an onDeadline callback that throws', async () => {
+    const { lifecycle, log } = setUp('0.2');
+    const work = lifecycle.track('stream', () => {
+      work.done();
+      throw new Error('boom');
+    });
+    await lifecycle.drain();
+    expect(log.error).toHaveBeenCalledWith(
+      expect.objectContaining({ kind: 'stream' }),
+      'shutdown: onDeadline callback failed',
+    );
+  });
+});
+
+describe(shutdownError.name, () => {
+  it('is a server_overloaded catalog error', () => {
+    expect(shutdownError().toEnvelope().error).toMatchObject({
+      type: 'upstream_error',
+      code: 'server_overloaded',
+      param: null,
+    });
+  });
+});

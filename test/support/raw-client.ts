@@ -1,0 +1,71 @@
+import { once } from 'node:events';
+import { connect, Socket } from 'node:net';
+
+/**
+ * A raw TCP client for tests about the HTTP layer itself: slow headers and bodies, pipelined
+ * requests, connections the server closes. Records what the server sent and when it closed.
+ */
+export interface RawClient {
+  socket: Socket;
+  /** Everything received so far, as latin1 text. */
+  received(): string;
+  /** Resolves with the time (Date.now()) the server closed or reset the connection. */
+  closed: Promise<number>;
+  write(data: string): Promise<void>;
+  /** Writes `data` one byte at a time, `intervalMs` apart, until done or the socket closes. */
+  trickle(data: string, intervalMs: number): Promise<void>;
+  /** Resolves once the received text matches `pattern` (or rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  destroy(): void;
+}
+
+export async function openRawClient(port: number): Promise<RawClient> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+  let isClosed = false;
+  void closed.then(() => (isClosed = true));
+  const write = (data: string) =>
+    new Promise<void>((resolve) => {
+      if (isClosed || socket.destroyed) {
+        resolve();
+        return;
+      }
+      socket.write(data, 'latin1', () => resolve());
+    });
+  return {
+    socket,
+    received: () => text,
+    closed,
+    write,
+    trickle: async (data, intervalMs) => {
+      for (const byte of data) {
+        if (isClosed || socket.destroyed) {
+          return;
+        }
+        await write(byte);
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    },
+    waitFor: async (pattern, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for ${String(pattern)}; received:\n${text}`);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return text;
+    },
+    destroy: () => socket.destroy(),
+  };
+}
+
+/** Splits raw HTTP/1.1 text into responses' status codes, in order. */
+export function statusCodes(raw: string): number[] {
+  return [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+}
