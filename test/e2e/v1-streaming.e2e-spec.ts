@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import { dataEvents, postSse } from 'test/support/sse-reader';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,5 +75,46 @@ describe('/v1 streaming back-pressure', () => {
     expect(content.length).toBe(ANSWER.length);
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(up.received[before].hungUp).toBe(false);
+  });
+});
+
+describe('/v1 streams at shutdown', () => {
+  it('ends a stream still running when the grace period is over with server_overloaded', async () => {
+    const up = await startFakeUpstream({ chunkDelayMs: 300, streamChunks: 40 });
+    const gw = await startGateway({
+      env: { SHUTDOWN_GRACE_SECS: '1' },
+      models: {
+        models: [
+          {
+            alias: 'slow',
+            upstreams: [{ url: up.url, format: 'openai', model: 'm' }],
+            constraints: { max_output_tokens: 100, context_window: 1000 },
+          },
+        ],
+      },
+    });
+    let closing: Promise<void> | null = null;
+    const res = await postSse(
+      `${gw.url}/v1/chat/completions`,
+      {
+        model: 'slow',
+        stream: true,
+        messages: [{ role: 'user', content: 'a long answer '.repeat(20) }],
+      },
+      {
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+        onEvent: () => {
+          closing ??= gw.close();
+        },
+      },
+    );
+    await closing;
+    const events = dataEvents(res);
+    expect(events.length).toBeGreaterThan(1);
+    expect(events.at(-1)).toEqual({
+      error: expect.objectContaining({ code: 'server_overloaded', type: 'upstream_error' }),
+    });
+    expect(up.received[0].hungUp).toBe(true);
+    await up.close();
   });
 });

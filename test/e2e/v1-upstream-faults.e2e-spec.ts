@@ -95,6 +95,26 @@ describe('/v1 upstream faults', () => {
       expectApiError(res, 503, 'upstream_unavailable', { param: null });
       expect(res.headers.get('retry-after')).toBe('5');
       expect((await attempts('refused')) - before).toBe(2);
+      const reqId = res.headers.get('x-request-id');
+      const lines = gw.logs.filter((l) => l.msg === 'upstream failure' && l.reqId === reqId);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          model: 'refused',
+          code: 'upstream_unavailable',
+          attempt: 1,
+          will_retry: true,
+          phase: 'connect',
+          error_code: 'ECONNREFUSED',
+        }),
+        expect.objectContaining({
+          model: 'refused',
+          code: 'upstream_unavailable',
+          attempt: 2,
+          will_retry: false,
+          phase: 'connect',
+        }),
+      ]);
+      expect(String(lines[0].upstream)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     });
 
     it('reset before any response → 503 after exactly 2 requests reached the upstream', async () => {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -16,10 +16,11 @@ import {
 } from 'src/modules/models/constraints/chat-request';
 import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
-import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
@@ -66,6 +67,8 @@ export interface CallOptions {
   requestId?: string;
   /** Same key → same upstream while healthy (conversation affinity). */
   affinityKey?: string;
+  /** The request's logger (`request.log`): upstream failures are logged with its request id. */
+  log?: FastifyBaseLogger;
 }
 
 export interface CompletedChat {
@@ -123,6 +126,7 @@ export class ChatCompletionsService implements OnModuleInit {
     private readonly catalog: ModelCatalog,
     private readonly upstream: UpstreamClient,
     private readonly metrics: MetricsService,
+    private readonly lifecycle: LifecycleService,
     @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
   ) {}
 
@@ -177,6 +181,7 @@ export class ChatCompletionsService implements OnModuleInit {
       signal: options.signal,
       requestId: options.requestId,
       affinityKey: options.affinityKey,
+      log: options.log,
     });
   }
 
@@ -230,6 +235,11 @@ export class ChatCompletionsService implements OnModuleInit {
     const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
     const active = this.metrics.activeStreams;
     active.inc();
+    // A stream the shutdown must wait for; at the end of the grace period it is cut with a
+    // final `server_overloaded` event and its upstream aborted.
+    const cut = new Cancellation();
+    const unfollow = cut.follow(options.signal);
+    const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
     try {
       const result = await pipeSse(
         reply,
@@ -242,7 +252,7 @@ export class ChatCompletionsService implements OnModuleInit {
           keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
           onClientGone: options.onClientGone,
-          signal: options.signal,
+          signal: cut,
           isTerminal: isOpenAiDone,
           onFirstByte: () => {
             if (opened) {
@@ -286,6 +296,8 @@ export class ChatCompletionsService implements OnModuleInit {
       }
       return { ...result, completion: accumulator?.result() ?? null, usage };
     } finally {
+      work.done();
+      unfollow();
       active.dec();
     }
   }

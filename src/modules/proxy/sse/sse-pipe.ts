@@ -36,7 +36,10 @@ export interface SsePipeOptions {
    * the total timeout) so the caller can store the whole answer.
    */
   onClientGone: 'abort' | 'detach';
-  /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
+  /**
+   * Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`, shutdown).
+   * When it aborts with an `ApiError` as reason, that error is the stream's final event.
+   */
   signal?: CancelSignal;
   /** True for the event that completes a stream (OpenAI `data: [DONE]`, Anthropic `message_stop`). */
   isTerminal(event: SseEvent): boolean;
@@ -118,7 +121,11 @@ export async function pipeSse(
     }
   };
   raw.on('close', onClose);
+  /** Set when `options.signal` aborted with an `ApiError`: the stream ends with that error. */
+  let cancelError: ApiError | null = null;
   const onCancel = () => {
+    const reason = options.signal?.reason;
+    cancelError = reason instanceof ApiError ? reason : null;
     controller.abort(new CallerAbortError());
     call?.abort();
   };
@@ -157,9 +164,10 @@ export async function pipeSse(
   } catch (error) {
     cleanup();
     const apiError =
-      error instanceof ApiError
+      cancelError ??
+      (error instanceof ApiError
         ? error
-        : new ApiError('internal_error', 'Internal error', { cause: error });
+        : new ApiError('internal_error', 'Internal error', { cause: error }));
     if (!areHeadersSent && !isClientGone) {
       throw apiError;
     }
@@ -205,7 +213,7 @@ export async function pipeSse(
         settle(null);
         return;
       }
-      settle(error instanceof ApiError ? error : upstream.fail(error).error);
+      settle(cancelError ?? (error instanceof ApiError ? error : upstream.fail(error).error));
       upstream.abort();
     };
     /**

@@ -2,7 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { FastifyBaseLogger } from 'fastify';
 import { Pool } from 'undici';
+import {
+  logUpstreamFailure,
+  redactUrl,
+  UpstreamFailure,
+} from 'src/common/logging/upstream-failure';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { HEADER } from 'src/common/http/headers';
@@ -61,6 +67,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Same key → same upstream while it is healthy (prefix-cache affinity for /c1). */
   affinityKey?: string;
+  /** The request's logger: failed attempts are logged there, with the request id. */
+  log?: FastifyBaseLogger;
 }
 
 /**
@@ -217,23 +225,33 @@ export class UpstreamClient implements OnApplicationShutdown {
       } catch (error) {
         target.inFlight--;
         const kind = classifyFailure(error, signal, 'before_headers');
+        const willRetry = kind === 'connect' && attempt === 1 && !signal.aborted;
+        const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
+        if (kind !== 'aborted') {
+          this.logFailure(request, {
+            model: model.alias,
+            upstreamUrl: target.upstream.url,
+            code: apiError.code,
+            attempt,
+            willRetry,
+            phase: kind === 'connect' ? 'connect' : 'headers',
+            errorCode: errorCodeOf(error),
+            elapsedMs: performance.now() - attemptStart,
+          });
+        }
         if (kind === 'connect') {
           this.health.markDown(target.upstream.id, 'upstream_unavailable');
-          if (attempt === 1 && !signal.aborted) {
+          if (willRetry) {
             failed = target;
             continue;
           }
         }
         release();
-        const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
         if (kind !== 'aborted') {
           this.countError(metrics, apiError.code);
           if (kind !== 'connect') {
             this.health.noteError(target.upstream.id, apiError.code);
           }
-          this.logger.warn(
-            `${model.alias} (${target.upstream.id}) attempt ${attempt}: ${kind} (${describe(error)})`,
-          );
         }
         throw apiError;
       }
@@ -245,6 +263,17 @@ export class UpstreamClient implements OnApplicationShutdown {
         release();
         this.health.noteError(target.upstream.id, 'upstream_error');
         this.countError(metrics, 'upstream_error');
+        this.logFailure(request, {
+          model: model.alias,
+          upstreamUrl: target.upstream.url,
+          code: 'upstream_error',
+          attempt,
+          willRetry: false,
+          phase: 'headers',
+          upstreamStatus: response.statusCode,
+          elapsedMs: performance.now() - attemptStart,
+          upstreamMessage: message ?? undefined,
+        });
         throw new ApiError(
           'upstream_error',
           `The model server answered ${response.statusCode}${message ? `: ${message}` : ''}`,
@@ -283,6 +312,17 @@ export class UpstreamClient implements OnApplicationShutdown {
           if (kind !== 'aborted') {
             this.countError(metrics, apiError.code);
             this.health.noteError(target.upstream.id, apiError.code);
+            this.logFailure(request, {
+              model: alias,
+              upstreamUrl: target.upstream.url,
+              code: apiError.code,
+              attempt,
+              willRetry: false,
+              phase: request.stream ? 'stream' : 'body',
+              upstreamStatus: response.statusCode,
+              errorCode: errorCodeOf(error),
+              elapsedMs: performance.now() - attemptStart,
+            });
           }
           return { kind, error: apiError };
         },
@@ -569,6 +609,17 @@ export class UpstreamClient implements OnApplicationShutdown {
     return metrics;
   }
 
+  /** One `upstream failure` log line per failed attempt, in the request's logger when given. */
+  private logFailure(request: UpstreamRequest, failure: UpstreamFailure): void {
+    if (request.log) {
+      logUpstreamFailure(request.log, failure);
+      return;
+    }
+    this.logger.warn(
+      `upstream failure: ${failure.model} ${redactUrl(failure.upstreamUrl)} ${failure.code} (attempt ${failure.attempt}, ${failure.phase}${failure.errorCode ? `, ${failure.errorCode}` : ''})`,
+    );
+  }
+
   private countError(metrics: ModelMetrics, code: ErrorCode): void {
     let counter = metrics.errors.get(code);
     if (!counter) {
@@ -603,7 +654,13 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-function describe(error: unknown): string {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return [e?.code, e?.message].filter((x) => typeof x === 'string').join(': ') || 'unknown';
+function errorCodeOf(error: unknown): string | undefined {
+  const e = error as { code?: unknown; cause?: { code?: unknown }; name?: unknown } | null;
+  if (typeof e?.code === 'string') {
+    return e.code;
+  }
+  if (typeof e?.cause?.code === 'string') {
+    return e.cause.code;
+  }
+  return typeof e?.name === 'string' ? e.name : undefined;
 }
