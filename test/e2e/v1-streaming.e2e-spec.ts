@@ -93,7 +93,7 @@ describe('/v1 streams at shutdown', () => {
         ],
       },
     });
-    let closing: Promise<void> | null = null;
+    const shutdown: { closing?: Promise<void> } = {};
     const res = await postSse(
       `${gw.url}/v1/chat/completions`,
       {
@@ -104,11 +104,11 @@ describe('/v1 streams at shutdown', () => {
       {
         headers: { authorization: `Bearer ${TEST_API_KEY}` },
         onEvent: () => {
-          closing ??= gw.close();
+          shutdown.closing ??= gw.close();
         },
       },
     );
-    await closing;
+    await shutdown.closing;
     const events = dataEvents(res);
     expect(events.length).toBeGreaterThan(1);
     expect(events.at(-1)).toEqual({
