@@ -69,6 +69,11 @@ export interface CallOptions {
   affinityKey?: string;
   /** The request's logger (`request.log`): upstream failures are logged with its request id. */
   log?: FastifyBaseLogger;
+  /**
+   * Extra safe headers for the upstream (`anthropic-version`, `anthropic-beta` from
+   * /v1/messages). Not `headers`: in `StreamChatOptions` those are the client's response headers.
+   */
+  upstreamHeaders?: Record<string, string>;
 }
 
 export interface CompletedChat {
@@ -182,6 +187,7 @@ export class ChatCompletionsService implements OnModuleInit {
       requestId: options.requestId,
       affinityKey: options.affinityKey,
       log: options.log,
+      headers: options.upstreamHeaders,
     });
   }
 
@@ -321,7 +327,8 @@ export class ChatCompletionsService implements OnModuleInit {
     }
   }
 
-  private reportUsage(prepared: PreparedChat, usage: TokenUsage): void {
+  /** Counts and records usage once per call (also used by the Anthropic Messages service). */
+  reportUsage(prepared: PreparedChat, usage: TokenUsage): void {
     const alias = prepared.model.alias;
     this.upstream.countTokens(alias, usage.promptTokens, usage.completionTokens);
     if (!this.usageSink) {
