@@ -143,10 +143,18 @@ describe(ChatCompletionsService.name, () => {
 
   it('assembles a streamed answer exactly as the JSON answer reads (what /c1 stores)', async () => {
     const json = await service.complete(service.prepare(auth, ask('Hello, streaming world!')));
-    streamOptions = { onClientGone: 'detach', collect: true };
+    let seenBeforeEnd: StreamedChat | null = null;
+    streamOptions = {
+      onClientGone: 'detach',
+      collect: true,
+      beforeEnd: (result) => {
+        seenBeforeEnd = result;
+      },
+    };
     const text = await post(ask('Hello, streaming world!', { stream: true }));
     const result = await streamed!;
     expect(result.outcome).toBe('completed');
+    expect(seenBeforeEnd).toEqual(result);
     const expected = assembleCompletion(json.json);
     expect(result.completion!.choices).toEqual(expected.choices);
     expect(result.completion!.usage).toEqual(expected.usage);

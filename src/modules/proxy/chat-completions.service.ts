@@ -95,6 +95,14 @@ export interface StreamChatOptions extends CallOptions {
   collect?: boolean;
   /** Observes each upstream event and its parsed chunk (null when not parsed), in order. */
   onEvent?(event: SseEvent, chunk: JsonObject | null): void;
+  /**
+   * Awaited once the outcome is known, before the stream's last bytes (`data: [DONE]` or the
+   * final error event) go out: /c1 stores the turn here, so a client that saw the end finds it
+   * stored. Returning an `ApiError` (e.g. `storage_error`) sends that error event instead of
+   * the last bytes. Also called after a client hang-up (then nothing is written). Usage has
+   * been reported already.
+   */
+  beforeEnd?(result: StreamedChat): Promise<ApiError | void> | ApiError | void;
 }
 
 export interface StreamedChat extends SsePipeResult {
@@ -237,6 +245,7 @@ export class ChatCompletionsService implements OnModuleInit {
     let usage: TokenUsage | null = null;
     let contentEvents = 0;
     let opened: UpstreamCall | null = null;
+    let final: StreamedChat | null = null;
     const applied = this.appliedHeader(prepared);
     const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
     const active = this.metrics.activeStreams;
@@ -264,6 +273,16 @@ export class ChatCompletionsService implements OnModuleInit {
             if (opened) {
               this.upstream.observeFirstByte(opened);
             }
+          },
+          beforeEnd: async (ending) => {
+            if (!usage && ending.call) {
+              usage = await estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1));
+            }
+            if (usage) {
+              this.reportUsage(prepared, usage);
+            }
+            final = { ...ending, completion: accumulator?.result() ?? null, usage };
+            return options.beforeEnd?.(final);
           },
           onEvent: (event) => {
             if (event.isComment || event.data === '[DONE]') {
@@ -294,13 +313,7 @@ export class ChatCompletionsService implements OnModuleInit {
           },
         },
       );
-      if (!usage && result.call) {
-        usage = await estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1));
-      }
-      if (usage) {
-        this.reportUsage(prepared, usage);
-      }
-      return { ...result, completion: accumulator?.result() ?? null, usage };
+      return final ?? { ...result, completion: accumulator?.result() ?? null, usage };
     } finally {
       work.done();
       unfollow();

@@ -235,6 +235,48 @@ describe(pipeSse.name, () => {
     expect(results[0]).toMatchObject({ outcome: 'completed', isClientGone: true, error: null });
   });
 
+  it('holds the last bytes until beforeEnd settles, and lets it replace them with an error', async () => {
+    let storedAt = 0;
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.end(event('{"a":1}') + event('[DONE]'));
+          return call;
+        },
+        options({
+          beforeEnd: async (result) => {
+            expect(result.outcome).toBe('completed');
+            await sleep(150);
+            storedAt = Date.now();
+          },
+        }),
+      );
+    const started = Date.now();
+    const res = await get();
+    expect(res.text).toBe(event('{"a":1}') + event('[DONE]'));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(storedAt).toBeGreaterThan(0);
+
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.end(event('{"a":1}') + event('[DONE]'));
+          return call;
+        },
+        options({ beforeEnd: () => new ApiError('storage_error', 'not stored') }),
+      );
+    expect((await get()).text).toBe(
+      event('{"a":1}') +
+        event(
+          '{"error":{"type":"internal_error","code":"storage_error","message":"not stored","param":null}}',
+        ),
+    );
+  });
+
   it('ends a stream that stops without its terminal event with an upstream_error event', async () => {
     setup = (reply) =>
       pipeSse(

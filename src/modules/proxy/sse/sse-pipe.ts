@@ -55,6 +55,14 @@ export interface SsePipeOptions {
   onFirstByte?(): void;
   /** Formats the final error event; default `data: {"error": {…}}`. */
   formatError?(error: ApiError): string;
+  /**
+   * Runs once the outcome is known and before the response's last bytes (the terminal event,
+   * or the final error event) are written; the response ends after it settles. /c1 stores the
+   * turn here, so that a client that saw the end of its stream finds it stored. Returning an
+   * `ApiError` (e.g. `storage_error`) replaces those last bytes with that error event. Also
+   * called when the client is gone (nothing is written then).
+   */
+  beforeEnd?(result: SsePipeResult): Promise<ApiError | void> | ApiError | void;
 }
 
 export interface SsePipeResult {
@@ -152,11 +160,25 @@ export async function pipeSse(
     raw.removeListener('close', onClose);
     options.signal?.removeEventListener('abort', onCancel);
   };
-  const finishWith = (error: ApiError) => {
-    if (!isClientGone && !raw.writableEnded) {
-      sendHeaders();
-      raw.end((options.formatError ?? sseErrorEvent)(error));
+  const formatError = options.formatError ?? sseErrorEvent;
+  /**
+   * Ends the response with `last` (the terminal event's text, or the final error event), after
+   * `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`.
+   */
+  const endWith = async (result: SsePipeResult, last: string | Buffer): Promise<SsePipeResult> => {
+    let replacement: ApiError | void = undefined;
+    if (options.beforeEnd) {
+      try {
+        replacement = await options.beforeEnd(result);
+      } catch (error) {
+        replacement = new ApiError('internal_error', 'Internal error', { cause: error });
+      }
     }
+    if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
+      sendHeaders();
+      raw.end(replacement ? formatError(replacement) : last);
+    }
+    return result;
   };
 
   try {
@@ -171,8 +193,10 @@ export async function pipeSse(
     if (!areHeadersSent && !isClientGone) {
       throw apiError;
     }
-    finishWith(apiError);
-    return { outcome: 'failed', error: apiError, isClientGone, call: null };
+    return endWith(
+      { outcome: 'failed', error: apiError, isClientGone, call: null },
+      formatError(apiError),
+    );
   }
   const upstream = call;
   if (controller.aborted) {
@@ -189,6 +213,8 @@ export async function pipeSse(
     let result: SsePipeResult | null = null;
     let idle: NodeJS.Timeout | null = null;
     let isAtBoundary = true;
+    /** What the terminal event's chunk left to send (the terminal event included). */
+    let terminalText: string | Buffer = '';
 
     const settle = (error: ApiError | null) => {
       if (result) {
@@ -200,10 +226,8 @@ export async function pipeSse(
       cleanup();
       const outcome = hasTerminal ? 'completed' : hasFirstByte ? 'incomplete' : 'failed';
       result = { outcome, error: hasTerminal ? null : error, isClientGone, call: upstream };
-      if (!hasTerminal && error) {
-        finishWith(error);
-      }
-      resolve(result);
+      const last = hasTerminal ? terminalText : error ? formatError(error) : '';
+      void endWith(result, last).then(resolve);
     };
     const fail = (error: unknown) => {
       if (result) {
@@ -238,32 +262,31 @@ export async function pipeSse(
           fail(error instanceof ApiError ? error : asInternal(error));
           return;
         }
+        const text = replacement === null ? '' : (replacement ?? `${event.raw}\n\n`);
         if (options.isTerminal(event)) {
+          // Held back: the terminal event is the response's last bytes (see `beforeEnd`).
           hasTerminal = true;
+          isUnchanged = false;
+          terminalText = text;
+          break;
         }
         if (replacement !== undefined) {
           isUnchanged = false;
         }
-        if (replacement !== null) {
-          out += replacement ?? `${event.raw}\n\n`;
-        }
+        out += text;
       }
       write(isUnchanged && rawChunk ? rawChunk : out);
-    };
-    const write = (out: string | Buffer) => {
       if (hasTerminal) {
-        // The answer is complete: end the client's response and resolve now. The rest of the
-        // upstream body (normally nothing) is read and discarded so that its connection can be
-        // reused, for a few seconds at most.
-        if (!isClientGone && !raw.writableEnded) {
-          raw.end(out);
-        }
+        // The answer is complete: end the client's response (after `beforeEnd`) now. The rest
+        // of the upstream body (normally nothing) is read and discarded so that its connection
+        // can be reused, for a few seconds at most.
         settle(null);
         const drain = setTimeout(() => upstream.abort(), DRAIN_AFTER_TERMINAL_MS);
         drain.unref();
         body.once('close', () => clearTimeout(drain));
-        return;
       }
+    };
+    const write = (out: string | Buffer) => {
       if (out.length === 0 || isClientGone) {
         return;
       }
