@@ -160,7 +160,8 @@ export async function pipeSse(
     raw.removeListener('close', onClose);
     options.signal?.removeEventListener('abort', onCancel);
   };
-  const formatError = options.formatError ?? sseErrorEvent;
+  const formatError = (error: ApiError): string =>
+    options.formatError ? options.formatError(error) : sseErrorEvent(error);
   /**
    * Ends the response with `last` (the terminal event's text, or the final error event), after
    * `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`.
