@@ -267,8 +267,19 @@ export async function pipeSse(
         if (options.isTerminal(event)) {
           // Held back: the terminal event is the response's last bytes (see `beforeEnd`).
           hasTerminal = true;
-          isUnchanged = false;
-          terminalText = text;
+          const whole = rawChunk;
+          const at =
+            isUnchanged && whole && replacement === undefined && i === events.length - 1
+              ? whole.lastIndexOf(event.raw)
+              : -1;
+          if (whole && at >= 0) {
+            // Still the upstream's own bytes: what precedes the terminal event now, it later.
+            rawChunk = whole.subarray(0, at);
+            terminalText = whole.subarray(at);
+          } else {
+            isUnchanged = false;
+            terminalText = text;
+          }
           break;
         }
         if (replacement !== undefined) {
