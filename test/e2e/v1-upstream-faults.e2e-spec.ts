@@ -33,6 +33,7 @@ describe('/v1 upstream faults', () => {
   let second: FakeUpstream;
   let resetA: FakeUpstream;
   let resetB: FakeUpstream;
+  let third: FakeUpstream;
   let gw: TestGateway;
   const sse = (body: object, onEvent?: (event: ReadEvent) => 'stop' | void) =>
     postSse(`${gw.url}/v1/chat/completions`, body, {
@@ -45,7 +46,8 @@ describe('/v1 upstream faults', () => {
   };
 
   beforeAll(async () => {
-    [main, second, resetA, resetB] = await Promise.all([
+    [main, second, resetA, resetB, third] = await Promise.all([
+      startFakeUpstream(),
       startFakeUpstream(),
       startFakeUpstream(),
       startFakeUpstream(),
@@ -75,13 +77,14 @@ describe('/v1 upstream faults', () => {
           entry('reset', resetA.url),
           entry('refused-then-ok', refused, second.url),
           entry('reset-pair', resetA.url, resetB.url),
+          entry('balanced', second.url, third.url),
         ],
       },
     });
   });
   afterAll(async () => {
     await gw.close();
-    await Promise.all([main, second, resetA, resetB].map((u) => u.close()));
+    await Promise.all([main, second, resetA, resetB, third].map((u) => u.close()));
   });
   afterEach(() => {
     main.options.firstByteDelayMs = 0;
@@ -95,6 +98,26 @@ describe('/v1 upstream faults', () => {
       expectApiError(res, 503, 'upstream_unavailable', { param: null });
       expect(res.headers.get('retry-after')).toBe('5');
       expect((await attempts('refused')) - before).toBe(2);
+      const reqId = res.headers.get('x-request-id');
+      const lines = gw.logs.filter((l) => l.msg === 'upstream failure' && l.reqId === reqId);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          model: 'refused',
+          code: 'upstream_unavailable',
+          attempt: 1,
+          will_retry: true,
+          phase: 'connect',
+          error_code: 'ECONNREFUSED',
+        }),
+        expect.objectContaining({
+          model: 'refused',
+          code: 'upstream_unavailable',
+          attempt: 2,
+          will_retry: false,
+          phase: 'connect',
+        }),
+      ]);
+      expect(String(lines[0].upstream)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     });
 
     it('reset before any response → 503 after exactly 2 requests reached the upstream', async () => {
@@ -123,6 +146,14 @@ describe('/v1 upstream faults', () => {
         1, 1,
       ]);
     });
+  });
+
+  it('balances an alias between its upstreams', async () => {
+    const before = [second.received.length, third.received.length];
+    for (let i = 0; i < 10; i++) {
+      expect((await gw.post('/v1/chat/completions', ask('balanced'))).status).toBe(200);
+    }
+    expect([second.received.length - before[0], third.received.length - before[1]]).toEqual([5, 5]);
   });
 
   describe('answers and timeouts: never retried', () => {

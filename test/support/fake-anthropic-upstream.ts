@@ -105,6 +105,7 @@ export async function startFakeAnthropicUpstream(
       headers: req.headers,
       body,
       hungUp: false,
+      sentBytes: 0,
       receivedAt: Date.now(),
     };
     received.push(record);

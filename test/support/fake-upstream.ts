@@ -32,6 +32,8 @@ export interface ReceivedRequest {
   /** True once the gateway closed the connection before the answer was complete. */
   hungUp: boolean;
   hungUpAt?: number;
+  /** Bytes of streamed events written so far (back-pressure makes this stall). */
+  sentBytes: number;
   receivedAt: number;
 }
 
@@ -42,6 +44,8 @@ export interface FakeUpstreamOptions {
   chunkDelayMs?: number;
   /** Number of content chunks in a streamed answer. */
   streamChunks?: number;
+  /** A fixed answer instead of echoing the last user text (large streams). */
+  answer?: string;
   /** Model name reported in answers. */
   modelName?: string;
 }
@@ -145,6 +149,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       headers: req.headers,
       body,
       hungUp: false,
+      sentBytes: 0,
       receivedAt: Date.now(),
     };
     received.push(record);
@@ -215,15 +220,20 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       return;
     }
     if (path.endsWith('/chat/completions')) {
-      await chat(body, res, behaviour);
+      await chat(body, res, behaviour, record);
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ object: 'error', message: `no route ${path}`, code: 404 }));
   }
 
-  async function chat(body: any, res: ServerResponse, behaviour: Behaviour) {
-    const answer = fakeAnswerFor(body);
+  async function chat(
+    body: any,
+    res: ServerResponse,
+    behaviour: Behaviour,
+    record: ReceivedRequest,
+  ) {
+    const answer = options.answer ?? fakeAnswerFor(body);
     const usage = {
       prompt_tokens: promptTokensFor(body),
       completion_tokens: completionTokensFor(answer),
@@ -278,6 +288,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         }
         return;
       }
+      record.sentBytes += Buffer.byteLength(events[i]);
       if (!res.write(events[i])) {
         await once(res, 'drain');
       }

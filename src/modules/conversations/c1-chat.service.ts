@@ -1,3 +1,4 @@
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
@@ -235,7 +236,7 @@ export class C1ChatService {
     let json: Record<string, unknown>;
     try {
       const completed = await this.chat.complete(prepared, {
-        signal: hangUp ? AbortSignal.any([hangUp.signal, shutdown]) : shutdown,
+        signal: hangUp ? anyOf(hangUp.signal, shutdown) : shutdown,
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
       });
@@ -446,4 +447,12 @@ export class C1ChatService {
       .header(HEADER.conversationId, previous.conversationId)
       .send(`${text}data: [DONE]\n\n`);
   }
+}
+
+/** One signal that aborts when either of two does (the client's hang-up, the shutdown). */
+function anyOf(first: CancelSignal, second: CancelSignal): Cancellation {
+  const both = new Cancellation();
+  both.follow(first);
+  both.follow(second);
+  return both;
 }

@@ -70,6 +70,12 @@ describe(loadCatalog.name, () => {
     );
   });
 
+  it('accepts the example catalog shipped for docker compose', () => {
+    const file = join(__dirname, '..', '..', '..', 'docker', 'models.example.yaml');
+    const { catalog } = loadCatalog(file, () => 'key');
+    expect(catalog.models.length).toBeGreaterThan(0);
+  });
+
   it('prefixes every problem with MODELS_FILE and the entry path', () => {
     const file = write(
       'bad.yaml',

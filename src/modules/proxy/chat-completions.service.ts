@@ -1,6 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -17,12 +16,14 @@ import {
 } from 'src/modules/models/constraints/chat-request';
 import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { openAIRequestToAnthropic } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
 import { anthropicResponseToOpenAI } from 'src/modules/proxy/wire/anthropic/response-to-openai';
 import { AnthropicUpstreamToChatStream } from 'src/modules/proxy/wire/anthropic/sse-adapters';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
@@ -69,14 +70,19 @@ export interface PrepareOptions {
 }
 
 export interface CallOptions {
-  /** Aborts the upstream call (the client hung up). */
-  signal?: AbortSignal;
+  /** Aborts the upstream call (the client hung up). An `AbortSignal` or a `Cancellation`. */
+  signal?: CancelSignal;
   /** Forwarded upstream as `x-request-id`. */
   requestId?: string;
   /** Same key → same upstream while healthy (conversation affinity). */
   affinityKey?: string;
-  /** Extra safe headers for the upstream (`anthropic-version`, `anthropic-beta` from /v1/messages). */
-  headers?: Record<string, string>;
+  /** The request's logger (`request.log`): upstream failures are logged with its request id. */
+  log?: FastifyBaseLogger;
+  /**
+   * Extra safe headers for the upstream (`anthropic-version`, `anthropic-beta` from
+   * /v1/messages). Not `headers`: in `StreamChatOptions` those are the client's response headers.
+   */
+  upstreamHeaders?: Record<string, string>;
 }
 
 export interface CompletedChat {
@@ -98,6 +104,14 @@ export interface StreamChatOptions extends CallOptions {
   collect?: boolean;
   /** Observes each upstream event and its parsed chunk (null when not parsed), in order. */
   onEvent?(event: SseEvent, chunk: JsonObject | null): void;
+  /**
+   * Awaited once the outcome is known, before the stream's last bytes (`data: [DONE]` or the
+   * final error event) go out: /c1 stores the turn here, so a client that saw the end finds it
+   * stored. Returning an `ApiError` (e.g. `storage_error`) sends that error event instead of
+   * the last bytes. Also called after a client hang-up (then nothing is written). Usage has
+   * been reported already.
+   */
+  beforeEnd?(result: StreamedChat): Promise<ApiError | void> | ApiError | void;
 }
 
 export interface StreamedChat extends SsePipeResult {
@@ -134,6 +148,7 @@ export class ChatCompletionsService implements OnModuleInit {
     private readonly catalog: ModelCatalog,
     private readonly upstream: UpstreamClient,
     private readonly metrics: MetricsService,
+    private readonly lifecycle: LifecycleService,
     @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
   ) {}
 
@@ -188,7 +203,8 @@ export class ChatCompletionsService implements OnModuleInit {
       signal: options.signal,
       requestId: options.requestId,
       affinityKey: options.affinityKey,
-      headers: options.headers,
+      log: options.log,
+      headers: options.upstreamHeaders,
     });
   }
 
@@ -199,9 +215,7 @@ export class ChatCompletionsService implements OnModuleInit {
   async complete(prepared: PreparedChat, options: CallOptions = {}): Promise<CompletedChat> {
     const call = await this.open(prepared, options);
     const alias = prepared.model.alias;
-    this.metrics.timeToFirstToken
-      .labels(alias)
-      .observe((performance.now() - call.startedAt) / 1000);
+    this.upstream.observeFirstByte(call);
     const bytes = await this.upstream.readBody(call);
     let json: unknown;
     try {
@@ -245,43 +259,58 @@ export class ChatCompletionsService implements OnModuleInit {
     prepared: PreparedChat,
     options: StreamChatOptions,
   ): Promise<StreamedChat> {
-    const alias = prepared.model.alias;
     const accumulator = options.collect ? new OpenAiStreamAccumulator() : null;
     let usage: TokenUsage | null = null;
     let contentEvents = 0;
-    let startedAt = 0;
+    let opened: UpstreamCall | null = null;
+    let final: StreamedChat | null = null;
     const applied = this.appliedHeader(prepared);
     const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
     // Set once the upstream is chosen: an `anthropic` one streams Messages API events (#8).
     let fromAnthropic: AnthropicUpstreamToChatStream | null = null;
     const active = this.metrics.activeStreams;
     active.inc();
+    // A stream the shutdown must wait for; at the end of the grace period it is cut with a
+    // final `server_overloaded` event and its upstream aborted.
+    const cut = new Cancellation();
+    const unfollow = cut.follow(options.signal);
+    const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
     try {
       const result = await pipeSse(
         reply,
         async (signal) => {
-          const call = await this.open(prepared, { ...options, signal });
-          startedAt = call.startedAt;
-          if (call.upstream.format === 'anthropic') {
+          opened = await this.open(prepared, { ...options, signal });
+          if (opened.upstream.format === 'anthropic') {
             fromAnthropic = new AnthropicUpstreamToChatStream({
-              model: alias,
+              model: prepared.model.alias,
               created: Math.floor(Date.now() / 1000),
               includeUsage: prepared.clientWantsUsage,
             });
           }
-          return call;
+          return opened;
         },
         {
           headers,
           keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
           onClientGone: options.onClientGone,
-          signal: options.signal,
+          signal: cut,
           isTerminal: (event) => (fromAnthropic ? fromAnthropic.isFinished : isOpenAiDone(event)),
-          onFirstByte: () =>
-            this.metrics.timeToFirstToken
-              .labels(alias)
-              .observe((performance.now() - startedAt) / 1000),
+          onFirstByte: () => {
+            if (opened) {
+              this.upstream.observeFirstByte(opened);
+            }
+          },
+          beforeEnd: async (ending) => {
+            if (!usage && ending.call) {
+              usage = await estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1));
+            }
+            if (usage) {
+              this.reportUsage(prepared, usage);
+            }
+            final = { ...ending, completion: accumulator?.result() ?? null, usage };
+            return options.beforeEnd?.(final);
+          },
           onEvent: (event) => {
             if (fromAnthropic) {
               const translated = fromAnthropic.push(event);
@@ -321,14 +350,10 @@ export class ChatCompletionsService implements OnModuleInit {
           },
         },
       );
-      if (!usage && result.call) {
-        usage = await estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1));
-      }
-      if (usage) {
-        this.reportUsage(prepared, usage);
-      }
-      return { ...result, completion: accumulator?.result() ?? null, usage };
+      return final ?? { ...result, completion: accumulator?.result() ?? null, usage };
     } finally {
+      work.done();
+      unfollow();
       active.dec();
     }
   }

@@ -1,9 +1,9 @@
 import type { FastifyReply } from 'fastify';
-import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
+import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
 
 export interface HangUpWatch {
   /** Aborted when the client closes the connection before the response was finished. */
-  signal: AbortSignal;
+  signal: Cancellation;
   /** Stops watching (call once the response is written). */
   dispose(): void;
 }
@@ -14,13 +14,13 @@ export interface HangUpWatch {
  * body has been read, while the client is still waiting.
  */
 export function watchHangUp(reply: FastifyReply): HangUpWatch {
-  const controller = new AbortController();
+  const signal = new Cancellation();
   const raw = reply.raw;
   const onClose = () => {
     if (!raw.writableFinished) {
-      controller.abort(new CallerAbortError());
+      signal.abort();
     }
   };
   raw.once('close', onClose);
-  return { signal: controller.signal, dispose: () => raw.removeListener('close', onClose) };
+  return { signal, dispose: () => raw.removeListener('close', onClose) };
 }

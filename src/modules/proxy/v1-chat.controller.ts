@@ -65,7 +65,11 @@ export class V1ChatController {
     const prepared = this.chat.prepare(auth, request.body);
     request.modelAlias = prepared.model.alias;
     if (prepared.isStream) {
-      await this.chat.stream(reply, prepared, { onClientGone: 'abort', requestId: request.id });
+      await this.chat.stream(reply, prepared, {
+        onClientGone: 'abort',
+        requestId: request.id,
+        log: request.log,
+      });
       return;
     }
     const hangUp = watchHangUp(reply);
@@ -73,6 +77,7 @@ export class V1ChatController {
       const { bytes } = await this.chat.complete(prepared, {
         signal: hangUp.signal,
         requestId: request.id,
+        log: request.log,
       });
       const applied = this.chat.appliedHeader(prepared);
       if (applied) {
@@ -113,6 +118,7 @@ export class V1ChatController {
       const bytes = await this.embeddings.create(prepared, {
         signal: hangUp.signal,
         requestId: request.id,
+        log: request.log,
       });
       void reply.status(200).header('content-type', JSON_TYPE).send(bytes);
     } finally {

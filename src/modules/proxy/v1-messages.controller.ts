@@ -76,7 +76,7 @@ export class V1MessagesController {
       await this.messages.stream(reply, prepared, {
         onClientGone: 'abort',
         requestId: request.id,
-        headers,
+        upstreamHeaders: headers,
       });
       return;
     }
@@ -85,7 +85,7 @@ export class V1MessagesController {
       const { bytes } = await this.messages.complete(prepared, {
         signal: hangUp.signal,
         requestId: request.id,
-        headers,
+        upstreamHeaders: headers,
       });
       const applied = this.messages.appliedHeader(prepared);
       if (applied) {

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiError } from 'src/modules/errors/api-error';
 import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { CallerAbortError, IdleTimeoutError } from 'src/modules/proxy/upstream/upstream-errors';
 
 /** The SSE response headers (STYLE §8), sent once. */
@@ -13,6 +14,9 @@ export const SSE_HEADERS = {
 } as const;
 
 const KEEP_ALIVE = ': keep-alive\n\n';
+
+/** How long an upstream may keep its connection open after the terminal event. */
+const DRAIN_AFTER_TERMINAL_MS = 5_000;
 
 /** The default final error event: the catalog envelope as one `data:` event. */
 export function sseErrorEvent(error: ApiError): string {
@@ -32,8 +36,11 @@ export interface SsePipeOptions {
    * the total timeout) so the caller can store the whole answer.
    */
   onClientGone: 'abort' | 'detach';
-  /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
-  signal?: AbortSignal;
+  /**
+   * Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`, shutdown).
+   * When it aborts with an `ApiError` as reason, that error is the stream's final event.
+   */
+  signal?: CancelSignal;
   /** True for the event that completes a stream (OpenAI `data: [DONE]`, Anthropic `message_stop`). */
   isTerminal(event: SseEvent): boolean;
   /**
@@ -48,6 +55,14 @@ export interface SsePipeOptions {
   onFirstByte?(): void;
   /** Formats the final error event; default `data: {"error": {…}}`. */
   formatError?(error: ApiError): string;
+  /**
+   * Runs once the outcome is known and before the response's last bytes (the terminal event,
+   * or the final error event) are written; the response ends after it settles. /c1 stores the
+   * turn here, so that a client that saw the end of its stream finds it stored. Returning an
+   * `ApiError` (e.g. `storage_error`) replaces those last bytes with that error event. Also
+   * called when the client is gone (nothing is written then).
+   */
+  beforeEnd?(result: SsePipeResult): Promise<ApiError | void> | ApiError | void;
 }
 
 export interface SsePipeResult {
@@ -81,11 +96,11 @@ export interface SsePipeResult {
  */
 export async function pipeSse(
   reply: FastifyReply,
-  open: (signal: AbortSignal) => Promise<UpstreamCall>,
+  open: (signal: CancelSignal) => Promise<UpstreamCall>,
   options: SsePipeOptions,
 ): Promise<SsePipeResult> {
   const raw = reply.raw;
-  const controller = new AbortController();
+  const controller = new Cancellation();
   let areHeadersSent = false;
   let isClientGone = false;
   let call: UpstreamCall | null = null;
@@ -114,7 +129,11 @@ export async function pipeSse(
     }
   };
   raw.on('close', onClose);
+  /** Set when `options.signal` aborted with an `ApiError`: the stream ends with that error. */
+  let cancelError: ApiError | null = null;
   const onCancel = () => {
+    const reason = options.signal?.reason;
+    cancelError = reason instanceof ApiError ? reason : null;
     controller.abort(new CallerAbortError());
     call?.abort();
   };
@@ -141,29 +160,47 @@ export async function pipeSse(
     raw.removeListener('close', onClose);
     options.signal?.removeEventListener('abort', onCancel);
   };
-  const finishWith = (error: ApiError) => {
-    if (!isClientGone && !raw.writableEnded) {
-      sendHeaders();
-      raw.end((options.formatError ?? sseErrorEvent)(error));
+  const formatError = (error: ApiError): string =>
+    options.formatError ? options.formatError(error) : sseErrorEvent(error);
+  /**
+   * Ends the response with `last` (the terminal event's text, or the final error event), after
+   * `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`.
+   */
+  const endWith = async (result: SsePipeResult, last: string | Buffer): Promise<SsePipeResult> => {
+    let replacement: ApiError | void = undefined;
+    if (options.beforeEnd) {
+      try {
+        replacement = await options.beforeEnd(result);
+      } catch (error) {
+        replacement = new ApiError('internal_error', 'Internal error', { cause: error });
+      }
     }
+    if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
+      sendHeaders();
+      raw.end(replacement ? formatError(replacement) : last);
+    }
+    return result;
   };
 
   try {
-    call = await open(controller.signal);
+    call = await open(controller);
   } catch (error) {
     cleanup();
     const apiError =
-      error instanceof ApiError
+      cancelError ??
+      (error instanceof ApiError
         ? error
-        : new ApiError('internal_error', 'Internal error', { cause: error });
+        : new ApiError('internal_error', 'Internal error', { cause: error }));
     if (!areHeadersSent && !isClientGone) {
       throw apiError;
     }
-    finishWith(apiError);
-    return { outcome: 'failed', error: apiError, isClientGone, call: null };
+    return endWith(
+      { outcome: 'failed', error: apiError, isClientGone, call: null },
+      formatError(apiError),
+    );
   }
   const upstream = call;
-  if (controller.signal.aborted) {
+  if (controller.aborted) {
     upstream.abort();
   } else if (!isClientGone) {
     sendHeaders();
@@ -176,6 +213,9 @@ export async function pipeSse(
     let hasTerminal = false;
     let result: SsePipeResult | null = null;
     let idle: NodeJS.Timeout | null = null;
+    let isAtBoundary = true;
+    /** What the terminal event's chunk left to send (the terminal event included). */
+    let terminalText: string | Buffer = '';
 
     const settle = (error: ApiError | null) => {
       if (result) {
@@ -187,10 +227,8 @@ export async function pipeSse(
       cleanup();
       const outcome = hasTerminal ? 'completed' : hasFirstByte ? 'incomplete' : 'failed';
       result = { outcome, error: hasTerminal ? null : error, isClientGone, call: upstream };
-      if (!hasTerminal && error) {
-        finishWith(error);
-      }
-      resolve(result);
+      const last = hasTerminal ? terminalText : error ? formatError(error) : '';
+      void endWith(result, last).then(resolve);
     };
     const fail = (error: unknown) => {
       if (result) {
@@ -200,14 +238,21 @@ export async function pipeSse(
         settle(null);
         return;
       }
-      settle(error instanceof ApiError ? error : upstream.fail(error).error);
+      settle(cancelError ?? (error instanceof ApiError ? error : upstream.fail(error).error));
       upstream.abort();
     };
-    /** Events → the text to send; an `onEvent` failure sends what preceded it, then fails. */
-    const handle = (events: SseEvent[]): void => {
+    /**
+     * Events → what to send; an `onEvent` failure sends what preceded it, then fails. When
+     * `rawChunk` holds exactly these events and all pass through unchanged, the upstream's own
+     * bytes are sent (no re-encoding); otherwise the events' text, rebuilt.
+     */
+    const handle = (events: SseEvent[], rawChunk: Buffer | null): void => {
       let out = '';
-      for (const event of events) {
+      let isUnchanged = rawChunk !== null;
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
         if (hasTerminal) {
+          isUnchanged = false;
           break;
         }
         let replacement: string | null | undefined;
@@ -218,24 +263,42 @@ export async function pipeSse(
           fail(error instanceof ApiError ? error : asInternal(error));
           return;
         }
+        const text = replacement === null ? '' : (replacement ?? `${event.raw}\n\n`);
         if (options.isTerminal(event)) {
+          // Held back: the terminal event is the response's last bytes (see `beforeEnd`).
           hasTerminal = true;
+          const whole = rawChunk;
+          const at =
+            isUnchanged && whole && replacement === undefined && i === events.length - 1
+              ? whole.lastIndexOf(event.raw)
+              : -1;
+          if (whole && at >= 0) {
+            // Still the upstream's own bytes: what precedes the terminal event now, it later.
+            rawChunk = whole.subarray(0, at);
+            terminalText = whole.subarray(at);
+          } else {
+            isUnchanged = false;
+            terminalText = text;
+          }
+          break;
         }
-        if (replacement !== null) {
-          out += replacement ?? `${event.raw}\n\n`;
+        if (replacement !== undefined) {
+          isUnchanged = false;
         }
+        out += text;
       }
-      write(out);
-    };
-    const write = (out: string) => {
+      write(isUnchanged && rawChunk ? rawChunk : out);
       if (hasTerminal) {
-        // The answer is complete: end the client's response now; the rest of the upstream
-        // body (normally nothing) is read and discarded so its connection can be reused.
-        if (!isClientGone && !raw.writableEnded) {
-          raw.end(out);
-        }
-        return;
+        // The answer is complete: end the client's response (after `beforeEnd`) now. The rest
+        // of the upstream body (normally nothing) is read and discarded so that its connection
+        // can be reused, for a few seconds at most.
+        settle(null);
+        const drain = setTimeout(() => upstream.abort(), DRAIN_AFTER_TERMINAL_MS);
+        drain.unref();
+        body.once('close', () => clearTimeout(drain));
       }
+    };
+    const write = (out: string | Buffer) => {
       if (out.length === 0 || isClientGone) {
         return;
       }
@@ -266,6 +329,7 @@ export async function pipeSse(
       if (hasTerminal) {
         return;
       }
+      const wasAtBoundary = isAtBoundary;
       let events: SseEvent[];
       try {
         events = decoder.push(chunk);
@@ -273,19 +337,32 @@ export async function pipeSse(
         fail(asInternal(error));
         return;
       }
-      handle(events);
+      // At a boundary: no unfinished event held, and no partial UTF-8 character (the chunk
+      // ends with an ASCII byte, normally the blank line's \n).
+      isAtBoundary = decoder.pending === 0 && chunk.length > 0 && chunk[chunk.length - 1] < 0x80;
+      handle(events, wasAtBoundary && isAtBoundary ? chunk : null);
     });
+    // Errors are built only on the failure paths: capturing a stack trace per stream is not free.
     body.once('end', () => {
-      handle(decoder.end());
+      if (hasTerminal) {
+        return;
+      }
+      handle(decoder.end(), null);
       settle(
-        new ApiError(
-          'upstream_error',
-          `The model server for "${upstream.model.alias}" ended the stream before it was complete`,
-        ),
+        hasTerminal
+          ? null
+          : new ApiError(
+              'upstream_error',
+              `The model server for "${upstream.model.alias}" ended the stream before it was complete`,
+            ),
       );
     });
     body.once('error', fail);
-    body.once('close', () => fail(new Error('upstream body closed before its end')));
+    body.once('close', () => {
+      if (!result) {
+        fail(new Error('upstream body closed before its end'));
+      }
+    });
   });
 }
 

@@ -73,7 +73,7 @@ function codeOf(error: unknown): string | undefined {
  */
 export function classifyFailure(
   error: unknown,
-  signal: AbortSignal,
+  signal: { readonly aborted: boolean; readonly reason: unknown },
   phase: 'before_headers' | 'body',
 ): FailureKind {
   if (signal.aborted) {

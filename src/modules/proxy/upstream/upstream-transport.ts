@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Cancellation } from 'src/modules/proxy/upstream/cancellation';
 
 /** One HTTP exchange with an upstream, as the upstream client asks for it. */
 export interface TransportRequest {
@@ -8,7 +9,7 @@ export interface TransportRequest {
   path: string;
   headers: Record<string, string>;
   body?: string | Buffer;
-  signal: AbortSignal;
+  signal: Cancellation | AbortSignal;
   /** Longest wait for response headers (first byte). */
   headersTimeoutMs: number;
   /** Longest silence between two body chunks. */

@@ -2,7 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { FastifyBaseLogger } from 'fastify';
 import { Pool } from 'undici';
+import {
+  logUpstreamFailure,
+  redactUrl,
+  UpstreamFailure,
+} from 'src/common/logging/upstream-failure';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { HEADER } from 'src/common/http/headers';
@@ -14,6 +20,7 @@ import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { EchoTransport } from 'src/modules/proxy/upstream/echo/echo.transport';
 import { PoolTransport } from 'src/modules/proxy/upstream/pool-transport';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import {
   CallerAbortError,
   classifyFailure,
@@ -53,13 +60,15 @@ export interface UpstreamRequest {
   /** Ask for an event stream (`accept: text/event-stream`). */
   stream?: boolean;
   /** Aborts the call (the client hung up): the upstream sees the connection close. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Forwarded as `x-request-id` for correlation in the upstream's logs. */
   requestId?: string;
   /** Extra safe headers (e.g. `anthropic-beta`); never the caller's credentials. */
   headers?: Record<string, string>;
   /** Same key → same upstream while it is healthy (prefix-cache affinity for /c1). */
   affinityKey?: string;
+  /** The request's logger: failed attempts are logged there, with the request id. */
+  log?: FastifyBaseLogger;
 }
 
 /**
@@ -79,7 +88,7 @@ export interface UpstreamCall {
   /** `performance.now()` at the start of the first attempt. */
   readonly startedAt: number;
   /** Aborted when the call is aborted for any reason (caller, total timeout). */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Aborts the upstream request; its connection is closed. */
   abort(reason?: unknown): void;
   /**
@@ -98,10 +107,14 @@ interface Target {
   inFlight: number;
 }
 
+/** Per-alias metric children, resolved once: `labels()` hashes its arguments on every call. */
 interface ModelMetrics {
   alias: string;
   attempts: { inc(): void };
   duration: { observe(v: number): void };
+  firstByte: { observe(v: number): void };
+  tokensIn: { inc(n: number): void };
+  tokensOut: { inc(n: number): void };
   errors: Map<ErrorCode, { inc(): void }>;
 }
 
@@ -163,23 +176,18 @@ export class UpstreamClient implements OnApplicationShutdown {
       });
     }
     const metrics = this.metricsFor(model.alias);
-    const controller = new AbortController();
-    const signal = controller.signal;
-    const callerSignal = request.signal;
-    const onCallerAbort = () => controller.abort(new CallerAbortError());
-    if (callerSignal) {
-      if (callerSignal.aborted) {
-        throw failureToApiError('aborted', model.alias, this.timeouts);
-      }
-      callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+    if (request.signal?.aborted) {
+      throw failureToApiError('aborted', model.alias, this.timeouts);
     }
+    const signal = new Cancellation();
+    const unfollow = signal.follow(request.signal);
     const totalTimer = setTimeout(
-      () => controller.abort(new TotalTimeoutError(this.timeouts.totalTimeoutMs)),
+      () => signal.abort(new TotalTimeoutError(this.timeouts.totalTimeoutMs)),
       this.timeouts.totalTimeoutMs,
     );
     const release = () => {
       clearTimeout(totalTimer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
+      unfollow();
     };
 
     const startedAt = performance.now();
@@ -217,23 +225,33 @@ export class UpstreamClient implements OnApplicationShutdown {
       } catch (error) {
         target.inFlight--;
         const kind = classifyFailure(error, signal, 'before_headers');
+        const willRetry = kind === 'connect' && attempt === 1 && !signal.aborted;
+        const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
+        if (kind !== 'aborted') {
+          this.logFailure(request, {
+            model: model.alias,
+            upstreamUrl: target.upstream.url,
+            code: apiError.code,
+            attempt,
+            willRetry,
+            phase: kind === 'connect' ? 'connect' : 'headers',
+            errorCode: errorCodeOf(error),
+            elapsedMs: performance.now() - attemptStart,
+          });
+        }
         if (kind === 'connect') {
           this.health.markDown(target.upstream.id, 'upstream_unavailable');
-          if (attempt === 1 && !signal.aborted) {
+          if (willRetry) {
             failed = target;
             continue;
           }
         }
         release();
-        const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
         if (kind !== 'aborted') {
           this.countError(metrics, apiError.code);
           if (kind !== 'connect') {
             this.health.noteError(target.upstream.id, apiError.code);
           }
-          this.logger.warn(
-            `${model.alias} (${target.upstream.id}) attempt ${attempt}: ${kind} (${describe(error)})`,
-          );
         }
         throw apiError;
       }
@@ -245,6 +263,17 @@ export class UpstreamClient implements OnApplicationShutdown {
         release();
         this.health.noteError(target.upstream.id, 'upstream_error');
         this.countError(metrics, 'upstream_error');
+        this.logFailure(request, {
+          model: model.alias,
+          upstreamUrl: target.upstream.url,
+          code: 'upstream_error',
+          attempt,
+          willRetry: false,
+          phase: 'headers',
+          upstreamStatus: response.statusCode,
+          elapsedMs: performance.now() - attemptStart,
+          upstreamMessage: message ?? undefined,
+        });
         throw new ApiError(
           'upstream_error',
           `The model server answered ${response.statusCode}${message ? `: ${message}` : ''}`,
@@ -274,7 +303,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         startedAt,
         signal,
         abort: (reason?: unknown) => {
-          controller.abort(reason ?? new CallerAbortError());
+          signal.abort(reason ?? new CallerAbortError());
           response.body.destroy();
         },
         fail: (error: unknown) => {
@@ -283,6 +312,17 @@ export class UpstreamClient implements OnApplicationShutdown {
           if (kind !== 'aborted') {
             this.countError(metrics, apiError.code);
             this.health.noteError(target.upstream.id, apiError.code);
+            this.logFailure(request, {
+              model: alias,
+              upstreamUrl: target.upstream.url,
+              code: apiError.code,
+              attempt,
+              willRetry: false,
+              phase: request.stream ? 'stream' : 'body',
+              upstreamStatus: response.statusCode,
+              errorCode: errorCodeOf(error),
+              elapsedMs: performance.now() - attemptStart,
+            });
           }
           return { kind, error: apiError };
         },
@@ -335,7 +375,11 @@ export class UpstreamClient implements OnApplicationShutdown {
         }
       };
       body.once('error', failWith);
-      body.once('close', () => failWith(new Error('closed before the end')));
+      body.once('close', () => {
+        if (!isSettled) {
+          failWith(new Error('closed before the end'));
+        }
+      });
     });
   }
 
@@ -382,12 +426,20 @@ export class UpstreamClient implements OnApplicationShutdown {
 
   /** Counts tokens reported by an upstream answer (metrics only; usage sinks are separate). */
   countTokens(alias: string, promptTokens: number, completionTokens: number): void {
+    const metrics = this.metricsFor(alias);
     if (promptTokens > 0) {
-      this.metrics.tokens.labels(alias, 'in').inc(promptTokens);
+      metrics.tokensIn.inc(promptTokens);
     }
     if (completionTokens > 0) {
-      this.metrics.tokens.labels(alias, 'out').inc(completionTokens);
+      metrics.tokensOut.inc(completionTokens);
     }
+  }
+
+  /** Records time to first token: the first body byte of a call (first SSE event for streams). */
+  observeFirstByte(call: UpstreamCall): void {
+    this.metricsFor(call.model.alias).firstByte.observe(
+      (performance.now() - call.startedAt) / 1000,
+    );
   }
 
   /**
@@ -547,11 +599,25 @@ export class UpstreamClient implements OnApplicationShutdown {
         alias,
         attempts: this.metrics.upstreamAttempts.labels(alias),
         duration: this.metrics.upstreamDuration.labels(alias),
+        firstByte: this.metrics.timeToFirstToken.labels(alias),
+        tokensIn: this.metrics.tokens.labels(alias, 'in'),
+        tokensOut: this.metrics.tokens.labels(alias, 'out'),
         errors: new Map(),
       };
       this.metricsByModel.set(alias, metrics);
     }
     return metrics;
+  }
+
+  /** One `upstream failure` log line per failed attempt, in the request's logger when given. */
+  private logFailure(request: UpstreamRequest, failure: UpstreamFailure): void {
+    if (request.log) {
+      logUpstreamFailure(request.log, failure);
+      return;
+    }
+    this.logger.warn(
+      `upstream failure: ${failure.model} ${redactUrl(failure.upstreamUrl)} ${failure.code} (attempt ${failure.attempt}, ${failure.phase}${failure.errorCode ? `, ${failure.errorCode}` : ''})`,
+    );
   }
 
   private countError(metrics: ModelMetrics, code: ErrorCode): void {
@@ -588,7 +654,13 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-function describe(error: unknown): string {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return [e?.code, e?.message].filter((x) => typeof x === 'string').join(': ') || 'unknown';
+function errorCodeOf(error: unknown): string | undefined {
+  const e = error as { code?: unknown; cause?: { code?: unknown }; name?: unknown } | null;
+  if (typeof e?.code === 'string') {
+    return e.code;
+  }
+  if (typeof e?.cause?.code === 'string') {
+    return e.cause.code;
+  }
+  return typeof e?.name === 'string' ? e.name : undefined;
 }

@@ -22,13 +22,13 @@ export class EchoTransport implements UpstreamTransport {
   constructor(private readonly model: string) {}
 
   async request(r: TransportRequest): Promise<TransportResponse> {
-    r.signal.throwIfAborted();
+    throwIfAborted(r);
     const path = r.path;
     if (r.method === 'GET' && path.endsWith('/models')) {
       return json(200, echoModelsJson(this.model));
     }
     const tokenizer = await loadTokenizer();
-    r.signal.throwIfAborted();
+    throwIfAborted(r);
     let body: Record<string, unknown> = {};
     try {
       body = r.body ? (JSON.parse(r.body.toString()) as Record<string, unknown>) : {};
@@ -68,6 +68,12 @@ export class EchoTransport implements UpstreamTransport {
       headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
       body: stream,
     };
+  }
+}
+
+function throwIfAborted(r: TransportRequest): void {
+  if (r.signal.aborted) {
+    throw r.signal.reason;
   }
 }
 

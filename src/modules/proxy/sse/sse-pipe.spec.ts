@@ -1,0 +1,297 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import Fastify, { FastifyInstance } from 'fastify';
+import { ApiError } from 'src/modules/errors/api-error';
+import { CatalogModel } from 'src/modules/models/catalog.types';
+import { pipeSse, SsePipeOptions, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
+import { classifyFailure, failureToApiError } from 'src/modules/proxy/upstream/upstream-errors';
+
+const model: CatalogModel = {
+  alias: 'm',
+  upstreams: [
+    { id: 'm#0', url: 'http://x/v1', format: 'openai', model: 'x', apiKeyEnv: null, apiKey: null },
+  ],
+  constraints: {
+    minMaxTokens: 1,
+    maxOutputTokens: 10,
+    contextWindow: 100,
+    acceptsImageUrl: false,
+    acceptsImages: false,
+    typicalResponseSeconds: 1,
+  },
+};
+const timeouts = {
+  connectTimeoutMs: 1,
+  firstByteTimeoutMs: 1,
+  idleTimeoutMs: 1,
+  totalTimeoutMs: 1,
+};
+
+/** An upstream call whose body the test writes, and which records aborts. */
+function fakeCall(signal: CancelSignal) {
+  const body = new PassThrough();
+  const aborts: unknown[] = [];
+  const call: UpstreamCall = {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', 'set-cookie': ['x=y'] },
+    body,
+    model,
+    upstream: model.upstreams[0],
+    attempts: 1,
+    startedAt: 0,
+    signal,
+    abort: (reason) => {
+      aborts.push(reason ?? 'abort');
+      body.destroy();
+    },
+    fail: (error) => {
+      const kind = classifyFailure(error, signal, 'body');
+      return { kind, error: failureToApiError(kind, 'm', timeouts, error) };
+    },
+  };
+  return { call, body, aborts };
+}
+
+const event = (data: string) => `data: ${data}\n\n`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe(pipeSse.name, () => {
+  let app: FastifyInstance;
+  let url: string;
+  let setup: (reply: Parameters<typeof pipeSse>[0]) => Promise<SsePipeResult>;
+  let results: SsePipeResult[];
+
+  beforeAll(async () => {
+    app = Fastify();
+    app.post('/', async (_request, reply) => {
+      try {
+        results.push(await setup(reply));
+      } catch (error) {
+        const apiError = error as ApiError;
+        await reply.status(apiError.status).send(apiError.toEnvelope());
+      }
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/`;
+  });
+  afterAll(() => app.close());
+  beforeEach(() => {
+    results = [];
+  });
+
+  /** Reads the response; `hangUpAfter` destroys the connection after that many bytes. */
+  function get(
+    hangUpAfter?: number,
+  ): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', agent: false });
+      req.on('error', () => undefined);
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (hangUpAfter !== undefined && text.length >= hangUpAfter) {
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
+          }
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        res.on('error', reject);
+      });
+      req.end();
+    });
+  }
+
+  const options = (over: Partial<SsePipeOptions> = {}): SsePipeOptions => ({
+    keepAliveIntervalMs: 50,
+    idleTimeoutMs: 5_000,
+    onClientGone: 'abort',
+    isTerminal: (e) => e.data === '[DONE]',
+    ...over,
+  });
+
+  it('passes events through, ends at the terminal event, and sends only its own headers', async () => {
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.write(event('{"a":1}') + event('{"a":2}'));
+          body.write(event('[DONE]'));
+          return call;
+        },
+        options({ headers: { 'x-parley-applied': 'max_tokens_floored=16' } }),
+      );
+    const res = await get();
+    expect(res.text).toBe(event('{"a":1}') + event('{"a":2}') + event('[DONE]'));
+    expect(res.headers).toMatchObject({
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      'x-parley-applied': 'max_tokens_floored=16',
+    });
+    expect(res.headers['set-cookie']).toBeUndefined();
+    await sleep(20);
+    expect(results[0]).toMatchObject({ outcome: 'completed', error: null, isClientGone: false });
+  });
+
+  it('drops and replaces events as onEvent says', async () => {
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.end(event('keep') + event('drop') + event('swap') + event('[DONE]'));
+          return call;
+        },
+        options({
+          onEvent: (e) =>
+            e.data === 'drop' ? null : e.data === 'swap' ? event('swapped') : undefined,
+        }),
+      );
+    expect((await get()).text).toBe(event('keep') + event('swapped') + event('[DONE]'));
+  });
+
+  it('rethrows a failure to open before any byte was sent, for a proper status', async () => {
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        () => Promise.reject(new ApiError('upstream_unavailable', 'down')),
+        options({ keepAliveIntervalMs: 10_000 }),
+      );
+    const res = await get();
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.text).error.code).toBe('upstream_unavailable');
+  });
+
+  it('after keep-alives, turns a failure to open into one error event', async () => {
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async () => {
+          await sleep(130);
+          throw new ApiError('upstream_timeout', 'slow');
+        },
+        options(),
+      );
+    const res = await get();
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(
+      /^(: keep-alive\n\n)+data: \{"error":\{"type":"upstream_error","code":"upstream_timeout","message":"slow","param":null\}\}\n\n$/,
+    );
+  });
+
+  it('in abort mode, a client hang-up aborts the upstream call', async () => {
+    let aborts: unknown[] = [];
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const fake = fakeCall(signal);
+          aborts = fake.aborts;
+          fake.body.write(event('first'));
+          return fake.call;
+        },
+        options(),
+      );
+    await get(1);
+    await sleep(50);
+    expect(aborts.length).toBeGreaterThan(0);
+    expect(results[0]).toMatchObject({ outcome: 'incomplete', isClientGone: true });
+  });
+
+  it('in detach mode, keeps reading after a hang-up and sees every event', async () => {
+    const seen: string[] = [];
+    let aborts: unknown[] = [];
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const fake = fakeCall(signal);
+          aborts = fake.aborts;
+          fake.body.write(event('1'));
+          void sleep(100).then(() => {
+            fake.body.write(event('2') + event('3'));
+            fake.body.end(event('[DONE]'));
+          });
+          return fake.call;
+        },
+        options({
+          onClientGone: 'detach',
+          onEvent: (e) => {
+            seen.push(e.data);
+            return undefined;
+          },
+        }),
+      );
+    await get(1);
+    await sleep(250);
+    expect(seen).toEqual(['1', '2', '3', '[DONE]']);
+    expect(aborts).toEqual([]);
+    expect(results[0]).toMatchObject({ outcome: 'completed', isClientGone: true, error: null });
+  });
+
+  it('holds the last bytes until beforeEnd settles, and lets it replace them with an error', async () => {
+    let storedAt = 0;
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.end(event('{"a":1}') + event('[DONE]'));
+          return call;
+        },
+        options({
+          beforeEnd: async (result) => {
+            expect(result.outcome).toBe('completed');
+            await sleep(150);
+            storedAt = Date.now();
+          },
+        }),
+      );
+    const started = Date.now();
+    const res = await get();
+    expect(res.text).toBe(event('{"a":1}') + event('[DONE]'));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(storedAt).toBeGreaterThan(0);
+
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.end(event('{"a":1}') + event('[DONE]'));
+          return call;
+        },
+        options({ beforeEnd: () => new ApiError('storage_error', 'not stored') }),
+      );
+    expect((await get()).text).toBe(
+      event('{"a":1}') +
+        event(
+          '{"error":{"type":"internal_error","code":"storage_error","message":"not stored","param":null}}',
+        ),
+    );
+  });
+
+  it('ends a stream that stops without its terminal event with an upstream_error event', async () => {
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          body.end(event('{"a":1}'));
+          return call;
+        },
+        options(),
+      );
+    const res = await get();
+    expect(res.text.split('\n\n').filter(Boolean)).toEqual([
+      'data: {"a":1}',
+      'data: {"error":{"type":"upstream_error","code":"upstream_error","message":"The model server for \\"m\\" ended the stream before it was complete","param":null}}',
+    ]);
+  });
+});
