@@ -24,6 +24,13 @@ export default {
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // Faults, abuse and bad input (issue #11, docs/notes/reliability.md), on SQLite; the long
+    // ones are scripts (npm run reliability:kill9).
+    {
+      ...shared,
+      displayName: 'reliability',
+      testMatch: ['<rootDir>/test/reliability/**/*.e2e-spec.ts'],
+    },
     // The same end-to-end files again on PostgreSQL, when a server is configured (CI sets it).
     ...(process.env.TEST_DATABASE_URL
       ? [
