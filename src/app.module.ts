@@ -1,8 +1,9 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
+import { DepthCheckedValidationPipe } from 'src/common/validation/depth-checked-validation.pipe';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
@@ -40,7 +41,7 @@ export class AppModule {
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         {
           provide: APP_PIPE,
-          useValue: new ValidationPipe({
+          useValue: new DepthCheckedValidationPipe({
             whitelist: true,
             transform: true,
             forbidUnknownValues: true,

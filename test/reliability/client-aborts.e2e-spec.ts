@@ -82,7 +82,10 @@ describe('1,000 client aborts on /v1', () => {
   }
 
   /** Opens a batch, aborts each at `phase`; the slowest abort the upstream saw, in ms. */
-  async function abortBatch(phase: Phase, batch: number): Promise<{ forwarded: number; slowestMs: number }> {
+  async function abortBatch(
+    phase: Phase,
+    batch: number,
+  ): Promise<{ forwarded: number; slowestMs: number }> {
     const clients = Array.from({ length: BATCH }, (_, i) =>
       open(`abort ${phase} ${batch} ${i}`, phase !== 'first_byte'),
     );
@@ -130,8 +133,12 @@ describe('1,000 client aborts on /v1', () => {
     }
     up.always({ kind: 'ok' });
     console.log(`client aborts: ${JSON.stringify(results)}`);
-    expect(results.first_byte.forwarded).toBe(plan.filter((p) => p === 'first_byte').length * BATCH);
-    expect(results.mid_stream.forwarded).toBe(plan.filter((p) => p === 'mid_stream').length * BATCH);
+    expect(results.first_byte.forwarded).toBe(
+      plan.filter((p) => p === 'first_byte').length * BATCH,
+    );
+    expect(results.mid_stream.forwarded).toBe(
+      plan.filter((p) => p === 'mid_stream').length * BATCH,
+    );
     for (const phase of Object.keys(results) as Phase[]) {
       expect({ phase, withinASecond: results[phase].slowestMs < 1000 }).toEqual({
         phase,

@@ -8,7 +8,12 @@ import {
   startFaultProxy,
 } from 'test/support/fault-proxy';
 import { dataEvents, postSse } from 'test/support/sse-reader';
-import { GatewayResponse, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import {
+  GatewayResponse,
+  startGateway,
+  TEST_API_KEY,
+  TestGateway,
+} from 'test/support/start-gateway';
 
 /**
  * Transport faults between the gateway and its model server, injected by a TCP proxy (issue

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform, Type } from 'class-transformer';
 import { ValidateBy, ValidateIf, ValidateNested, ValidationArguments } from 'class-validator';
+import { hasNulOrLoneSurrogate } from 'src/common/validation/text';
 
 /**
  * Composed field decorators with the exact messages of the contract (`name is required`,
@@ -88,8 +89,16 @@ export function StringField(options: StringFieldOptions): PropertyDecorator {
     if (typeof value !== 'string') {
       return options.typeMessage ?? '{field} must be a string';
     }
+    // A string of more than 2 × maxLength UTF-16 units is too long whatever its code points:
+    // spreading a 20 MB string into code points would hold the event loop.
+    if (value.length > options.maxLength * 2) {
+      return `{field} must be at most ${options.maxLength} characters`;
+    }
     if (value.trim() === '') {
       return options.typeMessage ?? '{field} must not be empty';
+    }
+    if (hasNulOrLoneSurrogate(value)) {
+      return '{field} must not contain a NUL character or a lone UTF-16 surrogate';
     }
     const length = [...value].length;
     if (length < minLength) {

@@ -5,6 +5,7 @@ import {
   applyTokenBounds,
   checkEmbeddingsInput,
   checkMessages,
+  MAX_LIST_ITEMS,
   readStreamFlags,
   requireJsonObject,
   resolveModel,
@@ -292,11 +293,39 @@ describe(checkMessages.name, () => {
     ).not.toThrow();
   });
 
-  it('walks a million messages quickly', () => {
-    const messages = Array.from({ length: 1_000_000 }, () => user('x'));
+  it('walks the largest accepted list quickly, and refuses one entry more at once', () => {
+    const messages = Array.from({ length: MAX_LIST_ITEMS }, () => user('x'));
     const started = Date.now();
     checkMessages(messages, constraints(), 'llama');
     expect(Date.now() - started).toBeLessThan(1000);
+    messages.push(user('x'));
+    expect(errorOf(() => checkMessages(messages, constraints(), 'llama'))).toMatchObject({
+      code: 'invalid_field',
+      param: 'messages',
+    });
+    const parts = Array.from({ length: MAX_LIST_ITEMS + 1 }, () => ({ type: 'text', text: 'x' }));
+    expect(errorOf(() => checkMessages([user(parts)], constraints(), 'llama'))).toMatchObject({
+      code: 'invalid_field',
+      param: 'messages[0].content',
+    });
+  });
+
+  it.each([
+    ['a NUL', 'a\u0000b'],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', '\udc00'],
+  ])('refuses text with %s, in a string and in a text part', (_what, text) => {
+    expect(errorOf(() => checkMessages([user(text)], constraints(), 'llama'))).toMatchObject({
+      code: 'invalid_field',
+      param: 'messages[0].content',
+    });
+    expect(
+      errorOf(() => checkMessages([user([{ type: 'text', text }])], constraints(), 'llama')),
+    ).toMatchObject({ code: 'invalid_field', param: 'messages[0].content[0].text' });
+  });
+
+  it('accepts surrogate pairs (emoji) in text', () => {
+    expect(() => checkMessages([user('ok 😀 ✓')], constraints(), 'llama')).not.toThrow();
   });
 });
 

@@ -1,3 +1,4 @@
+import { hasNulOrLoneSurrogate } from 'src/common/validation/text';
 import { ApiError } from 'src/modules/errors/api-error';
 import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
 import {
@@ -24,6 +25,35 @@ export interface ModelLookup {
 }
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
+/**
+ * Most entries accepted in `messages`, in one message's content parts, and in an embeddings
+ * `input` list. Far above real requests (long agent loops stay in the hundreds), low enough that
+ * validating, forwarding and storing one request cannot hold the event loop for long: a million
+ * messages would otherwise become a million /c1 rows in one turn.
+ */
+export const MAX_LIST_ITEMS = 10_000;
+
+export function assertListSize(list: unknown[], param: string, what: string): void {
+  if (list.length > MAX_LIST_ITEMS) {
+    throw new ApiError(
+      'invalid_field',
+      `${param} has ${list.length} ${what}; at most ${MAX_LIST_ITEMS} are accepted`,
+      { param },
+    );
+  }
+}
+
+/** Message and input text: well-formed Unicode without NUL (see `hasNulOrLoneSurrogate`). */
+function checkText(text: string, param: string): void {
+  if (hasNulOrLoneSurrogate(text)) {
+    throw new ApiError(
+      'invalid_field',
+      `${param} contains a NUL character or a lone UTF-16 surrogate`,
+      { param },
+    );
+  }
+}
 const TOKEN_FIELDS = ['max_tokens', 'max_completion_tokens'] as const;
 
 /** The body must be a JSON object; anything else (array, string, null) is refused. */
@@ -149,6 +179,7 @@ export function checkMessages(messages: unknown, c: ModelConstraints, alias: str
       param: 'messages',
     });
   }
+  assertListSize(messages, 'messages', 'messages');
   for (let i = 0; i < messages.length; i++) {
     const message: unknown = messages[i];
     const at = `messages[${i}]`;
@@ -168,6 +199,7 @@ export function checkMessages(messages: unknown, c: ModelConstraints, alias: str
     }
     const content = message.content;
     if (typeof content === 'string') {
+      checkText(content, `${at}.content`);
       continue;
     }
     if (content === undefined || content === null) {
@@ -185,6 +217,7 @@ export function checkMessages(messages: unknown, c: ModelConstraints, alias: str
         { param: `${at}.content` },
       );
     }
+    assertListSize(content, `${at}.content`, 'content parts');
     for (let j = 0; j < content.length; j++) {
       checkPart(content[j], `${at}.content[${j}]`, c, alias);
     }
@@ -204,6 +237,12 @@ function checkPart(part: unknown, at: string, c: ModelConstraints, alias: string
     );
   }
   switch (type) {
+    case 'text': {
+      if (typeof part.text === 'string') {
+        checkText(part.text, `${at}.text`);
+      }
+      return;
+    }
     case 'image_url': {
       if (!c.acceptsImages) {
         throw new ApiError('invalid_field', `Model "${alias}" does not accept images`, {
@@ -293,6 +332,7 @@ export function checkEmbeddingsInput(input: unknown): void {
     throw new ApiError('missing_field', 'input is required', { param: 'input' });
   }
   if (typeof input === 'string') {
+    checkText(input, 'input');
     return;
   }
   if (!Array.isArray(input) || input.length === 0) {
@@ -302,4 +342,10 @@ export function checkEmbeddingsInput(input: unknown): void {
       { param: 'input' },
     );
   }
+  assertListSize(input, 'input', 'inputs');
+  input.forEach((item: unknown, i: number) => {
+    if (typeof item === 'string') {
+      checkText(item, `input[${i}]`);
+    }
+  });
 }

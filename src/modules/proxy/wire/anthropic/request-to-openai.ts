@@ -1,4 +1,5 @@
 import { ApiError } from 'src/modules/errors/api-error';
+import { assertListSize } from 'src/modules/models/constraints/chat-request';
 import {
   OpenAIChatMessage,
   OpenAIChatRequest,
@@ -134,6 +135,8 @@ export function anthropicRequestToOpenAI(
   if (input.messages.length === 0) {
     throw invalidField('messages', 'messages must contain at least one message');
   }
+  // Before translating: a million messages must not cost a million translations first.
+  assertListSize(input.messages, 'messages', 'messages');
   input.messages.forEach((message: unknown, i: number) => {
     for (const out of translateMessage(message, `messages[${i}]`, reject)) {
       messages.push(out.message);
@@ -238,6 +241,7 @@ function translateMessage(message: unknown, path: string, reject: boolean): Tran
   if (!Array.isArray(content)) {
     throw invalidField(`${path}.content`, `${path}.content must be a string or an array of blocks`);
   }
+  assertListSize(content, `${path}.content`, 'content blocks');
   const blocks = content.map((block: unknown, j: number) => {
     const blockPath = `${path}.content[${j}]`;
     if (!isRecord(block) || typeof block.type !== 'string') {
