@@ -20,3 +20,6 @@ export const HEADER = {
   wwwAuthenticate: 'www-authenticate',
   anthropicBeta: 'anthropic-beta',
 } as const;
+
+/** The challenge every 401 carries (RFC 7235 §3.1): API keys, the admin and metrics tokens. */
+export const BEARER_CHALLENGE = { [HEADER.wwwAuthenticate]: 'Bearer realm="parley"' };

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import { HEADER } from 'src/common/http/headers';
+import { BEARER_CHALLENGE, HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
@@ -19,9 +19,6 @@ export interface AuthRequest {
   /** The client address (the socket's peer). */
   ip: string;
 }
-
-/** RFC 7235: a 401 names the scheme it expects. */
-const CHALLENGE = { [HEADER.wwwAuthenticate]: 'Bearer realm="parley"' };
 
 /**
  * The one message for every wrong, revoked, inactive or malformed key, so a caller learns
@@ -156,13 +153,13 @@ export class AuthService {
       return new ApiError(
         'missing_authorization',
         isAdmin ? MISSING_ADMIN_MESSAGE : MISSING_KEY_MESSAGE,
-        { headers: CHALLENGE },
+        { headers: BEARER_CHALLENGE },
       );
     }
     return new ApiError(
       'invalid_authorization',
       isAdmin ? INVALID_ADMIN_MESSAGE : INVALID_KEY_MESSAGE,
-      { headers: CHALLENGE },
+      { headers: BEARER_CHALLENGE },
     );
   }
 }

@@ -3,7 +3,7 @@ import { Controller, Get, Header, Headers, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
 import { Public } from 'src/common/decorators/public.decorator';
-import { HEADER } from 'src/common/http/headers';
+import { BEARER_CHALLENGE, HEADER } from 'src/common/http/headers';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
@@ -54,11 +54,14 @@ export class MetricsController {
       throw new ApiError(
         'missing_authorization',
         'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>',
+        { headers: BEARER_CHALLENGE },
       );
     }
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match || !timingSafeEqual(sha256(match[1]), this.tokenDigest)) {
-      throw new ApiError('invalid_authorization', 'The metrics token is not valid');
+      throw new ApiError('invalid_authorization', 'The metrics token is not valid', {
+        headers: BEARER_CHALLENGE,
+      });
     }
   }
 }
