@@ -1,0 +1,238 @@
+/**
+ * kill -9 during many concurrent /c1 turns, again and again on the same SQLite file (issue #11).
+ *
+ *   npm run reliability:kill9                      # 20 rounds × 200 concurrent turns
+ *   KILL9_ROUNDS=5 KILL9_TURNS=100 npm run reliability:kill9
+ *
+ * Each round starts the built gateway (dist/main.js), sends TURNS turns at once (half start a
+ * conversation, half continue one), waits until a random share of them got their 200, then
+ * SIGKILLs the process. After the last round it restarts once more and checks what the clients
+ * were told: every turn that got a 200 is stored exactly once, completed, with the answer the
+ * client received; `PRAGMA integrity_check` is ok; no message is left pending and no
+ * conversation holds a turn. Prints a summary and exits 1 when any check fails.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { startFakeUpstream } from 'test/support/fake-upstream';
+import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { TEST_API_KEY } from 'test/support/start-gateway';
+
+const ROUNDS = Number(process.env.KILL9_ROUNDS ?? 20);
+const TURNS = Number(process.env.KILL9_TURNS ?? 200);
+
+interface Acked {
+  conversationId: string;
+  text: string;
+  answer: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function send(url: string, body: object, conversationId?: string) {
+  const res = await fetch(`${url}/c1/chat/completions`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${TEST_API_KEY}`,
+      'content-type': 'application/json',
+      ...(conversationId ? { 'x-conversation-id': conversationId } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const up = await startFakeUpstream({ firstByteDelayMs: 40 });
+  const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
+  const file = join(dir, 'parley.sqlite');
+  writeFileSync(
+    join(dir, 'models.json'),
+    JSON.stringify({
+      models: [
+        {
+          alias: 'fake',
+          upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
+          constraints: { max_output_tokens: 1000, context_window: 1_000_000 },
+        },
+      ],
+    }),
+  );
+  const start = () =>
+    spawnGateway({ DATABASE_URL: `sqlite:${file}`, MODELS_FILE: join(dir, 'models.json') });
+  let gw: SpawnedGateway | null = null;
+  const failures: string[] = [];
+  const acked: Acked[] = [];
+  const conversations: string[] = [];
+  const other: Record<string, number> = {};
+  let sent = 0;
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      gw = await start();
+      const url = gw.url;
+      const ackedBefore = acked.length;
+      // Each existing conversation is continued at most once per round, so none is busy.
+      const pool = [...conversations].sort(() => Math.random() - 0.5);
+      const inFlight: Promise<void>[] = [];
+      for (let i = 0; i < TURNS; i++) {
+        const text = `kill9 round ${round} turn ${i} ${Math.random().toString(36).slice(2)}`;
+        const existing = i % 2 === 0 ? pool.pop() : undefined;
+        const body = existing
+          ? { messages: [{ role: 'user', content: text }] }
+          : { model: 'fake', messages: [{ role: 'user', content: text }] };
+        sent++;
+        inFlight.push(
+          send(url, body, existing).then(
+            (res) => {
+              if (res.status === 200) {
+                acked.push({
+                  conversationId: res.body.conversation_id,
+                  text,
+                  answer: res.body.choices[0].message.content,
+                });
+                if (!existing) {
+                  conversations.push(res.body.conversation_id);
+                }
+              } else {
+                const key = `${res.status} ${res.body?.error?.code}`;
+                other[key] = (other[key] ?? 0) + 1;
+              }
+            },
+            () => undefined, // cut by the kill: the client was told nothing
+          ),
+        );
+      }
+      const target =
+        ackedBefore + Math.ceil(TURNS / 4) + Math.floor(Math.random() * (TURNS / 2));
+      const deadline = Date.now() + 20_000;
+      while (acked.length < target && Date.now() < deadline) {
+        await sleep(2);
+      }
+      gw.kill('SIGKILL');
+      await gw.exited;
+      gw = null;
+      await Promise.all(inFlight);
+      process.stdout.write(
+        `round ${round + 1}/${ROUNDS}: ${acked.length - ackedBefore}/${TURNS} acknowledged before the kill\n`,
+      );
+    }
+
+    // Restart once more: the boot reaper resolves what the dead processes left.
+    gw = await start();
+    const byConversation = new Map<string, Acked[]>();
+    for (const turn of acked) {
+      byConversation.set(turn.conversationId, [
+        ...(byConversation.get(turn.conversationId) ?? []),
+        turn,
+      ]);
+    }
+    for (const [id, turns] of byConversation) {
+      const res = await fetch(`${gw.url}/c1/conversations/${id}`, {
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      });
+      if (res.status !== 200) {
+        failures.push(`conversation ${id}: GET answered ${res.status}`);
+        continue;
+      }
+      const detail = (await res.json()) as any;
+      for (const turn of turns) {
+        const at = detail.messages
+          .map((m: any, i: number) => (m.content === turn.text ? i : -1))
+          .filter((i: number) => i >= 0);
+        if (at.length !== 1) {
+          failures.push(`"${turn.text}" stored ${at.length} times`);
+          continue;
+        }
+        const answer = detail.messages[at[0] + 1];
+        if (
+          detail.messages[at[0]].status !== 'completed' ||
+          answer?.role !== 'assistant' ||
+          answer?.status !== 'completed' ||
+          answer?.content !== turn.answer
+        ) {
+          failures.push(`"${turn.text}": not stored as completed with the answer the client got`);
+        }
+      }
+    }
+    gw.kill('SIGTERM');
+    const exit = await gw.exited;
+    gw = null;
+    if (exit.code !== 0) {
+      failures.push(`the final gateway exited with ${JSON.stringify(exit)}`);
+    }
+
+    const db = new Database(file, { readonly: true });
+    let summary: Record<string, unknown>;
+    try {
+      const integrity = db.pragma('integrity_check', { simple: true });
+      const count = (sql: string, ...args: unknown[]) =>
+        (db.prepare(sql).get(...args) as { n: number }).n;
+      const pending = count(`SELECT count(*) AS n FROM messages WHERE status = 'pending'`);
+      const holding = count(
+        'SELECT count(*) AS n FROM conversations WHERE active_turn_id IS NOT NULL',
+      );
+      const interrupted = count(
+        `SELECT count(*) AS n FROM messages WHERE status = 'failed' AND error_code = ?`,
+        'internal_error',
+      );
+      if (integrity !== 'ok') {
+        failures.push(`PRAGMA integrity_check: ${String(integrity)}`);
+      }
+      if (pending !== 0) {
+        failures.push(`${pending} messages left pending`);
+      }
+      if (holding !== 0) {
+        failures.push(`${holding} conversations still hold a turn`);
+      }
+      const stored = db.prepare('SELECT count(*) AS n FROM messages WHERE content = ?');
+      let duplicates = 0;
+      for (const turn of acked) {
+        const n = (stored.get(JSON.stringify([{ type: 'text', text: turn.text }])) as { n: number })
+          .n;
+        if (n !== 1) {
+          duplicates++;
+        }
+      }
+      if (duplicates) {
+        failures.push(`${duplicates} acknowledged turns are not stored exactly once`);
+      }
+      summary = {
+        rounds: ROUNDS,
+        turns_per_round: TURNS,
+        sent,
+        acknowledged: acked.length,
+        cut_by_kills: sent - acked.length - Object.values(other).reduce((a, b) => a + b, 0),
+        other_answers: other,
+        interrupted_marked_failed: interrupted,
+        pending,
+        integrity_check: integrity,
+        conversations: count('SELECT count(*) AS n FROM conversations'),
+        messages: count('SELECT count(*) AS n FROM messages'),
+        seconds: Math.round((Date.now() - started) / 1000),
+      };
+    } finally {
+      db.close();
+    }
+    process.stdout.write(`\n${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    gw?.kill('SIGKILL');
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (failures.length) {
+    process.stdout.write(`\nFAILED (${failures.length}):\n${failures.slice(0, 50).join('\n')}\n`);
+    return 1;
+  }
+  process.stdout.write('\nOK: every acknowledged turn stored exactly once, nothing pending\n');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
