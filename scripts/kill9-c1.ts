@@ -104,8 +104,7 @@ async function main(): Promise<number> {
           ),
         );
       }
-      const target =
-        ackedBefore + Math.ceil(TURNS / 4) + Math.floor(Math.random() * (TURNS / 2));
+      const target = ackedBefore + Math.ceil(TURNS / 4) + Math.floor(Math.random() * (TURNS / 2));
       const deadline = Date.now() + 20_000;
       while (acked.length < target && Date.now() < deadline) {
         await sleep(2);

@@ -17,7 +17,39 @@ export async function inTransaction<T>(
   if (dataSource.options.type !== 'better-sqlite3') {
     return dataSource.transaction(work);
   }
-  return serially(dataSource, () => dataSource.transaction(work));
+  return serially(dataSource, async () => {
+    try {
+      return await dataSource.transaction(work);
+    } catch (error) {
+      leaveSqliteTransaction(dataSource);
+      throw error;
+    }
+  });
+}
+
+/** The parts of TypeORM's better-sqlite3 driver that hold the transaction state. */
+interface SqliteDriverState {
+  databaseConnection?: { inTransaction: boolean; exec(sql: string): unknown };
+  queryRunner?: { isTransactionActive: boolean; transactionDepth: number };
+}
+
+/**
+ * After a failed transaction, puts the shared SQLite connection back outside any transaction,
+ * in SQLite and in TypeORM's bookkeeping alike. SQLite rolls a transaction back by itself on
+ * some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM); TypeORM's own ROLLBACK then fails and
+ * its query runner still counts one open transaction, so it runs the next transaction as a
+ * SAVEPOINT, and a failure of that one (`ROLLBACK TO`) leaves a real transaction open for good:
+ * every later write stays uncommitted — lost at the next crash — and holds the write lock.
+ */
+function leaveSqliteTransaction(dataSource: DataSource): void {
+  const driver = dataSource.driver as unknown as SqliteDriverState;
+  if (driver.databaseConnection?.inTransaction) {
+    driver.databaseConnection.exec('ROLLBACK');
+  }
+  if (driver.queryRunner) {
+    driver.queryRunner.isTransactionActive = false;
+    driver.queryRunner.transactionDepth = 0;
+  }
 }
 
 /**

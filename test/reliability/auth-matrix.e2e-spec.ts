@@ -20,7 +20,8 @@ const isPublic = (url: string) =>
 /** Which secret a route takes: admin routes ADMIN_TOKEN, /metrics its token, the rest a key. */
 const secretFor = (url: string) =>
   url.startsWith('/api/') ? TEST_ADMIN_TOKEN : url === '/metrics' ? METRICS_TOKEN : TEST_API_KEY;
-const concrete = (url: string) => url.replace(/:[A-Za-z0-9_]+/g, '00000000-0000-4000-8000-000000000000');
+const concrete = (url: string) =>
+  url.replace(/:[A-Za-z0-9_]+/g, '00000000-0000-4000-8000-000000000000');
 
 describe('auth matrix: every route × every credential', () => {
   let up: FakeUpstream;
@@ -49,7 +50,9 @@ describe('auth matrix: every route × every credential', () => {
         key: string;
       };
     const revoked = await create();
-    expect((await gw.admin('PATCH', `/api/keys/${revoked.id}`, { is_active: false })).status).toBe(200);
+    expect((await gw.admin('PATCH', `/api/keys/${revoked.id}`, { is_active: false })).status).toBe(
+      200,
+    );
     revokedKey = revoked.key;
     const deleted = await create();
     expect((await gw.admin('DELETE', `/api/keys/${deleted.id}`)).status).toBe(200);
@@ -86,7 +89,11 @@ describe('auth matrix: every route × every credential', () => {
     },
   });
 
-  async function call(method: string, url: string, headers: Record<string, string>): Promise<GatewayResponse> {
+  async function call(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+  ): Promise<GatewayResponse> {
     const hasBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
     return gw.raw(method, concrete(url), {
       headers: hasBody ? { ...headers, 'content-type': 'application/json' } : headers,
@@ -117,7 +124,11 @@ describe('auth matrix: every route × every credential', () => {
       const secret = secretFor(url);
       const missing = await call(method, url, {});
       calls++;
-      expect({ route: `${method} ${url}`, status: missing.status, code: missing.body?.error?.code }).toEqual({
+      expect({
+        route: `${method} ${url}`,
+        status: missing.status,
+        code: missing.body?.error?.code,
+      }).toEqual({
         route: `${method} ${url}`,
         status: 401,
         code: 'missing_authorization',
@@ -152,7 +163,11 @@ describe('auth matrix: every route × every credential', () => {
         calls++;
         // Through the guard: whatever the route answers next (200, 400 for `{}`, 404 for the
         // made-up id), it is not an authentication or permission refusal.
-        expect({ route: `${method} ${url}`, headers, refused: [401, 403].includes(res.status) }).toEqual({
+        expect({
+          route: `${method} ${url}`,
+          headers,
+          refused: [401, 403].includes(res.status),
+        }).toEqual({
           route: `${method} ${url}`,
           headers,
           refused: false,

@@ -123,7 +123,10 @@ describe('BOLA on every /c1 route', () => {
           status: onMissing.status,
           body: onMissing.body,
         });
-        expect({ label, leaked: onAlice.text.includes('alice secret') || onAlice.text.includes(aliceId) }).toEqual({
+        expect({
+          label,
+          leaked: onAlice.text.includes('alice secret') || onAlice.text.includes(aliceId),
+        }).toEqual({
           label,
           leaked: false,
         });

@@ -29,16 +29,44 @@ const IMAGE_URLS: [string, string, ErrorCode][] = [
   ['ftp:', 'ftp://evil.example/cat.png', 'image_url_not_supported'],
   ['javascript:', 'javascript:alert(1)', 'image_url_not_supported'],
   ['an internal address', 'http://169.254.169.254/latest/meta-data/', 'image_url_not_supported'],
-  ['data:text/html', `data:text/html;base64,${Buffer.from('<script>1</script>').toString('base64')}`, 'image_decode_error'],
+  [
+    'data:text/html',
+    `data:text/html;base64,${Buffer.from('<script>1</script>').toString('base64')}`,
+    'image_decode_error',
+  ],
   ['SVG', `data:image/svg+xml;base64,${SVG.toString('base64')}`, 'image_decode_error'],
-  ['URL-safe base64', `data:image/png;base64,${TRICKY.toString('base64url')}`, 'image_decode_error'],
-  ['missing padding', `data:image/png;base64,${TRICKY.toString('base64').replace(/=+$/, '')}`, 'image_decode_error'],
-  ['padding in the middle', `data:image/png;base64,${PNG_B64.slice(0, 8)}=${PNG_B64.slice(9)}`, 'image_decode_error'],
-  ['whitespace in the data', `data:image/png;base64,${PNG_B64.slice(0, 8)} ${PNG_B64.slice(8)}`, 'image_decode_error'],
+  [
+    'URL-safe base64',
+    `data:image/png;base64,${TRICKY.toString('base64url')}`,
+    'image_decode_error',
+  ],
+  [
+    'missing padding',
+    `data:image/png;base64,${TRICKY.toString('base64').replace(/=+$/, '')}`,
+    'image_decode_error',
+  ],
+  [
+    'padding in the middle',
+    `data:image/png;base64,${PNG_B64.slice(0, 8)}=${PNG_B64.slice(9)}`,
+    'image_decode_error',
+  ],
+  [
+    'whitespace in the data',
+    `data:image/png;base64,${PNG_B64.slice(0, 8)} ${PNG_B64.slice(8)}`,
+    'image_decode_error',
+  ],
   ['not base64 at all', 'data:image/png,%89PNG', 'image_decode_error'],
   ['a PNG declared as JPEG', `data:image/jpeg;base64,${PNG_B64}`, 'image_decode_error'],
-  ['a URL declared as an image', `data:image/png;base64,${Buffer.from('http://evil.example/').toString('base64')}`, 'image_decode_error'],
-  ['a URL after the data: prefix', 'data:image/png;base64,http://evil.example/x', 'image_decode_error'],
+  [
+    'a URL declared as an image',
+    `data:image/png;base64,${Buffer.from('http://evil.example/').toString('base64')}`,
+    'image_decode_error',
+  ],
+  [
+    'a URL after the data: prefix',
+    'data:image/png;base64,http://evil.example/x',
+    'image_decode_error',
+  ],
 ];
 
 describe('URL smuggling in media parts', () => {
@@ -118,7 +146,10 @@ describe('URL smuggling in media parts', () => {
   it('refuses an inline image larger than 20 MiB once decoded', async () => {
     const big = Buffer.alloc(20 * 1024 * 1024 + 3);
     PNG.copy(big);
-    const res = await gw.post('/v1/chat/completions', chatWithImage('inline-only', `data:image/png;base64,${big.toString('base64')}`));
+    const res = await gw.post(
+      '/v1/chat/completions',
+      chatWithImage('inline-only', `data:image/png;base64,${big.toString('base64')}`),
+    );
     expectApiError(res, 400, 'image_decode_error', {
       param: 'messages[0].content[1].image_url.url',
     });
@@ -126,7 +157,10 @@ describe('URL smuggling in media parts', () => {
 
   it('accepts a real inline image, in any case of the data: scheme', async () => {
     for (const prefix of ['data:image/png;base64,', 'DATA:IMAGE/PNG;BASE64,']) {
-      const res = await gw.post('/v1/chat/completions', chatWithImage('inline-only', prefix + PNG_B64));
+      const res = await gw.post(
+        '/v1/chat/completions',
+        chatWithImage('inline-only', prefix + PNG_B64),
+      );
       expect(res.status).toBe(200);
     }
   });
@@ -134,8 +168,16 @@ describe('URL smuggling in media parts', () => {
   it.each([
     ['audio_url', (url: string) => ({ type: 'audio_url', audio_url: { url } }), 'audio_url.url'],
     ['video_url', (url: string) => ({ type: 'video_url', video_url: { url } }), 'video_url.url'],
-    ['file.file_url', (url: string) => ({ type: 'file', file: { file_url: url } }), 'file.file_url'],
-    ['file.file_data', (url: string) => ({ type: 'file', file: { file_data: url } }), 'file.file_data'],
+    [
+      'file.file_url',
+      (url: string) => ({ type: 'file', file: { file_url: url } }),
+      'file.file_url',
+    ],
+    [
+      'file.file_data',
+      (url: string) => ({ type: 'file', file: { file_data: url } }),
+      'file.file_data',
+    ],
   ])('refuses a disguised URL in a %s part with media_url_not_supported', async (_n, part, at) => {
     for (const url of [
       'https://evil.example/a.mp3',
@@ -148,12 +190,17 @@ describe('URL smuggling in media parts', () => {
         model: 'inline-only',
         messages: [{ role: 'user', content: [part(url)] }],
       });
-      expectApiError(res, 400, 'media_url_not_supported', { param: `messages[0].content[0].${at}` });
+      expectApiError(res, 400, 'media_url_not_supported', {
+        param: `messages[0].content[0].${at}`,
+      });
     }
   });
 
   it('forwards only plain http(s) URLs to a model that takes URLs, never a disguised one', async () => {
-    const forwarded = await gw.post('/v1/chat/completions', chatWithImage('takes-urls', 'https://images.example/cat.png'));
+    const forwarded = await gw.post(
+      '/v1/chat/completions',
+      chatWithImage('takes-urls', 'https://images.example/cat.png'),
+    );
     expect(forwarded.status).toBe(200);
     // Disguises only: where a plain URL points (even 169.254.169.254) is the model server's
     // business once the operator set accepts_image_url.

@@ -41,7 +41,7 @@ import { ConversationsService } from 'src/modules/conversations/conversations.se
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { holdResponseEnd } from 'src/modules/conversations/hold-response-end';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
-import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
+import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
   firstUserText,
   readIdempotencyKey,
@@ -99,6 +99,7 @@ export class C1ChatService {
     private readonly conversations: ConversationsService,
     private readonly cache: HistoryCache,
     private readonly lifecycle: LifecycleService,
+    private readonly reaper: TurnReaper,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -254,7 +255,13 @@ export class C1ChatService {
     } finally {
       hangUp?.dispose();
     }
-    await this.finish(stored, this.assistantResult(completion, 'completed', prepared));
+    try {
+      await this.finish(stored, this.assistantResult(completion, 'completed', prepared));
+    } catch (error) {
+      // Not stored: the client gets the error (storage_error), never a 200 for a lost turn.
+      await this.failQuietly(stored, prepared, error);
+      throw error;
+    }
     json.conversation_id = turn.conversation.id;
     this.sendJson(reply, turn.conversation.id, prepared, json);
   }
@@ -316,10 +323,11 @@ export class C1ChatService {
       }
       await this.finish(stored, answer);
     } catch (error) {
-      // The response has already ended: log; the reaper resolves a turn left pending.
+      // The response has already ended: log, and resolve the turn so nothing stays pending.
       this.logger.error(
         `could not store streamed turn of conversation ${turn.conversation.id}: ${(error as Error).message}`,
       );
+      await this.failQuietly(stored, prepared, error);
     }
   }
 
@@ -350,6 +358,7 @@ export class C1ChatService {
       this.logger.error(
         `could not mark turn of conversation ${stored.turn.conversation.id} failed: ${(storeError as Error).message}`,
       );
+      this.reaper.releaseLater(stored.turn.conversation.id, stored.turn.turnId);
     }
   }
 

@@ -16,6 +16,8 @@ import {
 /** How long past the total timeout a turn's claim holds: room to store the answer. */
 export const CLAIM_MARGIN_MS = 60_000;
 const SWEEP_INTERVAL_MS = 60_000;
+/** How often a turn this process could not resolve is retried (see `releaseLater`). */
+export const RELEASE_RETRY_MS = 1_000;
 
 /**
  * Resolves turns that a dead process left `pending` (docs/notes/conversations.md, "Crash
@@ -31,6 +33,9 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('conversations');
   private timer: NodeJS.Timeout | null = null;
+  /** Turns to release as soon as the database takes writes again, by turn id. */
+  private readonly orphans = new Map<string, { conversationId: string; until: number }>();
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly repository: ConversationsRepository,
@@ -53,6 +58,53 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
   onApplicationShutdown(): void {
     if (this.timer) {
       clearInterval(this.timer);
+    }
+    if (this.retry) {
+      clearTimeout(this.retry);
+    }
+  }
+
+  /**
+   * A turn whose outcome could not be stored (the database refused the write) would otherwise
+   * keep its claim — the conversation answering 409 `conversation_busy` — until the claim
+   * expires, minutes later. Retries releasing it every second instead, so the conversation
+   * works again as soon as the database does; past the claim's expiry the sweep takes over.
+   */
+  releaseLater(conversationId: string, turnId: string): void {
+    this.orphans.set(turnId, {
+      conversationId,
+      until: Date.now() + this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS,
+    });
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry || this.orphans.size === 0) {
+      return;
+    }
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.releaseOrphans().finally(() => this.scheduleRetry());
+    }, RELEASE_RETRY_MS);
+    this.retry.unref();
+  }
+
+  private async releaseOrphans(): Promise<void> {
+    for (const [turnId, { conversationId, until }] of this.orphans) {
+      try {
+        if (await this.repository.releaseTurn(conversationId, turnId)) {
+          this.logger.warn(
+            `released turn ${turnId} of conversation ${conversationId} after a storage failure`,
+          );
+        }
+        this.orphans.delete(turnId);
+      } catch {
+        // Still unwritable (logged by the repository): retried, until the sweep's turn.
+        if (Date.now() > until) {
+          this.orphans.delete(turnId);
+        }
+        return;
+      }
     }
   }
 
