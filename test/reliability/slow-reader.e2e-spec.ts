@@ -128,7 +128,7 @@ describe('a client that stops reading a large stream', () => {
     expect(events[events.length - 1]).toBe('[DONE]');
     const content = events
       .slice(0, -1)
-      .map((e) => (JSON.parse(e) as any).choices?.[0]?.delta?.content ?? '')
+      .map((e) => JSON.parse(e).choices?.[0]?.delta?.content ?? '')
       .join('');
     expect(content.length).toBe(ANSWER_BYTES);
     expect(content).toBe('y'.repeat(ANSWER_BYTES));

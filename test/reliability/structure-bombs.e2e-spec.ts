@@ -249,7 +249,11 @@ describe('structure bombs and hostile JSON', () => {
       MODELS_FILE: join(dir, 'models.json'),
     });
   });
+  let slowestOverall = { ms: 0, label: '' };
   afterAll(async () => {
+    console.log(
+      `structure bombs: slowest /healthz poll ${slowestOverall.ms} ms (${slowestOverall.label})`,
+    );
     gw?.kill('SIGKILL');
     await gw?.exited;
     await up?.close();
@@ -314,6 +318,9 @@ describe('structure bombs and hostile JSON', () => {
         param: expected.param,
       });
       expect(res.body.error.type).toBe(ERROR_CATALOG[expected.code].type);
+      if (slowestMs > slowestOverall.ms) {
+        slowestOverall = { ms: slowestMs, label: `${route.name}: ${bomb.name}` };
+      }
       expect(slowestMs).toBeLessThan(LOOP_BOUND_MS);
     },
     60_000,

@@ -1,4 +1,5 @@
 // With the `u` flag a surrogate pair is one code point, so only unpaired halves match.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for
 const NUL_OR_LONE_SURROGATE = /[\u0000\ud800-\udfff]/u;
 
 /**
