@@ -7,12 +7,11 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
-import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { requireJsonObject } from 'src/modules/models/constraints/chat-request';
 import { ChatCompletionsService, PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
-import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import {
   neutralListToOpenAI,
@@ -103,8 +102,10 @@ export class C1ChatService {
   ) {}
 
   async handle(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // Cut at the end of a shutdown's grace period: a stream ends with this error as its final
+    // event, a JSON turn answers it (not "cancelled by the client", which nobody did).
     const shutdown = new AbortController();
-    const work = this.lifecycle.track('turn', () => shutdown.abort(new CallerAbortError()));
+    const work = this.lifecycle.track('turn', () => shutdown.abort(shutdownError()));
     try {
       await this.turn(auth, request, reply, shutdown.signal);
     } finally {
@@ -248,7 +249,9 @@ export class C1ChatService {
           `The model server for "${prepared.model.alias}" answered without a choice`,
         );
       }
-    } catch (error) {
+    } catch (thrown) {
+      const error =
+        shutdown.aborted && shutdown.reason instanceof ApiError ? shutdown.reason : thrown;
       await this.failQuietly(stored, prepared, error);
       throw error;
     } finally {
