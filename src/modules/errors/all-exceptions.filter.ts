@@ -23,9 +23,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return;
     }
     if (error.status >= 500) {
-      const detail =
-        exception instanceof Error ? (exception.stack ?? exception.message) : exception;
-      this.logger.error(`${error.code} on request ${String(request.id)}: ${String(detail)}`);
+      this.logger.error(
+        `${error.code} on request ${String(request.id)}: ${describeForLog(exception)}`,
+      );
     }
     void reply
       .status(error.status)
@@ -101,6 +101,24 @@ function asFastifyError(exception: unknown): FastifyLikeError | null {
     return e as FastifyLikeError;
   }
   return null;
+}
+
+/**
+ * What the log says about a 5xx. An `ApiError`'s message is written for the client and may
+ * quote the upstream's answer (which may echo the prompt), so only its stack frames and its
+ * cause are logged; the upstream client logs upstream failures itself, their text redacted
+ * unless LOG_CONTENT=true. Anything else is unexpected: its whole stack.
+ */
+function describeForLog(exception: unknown): string {
+  if (!(exception instanceof ApiError)) {
+    return exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+  }
+  const frames = (exception.stack ?? '').split('\n').slice(1).join('\n');
+  const cause = exception.cause;
+  if (cause instanceof Error && !(cause instanceof ApiError)) {
+    return `ApiError(${exception.code})\n${frames}\ncaused by ${cause.stack ?? cause.message}`;
+  }
+  return `ApiError(${exception.code})\n${frames}`;
 }
 
 function isDriverError(exception: unknown): boolean {
