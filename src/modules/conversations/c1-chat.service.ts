@@ -2,6 +2,7 @@ import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellat
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
+import { assertStorableText } from 'src/common/validation/storable-text';
 import { AuthContext } from 'src/common/types/auth-context';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
@@ -138,6 +139,7 @@ export class C1ChatService {
       });
     }
     const split = splitTurn(body.messages as OpenAIMessage[], conversation === null);
+    assertStorableText(body.messages, 'messages');
 
     if (idempotencyKey && fingerprint) {
       const previous = await this.repository.findIdempotencyKey(
