@@ -47,6 +47,8 @@ export function dataSourceOptions(db: AppConfig['db']): DataSourceOptions {
     type: 'postgres',
     url: db.url,
     extra: {
+      // Names the gateway's sessions in pg_stat_activity, for operators (and their scripts).
+      application_name: 'parley',
       max: db.poolMax,
       statement_timeout: db.statementTimeoutMs || undefined,
       connectionTimeoutMillis: 5000,
