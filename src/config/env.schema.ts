@@ -159,7 +159,7 @@ export const ENV_SCHEMA = {
     parse: redisUrl,
     default: '',
     secret: true,
-    doc: 'Share rate limits (and turn ownership) between instances through Redis.',
+    doc: 'Share rate limits between instances through Redis (conversations and turn ownership live in the database).',
   }),
   REDIS_KEY_PREFIX: setting({
     parse: text(1),

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { parseSseJson } from 'test/support/sse-frames';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { createPostgresDatabase, TestDatabase } from 'test/support/test-database';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -15,7 +15,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * stored, and the gateway recovers by itself once the database is back.
  */
 describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway', () => {
-  const name = `parley_outage_${randomBytes(5).toString('hex')}`;
+  let db: TestDatabase;
+  let name: string;
   let admin: Client;
   let up: FakeUpstream;
   let gw: TestGateway;
@@ -31,14 +32,13 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
   };
 
   beforeAll(async () => {
+    db = await createPostgresDatabase();
+    name = new URL(db.url).pathname.slice(1);
     admin = new Client({ connectionString: process.env.TEST_DATABASE_URL });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.pathname = `/${name}`;
     up = await startFakeUpstream({ firstByteDelayMs: 50 });
     gw = await startGateway({
-      databaseUrl: url.toString(),
+      databaseUrl: db.url,
       env: { DATABASE_STATEMENT_TIMEOUT_MS: '2000' },
       models: {
         models: [
@@ -55,8 +55,8 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
     await gw?.close();
     await up?.close();
     await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
+    await db?.drop();
   });
 
   const turn = (text: string, id?: string, stream = false) =>
