@@ -113,19 +113,22 @@ describeIfEnv(
           ],
         }),
       );
-      // One after the other: the second finds the schema migrated by the first.
-      for (let i = 0; i < 2; i++) {
-        gateways.push(
-          await spawnGateway({
-            DATABASE_URL: db.url,
-            REDIS_URL: testRedisUrl(),
-            REDIS_KEY_PREFIX: prefix,
-            MODELS_FILE: join(dir, 'models.json'),
-            // Room for a burst on a loaded machine (see rate-limit-instances.e2e-spec.ts).
-            REDIS_COMMAND_TIMEOUT_MS: '10000',
-          }),
-        );
-      }
+      // Both at once on the fresh database, as a compose file starts them: they take turns
+      // migrating it (an advisory lock), so neither fails to start.
+      gateways.push(
+        ...(await Promise.all(
+          ['a', 'b'].map(() =>
+            spawnGateway({
+              DATABASE_URL: db.url,
+              REDIS_URL: testRedisUrl(),
+              REDIS_KEY_PREFIX: prefix,
+              MODELS_FILE: join(dir, 'models.json'),
+              // Room for a burst on a loaded machine (see rate-limit-instances.e2e-spec.ts).
+              REDIS_COMMAND_TIMEOUT_MS: '10000',
+            }),
+          ),
+        )),
+      );
     });
     afterAll(async () => {
       for (const gw of gateways) {
