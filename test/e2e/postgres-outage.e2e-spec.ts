@@ -90,6 +90,9 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
         expectApiError(res, 500, 'storage_error', { param: null });
       }
       expect((await gw.get('/readyz', { key: null })).status).toBe(503);
+      // Once the key's cached lookup is stale (1 s), authentication needs the database too.
+      await sleep(1_100);
+      expectApiError(await gw.get('/v1/me'), 500, 'storage_error', { param: null });
     } finally {
       await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
     }

@@ -121,7 +121,23 @@ function describeForLog(exception: unknown): string {
   return `ApiError(${exception.code})\n${frames}`;
 }
 
+/**
+ * Errors the database drivers throw outside TypeORM's QueryFailedError: when a connection
+ * cannot be had (refused, terminated, not accepting connections), the pool rejects with the
+ * driver's own error. A PostgreSQL server error carries a `severity` and a 5-character
+ * SQLSTATE `code`; node-postgres's connection failures carry no code, only these messages.
+ */
+const PG_CONNECTION_FAILURE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
 function isDriverError(exception: unknown): boolean {
-  const code = (exception as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(SQLITE_|ECONNREFUSED$|57P0|08)/.test(code);
+  const e = exception as { code?: unknown; severity?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  if (typeof code === 'string') {
+    if (typeof e?.severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      return true;
+    }
+    return /^(SQLITE_|ECONNREFUSED$|57P0|08)/.test(code);
+  }
+  return exception instanceof Error && PG_CONNECTION_FAILURE.test(exception.message);
 }
