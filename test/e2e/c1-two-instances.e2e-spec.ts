@@ -213,6 +213,37 @@ describeIfEnv(
       }
     });
 
+    it('refuses on B, within about a second, a key revoked through A', async () => {
+      const [a, b] = gateways;
+      const created = await call(
+        a,
+        'POST',
+        '/api/keys',
+        { name: 'revoked', user_id: 'rev-user' },
+        TEST_ADMIN_TOKEN,
+      );
+      const key = created.body.key as string;
+      expect((await call(b, 'GET', '/v1/me', undefined, key)).status).toBe(200);
+      const revoked = await call(
+        a,
+        'PATCH',
+        `/api/keys/${created.body.id}`,
+        { is_active: false },
+        TEST_ADMIN_TOKEN,
+      );
+      expect(revoked.status).toBe(200);
+      const revokedAt = Date.now();
+      expect((await call(a, 'GET', '/v1/me', undefined, key)).status).toBe(401);
+      // B trusts its cached lookup for at most a second, then asks the database.
+      let status = 200;
+      while (status === 200 && Date.now() - revokedAt < 5_000) {
+        status = (await call(b, 'GET', '/v1/me', undefined, key)).status;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(status).toBe(401);
+      expect(Date.now() - revokedAt).toBeLessThan(3_000);
+    });
+
     it('shares one rate-limit bucket per key: a burst of 20 across both admits exactly 20', async () => {
       const [a, b] = gateways;
       const created = await call(
