@@ -2,17 +2,21 @@ import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellat
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
+import { assertStorableText } from 'src/common/validation/storable-text';
 import { AuthContext } from 'src/common/types/auth-context';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
-import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { requireJsonObject } from 'src/modules/models/constraints/chat-request';
-import { ChatCompletionsService, PreparedChat } from 'src/modules/proxy/chat-completions.service';
+import {
+  ChatCompletionsService,
+  PreparedChat,
+  StreamedChat,
+} from 'src/modules/proxy/chat-completions.service';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
-import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import {
   neutralListToOpenAI,
@@ -39,7 +43,6 @@ import {
 } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
-import { holdResponseEnd } from 'src/modules/conversations/hold-response-end';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
@@ -104,8 +107,10 @@ export class C1ChatService {
   ) {}
 
   async handle(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // Cut at the end of a shutdown's grace period: a stream ends with this error as its final
+    // event, a JSON turn answers it (not "cancelled by the client", which nobody did).
     const shutdown = new AbortController();
-    const work = this.lifecycle.track('turn', () => shutdown.abort(new CallerAbortError()));
+    const work = this.lifecycle.track('turn', () => shutdown.abort(shutdownError()));
     try {
       await this.turn(auth, request, reply, shutdown.signal);
     } finally {
@@ -138,6 +143,7 @@ export class C1ChatService {
       });
     }
     const split = splitTurn(body.messages as OpenAIMessage[], conversation === null);
+    assertStorableText(body.messages, 'messages');
 
     if (idempotencyKey && fingerprint) {
       const previous = await this.repository.findIdempotencyKey(
@@ -249,7 +255,9 @@ export class C1ChatService {
           `The model server for "${prepared.model.alias}" answered without a choice`,
         );
       }
-    } catch (error) {
+    } catch (thrown) {
+      const error =
+        shutdown.aborted && shutdown.reason instanceof ApiError ? shutdown.reason : thrown;
       await this.failQuietly(stored, prepared, error);
       throw error;
     } finally {
@@ -258,7 +266,6 @@ export class C1ChatService {
     try {
       await this.finish(stored, this.assistantResult(completion, 'completed', prepared));
     } catch (error) {
-      // Not stored: the client gets the error (storage_error), never a 200 for a lost turn.
       await this.failQuietly(stored, prepared, error);
       throw error;
     }
@@ -274,60 +281,64 @@ export class C1ChatService {
     isCancelOnHangUp: boolean,
     shutdown: AbortSignal,
   ): Promise<void> {
-    // The stream's last bytes wait until the turn is stored (see holdResponseEnd).
-    const releaseEnd = holdResponseEnd(reply.raw);
-    try {
-      await this.streamAndStore(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
-    } finally {
-      releaseEnd();
-    }
-  }
-
-  private async streamAndStore(
-    stored: StoredTurn,
-    prepared: PreparedChat,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    isCancelOnHangUp: boolean,
-    shutdown: AbortSignal,
-  ): Promise<void> {
     const turn = stored.turn;
-    let result;
     try {
-      result = await this.chat.stream(reply, prepared, {
+      await this.chat.stream(reply, prepared, {
         onClientGone: isCancelOnHangUp ? 'abort' : 'detach',
         signal: shutdown,
         collect: true,
         headers: { [HEADER.conversationId]: turn.conversation.id },
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
+        // The stream's last bytes wait until the turn is stored: a client that saw the end of
+        // its stream can send the next turn at once (no 409), and an acknowledged stream is a
+        // stored one; a turn that could not be stored ends with `storage_error` instead.
+        beforeEnd: (result) => this.storeStreamed(stored, prepared, result),
       });
     } catch (error) {
       // The upstream failed before anything was sent: a plain HTTP error, turn failed.
       await this.failQuietly(stored, prepared, error);
       throw error;
     }
+  }
+
+  /** Stores a streamed turn; the `storage_error` to end the stream with when that fails. */
+  private async storeStreamed(
+    stored: StoredTurn,
+    prepared: PreparedChat,
+    result: StreamedChat,
+  ): Promise<ApiError | void> {
     const completion = result.completion;
+    if (result.outcome === 'failed' || !completion || completion.choices.length === 0) {
+      // The stream already ends with the upstream's error event.
+      const error =
+        result.error ??
+        new ApiError(
+          'upstream_error',
+          `The model server for "${prepared.model.alias}" answered without a choice`,
+        );
+      await this.failQuietly(stored, prepared, error);
+      return;
+    }
+    // `incomplete`: the upstream cut the stream, a timeout, or a cancelled client; what
+    // arrived is kept and marked, and the user turn counts as completed.
+    const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
+    const answer = this.assistantResult(completion, status, prepared);
+    if (result.usage && answer.promptTokens === null) {
+      answer.promptTokens = result.usage.promptTokens;
+      answer.completionTokens = result.usage.completionTokens;
+    }
     try {
-      if (result.outcome === 'failed' || !completion || completion.choices.length === 0) {
-        await this.fail(stored, result.error?.code ?? 'upstream_error', prepared);
-        return;
-      }
-      // `incomplete`: the upstream cut the stream, a timeout, or a cancelled client; what
-      // arrived is kept and marked, and the user turn counts as completed.
-      const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
-      const answer = this.assistantResult(completion, status, prepared);
-      if (result.usage && answer.promptTokens === null) {
-        answer.promptTokens = result.usage.promptTokens;
-        answer.completionTokens = result.usage.completionTokens;
-      }
       await this.finish(stored, answer);
     } catch (error) {
-      // The response has already ended: log, and resolve the turn so nothing stays pending.
-      this.logger.error(
-        `could not store streamed turn of conversation ${turn.conversation.id}: ${(error as Error).message}`,
-      );
-      await this.failQuietly(stored, prepared, error);
+      const storageError =
+        error instanceof ApiError
+          ? error
+          : new ApiError('storage_error', 'The database could not complete the request', {
+              cause: error,
+            });
+      await this.failQuietly(stored, prepared, storageError);
+      return storageError;
     }
   }
 
@@ -349,7 +360,10 @@ export class C1ChatService {
     };
   }
 
-  /** Marks the turn failed with the error's catalog code; a storage failure is only logged. */
+  /**
+   * Marks the turn failed with the error's catalog code. When the database cannot do that now,
+   * the reaper does it as soon as it answers again (so the conversation does not stay busy).
+   */
   private async failQuietly(stored: StoredTurn, prepared: PreparedChat, error: unknown) {
     const code: ErrorCode = error instanceof ApiError ? error.code : 'internal_error';
     try {
@@ -358,7 +372,9 @@ export class C1ChatService {
       this.logger.error(
         `could not mark turn of conversation ${stored.turn.conversation.id} failed: ${(storeError as Error).message}`,
       );
-      this.reaper.releaseLater(stored.turn.conversation.id, stored.turn.turnId);
+      if (!(storeError instanceof ApiError && storeError.code === 'conversation_conflict')) {
+        this.reaper.settleLater(stored.turn, { errorCode: code, model: prepared.model.alias });
+      }
     }
   }
 

@@ -434,20 +434,6 @@ export class ConversationsRepository {
   }
 
   /**
-   * Releases this turn's claim and fails its pending messages, whether or not the claim has
-   * expired: for a turn this process gave up on when it could not store its outcome. Only
-   * updates and deletes, so it can succeed where inserting the failed answer could not (a full
-   * database). False when the claim was already released.
-   */
-  async releaseTurn(conversationId: string, turnId: string): Promise<boolean> {
-    return this.run(() =>
-      inTransaction(this.dataSource, (em) =>
-        this.releaseStaleTurn(em, conversationId, turnId, this.now()),
-      ),
-    );
-  }
-
-  /**
    * Resolves turns whose claim expired before `cutoff` (their process died, or outlived the
    * total timeout): their pending messages become `failed` and the claim is released.
    * Returns how many turns were resolved.

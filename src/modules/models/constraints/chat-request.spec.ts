@@ -309,24 +309,6 @@ describe(checkMessages.name, () => {
       param: 'messages[0].content',
     });
   });
-
-  it.each([
-    ['a NUL', 'a\u0000b'],
-    ['a lone high surrogate', 'a\ud800b'],
-    ['a lone low surrogate', '\udc00'],
-  ])('refuses text with %s, in a string and in a text part', (_what, text) => {
-    expect(errorOf(() => checkMessages([user(text)], constraints(), 'llama'))).toMatchObject({
-      code: 'invalid_field',
-      param: 'messages[0].content',
-    });
-    expect(
-      errorOf(() => checkMessages([user([{ type: 'text', text }])], constraints(), 'llama')),
-    ).toMatchObject({ code: 'invalid_field', param: 'messages[0].content[0].text' });
-  });
-
-  it('accepts surrogate pairs (emoji) in text', () => {
-    expect(() => checkMessages([user('ok 😀 ✓')], constraints(), 'llama')).not.toThrow();
-  });
 });
 
 describe(requireJsonObject.name, () => {

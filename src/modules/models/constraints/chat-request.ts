@@ -1,4 +1,3 @@
-import { hasNulOrLoneSurrogate } from 'src/common/validation/text';
 import { ApiError } from 'src/modules/errors/api-error';
 import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
 import {
@@ -44,16 +43,6 @@ export function assertListSize(list: unknown[], param: string, what: string): vo
   }
 }
 
-/** Message and input text: well-formed Unicode without NUL (see `hasNulOrLoneSurrogate`). */
-function checkText(text: string, param: string): void {
-  if (hasNulOrLoneSurrogate(text)) {
-    throw new ApiError(
-      'invalid_field',
-      `${param} contains a NUL character or a lone UTF-16 surrogate`,
-      { param },
-    );
-  }
-}
 const TOKEN_FIELDS = ['max_tokens', 'max_completion_tokens'] as const;
 
 /** The body must be a JSON object; anything else (array, string, null) is refused. */
@@ -199,7 +188,6 @@ export function checkMessages(messages: unknown, c: ModelConstraints, alias: str
     }
     const content = message.content;
     if (typeof content === 'string') {
-      checkText(content, `${at}.content`);
       continue;
     }
     if (content === undefined || content === null) {
@@ -237,12 +225,6 @@ function checkPart(part: unknown, at: string, c: ModelConstraints, alias: string
     );
   }
   switch (type) {
-    case 'text': {
-      if (typeof part.text === 'string') {
-        checkText(part.text, `${at}.text`);
-      }
-      return;
-    }
     case 'image_url': {
       if (!c.acceptsImages) {
         throw new ApiError('invalid_field', `Model "${alias}" does not accept images`, {
@@ -332,7 +314,6 @@ export function checkEmbeddingsInput(input: unknown): void {
     throw new ApiError('missing_field', 'input is required', { param: 'input' });
   }
   if (typeof input === 'string') {
-    checkText(input, 'input');
     return;
   }
   if (!Array.isArray(input) || input.length === 0) {
@@ -343,9 +324,4 @@ export function checkEmbeddingsInput(input: unknown): void {
     );
   }
   assertListSize(input, 'input', 'inputs');
-  input.forEach((item: unknown, i: number) => {
-    if (typeof item === 'string') {
-      checkText(item, `input[${i}]`);
-    }
-  });
 }
