@@ -45,7 +45,10 @@ class C1MessageResponseDto extends AnthropicMessageResponseDto {
   @ApiProperty() conversation_id: string;
 }
 
-/** `POST /c1/messages`: a conversation turn in the Anthropic Messages format. */
+/**
+ * `POST /c1/messages` (also `/c1/v1/messages`, where the Anthropic SDKs send it): a
+ * conversation turn in the Anthropic Messages format.
+ */
 @ApiTags('conversations')
 @ApiKeyAuth()
 @Controller('c1')
@@ -55,7 +58,9 @@ export class C1MessagesController {
     private readonly wire: MessagesTurnWire,
   ) {}
 
-  @Post('messages')
+  // The Anthropic SDKs append `/v1/messages` to their base URL (which, unlike OpenAI's, has no
+  // `/v1`): with `baseURL: "https://host/c1"` they call `/c1/v1/messages`, the same route.
+  @Post(['messages', 'v1/messages'])
   @ApiBody({
     type: C1MessagesRequestDto,
     description:

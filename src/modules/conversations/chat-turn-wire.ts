@@ -34,11 +34,7 @@ import {
 export class ChatTurnWire implements TurnWire {
   constructor(private readonly chat: ChatCompletionsService) {}
 
-  prepare(
-    auth: AuthContext,
-    body: JsonObject,
-    context: { defaultModel?: string },
-  ): PreparedTurn {
+  prepare(auth: AuthContext, body: JsonObject, context: { defaultModel?: string }): PreparedTurn {
     const chat = this.chat.prepare(auth, body, { defaultModel: context.defaultModel });
     if (body.n !== undefined && body.n !== null && body.n !== 1) {
       throw new ApiError('invalid_field', 'n must be 1 on /c1: a conversation keeps one answer', {
@@ -107,7 +103,8 @@ export class ChatTurnWire implements TurnWire {
         choices: [
           { index: 0, delta: { role: 'assistant', ...delta }, finish_reason: null, logprobs: null },
         ],
-      }) + chunk({ choices: [{ index: 0, delta: {}, finish_reason: finishReason, logprobs: null }] });
+      }) +
+      chunk({ choices: [{ index: 0, delta: {}, finish_reason: finishReason, logprobs: null }] });
     if (prepared.chat.clientWantsUsage && usage) {
       sse += chunk({ choices: [], usage });
     }

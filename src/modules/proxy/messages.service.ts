@@ -256,8 +256,7 @@ export class MessagesService {
               this.chat.reportUsage(prepared.chat, usage);
             }
             const assembler = adapter?.assembler;
-            const message =
-              options.collect && assembler?.hasStarted ? assembler.message() : null;
+            const message = options.collect && assembler?.hasStarted ? assembler.message() : null;
             final = { ...ending, usage, message };
             return options.beforeEnd?.(final);
           },
