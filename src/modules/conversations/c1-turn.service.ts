@@ -385,7 +385,7 @@ export class C1TurnService {
       messageId: assistant.id,
       created: Math.floor(assistant.createdAt / 1000),
       model: assistant.model,
-      message: message as unknown as JsonObject,
+      message: message,
       finishReason: assistant.finishReason,
       usage:
         assistant.promptTokens === null

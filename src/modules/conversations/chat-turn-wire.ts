@@ -123,7 +123,7 @@ export function renderChatPrompt(chat: PreparedChat, window: NeutralMessage[]): 
   if (chat.model.upstreams.some((u) => u.format === 'anthropic')) {
     chat.anthropicBody = anthropicRequestFromNeutral(chat.body, window, {
       defaultMaxTokens: chat.model.constraints.maxOutputTokens,
-    }) as unknown as JsonObject;
+    });
   }
 }
 

@@ -77,7 +77,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
       ...client,
       ...(system !== undefined ? { system } : {}),
       messages,
-    } as unknown as JsonObject;
+    };
   }
 
   async complete(
