@@ -1,6 +1,7 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
 import {
   ApiBody,
+  ApiExcludeEndpoint,
   ApiHeader,
   ApiOkResponse,
   ApiProduces,
@@ -58,13 +59,11 @@ export class C1MessagesController {
     private readonly wire: MessagesTurnWire,
   ) {}
 
-  // The Anthropic SDKs append `/v1/messages` to their base URL (which, unlike OpenAI's, has no
-  // `/v1`): with `baseURL: "https://host/c1"` they call `/c1/v1/messages`, the same route.
-  @Post(['messages', 'v1/messages'])
+  @Post('messages')
   @ApiBody({
     type: C1MessagesRequestDto,
     description:
-      'The /v1/messages body, but `messages` holds only the new turn; `system` only on the first turn (the conversation keeps it). Same history as /c1/chat/completions: a conversation may be continued on either endpoint.',
+      'The /v1/messages body, but `messages` holds only the new turn; `system` only on the first turn (the conversation keeps it). Same history as /c1/chat/completions: a conversation may be continued on either endpoint. Also served at /c1/v1/messages, where the Anthropic SDKs send it with base URL …/c1.',
   })
   @ApiHeader({ name: HEADER.conversationId, required: false })
   @ApiHeader({
@@ -102,6 +101,21 @@ export class C1MessagesController {
     'upstream_timeout',
   )
   async createMessage(
+    @CurrentKey() auth: AuthContext,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    await this.turns.handle(this.wire, auth, request, reply);
+  }
+
+  /**
+   * The Anthropic SDKs append `/v1/messages` to their base URL (which, unlike OpenAI's, has no
+   * `/v1`): with `baseURL: "https://host/c1"` they call `/c1/v1/messages`. Same turn; left out
+   * of the OpenAPI document so that generated clients get one operation.
+   */
+  @Post('v1/messages')
+  @ApiExcludeEndpoint()
+  async createMessageAtSdkPath(
     @CurrentKey() auth: AuthContext,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
