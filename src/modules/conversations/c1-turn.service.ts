@@ -7,12 +7,11 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
-import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { JsonObject, requireJsonObject } from 'src/modules/models/constraints/chat-request';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
-import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import { neutralToOpenAI } from 'src/modules/proxy/wire/openai/openai-neutral';
 import { defaultTitle } from 'src/modules/conversations/conversation.presenter';
@@ -31,7 +30,7 @@ import {
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
-import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
+import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
   firstUserText,
   readIdempotencyKey,
@@ -96,6 +95,7 @@ export class C1TurnService {
     private readonly conversations: ConversationsService,
     private readonly cache: HistoryCache,
     private readonly lifecycle: LifecycleService,
+    private readonly reaper: TurnReaper,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -105,8 +105,10 @@ export class C1TurnService {
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<void> {
+    // Cut at the end of a shutdown's grace period: a stream ends with this error as its final
+    // event, a JSON turn answers it (not "cancelled by the client", which nobody did).
     const shutdown = new AbortController();
-    const work = this.lifecycle.track('turn', () => shutdown.abort(new CallerAbortError()));
+    const work = this.lifecycle.track('turn', () => shutdown.abort(shutdownError()));
     try {
       await this.turn(wire, auth, request, reply, shutdown.signal);
     } finally {
@@ -240,13 +242,20 @@ export class C1TurnService {
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
       });
-    } catch (error) {
+    } catch (thrown) {
+      const error =
+        shutdown.aborted && shutdown.reason instanceof ApiError ? shutdown.reason : thrown;
       await this.failQuietly(stored, prepared, error);
       throw error;
     } finally {
       hangUp?.dispose();
     }
-    await this.finish(stored, this.assistantResult(completed.answer, 'completed', prepared));
+    try {
+      await this.finish(stored, this.assistantResult(completed.answer, 'completed', prepared));
+    } catch (error) {
+      await this.failQuietly(stored, prepared, error);
+      throw error;
+    }
     completed.body.conversation_id = turn.conversation.id;
     this.sendJson(reply, turn.conversation.id, prepared, completed.body);
   }
@@ -280,9 +289,9 @@ export class C1TurnService {
 
   /**
    * Stores a streamed answer. `incomplete` (the upstream cut the stream, a timeout, a cancelled
-   * client): what arrived is kept and marked, and the user turn counts as completed. When the
-   * store fails, the stream ends with `storage_error` instead of its last event (the turn is
-   * left pending for the reaper).
+   * client): what arrived is kept and marked, and the user turn counts as completed. Returns
+   * the `storage_error` to end the stream with when the answer cannot be stored (the turn is
+   * then marked failed, now or by the reaper).
    */
   private async storeStreamed(
     stored: StoredTurn,
@@ -290,18 +299,29 @@ export class C1TurnService {
     result: TurnStreamResult,
   ): Promise<ApiError | void> {
     const answer = result.answer;
+    if (result.outcome === 'failed' || !answer) {
+      // The stream already ends with the upstream's error event.
+      const error =
+        result.error ??
+        new ApiError(
+          'upstream_error',
+          `The model server for "${prepared.chat.model.alias}" answered without a choice`,
+        );
+      await this.failQuietly(stored, prepared, error);
+      return;
+    }
+    const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
     try {
-      if (result.outcome === 'failed' || !answer) {
-        await this.fail(stored, result.error?.code ?? 'upstream_error', prepared);
-        return;
-      }
-      const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
       await this.finish(stored, this.assistantResult(answer, status, prepared));
     } catch (error) {
-      this.logger.error(
-        `could not store streamed turn of conversation ${stored.turn.conversation.id}: ${(error as Error).message}`,
-      );
-      return new ApiError('storage_error', 'The answer could not be stored', { cause: error });
+      const storageError =
+        error instanceof ApiError
+          ? error
+          : new ApiError('storage_error', 'The database could not complete the request', {
+              cause: error,
+            });
+      await this.failQuietly(stored, prepared, storageError);
+      return storageError;
     }
   }
 
@@ -321,7 +341,10 @@ export class C1TurnService {
     };
   }
 
-  /** Marks the turn failed with the error's catalog code; a storage failure is only logged. */
+  /**
+   * Marks the turn failed with the error's catalog code. When the database cannot do that now,
+   * the reaper does it as soon as it answers again (so the conversation does not stay busy).
+   */
   private async failQuietly(stored: StoredTurn, prepared: PreparedTurn, error: unknown) {
     const code: ErrorCode = error instanceof ApiError ? error.code : 'internal_error';
     try {
@@ -330,6 +353,9 @@ export class C1TurnService {
       this.logger.error(
         `could not mark turn of conversation ${stored.turn.conversation.id} failed: ${(storeError as Error).message}`,
       );
+      if (!(storeError instanceof ApiError && storeError.code === 'conversation_conflict')) {
+        this.reaper.settleLater(stored.turn, { errorCode: code, model: prepared.chat.model.alias });
+      }
     }
   }
 

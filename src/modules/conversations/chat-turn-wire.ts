@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
+import { assertStorableText } from 'src/common/validation/storable-text';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/modules/errors/api-error';
 import { JsonObject } from 'src/modules/models/constraints/chat-request';
@@ -45,7 +46,10 @@ export class ChatTurnWire implements TurnWire {
   }
 
   splitTurn(prepared: PreparedTurn, isNewConversation: boolean): SplitTurn {
-    return splitTurn(prepared.chat.body.messages as OpenAIMessage[], isNewConversation);
+    const messages = prepared.chat.body.messages;
+    const split = splitTurn(messages as OpenAIMessage[], isNewConversation);
+    assertStorableText(messages, 'messages');
+    return split;
   }
 
   renderPrompt(prepared: PreparedTurn, window: NeutralMessage[]): void {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
+import { assertStorableText } from 'src/common/validation/storable-text';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { JsonObject } from 'src/modules/models/constraints/chat-request';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
@@ -61,7 +62,10 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
   }
 
   splitTurn(prepared: PreparedMessagesTurn, isNewConversation: boolean): SplitTurn {
-    return splitAnthropicTurn(prepared.client, isNewConversation);
+    const split = splitAnthropicTurn(prepared.client, isNewConversation);
+    assertStorableText(prepared.client.system, 'system');
+    assertStorableText(prepared.client.messages, 'messages');
+    return split;
   }
 
   /**
