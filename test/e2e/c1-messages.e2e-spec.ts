@@ -465,7 +465,7 @@ describe('/c1/messages', () => {
       },
     ]);
 
-    // Turn 2 — /c1/messages on the anthropic upstream: the tool result in Anthropic form. The
+    // Turn 2 — /c1/messages on the anthropic upstream: the tool result (a failure) in Anthropic form. The
     // whole history goes natively: image as a base64 block, the call as tool_use. The model
     // thinks (signed), says something and calls another tool.
     an.next({
@@ -485,7 +485,12 @@ describe('/c1/messages', () => {
           {
             role: 'user',
             content: [
-              { type: 'tool_result', tool_use_id: 'call_1', content: '{"temp":-3}' },
+              {
+                type: 'tool_result',
+                tool_use_id: 'call_1',
+                content: 'sensor offline',
+                is_error: true,
+              },
               { type: 'text', text: 'And tomorrow?' },
             ],
           },
@@ -518,7 +523,12 @@ describe('/c1/messages', () => {
         {
           role: 'user',
           content: [
-            { type: 'tool_result', tool_use_id: 'call_1', content: '{"temp":-3}' },
+            {
+              type: 'tool_result',
+              tool_use_id: 'call_1',
+              content: 'sensor offline',
+              is_error: true,
+            },
             { type: 'text', text: 'And tomorrow?' },
           ],
         },
@@ -566,7 +576,8 @@ describe('/c1/messages', () => {
           },
         ],
       },
-      { role: 'tool', tool_call_id: 'call_1', content: '{"temp":-3}' },
+      // Chat Completions has no error flag: the failure is said in the text.
+      { role: 'tool', tool_call_id: 'call_1', content: 'Error: sensor offline' },
       { role: 'user', content: 'And tomorrow?' },
       {
         role: 'assistant',
@@ -660,6 +671,6 @@ describe('/c1/messages', () => {
         },
       ],
     });
-    expect(stored.messages[3]).toMatchObject({ tool_call_id: 'call_1', content: '{"temp":-3}' });
+    expect(stored.messages[3]).toMatchObject({ tool_call_id: 'call_1', content: 'sensor offline' });
   });
 });

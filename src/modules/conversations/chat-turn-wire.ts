@@ -123,7 +123,7 @@ export class ChatTurnWire implements TurnWire {
  * tool errors survive, which the OpenAI rendering cannot carry).
  */
 export function renderChatPrompt(chat: PreparedChat, window: NeutralMessage[]): void {
-  chat.body.messages = neutralListToOpenAI(window);
+  chat.body.messages = neutralListToOpenAI(window, { markToolErrors: true });
   if (chat.model.upstreams.some((u) => u.format === 'anthropic')) {
     chat.anthropicBody = anthropicRequestFromNeutral(chat.body, window, {
       defaultMaxTokens: chat.model.constraints.maxOutputTokens,

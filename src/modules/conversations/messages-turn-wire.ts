@@ -74,7 +74,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
    * translated body with the OpenAI rendering for an `openai` one.
    */
   renderPrompt(prepared: PreparedMessagesTurn, window: NeutralMessage[]): void {
-    prepared.chat.body.messages = neutralListToOpenAI(window);
+    prepared.chat.body.messages = neutralListToOpenAI(window, { markToolErrors: true });
     const { system, messages } = neutralToAnthropic(window);
     const { system: _system, ...client } = prepared.client;
     prepared.chat.anthropicBody = {
