@@ -207,7 +207,7 @@ export class C1ChatService {
     const { turn, prior } = stored;
     const assistant = await this.repository.finishTurn(turn, result);
     const inputs = turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
-    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
+    this.cache.set([...prior, ...inputs, assistant]);
   }
 
   private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedChat) {
@@ -217,7 +217,7 @@ export class C1ChatService {
       model: prepared.model.alias,
     });
     const inputs = turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
-    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
+    this.cache.set([...prior, ...inputs, assistant]);
   }
 
   private async jsonTurn(
