@@ -15,7 +15,6 @@ import { watchHangUp } from 'src/modules/proxy/hang-up';
 import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
 import {
-  neutralListToOpenAI,
   neutralToOpenAI,
   OpenAIMessage,
   openAIToNeutral,
@@ -63,6 +62,29 @@ const toNeutral = (m: StoredMessage): NeutralMessage => ({
   parts: m.parts,
   ...(m.name ? { name: m.name } : {}),
 });
+
+/** A stored message in OpenAI form: the messages, and their JSON without the brackets. */
+interface RenderedMessage {
+  messages: OpenAIMessage[];
+  json: string;
+}
+
+/**
+ * Renderings of stored messages, kept as long as the message object lives (the history cache
+ * holds the messages of recent chains): a stored message never changes, so a turn on a long
+ * conversation renders and serialises only its new messages.
+ */
+const renderings = new WeakMap<StoredMessage, RenderedMessage>();
+
+function renderForOpenAI(message: StoredMessage): RenderedMessage {
+  let rendered = renderings.get(message);
+  if (!rendered) {
+    const messages = neutralToOpenAI(toNeutral(message));
+    rendered = { messages, json: JSON.stringify(messages).slice(1, -1) };
+    renderings.set(message, rendered);
+  }
+  return rendered;
+}
 
 const toNew = (m: NeutralMessage): NewMessage => ({
   role: m.role,
@@ -195,7 +217,12 @@ export class C1ChatService {
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const reserved = typeof requested === 'number' ? requested : c.maxOutputTokens;
     const window = selectHistoryWindow(prior, turn.inputs, c.contextWindow - reserved);
-    body.messages = neutralListToOpenAI(window.messages.map(toNeutral));
+    const rendered = window.messages.map(renderForOpenAI);
+    body.messages = rendered.flatMap((r) => r.messages);
+    prepared.messagesJson = `[${rendered
+      .filter((r) => r.json !== '')
+      .map((r) => r.json)
+      .join(',')}]`;
     if (window.omitted > 0) {
       prepared.applied.push(`history_truncated=${window.omitted}`);
     }
