@@ -217,12 +217,19 @@ export class C1ChatService {
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const reserved = typeof requested === 'number' ? requested : c.maxOutputTokens;
     const window = selectHistoryWindow(prior, turn.inputs, c.contextWindow - reserved);
-    const rendered = window.messages.map(renderForOpenAI);
-    body.messages = rendered.flatMap((r) => r.messages);
-    prepared.messagesJson = `[${rendered
-      .filter((r) => r.json !== '')
-      .map((r) => r.json)
-      .join(',')}]`;
+    const messages: OpenAIMessage[] = [];
+    const json: string[] = [];
+    for (const message of window.messages) {
+      const rendered = renderForOpenAI(message);
+      for (const m of rendered.messages) {
+        messages.push(m);
+      }
+      if (rendered.json !== '') {
+        json.push(rendered.json);
+      }
+    }
+    body.messages = messages;
+    prepared.messagesJson = `[${json.join(',')}]`;
     if (window.omitted > 0) {
       prepared.applied.push(`history_truncated=${window.omitted}`);
     }

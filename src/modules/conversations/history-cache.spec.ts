@@ -22,7 +22,8 @@ const message = (id: string, parentId: string | null, text = 'x'): StoredMessage
 });
 
 /** A chain of `ids`, each message the parent of the next. */
-const chain = (...ids: string[]) => ids.map((id, i) => message(id, i === 0 ? null : ids[i - 1]));
+const chain = (...ids: string[]) =>
+  ids.map((id, i) => ({ ...message(id, i === 0 ? null : ids[i - 1]), depth: i }));
 const ids = (messages: StoredMessage[] | undefined) => messages?.map((m) => m.id);
 
 describe(HistoryCache.name, () => {
@@ -61,6 +62,17 @@ describe(HistoryCache.name, () => {
     expect(cache.get('new')).toBeUndefined();
     expect(ids(cache.get('newest'))).toEqual(['root', 'newest']);
     expect(cache.size).toBeLessThanOrEqual(4);
+  });
+
+  it('evicts the deepest messages of a chain first, and fills the hole when it is stored again', () => {
+    const cache = new HistoryCache(3.5 * (256 + 2));
+    cache.set(chain('a', 'b', 'c'));
+    cache.set(chain('x'));
+    expect(cache.get('c')).toBeUndefined();
+    expect(cache.get('b')).toBeUndefined();
+    expect(ids(cache.get('a'))).toEqual(['a']);
+    cache.set(chain('a', 'b'));
+    expect(ids(cache.get('b'))).toEqual(['a', 'b']);
   });
 
   it('does not keep messages holding media, so chains through them are read again', () => {

@@ -12,6 +12,9 @@ interface Node {
   weight: number;
   /** The last `get`/`set` that went through this message: least recently used goes first. */
   usedAt: number;
+  /** The parent's node once looked up (walking pointers beats hashing 2,000 ids per turn). */
+  parent: Node | null;
+  isEvicted: boolean;
 }
 
 /**
@@ -40,37 +43,49 @@ export class HistoryCache {
 
   /** The chain ending at `headId`, oldest first, or undefined when any of it is not held. */
   get(headId: string | null): StoredMessage[] | undefined {
-    if (!headId) {
+    const head = headId ? this.nodes.get(headId) : undefined;
+    if (!head) {
       return undefined;
     }
     const now = ++this.clock;
     const chain: StoredMessage[] = [];
-    for (let id: string | null = headId; id !== null;) {
-      const node = this.nodes.get(id);
-      if (!node) {
-        return undefined;
-      }
+    for (let node: Node | null = head; node !== null; node = this.parentOf(node)) {
       node.usedAt = now;
       chain.push(node.message);
-      id = node.message.parentId;
+      if (node.message.parentId === null) {
+        return chain.reverse();
+      }
     }
-    return chain.reverse();
+    return undefined;
   }
 
   /** Keeps the messages of a finished chain (root first, each the parent of the next). */
   set(chain: readonly StoredMessage[]): void {
     const now = ++this.clock;
-    for (const message of chain) {
-      const node = this.nodes.get(message.id);
+    // Usually all but the last few messages are held already (the chain came from `get`):
+    // walk those through the parent links and add only the new ones.
+    let held = chain.length - 1;
+    while (held >= 0 && !this.nodes.has(chain[held].id)) {
+      held--;
+    }
+    let parent = held >= 0 ? this.touchHeld(chain, held, now) : null;
+    for (let i = parent ? held + 1 : 0; i < chain.length; i++) {
+      const message = chain[i];
+      let node = this.nodes.get(message.id);
       if (node) {
         node.usedAt = now;
-        continue;
-      }
-      const weight = weigh(message);
-      if (weight !== null) {
-        this.nodes.set(message.id, { message, weight, usedAt: now });
+        node.parent ??= parent;
+      } else {
+        const weight = weigh(message);
+        if (weight === null) {
+          parent = null;
+          continue;
+        }
+        node = { message, weight, usedAt: now, parent, isEvicted: false };
+        this.nodes.set(message.id, node);
         this.weight += weight;
       }
+      parent = node;
     }
     if (this.weight > this.maxBytes) {
       this.evict();
@@ -82,14 +97,49 @@ export class HistoryCache {
     return this.nodes.size;
   }
 
+  /**
+   * Marks `chain[0..held]` used when the node of `chain[held]` leads through its parents to
+   * the root with exactly those messages; returns that node, or null (then `set` walks the
+   * whole chain).
+   */
+  private touchHeld(chain: readonly StoredMessage[], held: number, now: number): Node | null {
+    const top = this.nodes.get(chain[held].id) ?? null;
+    let node = top;
+    for (let i = held; i >= 0; i--) {
+      if (node === null || node.message.id !== chain[i].id) {
+        return null;
+      }
+      node.usedAt = now;
+      node = i > 0 ? this.parentOf(node) : null;
+    }
+    return top;
+  }
+
+  /** The parent's node, linked on first use; null when it is not held (or at the root). */
+  private parentOf(node: Node): Node | null {
+    const parentId = node.message.parentId;
+    if (parentId === null) {
+      return null;
+    }
+    if (node.parent === null || node.parent.isEvicted) {
+      node.parent = this.nodes.get(parentId) ?? null;
+    }
+    return node.parent;
+  }
+
   private evict() {
-    const oldestFirst = [...this.nodes].sort(([, a], [, b]) => a.usedAt - b.usedAt);
+    // Among messages last used together (one chain), the deepest go first.
+    const oldestFirst = [...this.nodes].sort(
+      ([, a], [, b]) => a.usedAt - b.usedAt || b.message.depth - a.message.depth,
+    );
     for (const [id, node] of oldestFirst) {
       if (this.weight <= this.maxBytes * EVICT_TO) {
         break;
       }
       this.nodes.delete(id);
       this.weight -= node.weight;
+      node.isEvicted = true;
+      node.parent = null;
     }
   }
 }
