@@ -61,6 +61,9 @@ export class HistoryCache {
 
   /** Keeps the messages of a finished chain (root first, each the parent of the next). */
   set(chain: readonly StoredMessage[]): void {
+    if (this.maxBytes === 0) {
+      return;
+    }
     const now = ++this.clock;
     // Usually all but the last few messages are held already (the chain came from `get`):
     // walk those through the parent links and add only the new ones.
