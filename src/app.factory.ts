@@ -43,6 +43,9 @@ export async function createApp(
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.maxBodyBytes,
     genReqId: requestIdFor,
+    // Behind a load balancer, the client address (auth failure throttling) comes from
+    // X-Forwarded-For, believed only from the proxies TRUST_PROXY names.
+    ...(config.http.trustProxy ? { trustProxy: config.http.trustProxy } : {}),
     ...timeouts,
     // Node's default (16 KiB) would answer an oversized Authorization header with a bare 431
     // before any of our code runs; 64 KiB lets the API-key guard answer 401 in the envelope.

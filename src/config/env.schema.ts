@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * Every environment variable Parley reads, with its parser and default. Each parser either
  * returns a value or throws an `EnvError` whose text completes "NAME: ..." in one line.
@@ -61,6 +62,30 @@ export const oneOf =
     }
     return raw as T;
   };
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * The proxies whose `X-Forwarded-For` is believed: comma-separated IP addresses, CIDR ranges
+ * and the names `loopback`, `linklocal`, `uniquelocal` (private ranges), as Fastify's
+ * `trustProxy` (proxy-addr) takes them. Never "every address": a client could then claim any.
+ */
+export const trustedProxies: Parser<string> = (raw) => {
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const isValidPrefix =
+      prefix === undefined ||
+      (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (!(PROXY_NAMES.includes(entry) || (family !== 0 && isValidPrefix && extra === undefined))) {
+      throw new EnvError(
+        `must be IP addresses, CIDR ranges or ${PROXY_NAMES.join('/')}, comma-separated, got ${show(raw)}`,
+      );
+    }
+  }
+  return entries.join(',');
+};
 
 /** A key or token sent in a header: the shape the API-key guard accepts. */
 export const credential: Parser<string> = (raw) => {
@@ -160,11 +185,16 @@ export const ENV_SCHEMA = {
     default: 30,
     doc: 'Failed authentications allowed per client address per minute before 429.',
   }),
+  TRUST_PROXY: setting({
+    parse: trustedProxies,
+    default: '',
+    doc: "Load balancers whose `X-Forwarded-For` gives the client address (IPs, CIDRs, `loopback`, `uniquelocal`…, comma-separated). Unset: the connection's address.",
+  }),
   REDIS_URL: setting({
     parse: redisUrl,
     default: '',
     secret: true,
-    doc: 'Share rate limits (and turn ownership) between instances through Redis.',
+    doc: 'Share rate limits between instances through Redis (conversations and turn ownership live in the database).',
   }),
   REDIS_KEY_PREFIX: setting({
     parse: text(1),

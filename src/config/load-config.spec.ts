@@ -49,4 +49,14 @@ describe(loadConfig.name, () => {
       'SERVER_HEADERS_TIMEOUT_SECS: must not exceed SERVER_REQUEST_TIMEOUT_SECS (20), got 30',
     );
   });
+
+  it('reads TRUST_PROXY as addresses, CIDR ranges and proxy-addr names, nothing else', () => {
+    expect(loadConfig({}).http.trustProxy).toBeNull();
+    expect(
+      loadConfig({ TRUST_PROXY: '10.0.0.1, 172.16.0.0/12,fd00::/8,loopback' }).http.trustProxy,
+    ).toBe('10.0.0.1,172.16.0.0/12,fd00::/8,loopback');
+    for (const bad of ['true', '*', '10.0.0.0/33', 'example.com', '10.0.0.1/8/1', '::1/129']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/^TRUST_PROXY: must be IP addresses/);
+    }
+  });
 });

@@ -10,6 +10,8 @@ export interface AppConfig {
     keepAliveTimeoutMs: number;
     maxInFlight: number;
     shutdownGraceMs: number;
+    /** Fastify's `trustProxy`: the proxies whose X-Forwarded-For is believed, or null. */
+    trustProxy: string | null;
   };
   db: { url: string; poolMax: number; statementTimeoutMs: number };
   conversations: { historyCacheBytes: number };
@@ -83,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       keepAliveTimeoutMs: secs(v.SERVER_KEEPALIVE_TIMEOUT_SECS),
       maxInFlight: v.MAX_IN_FLIGHT,
       shutdownGraceMs: secs(v.SHUTDOWN_GRACE_SECS),
+      trustProxy: orNull(v.TRUST_PROXY),
     },
     db: {
       url: v.DATABASE_URL,

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 import { AppConfig } from 'src/config/load-config';
 import { ENTITIES } from 'src/database/entities';
 import { MIGRATIONS } from 'src/database/migrations';
@@ -47,6 +47,8 @@ export function dataSourceOptions(db: AppConfig['db']): DataSourceOptions {
     type: 'postgres',
     url: db.url,
     extra: {
+      // Names the gateway's sessions in pg_stat_activity, for operators (and their scripts).
+      application_name: 'parley',
       max: db.poolMax,
       statement_timeout: db.statementTimeoutMs || undefined,
       connectionTimeoutMillis: 5000,
@@ -58,6 +60,41 @@ export function dataSourceOptions(db: AppConfig['db']): DataSourceOptions {
 export async function openDatabase(db: AppConfig['db']): Promise<DataSource> {
   const dataSource = new DataSource(dataSourceOptions(db));
   await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: 'each' });
+  try {
+    await runMigrations(dataSource);
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
   return dataSource;
+}
+
+/** The advisory lock that lets one instance at a time migrate a PostgreSQL database. */
+const MIGRATION_LOCK_KEY = 0x7061726c; // "parl"
+
+/**
+ * Applies pending migrations. Several instances started together on one PostgreSQL database
+ * (a compose file, a rolling deploy) would run the same migration at once and all but one
+ * would fail to start: on PostgreSQL they take turns on a session advisory lock, and the ones
+ * after the first find nothing pending. The lock and the migrations share one connection, so
+ * `DATABASE_POOL_MAX=1` works too.
+ */
+async function runMigrations(dataSource: DataSource): Promise<void> {
+  if (dataSource.options.type !== 'postgres') {
+    await dataSource.runMigrations({ transaction: 'each' });
+    return;
+  }
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      await executor.executePendingMigrations();
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
 }

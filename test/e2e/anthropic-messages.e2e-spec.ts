@@ -9,6 +9,7 @@ import {
 } from 'test/support/fake-anthropic-upstream';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { parseSseFrames } from 'test/support/sse-frames';
+import { postSse } from 'test/support/sse-reader';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 const PNG =
@@ -872,5 +873,72 @@ describe('/v1/messages (Anthropic Messages API)', () => {
       expectApiError(res, 400, 'invalid_field', { param: 'n' });
       expect(anthropic.received.length).toBe(before);
     });
+  });
+});
+
+describe('/v1/messages streams at shutdown', () => {
+  it('lets a stream finish within the grace period, and cuts one still running at its end with an event: error', async () => {
+    const quick = await startFakeUpstream({ chunkDelayMs: 50, streamChunks: 6 });
+    const slow = await startFakeUpstream({ chunkDelayMs: 300, streamChunks: 40 });
+    const gw = await startGateway({
+      env: { SHUTDOWN_GRACE_SECS: '3' },
+      models: {
+        models: [
+          {
+            alias: 'quick',
+            upstreams: [{ url: quick.url, format: 'openai', model: 'q' }],
+            constraints,
+          },
+          {
+            alias: 'slow',
+            upstreams: [{ url: slow.url, format: 'openai', model: 's' }],
+            constraints,
+          },
+        ],
+      },
+    });
+    const shutdown: { closing?: Promise<void> } = {};
+    const ask = (model: string) =>
+      postSse(
+        `${gw.url}/v1/messages`,
+        {
+          model,
+          max_tokens: 256,
+          stream: true,
+          messages: [{ role: 'user', content: 'a long answer '.repeat(20) }],
+        },
+        {
+          headers: { 'x-api-key': TEST_API_KEY },
+          onEvent: () => {
+            // SIGTERM's drain, once both streams have started.
+            if (quick.received.length > 0 && slow.received.length > 0) {
+              shutdown.closing ??= gw.close();
+            }
+          },
+        },
+      );
+    const [finished, cut] = await Promise.all([ask('quick'), ask('slow')]);
+    await shutdown.closing;
+    expect(shutdown.closing).toBeDefined();
+
+    const finishedFrames = parseSseFrames(finished.text);
+    expect(finishedFrames.at(-1)?.event).toBe('message_stop');
+    const text = finishedFrames
+      .map((f) => JSON.parse(f.data))
+      .filter((d) => d.type === 'content_block_delta')
+      .map((d) => d.delta.text)
+      .join('');
+    expect(text).toBe(`You said: ${'a long answer '.repeat(20)}`);
+
+    const cutFrames = parseSseFrames(cut.text);
+    expect(cutFrames.length).toBeGreaterThan(2);
+    expect(cutFrames.at(-1)?.event).toBe('error');
+    expect(JSON.parse(cutFrames.at(-1)!.data)).toEqual({
+      type: 'error',
+      error: expect.objectContaining({ code: 'server_overloaded', type: 'upstream_error' }),
+    });
+    expect(slow.received[0].hungUp).toBe(true);
+    await quick.close();
+    await slow.close();
   });
 });

@@ -294,3 +294,40 @@ describe('failed-authentication throttling', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('failed-authentication throttling behind a load balancer (TRUST_PROXY)', () => {
+  const guesses = (gw: TestGateway, forwardedFor: string, n: number) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        gw
+          .get('/v1/me', {
+            key: `pk-guess-${i}-0123456789abcdef`,
+            headers: { 'x-forwarded-for': forwardedFor },
+          })
+          .then((r) => r.status),
+      ),
+    );
+
+  it('counts failures per forwarded client when the proxy is trusted', async () => {
+    const gw = await startGateway({
+      env: { AUTH_FAILURES_PER_MINUTE: '3', TRUST_PROXY: '127.0.0.1' },
+    });
+    try {
+      expect((await guesses(gw, '203.0.113.1', 5)).sort()).toEqual([401, 401, 401, 429, 429]);
+      // Another client behind the same balancer is not punished for the first one's guesses.
+      expect(await guesses(gw, '203.0.113.2', 3)).toEqual([401, 401, 401]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('ignores X-Forwarded-For by default (a client could claim any address)', async () => {
+    const gw = await startGateway({ env: { AUTH_FAILURES_PER_MINUTE: '3' } });
+    try {
+      expect((await guesses(gw, '203.0.113.1', 3)).sort()).toEqual([401, 401, 401]);
+      expect(await guesses(gw, '203.0.113.2', 2)).toEqual([429, 429]);
+    } finally {
+      await gw.close();
+    }
+  });
+});

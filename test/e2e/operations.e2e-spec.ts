@@ -1,6 +1,8 @@
 import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { expectApiError } from 'test/support/expect-api-error';
+import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { parseMetrics, Scrape } from 'test/support/metrics';
+import { parseSseJson } from 'test/support/sse-frames';
 import { openRawClient, RawClient, statusCodes } from 'test/support/raw-client';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
@@ -163,52 +165,167 @@ describe('GET /metrics with METRICS_TOKEN', () => {
   });
 });
 
-describe('request logs', () => {
-  const SECRET_PROMPT = 'the launch code is tangerine-7741';
-  const SECRET_ANSWER = 'confidential-answer-9931';
-  let gw: TestGateway;
+describe('request logs from real traffic', () => {
+  // Distinctive strings: none of them may appear anywhere in the logs.
+  const SECRET_KEY = 'pk-LOGSECRET-7f3a9c2e11d04b6a8e5f';
+  const UPSTREAM_KEY = 'sk-UPSTREAMSECRET-4d1e8b0c9a';
+  const PROMPT = 'the launch code is tangerine-7741';
+  const SYSTEM = 'confidential-system-prompt-3308';
+  const ANSWER = 'mandarin-answer-5520';
+  const SECRETS = [SECRET_KEY, UPSTREAM_KEY, 'tangerine', 'launch code', SYSTEM, ANSWER];
+  let up: FakeUpstream;
+  let echo: TestGateway;
+  let proxied: TestGateway;
+
   beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(() => gw.close());
-
-  it('writes one line per request with its fields, and no key or content in any line', async () => {
-    const body = {
-      model: 'echo',
-      messages: [
-        { role: 'system', content: SECRET_ANSWER },
-        { role: 'user', content: SECRET_PROMPT },
-      ],
-    };
-    const ids: string[] = [];
-    for (const [i, path] of ['/v1/chat/completions', '/c1/chat/completions', '/errors'].entries()) {
-      const id = `log-probe-${i}`;
-      ids.push(id);
-      await gw.post(`${path}?q=${encodeURIComponent(SECRET_PROMPT)}`, body, {
-        headers: { 'x-request-id': id, 'x-api-key': TEST_API_KEY },
-      });
-    }
-    await gw.get('/healthz', { headers: { 'x-request-id': 'log-probe-3' } });
-    ids.push('log-probe-3');
-
-    for (const id of ids) {
-      const lines = await requestLines(gw, id);
-      expect(lines).toHaveLength(1);
-      expect(Object.keys(lines[0]).sort()).toEqual(
-        expect.arrayContaining(['level', 'time', 'reqId', 'method', 'route', 'status', 'ms']),
-      );
-      expect(typeof lines[0].ms).toBe('number');
-    }
-    expect(gw.logs.find((l) => l.reqId === 'log-probe-3')).toMatchObject({
-      method: 'GET',
-      route: '/healthz',
-      status: 200,
+    up = await startFakeUpstream({ answer: `the answer is ${ANSWER}`, streamChunks: 4 });
+    const env = { BOOTSTRAP_API_KEY: SECRET_KEY, UPSTREAM_SECRET: UPSTREAM_KEY };
+    echo = await startGateway({ env });
+    proxied = await startGateway({
+      env,
+      models: {
+        models: [
+          {
+            alias: 'fake',
+            upstreams: [
+              {
+                url: up.url,
+                format: 'openai',
+                model: 'fake-model',
+                api_key_env: 'UPSTREAM_SECRET',
+              },
+            ],
+            constraints: { max_output_tokens: 1000, context_window: 100_000 },
+          },
+        ],
+      },
     });
-    const text = gw.logText();
-    expect(text).not.toContain(TEST_API_KEY);
-    expect(text).not.toContain('tangerine');
-    expect(text).not.toContain(SECRET_ANSWER);
-    expect(text).not.toContain('launch code');
+  });
+  afterAll(async () => {
+    await echo?.close();
+    await proxied?.close();
+    await up?.close();
+  });
+
+  /**
+   * Sends /v1 and /c1 traffic (JSON and streamed, a conversation read back, an upstream
+   * failure that echoes the prompt) with the secret key; returns the request ids and what
+   * each request's log line must say.
+   */
+  async function traffic(gw: TestGateway, model: string) {
+    const expected: Record<string, Record<string, unknown>> = {};
+    let n = 0;
+    const send = async (
+      method: string,
+      path: string,
+      route: string,
+      body?: object,
+      headers: Record<string, string> = {},
+    ) => {
+      const id = `${model}-log-${n++}`;
+      const res = await gw.request(method, path, body, {
+        key: SECRET_KEY,
+        headers: { 'x-request-id': id, ...headers },
+      });
+      expected[id] = { method, route, status: res.status };
+      return res;
+    };
+    const messages = [
+      { role: 'system', content: SYSTEM },
+      { role: 'user', content: `${PROMPT} ${ANSWER}` },
+    ];
+    const me = await send('GET', '/v1/me', '/v1/me');
+    const keyId = me.body.key_id as string;
+    for (const stream of [false, true]) {
+      const v1 = await send('POST', '/v1/chat/completions', '/v1/chat/completions', {
+        model,
+        stream,
+        messages,
+      });
+      expect(v1.status).toBe(200);
+      // The answer (the echo's, or the fake upstream's) reached the client.
+      const content = stream
+        ? (parseSseJson(v1.text) as any[]).map((e) => e.choices[0]?.delta?.content ?? '').join('')
+        : (v1.body.choices[0].message.content as string);
+      expect(content).toContain(ANSWER);
+    }
+    const first = await send('POST', '/c1/chat/completions', '/c1/chat/completions', {
+      model,
+      messages,
+    });
+    expect(first.status).toBe(200);
+    const conversationId = first.body.conversation_id as string;
+    const next = await send(
+      'POST',
+      '/c1/chat/completions',
+      '/c1/chat/completions',
+      { stream: true, messages: [{ role: 'user', content: `again: ${PROMPT}` }] },
+      { 'x-conversation-id': conversationId },
+    );
+    expect(next.status).toBe(200);
+    const read = await send('GET', `/c1/conversations/${conversationId}`, '/c1/conversations/:id');
+    expect(read.text).toContain('tangerine');
+    for (const id of Object.keys(expected)) {
+      expected[id] = { ...expected[id], user_id: 'default', key_id: keyId };
+      if (expected[id].route !== '/v1/me' && expected[id].route !== '/c1/conversations/:id') {
+        expected[id].model = model;
+      }
+    }
+    return expected;
+  }
+
+  it('writes one line per request with id, route, status, latency, model, user and key, and no key or content anywhere', async () => {
+    const expected = {
+      ...(await traffic(echo, 'echo')),
+      ...(await traffic(proxied, 'fake')),
+    };
+    // An upstream failure whose message echoes the prompt: logged, its text redacted.
+    up.next({
+      kind: 'error',
+      status: 400,
+      body: { object: 'error', message: `bad prompt: ${PROMPT}`, code: 400 },
+    });
+    const failed = await proxied.post(
+      '/v1/chat/completions',
+      { model: 'fake', messages: [{ role: 'user', content: PROMPT }] },
+      { key: SECRET_KEY, headers: { 'x-request-id': 'fake-log-failure' } },
+    );
+    expect(failed.status).toBe(502);
+    expect(up.received.at(-1)?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+
+    for (const [gw, prefix] of [
+      [echo, 'echo-'],
+      [proxied, 'fake-'],
+    ] as const) {
+      for (const [id, fields] of Object.entries(expected).filter(([id]) => id.startsWith(prefix))) {
+        const lines = await requestLines(gw, id);
+        expect({ id, lines: lines.length }).toEqual({ id, lines: 1 });
+        expect(lines[0]).toMatchObject({ reqId: id, ...fields });
+        expect(lines[0].ms).toEqual(expect.any(Number));
+        expect(lines[0].ms as number).toBeGreaterThan(0);
+      }
+    }
+    expect((await requestLines(proxied, 'fake-log-failure'))[0]).toMatchObject({
+      route: '/v1/chat/completions',
+      status: 502,
+      model: 'fake',
+      user_id: 'default',
+    });
+    const failure = proxied.logs.find(
+      (l) => l.reqId === 'fake-log-failure' && l.msg === 'upstream failure',
+    );
+    expect(failure).toMatchObject({
+      model: 'fake',
+      upstream_status: 400,
+      upstream_message: '[redacted]',
+    });
+
+    for (const gw of [echo, proxied]) {
+      const text = gw.logText();
+      for (const secret of SECRETS) {
+        expect({ secret, found: text.includes(secret) }).toEqual({ secret, found: false });
+      }
+    }
   });
 });
 

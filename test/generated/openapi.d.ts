@@ -122,6 +122,22 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/c1/messages': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['C1MessagesController_createMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/errors': {
     parameters: {
       query?: never;
@@ -403,6 +419,55 @@ export interface components {
       /** @enum {string} */
       object: 'chat.completion';
       usage: components['schemas']['UsageDto'];
+    };
+    C1MessageResponseDto: {
+      /** @description Content blocks: thinking, text, tool_use */
+      content: Record<string, never>[];
+      conversation_id: string;
+      /** @example msg_chatcmpl-123 */
+      id: string;
+      /** @description The alias asked for (translated answers) or the upstream's model name (native) */
+      model: string;
+      /** @enum {string} */
+      role: 'assistant';
+      /** @enum {string|null} */
+      stop_reason:
+        'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | null;
+      stop_sequence: string | null;
+      /** @enum {string} */
+      type: 'message';
+      usage: components['schemas']['AnthropicUsageDto'];
+    };
+    C1MessagesRequestDto: {
+      /** @description The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation. */
+      conversation_id?: string;
+      /** @description Only run the turn if this is the conversation's last message (else 409 conversation_conflict). */
+      expected_last_message_id?: string;
+      /** @description Required by the Messages API; raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
+      max_tokens: number;
+      messages: components['schemas']['AnthropicMessageParamDto'][];
+      /** @description {user_id} */
+      metadata?: {
+        [key: string]: unknown;
+      };
+      /**
+       * @description A catalog alias; after the first turn, omitted means the conversation's model.
+       * @example echo
+       */
+      model?: string;
+      stop_sequences?: string[];
+      /** @description Answer as server-sent events */
+      stream?: boolean;
+      /** @description A string or text blocks */
+      system?: string | Record<string, never>[];
+      temperature?: number;
+      /** @description {type: auto | any | tool | none, name?, disable_parallel_tool_use?} */
+      tool_choice?: {
+        [key: string]: unknown;
+      };
+      tools?: components['schemas']['AnthropicToolDto'][];
+      top_k?: number;
+      top_p?: number;
     };
     CallerResponseDto: {
       /** @description null = every model */
@@ -1792,6 +1857,136 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  C1MessagesController_createMessage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description `cancel`: abort the upstream when the client hangs up (default: finish and store). */
+        'x-on-disconnect'?: string;
+        /** @description A retry with the same key and body within 24 h returns the stored answer. */
+        'idempotency-key'?: string;
+        'x-conversation-id'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /** @description The /v1/messages body, but `messages` holds only the new turn; `system` only on the first turn (the conversation keeps it). Same history as /c1/chat/completions: a conversation may be continued on either endpoint. Also served at /c1/v1/messages, where the Anthropic SDKs send it with base URL …/c1. */
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['C1MessagesRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The Anthropic message with conversation_id; x-conversation-id header. Streams: the Messages event sequence as on /v1/messages. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['C1MessageResponseDto'];
+          'text/event-stream': components['schemas']['C1MessageResponseDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_busy, conversation_conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_error */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description upstream_timeout */
+      504: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };

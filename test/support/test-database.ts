@@ -20,9 +20,14 @@ export async function createTestDatabase(dir: string): Promise<TestDatabase> {
   if (e2eDatabaseKind() === 'sqlite') {
     return { url: `sqlite:${join(dir, 'parley.sqlite')}`, drop: async () => undefined };
   }
+  return createPostgresDatabase();
+}
+
+/** A fresh, empty PostgreSQL database on the TEST_DATABASE_URL server, whatever the project. */
+export async function createPostgresDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
-    throw new Error('PARLEY_E2E_DB=postgres needs TEST_DATABASE_URL');
+    throw new Error('a PostgreSQL test database needs TEST_DATABASE_URL');
   }
   const name = `parley_t_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: adminUrl });

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform, Type } from 'class-transformer';
 import { ValidateBy, ValidateIf, ValidateNested, ValidationArguments } from 'class-validator';
+import { unstorableTextProblem } from 'src/common/validation/storable-text';
 
 /**
  * Composed field decorators with the exact messages of the contract (`name is required`,
@@ -101,7 +102,19 @@ export function StringField(options: StringFieldOptions): PropertyDecorator {
     if (options.pattern && !options.pattern.regex.test(value)) {
       return options.pattern.message;
     }
-    return null;
+    const problem = unstorableTextProblem(value);
+    return problem ? `{field} ${problem}` : null;
+  });
+}
+
+/**
+ * Text the database can store as sent (no NUL, no unpaired surrogate; see storable-text.ts),
+ * for string fields validated by other decorators. Anything but a string passes.
+ */
+export function StorableText(options: FieldOptions = {}): PropertyDecorator {
+  return field('parleyStorableText', options, (value) => {
+    const problem = typeof value === 'string' ? unstorableTextProblem(value) : null;
+    return problem ? `{field} ${problem}` : null;
   });
 }
 

@@ -14,7 +14,8 @@ import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
-import { C1ChatService } from 'src/modules/conversations/c1-chat.service';
+import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
+import { ChatTurnWire } from 'src/modules/conversations/chat-turn-wire';
 import {
   ChatCompletionRequestDto,
   ChatCompletionResponseDto,
@@ -42,7 +43,10 @@ class C1ChatCompletionResponseDto extends ChatCompletionResponseDto {
 @ApiKeyAuth()
 @Controller('c1')
 export class C1ChatController {
-  constructor(private readonly turns: C1ChatService) {}
+  constructor(
+    private readonly turns: C1TurnService,
+    private readonly wire: ChatTurnWire,
+  ) {}
 
   @Post('chat/completions')
   @ApiBody({
@@ -90,6 +94,6 @@ export class C1ChatController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    await this.turns.handle(auth, request, reply);
+    await this.turns.handle(this.wire, auth, request, reply);
   }
 }

@@ -2,7 +2,10 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { C1ChatController } from 'src/modules/conversations/c1-chat.controller';
-import { C1ChatService } from 'src/modules/conversations/c1-chat.service';
+import { C1MessagesController } from 'src/modules/conversations/c1-messages.controller';
+import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
+import { ChatTurnWire } from 'src/modules/conversations/chat-turn-wire';
+import { MessagesTurnWire } from 'src/modules/conversations/messages-turn-wire';
 import { ConversationsController } from 'src/modules/conversations/conversations.controller';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
@@ -13,11 +16,13 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
 /** /c1: conversations stored per user, built on the /v1 engine of ProxyModule. */
 @Module({
   imports: [ProxyModule],
-  controllers: [C1ChatController, ConversationsController],
+  controllers: [C1ChatController, C1MessagesController, ConversationsController],
   providers: [
     ConversationsRepository,
     ConversationsService,
-    C1ChatService,
+    C1TurnService,
+    ChatTurnWire,
+    MessagesTurnWire,
     TurnReaper,
     {
       provide: HistoryCache,

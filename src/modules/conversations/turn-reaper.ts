@@ -8,6 +8,8 @@ import {
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { databaseKind } from 'src/database/data-source';
+import { ApiError } from 'src/modules/errors/api-error';
+import { StartedTurn, TurnFailure } from 'src/modules/conversations/conversation.types';
 import {
   ConversationsRepository,
   IDEMPOTENCY_TTL_MS,
@@ -16,6 +18,17 @@ import {
 /** How long past the total timeout a turn's claim holds: room to store the answer. */
 export const CLAIM_MARGIN_MS = 60_000;
 const SWEEP_INTERVAL_MS = 60_000;
+/** How often a turn that could not be marked failed is tried again. */
+const SETTLE_RETRY_MS = 1_000;
+/** Beyond this many, unsettled turns wait for the sweep (their claim's expiry). */
+const MAX_UNSETTLED = 10_000;
+
+interface UnsettledTurn {
+  turn: StartedTurn;
+  failure: TurnFailure;
+  /** Past this (epoch ms) the claim has expired and the sweep resolves the turn. */
+  until: number;
+}
 
 /**
  * Resolves turns that a dead process left `pending` (docs/notes/conversations.md, "Crash
@@ -26,11 +39,17 @@ const SWEEP_INTERVAL_MS = 60_000;
  * - At boot on PostgreSQL, and every minute on both, only claims past their expiry (the total
  *   timeout plus a margin) are: other instances may be running turns right now.
  * - A turn that finds an expired claim takes it over at once (ConversationsRepository).
+ * - A turn this process could not store nor mark failed (the database was away) is marked
+ *   failed as soon as the database answers again (`settleLater`), so its conversation does
+ *   not stay busy until the claim expires.
  */
 @Injectable()
 export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('conversations');
   private timer: NodeJS.Timeout | null = null;
+  private readonly unsettled = new Map<string, UnsettledTurn>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private isRetrying = false;
 
   constructor(
     private readonly repository: ConversationsRepository,
@@ -53,6 +72,60 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
   onApplicationShutdown(): void {
     if (this.timer) {
       clearInterval(this.timer);
+    }
+    this.stopRetrying();
+  }
+
+  /**
+   * Marks `turn` failed once the database answers again, retrying every second while this
+   * process holds its claim. For turns whose store and failure marking both failed.
+   */
+  settleLater(turn: StartedTurn, failure: TurnFailure): void {
+    if (this.unsettled.size >= MAX_UNSETTLED) {
+      return;
+    }
+    const until = Date.now() + this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS;
+    this.unsettled.set(turn.turnId, { turn, failure, until });
+    if (!this.retryTimer) {
+      this.retryTimer = setInterval(() => void this.retryUnsettled(), SETTLE_RETRY_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async retryUnsettled(): Promise<void> {
+    if (this.isRetrying) {
+      return;
+    }
+    this.isRetrying = true;
+    try {
+      for (const [turnId, entry] of this.unsettled) {
+        try {
+          await this.repository.failTurn(entry.turn, entry.failure);
+          this.unsettled.delete(turnId);
+          this.logger.warn(`marked a turn failed once the database answered again`);
+        } catch (error) {
+          // conversation_conflict: the turn was resolved meanwhile (stored, reaped, deleted).
+          const isResolved = error instanceof ApiError && error.code === 'conversation_conflict';
+          if (isResolved || Date.now() > entry.until) {
+            this.unsettled.delete(turnId);
+            continue;
+          }
+          // Still away (the repository logged it): one failure per round, not one per turn.
+          break;
+        }
+      }
+    } finally {
+      this.isRetrying = false;
+      if (this.unsettled.size === 0) {
+        this.stopRetrying();
+      }
+    }
+  }
+
+  private stopRetrying(): void {
+    if (this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = null;
     }
   }
 

@@ -4,6 +4,7 @@ import {
   firstUserText,
   readIdempotencyKey,
   requestFingerprint,
+  splitAnthropicTurn,
   splitTurn,
   takeTurnFields,
 } from 'src/modules/conversations/turn-request';
@@ -119,5 +120,50 @@ describe('turn-request', () => {
     [true, [{ role: 'system', content: 's' }], 'messages'],
   ])('refuses misplaced system messages (new: %s) at %s', (isNew, messages, param) => {
     expect(errorOf(() => splitTurn(messages, isNew))).toEqual({ code: 'invalid_field', param });
+  });
+
+  it('splits an Anthropic turn: system prompt of a new conversation, tool results first', () => {
+    const split = splitAnthropicTurn(
+      {
+        system: [
+          { type: 'text', text: 'Be brief.' },
+          { type: 'text', text: 'Use French.' },
+        ],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Voici' },
+              { type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok', is_error: true },
+            ],
+          },
+        ],
+      },
+      true,
+    );
+    expect(split).toEqual({
+      system: { role: 'system', parts: [{ type: 'text', text: 'Be brief.\n\nUse French.' }] },
+      messages: [
+        {
+          role: 'tool',
+          parts: [{ type: 'tool_result', toolCallId: 'toolu_1', content: 'ok', isError: true }],
+        },
+        { role: 'user', parts: [{ type: 'text', text: 'Voici' }] },
+      ],
+    });
+    expect(splitAnthropicTurn({ messages: [{ role: 'user', content: 'x' }] }, false)).toEqual({
+      system: null,
+      messages: [{ role: 'user', parts: [{ type: 'text', text: 'x' }] }],
+    });
+  });
+
+  it.each([
+    [false, { system: 'again', messages: [{ role: 'user', content: 'x' }] }, 'system'],
+    [true, { system: 'only a prompt', messages: [] }, 'messages'],
+  ])('refuses an Anthropic turn (new: %s) at %s', (isNew, body, param) => {
+    expect(errorOf(() => splitAnthropicTurn(body, isNew))).toEqual({
+      code: 'invalid_field',
+      param,
+    });
   });
 });

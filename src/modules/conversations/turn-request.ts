@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from 'src/modules/errors/api-error';
 import { JsonObject } from 'src/modules/models/constraints/chat-request';
+import { anthropicToNeutral } from 'src/modules/proxy/wire/anthropic/neutral-anthropic';
 import { NeutralMessage, NeutralPart } from 'src/modules/proxy/wire/neutral';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
 
@@ -139,6 +140,30 @@ export function splitTurn(messages: OpenAIMessage[], isNewConversation: boolean)
   }
   const system = systemParts.length > 0 ? mergeText({ role: 'system', parts: systemParts }) : null;
   return { system, messages: rest.map(openAIToNeutral) };
+}
+
+/**
+ * `splitTurn` for an Anthropic Messages body (already checked by the /v1/messages validation):
+ * its `system` is the system prompt of a new conversation and refused on a later turn, for the
+ * same reason; `messages` become neutral messages (`tool_result` blocks → `tool` messages).
+ */
+export function splitAnthropicTurn(body: JsonObject, isNewConversation: boolean): SplitTurn {
+  const [first, ...rest] = anthropicToNeutral({ system: body.system, messages: body.messages });
+  const hasSystem = first?.role === 'system';
+  if (hasSystem && !isNewConversation) {
+    throw new ApiError(
+      'invalid_field',
+      'A system prompt is only accepted on the first turn; fork the conversation to change it',
+      { param: 'system' },
+    );
+  }
+  const messages = hasSystem ? rest : [first, ...rest].filter((m) => m !== undefined);
+  if (messages.length === 0) {
+    throw new ApiError('invalid_field', 'messages must hold the new turn', {
+      param: 'messages',
+    });
+  }
+  return { system: hasSystem ? first : null, messages };
 }
 
 function mergeText(message: NeutralMessage): NeutralMessage {

@@ -23,9 +23,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return;
     }
     if (error.status >= 500) {
-      const detail =
-        exception instanceof Error ? (exception.stack ?? exception.message) : exception;
-      this.logger.error(`${error.code} on request ${String(request.id)}: ${String(detail)}`);
+      this.logger.error(
+        `${error.code} on request ${String(request.id)}: ${describeForLog(exception)}`,
+      );
     }
     void reply
       .status(error.status)
@@ -103,7 +103,41 @@ function asFastifyError(exception: unknown): FastifyLikeError | null {
   return null;
 }
 
+/**
+ * What the log says about a 5xx. An `ApiError`'s message is written for the client and may
+ * quote the upstream's answer (which may echo the prompt), so only its stack frames and its
+ * cause are logged; the upstream client logs upstream failures itself, their text redacted
+ * unless LOG_CONTENT=true. Anything else is unexpected: its whole stack.
+ */
+function describeForLog(exception: unknown): string {
+  if (!(exception instanceof ApiError)) {
+    return exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+  }
+  const frames = (exception.stack ?? '').split('\n').slice(1).join('\n');
+  const cause = exception.cause;
+  if (cause instanceof Error && !(cause instanceof ApiError)) {
+    return `ApiError(${exception.code})\n${frames}\ncaused by ${cause.stack ?? cause.message}`;
+  }
+  return `ApiError(${exception.code})\n${frames}`;
+}
+
+/**
+ * Errors the database drivers throw outside TypeORM's QueryFailedError: when a connection
+ * cannot be had (refused, terminated, not accepting connections), the pool rejects with the
+ * driver's own error. A PostgreSQL server error carries a `severity` and a 5-character
+ * SQLSTATE `code`; node-postgres's connection failures carry no code, only these messages.
+ */
+const PG_CONNECTION_FAILURE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
 function isDriverError(exception: unknown): boolean {
-  const code = (exception as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^(SQLITE_|ECONNREFUSED$|57P0|08)/.test(code);
+  const e = exception as { code?: unknown; severity?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  if (typeof code === 'string') {
+    if (typeof e?.severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      return true;
+    }
+    return /^(SQLITE_|ECONNREFUSED$|57P0|08)/.test(code);
+  }
+  return exception instanceof Error && PG_CONNECTION_FAILURE.test(exception.message);
 }

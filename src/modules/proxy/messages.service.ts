@@ -15,13 +15,17 @@ import {
 } from 'src/modules/models/constraints/chat-request';
 import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import {
   CallOptions,
   ChatCompletionsService,
+  PrepareOptions,
   PreparedChat,
 } from 'src/modules/proxy/chat-completions.service';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
 import { anthropicRequestToOpenAI } from 'src/modules/proxy/wire/anthropic/request-to-openai';
 import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/response-from-openai';
@@ -49,15 +53,31 @@ export interface PreparedMessages {
 export interface CompletedMessage {
   /** The Anthropic message: the upstream's bytes (anthropic) or the translation (openai). */
   bytes: Buffer;
+  /** The same, parsed (/c1 stores it). */
+  message: AnthropicResponse;
   usage: TokenUsage | null;
 }
 
 export interface MessagesStreamOptions extends CallOptions {
+  /* `signal` here aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
+  /** `abort` (/v1) or `detach` (/c1: keep reading and return the whole answer). */
   onClientGone: 'abort' | 'detach';
+  /** Extra response headers (`x-conversation-id`); `x-parley-applied` is added from `applied`. */
+  headers?: Record<string, string>;
+  /** Assemble the answer from the events and return it in `message` (/c1). */
+  collect?: boolean;
+  /**
+   * Awaited once the outcome is known, before the stream's last bytes (`message_stop` or the
+   * final error event): as `StreamChatOptions.beforeEnd` (/c1 stores the turn here). Usage has
+   * been reported already.
+   */
+  beforeEnd?(result: StreamedMessage): Promise<ApiError | void> | ApiError | void;
 }
 
 export interface StreamedMessage extends SsePipeResult {
   usage: TokenUsage | null;
+  /** The assembled answer when `collect` was set and the stream started (also when cut). */
+  message: AnthropicResponse | null;
 }
 
 /**
@@ -76,6 +96,7 @@ export class MessagesService {
     private readonly chat: ChatCompletionsService,
     private readonly upstream: UpstreamClient,
     private readonly metrics: MetricsService,
+    private readonly lifecycle: LifecycleService,
   ) {}
 
   /**
@@ -85,9 +106,12 @@ export class MessagesService {
    * `openai` upstream cannot take (server tools, document URLs) is refused only when the model
    * has such an upstream.
    */
-  prepare(auth: AuthContext, rawBody: unknown): PreparedMessages {
+  prepare(auth: AuthContext, rawBody: unknown, options: PrepareOptions = {}): PreparedMessages {
     const body = requireJsonObject(rawBody);
     assertJsonDepth(body);
+    if ((body.model === undefined || body.model === null) && options.defaultModel) {
+      body.model = options.defaultModel;
+    }
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
     const hasOpenAIUpstream = model.upstreams.some((u) => u.format === 'openai');
     const translation = anthropicRequestToOpenAI(body, {
@@ -129,6 +153,7 @@ export class MessagesService {
       );
     }
     let answer: Buffer;
+    let message: AnthropicResponse;
     let usage: TokenUsage | null;
     if (call.upstream.format === 'anthropic') {
       if (json.type !== 'message' || !Array.isArray(json.content)) {
@@ -138,9 +163,10 @@ export class MessagesService {
         );
       }
       answer = bytes;
+      message = json as unknown as AnthropicResponse;
       usage = tokenUsageFromAnthropic(json.usage);
     } else {
-      const message = openAIResponseToAnthropic(json, {
+      message = openAIResponseToAnthropic(json, {
         model: alias,
         stopSequences: prepared.stopSequences,
       });
@@ -150,13 +176,15 @@ export class MessagesService {
     if (usage) {
       this.chat.reportUsage(prepared.chat, usage);
     }
-    return { bytes: answer, usage };
+    return { bytes: answer, message, usage };
   }
 
   /**
    * A streamed message written to `reply` (headers, keep-alives, back-pressure, hang-up: see
    * `pipeSse`). Throws `ApiError` only when the upstream failed before anything was sent;
-   * afterwards a failure ends the stream with one `event: error`.
+   * afterwards a failure ends the stream with one `event: error`. Tracked by the lifecycle like
+   * a chat stream: a shutdown waits for it, and at the end of the grace period cuts it with a
+   * final `server_overloaded` event.
    */
   async stream(
     reply: FastifyReply,
@@ -169,9 +197,13 @@ export class MessagesService {
     let passThrough = null as AnthropicPassThroughStream | null;
     let startedAt = 0;
     let contentEvents = 0;
+    let final: StreamedMessage | null = null;
     const applied = this.appliedHeader(prepared);
     const active = this.metrics.activeStreams;
     active.inc();
+    const cut = new Cancellation();
+    const unfollow = cut.follow(options.signal);
+    const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
     try {
       const result = await pipeSse(
         reply,
@@ -184,16 +216,17 @@ export class MessagesService {
             translator = new OpenAIUpstreamToMessagesStream({
               model: alias,
               stopSequences: prepared.stopSequences,
+              collect: options.collect,
             });
           }
           return call;
         },
         {
-          headers: applied ? { [HEADER.applied]: applied } : {},
+          headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,
           keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
           onClientGone: options.onClientGone,
-          signal: options.signal,
+          signal: cut,
           isTerminal: () => (passThrough ?? translator)?.isFinished ?? false,
           onFirstByte: () =>
             this.metrics.timeToFirstToken
@@ -210,17 +243,29 @@ export class MessagesService {
             return translator?.push(event) ?? null;
           },
           formatError: formatAnthropicStreamError,
+          beforeEnd: async (ending) => {
+            const adapter = passThrough ?? translator;
+            let usage = adapter?.usage ?? null;
+            if (!usage && ending.call) {
+              usage = await estimateUsage(
+                prepared.chat.body.messages,
+                Math.max(0, contentEvents - 1),
+              );
+            }
+            if (usage) {
+              this.chat.reportUsage(prepared.chat, usage);
+            }
+            const assembler = adapter?.assembler;
+            const message = options.collect && assembler?.hasStarted ? assembler.message() : null;
+            final = { ...ending, usage, message };
+            return options.beforeEnd?.(final);
+          },
         },
       );
-      let usage = (passThrough ?? translator)?.usage ?? null;
-      if (!usage && result.call) {
-        usage = await estimateUsage(prepared.chat.body.messages, Math.max(0, contentEvents - 1));
-      }
-      if (usage) {
-        this.chat.reportUsage(prepared.chat, usage);
-      }
-      return { ...result, usage };
+      return final ?? { ...result, usage: null, message: null };
     } finally {
+      work.done();
+      unfollow();
       active.dec();
     }
   }

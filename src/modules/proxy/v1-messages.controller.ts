@@ -16,23 +16,11 @@ import {
   AnthropicMessageResponseDto,
   AnthropicMessagesRequestDto,
 } from 'src/modules/proxy/dto/messages.dto';
+import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
 import { MessagesService } from 'src/modules/proxy/messages.service';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** Anthropic headers a client may send that an `anthropic` upstream should see. */
-function anthropicHeaders(request: FastifyRequest): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const name of [HEADER.anthropicVersion, HEADER.anthropicBeta]) {
-    const value = request.headers[name];
-    // Only a sane token list: these end up in an upstream request.
-    if (typeof value === 'string' && /^[A-Za-z0-9._,:\- ]{1,512}$/.test(value)) {
-      headers[name] = value;
-    }
-  }
-  return headers;
-}
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -71,7 +59,7 @@ export class V1MessagesController {
   ): Promise<void> {
     const prepared = this.messages.prepare(auth, request.body);
     request.modelAlias = prepared.chat.model.alias;
-    const headers = anthropicHeaders(request);
+    const headers = anthropicClientHeaders(request.headers);
     if (prepared.isStream) {
       await this.messages.stream(reply, prepared, {
         onClientGone: 'abort',

@@ -1,4 +1,5 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
+import { unstorableTextProblem } from 'src/common/validation/storable-text';
 
 export const METADATA_MAX_KEYS = 16;
 export const METADATA_MAX_KEY_LENGTH = 64;
@@ -22,6 +23,10 @@ export function metadataProblem(value: unknown): string | null {
     }
     if (typeof v !== 'string' || v.length > METADATA_MAX_VALUE_LENGTH) {
       return `metadata values must be strings of at most ${METADATA_MAX_VALUE_LENGTH} characters`;
+    }
+    const problem = unstorableTextProblem(key) ?? unstorableTextProblem(v);
+    if (problem) {
+      return `metadata keys and values ${problem}`;
     }
   }
   return null;

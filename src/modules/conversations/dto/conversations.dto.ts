@@ -9,6 +9,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
+import { StorableText } from 'src/common/validation/fields';
 import { IsConversationMetadata } from 'src/modules/conversations/dto/conversation-metadata.validator';
 
 export const LIST_LIMIT_MAX = 100;
@@ -40,6 +41,7 @@ export class UpdateConversationDto {
   @IsOptional()
   @IsString({ message: 'title must be a string or null' })
   @MaxLength(TITLE_MAX_LENGTH, { message: `title must be at most ${TITLE_MAX_LENGTH} characters` })
+  @StorableText()
   title?: string | null;
 
   @ApiPropertyOptional({

@@ -39,6 +39,34 @@ describe(OpenAIUpstreamToMessagesStream.name, () => {
     expect(adapter.usage).toEqual({ promptTokens: 12, completionTokens: 5 });
   });
 
+  it('assembles the message it sends with collect (what /c1/messages stores)', () => {
+    const adapter = new OpenAIUpstreamToMessagesStream({ model: 'llama-4-scout', collect: true });
+    for (const event of events('openai-tool-calls.sse')) {
+      adapter.push(event);
+    }
+    expect(adapter.assembler?.message()).toMatchObject({
+      model: 'llama-4-scout',
+      content: [
+        { type: 'thinking', thinking: 'Two cities, two calls.' },
+        { type: 'text', text: 'Checking.' },
+        {
+          type: 'tool_use',
+          id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA',
+          name: 'get_weather',
+          input: { location: 'Paris' },
+        },
+        {
+          type: 'tool_use',
+          id: 'call_Vz8aG4q2rQ0n5Xb1LkP7sT3e',
+          name: 'get_weather',
+          input: { location: 'Oslo' },
+        },
+      ],
+      stop_reason: 'tool_use',
+    });
+    expect(new OpenAIUpstreamToMessagesStream({ model: 'm' }).assembler).toBeNull();
+  });
+
   it('drops comments and throws upstream_error for an error payload', () => {
     const adapter = new OpenAIUpstreamToMessagesStream({ model: 'm' });
     expect(adapter.push({ raw: ': keep-alive', data: '', isComment: true })).toBeNull();

@@ -97,15 +97,24 @@ export class AnthropicUpstreamToChatStream {
   }
 }
 
+export interface OpenAIUpstreamToMessagesStreamOptions extends OpenAIToAnthropicStreamOptions {
+  /** Also assemble the whole message from the events (`/c1/messages` stores it). */
+  collect?: boolean;
+}
+
 /**
  * `/v1/messages` served by an `openai` upstream: each chunk becomes Anthropic events,
  * `[DONE]` the closing `message_delta` and `message_stop`.
  */
 export class OpenAIUpstreamToMessagesStream {
   private readonly mapper: OpenAIToAnthropicStream;
+  /** The message the client receives, assembled from the events sent (with `collect`). */
+  readonly assembler: AnthropicMessageAssembler | null;
 
-  constructor(options: OpenAIToAnthropicStreamOptions) {
-    this.mapper = new OpenAIToAnthropicStream(options);
+  constructor(options: OpenAIUpstreamToMessagesStreamOptions) {
+    const { collect, ...mapperOptions } = options;
+    this.mapper = new OpenAIToAnthropicStream(mapperOptions);
+    this.assembler = collect ? new AnthropicMessageAssembler() : null;
   }
 
   get isFinished(): boolean {
@@ -125,6 +134,11 @@ export class OpenAIUpstreamToMessagesStream {
     const failure = events.find((e) => e.type === 'error');
     if (failure && failure.type === 'error') {
       throw new ApiError('upstream_error', failure.error.message);
+    }
+    if (this.assembler) {
+      for (const e of events) {
+        this.assembler.push(e);
+      }
     }
     return events.length === 0 ? null : events.map(serializeAnthropicEvent).join('');
   }

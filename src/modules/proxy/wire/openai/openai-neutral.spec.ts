@@ -170,6 +170,19 @@ describe('openai-neutral', () => {
     ).toEqual({ role: 'system', parts: [{ type: 'text', text: 'ab' }] });
   });
 
+  it('marks a failed tool result in its text only when asked (forwarding)', () => {
+    const neutral: NeutralMessage = {
+      role: 'tool',
+      parts: [{ type: 'tool_result', toolCallId: 'toolu_1', content: 'timeout', isError: true }],
+    };
+    expect(neutralToOpenAI(neutral)).toEqual([
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'timeout' },
+    ]);
+    expect(neutralListToOpenAI([neutral], { markToolErrors: true })).toEqual([
+      { role: 'tool', tool_call_id: 'toolu_1', content: 'Error: timeout' },
+    ]);
+  });
+
   it('splits tool results held in a user message (Anthropic style) into tool messages first', () => {
     const neutral: NeutralMessage = {
       role: 'user',

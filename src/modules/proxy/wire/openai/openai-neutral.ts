@@ -222,6 +222,12 @@ export interface RenderOptions {
    * (OpenAI-compatible servers expect it not to be sent back), on when showing a history.
    */
   includeReasoning?: boolean;
+  /**
+   * Prefix a failed tool result's text with `Error: ` (Chat Completions has no error flag, so
+   * the model reads it in the text, as the /v1/messages translation does). On when forwarding,
+   * off when showing a history (the stored text is shown as sent).
+   */
+  markToolErrors?: boolean;
 }
 
 /**
@@ -266,7 +272,13 @@ export function neutralToOpenAI(
     case 'user': {
       const out: OpenAIMessage[] = message.parts.flatMap((p) =>
         p.type === 'tool_result'
-          ? [{ role: 'tool', tool_call_id: p.toolCallId, content: p.content }]
+          ? [
+              {
+                role: 'tool',
+                tool_call_id: p.toolCallId,
+                content: p.isError && options.markToolErrors ? errorText(p.content) : p.content,
+              },
+            ]
           : [],
       );
       const rest = message.parts.filter((p) => p.type !== 'tool_result');
@@ -284,6 +296,10 @@ export function neutralListToOpenAI(
   options: RenderOptions = {},
 ): OpenAIMessage[] {
   return messages.flatMap((m) => neutralToOpenAI(m, options));
+}
+
+function errorText(content: string): string {
+  return content === '' ? 'Error' : `Error: ${content}`;
 }
 
 function textOnly(parts: NeutralPart[]): string {

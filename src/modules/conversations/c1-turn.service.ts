@@ -7,22 +7,13 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ErrorCode } from 'src/modules/errors/error-catalog';
-import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
-import { requireJsonObject } from 'src/modules/models/constraints/chat-request';
-import { ChatCompletionsService, PreparedChat } from 'src/modules/proxy/chat-completions.service';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
+import { JsonObject, requireJsonObject } from 'src/modules/models/constraints/chat-request';
+import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
-import { CallerAbortError } from 'src/modules/proxy/upstream/upstream-errors';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
-import {
-  neutralToOpenAI,
-  OpenAIMessage,
-  openAIToNeutral,
-} from 'src/modules/proxy/wire/openai/openai-neutral';
-import {
-  AssembledCompletion,
-  assembleCompletion,
-} from 'src/modules/proxy/wire/openai/stream-accumulator';
+import { neutralToOpenAI } from 'src/modules/proxy/wire/openai/openai-neutral';
 import { defaultTitle } from 'src/modules/conversations/conversation.presenter';
 import {
   AssistantResult,
@@ -38,16 +29,20 @@ import {
 } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
-import { holdResponseEnd } from 'src/modules/conversations/hold-response-end';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
-import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
+import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
   firstUserText,
   readIdempotencyKey,
   requestFingerprint,
-  splitTurn,
   takeTurnFields,
 } from 'src/modules/conversations/turn-request';
+import {
+  PreparedTurn,
+  TurnAnswer,
+  TurnStreamResult,
+  TurnWire,
+} from 'src/modules/conversations/turn-wire';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -57,33 +52,20 @@ interface StoredTurn {
   prior: StoredMessage[];
 }
 
-const toNeutral = (m: StoredMessage): NeutralMessage => ({
-  role: m.role,
-  parts: m.parts,
-  ...(m.name ? { name: m.name } : {}),
-});
-
-/** A stored message in OpenAI form: the messages, and their JSON without the brackets. */
-interface RenderedMessage {
-  messages: OpenAIMessage[];
-  json: string;
-}
-
 /**
- * Renderings of stored messages, kept as long as the message object lives (the history cache
- * holds the messages of recent chains): a stored message never changes, so a turn on a long
- * conversation renders and serialises only its new messages.
+ * Neutral forms of stored messages, one per message object for as long as it lives (the
+ * history cache holds the messages of recent chains): the wires keep their renderings with
+ * these objects, so a turn on a long conversation renders only its new messages.
  */
-const renderings = new WeakMap<StoredMessage, RenderedMessage>();
+const neutralForms = new WeakMap<StoredMessage, NeutralMessage>();
 
-function renderForOpenAI(message: StoredMessage): RenderedMessage {
-  let rendered = renderings.get(message);
-  if (!rendered) {
-    const messages = neutralToOpenAI(toNeutral(message));
-    rendered = { messages, json: JSON.stringify(messages).slice(1, -1) };
-    renderings.set(message, rendered);
+function toNeutral(m: StoredMessage): NeutralMessage {
+  let neutral = neutralForms.get(m);
+  if (!neutral) {
+    neutral = { role: m.role, parts: m.parts, ...(m.name ? { name: m.name } : {}) };
+    neutralForms.set(m, neutral);
   }
-  return rendered;
+  return neutral;
 }
 
 const toNew = (m: NeutralMessage): NewMessage => ({
@@ -94,16 +76,18 @@ const toNew = (m: NeutralMessage): NewMessage => ({
 });
 
 /**
- * `POST /c1/chat/completions`: a chat turn whose history the gateway keeps. Built on the /v1
- * engine (`ChatCompletionsService`: validation, upstream client, error mapping, SSE pipe,
- * usage reporting); this class adds the conversation around it, in this order:
+ * A `/c1` turn (`POST /c1/chat/completions`, `POST /c1/messages`): a turn whose history the
+ * gateway keeps, in the wire format of the endpoint (`TurnWire`: Chat Completions or Anthropic
+ * Messages). Built on the /v1 engines (validation, upstream client, error mapping, SSE pipe,
+ * usage reporting); this class adds the conversation around them, in this order:
  *
  * 1. validate (the /v1 checks, on the new turn only) and resolve the conversation (404 for
  *    anyone else's);
  * 2. store the turn's messages `pending` and claim the conversation, committed before
  *    anything goes upstream (409 `conversation_busy` / `conversation_conflict`);
  * 3. forward system prompt + history (completed and incomplete turns) + the new turn,
- *    rendered from the neutral form, oldest turns left out when the window is full;
+ *    rendered from the neutral form for the upstream's format, oldest turns left out when the
+ *    window is full;
  * 4. store the answer and complete the turn in one transaction, then answer. An upstream
  *    failure marks the turn `failed` and returns the catalog error.
  *
@@ -112,7 +96,7 @@ const toNew = (m: NeutralMessage): NewMessage => ({
  * it, and when the grace period runs out aborts its upstream and stores what arrived.
  */
 @Injectable()
-export class C1ChatService {
+export class C1TurnService {
   private readonly logger = new Logger('conversations');
 
   constructor(
@@ -121,20 +105,29 @@ export class C1ChatService {
     private readonly conversations: ConversationsService,
     private readonly cache: HistoryCache,
     private readonly lifecycle: LifecycleService,
+    private readonly reaper: TurnReaper,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async handle(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async handle<P extends PreparedTurn>(
+    wire: TurnWire<P>,
+    auth: AuthContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
+    // Cut at the end of a shutdown's grace period: a stream ends with this error as its final
+    // event, a JSON turn answers it (not "cancelled by the client", which nobody did).
     const shutdown = new AbortController();
-    const work = this.lifecycle.track('turn', () => shutdown.abort(new CallerAbortError()));
+    const work = this.lifecycle.track('turn', () => shutdown.abort(shutdownError()));
     try {
-      await this.turn(auth, request, reply, shutdown.signal);
+      await this.turn(wire, auth, request, reply, shutdown.signal);
     } finally {
       work.done();
     }
   }
 
-  private async turn(
+  private async turn<P extends PreparedTurn>(
+    wire: TurnWire<P>,
     auth: AuthContext,
     request: FastifyRequest,
     reply: FastifyReply,
@@ -149,16 +142,12 @@ export class C1ChatService {
     const conversation = fields.conversationId
       ? await this.conversations.findOwned(auth, fields.conversationId, 'conversation_id')
       : null;
-    const prepared = this.chat.prepare(auth, body, {
+    const prepared = wire.prepare(auth, body, {
       defaultModel: conversation?.model ?? undefined,
+      headers: request.headers,
     });
-    request.modelAlias = prepared.model.alias;
-    if (body.n !== undefined && body.n !== null && body.n !== 1) {
-      throw new ApiError('invalid_field', 'n must be 1 on /c1: a conversation keeps one answer', {
-        param: 'n',
-      });
-    }
-    const split = splitTurn(body.messages as OpenAIMessage[], conversation === null);
+    request.modelAlias = prepared.chat.model.alias;
+    const split = wire.splitTurn(prepared, conversation === null);
 
     if (idempotencyKey && fingerprint) {
       const previous = await this.repository.findIdempotencyKey(
@@ -167,7 +156,7 @@ export class C1ChatService {
         Date.now() - IDEMPOTENCY_TTL_MS,
       );
       if (previous) {
-        await this.replay(previous, fingerprint, prepared, reply);
+        await this.replay(wire, previous, fingerprint, prepared, reply);
         return;
       }
     }
@@ -175,7 +164,7 @@ export class C1ChatService {
     const turn = await this.repository.startTurn({
       userId: auth.userId,
       conversationId: conversation?.id ?? null,
-      model: prepared.model.alias,
+      model: prepared.chat.model.alias,
       title: conversation ? undefined : defaultTitle(firstUserText(split.messages)),
       system: split.system ? toNew(split.system) : null,
       expectedLastMessageId: fields.expectedLastMessageId,
@@ -185,26 +174,27 @@ export class C1ChatService {
     });
     const stored: StoredTurn = { turn, prior: [] };
     try {
-      stored.prior = await this.buildPrompt(turn, conversation, prepared);
+      stored.prior = await this.buildPrompt(wire, turn, conversation, prepared);
     } catch (error) {
       await this.failQuietly(stored, prepared, error);
       throw error;
     }
-    if (prepared.isStream) {
-      await this.streamTurn(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
+    if (prepared.chat.isStream) {
+      await this.streamTurn(wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown);
     } else {
-      await this.jsonTurn(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
+      await this.jsonTurn(wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown);
     }
   }
 
   /**
-   * Replaces the body's messages with system prompt + history window + the new turn; returns
-   * the history the turn extends.
+   * Has the wire render system prompt + history window + the new turn; returns the history
+   * the turn extends.
    */
-  private async buildPrompt(
+  private async buildPrompt<P extends PreparedTurn>(
+    wire: TurnWire<P>,
     turn: StartedTurn,
     conversation: ConversationRecord | null,
-    prepared: PreparedChat,
+    prepared: P,
   ): Promise<StoredMessage[]> {
     const parentId = turn.inputs[0].parentId;
     const prior = conversation
@@ -212,26 +202,14 @@ export class C1ChatService {
       : turn.system
         ? [turn.system]
         : [];
-    const body = prepared.body;
-    const c = prepared.model.constraints;
+    const body = prepared.chat.body;
+    const c = prepared.chat.model.constraints;
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const reserved = typeof requested === 'number' ? requested : c.maxOutputTokens;
     const window = selectHistoryWindow(prior, turn.inputs, c.contextWindow - reserved);
-    const messages: OpenAIMessage[] = [];
-    const json: string[] = [];
-    for (const message of window.messages) {
-      const rendered = renderForOpenAI(message);
-      for (const m of rendered.messages) {
-        messages.push(m);
-      }
-      if (rendered.json !== '') {
-        json.push(rendered.json);
-      }
-    }
-    body.messages = messages;
-    prepared.messagesJson = `[${json.join(',')}]`;
+    wire.renderPrompt(prepared, window.messages.map(toNeutral));
     if (window.omitted > 0) {
-      prepared.applied.push(`history_truncated=${window.omitted}`);
+      prepared.chat.applied.push(`history_truncated=${window.omitted}`);
     }
     return prior;
   }
@@ -244,19 +222,20 @@ export class C1ChatService {
     this.cache.set([...prior, ...inputs, assistant]);
   }
 
-  private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedChat) {
+  private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedTurn) {
     const { turn, prior } = stored;
     const assistant = await this.repository.failTurn(turn, {
       errorCode,
-      model: prepared.model.alias,
+      model: prepared.chat.model.alias,
     });
     const inputs = turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
     this.cache.set([...prior, ...inputs, assistant]);
   }
 
-  private async jsonTurn(
+  private async jsonTurn<P extends PreparedTurn>(
+    wire: TurnWire<P>,
     stored: StoredTurn,
-    prepared: PreparedChat,
+    prepared: P,
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
@@ -266,117 +245,117 @@ export class C1ChatService {
     // stored; `x-on-disconnect: cancel` aborts the upstream instead (the turn is then failed).
     const turn = stored.turn;
     const hangUp = isCancelOnHangUp ? watchHangUp(reply) : null;
-    let completion: AssembledCompletion;
-    let json: Record<string, unknown>;
+    let completed: { body: JsonObject; answer: TurnAnswer };
     try {
-      const completed = await this.chat.complete(prepared, {
+      completed = await wire.complete(prepared, {
         signal: hangUp ? anyOf(hangUp.signal, shutdown) : shutdown,
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
       });
-      json = completed.json;
-      completion = assembleCompletion(json);
-      if (completion.choices.length === 0) {
-        throw new ApiError(
-          'upstream_error',
-          `The model server for "${prepared.model.alias}" answered without a choice`,
-        );
-      }
-    } catch (error) {
+    } catch (thrown) {
+      const error =
+        shutdown.aborted && shutdown.reason instanceof ApiError ? shutdown.reason : thrown;
       await this.failQuietly(stored, prepared, error);
       throw error;
     } finally {
       hangUp?.dispose();
     }
-    await this.finish(stored, this.assistantResult(completion, 'completed', prepared));
-    json.conversation_id = turn.conversation.id;
-    this.sendJson(reply, turn.conversation.id, prepared, json);
-  }
-
-  private async streamTurn(
-    stored: StoredTurn,
-    prepared: PreparedChat,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    isCancelOnHangUp: boolean,
-    shutdown: AbortSignal,
-  ): Promise<void> {
-    // The stream's last bytes wait until the turn is stored (see holdResponseEnd).
-    const releaseEnd = holdResponseEnd(reply.raw);
     try {
-      await this.streamAndStore(stored, prepared, request, reply, isCancelOnHangUp, shutdown);
-    } finally {
-      releaseEnd();
+      await this.finish(stored, this.assistantResult(completed.answer, 'completed', prepared));
+    } catch (error) {
+      await this.failQuietly(stored, prepared, error);
+      throw error;
     }
+    completed.body.conversation_id = turn.conversation.id;
+    this.sendJson(reply, turn.conversation.id, prepared, completed.body);
   }
 
-  private async streamAndStore(
+  private async streamTurn<P extends PreparedTurn>(
+    wire: TurnWire<P>,
     stored: StoredTurn,
-    prepared: PreparedChat,
+    prepared: P,
     request: FastifyRequest,
     reply: FastifyReply,
     isCancelOnHangUp: boolean,
     shutdown: AbortSignal,
   ): Promise<void> {
     const turn = stored.turn;
-    let result;
     try {
-      result = await this.chat.stream(reply, prepared, {
+      await wire.stream(reply, prepared, {
         onClientGone: isCancelOnHangUp ? 'abort' : 'detach',
         signal: shutdown,
-        collect: true,
         headers: { [HEADER.conversationId]: turn.conversation.id },
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
+        // Runs before the stream's last bytes: a client that saw the end finds the turn stored.
+        beforeEnd: (result) => this.storeStreamed(stored, prepared, result),
       });
     } catch (error) {
       // The upstream failed before anything was sent: a plain HTTP error, turn failed.
       await this.failQuietly(stored, prepared, error);
       throw error;
     }
-    const completion = result.completion;
+  }
+
+  /**
+   * Stores a streamed answer. `incomplete` (the upstream cut the stream, a timeout, a cancelled
+   * client): what arrived is kept and marked, and the user turn counts as completed. Returns
+   * the `storage_error` to end the stream with when the answer cannot be stored (the turn is
+   * then marked failed, now or by the reaper).
+   */
+  private async storeStreamed(
+    stored: StoredTurn,
+    prepared: PreparedTurn,
+    result: TurnStreamResult,
+  ): Promise<ApiError | void> {
+    const answer = result.answer;
+    if (result.outcome === 'failed' || !answer) {
+      // The stream already ends with the upstream's error event.
+      const error =
+        result.error ??
+        new ApiError(
+          'upstream_error',
+          `The model server for "${prepared.chat.model.alias}" answered without a choice`,
+        );
+      await this.failQuietly(stored, prepared, error);
+      return;
+    }
+    const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
     try {
-      if (result.outcome === 'failed' || !completion || completion.choices.length === 0) {
-        await this.fail(stored, result.error?.code ?? 'upstream_error', prepared);
-        return;
-      }
-      // `incomplete`: the upstream cut the stream, a timeout, or a cancelled client; what
-      // arrived is kept and marked, and the user turn counts as completed.
-      const status = result.outcome === 'completed' ? 'completed' : 'incomplete';
-      const answer = this.assistantResult(completion, status, prepared);
-      if (result.usage && answer.promptTokens === null) {
-        answer.promptTokens = result.usage.promptTokens;
-        answer.completionTokens = result.usage.completionTokens;
-      }
-      await this.finish(stored, answer);
+      await this.finish(stored, this.assistantResult(answer, status, prepared));
     } catch (error) {
-      // The response has already ended: log; the reaper resolves a turn left pending.
-      this.logger.error(
-        `could not store streamed turn of conversation ${turn.conversation.id}: ${(error as Error).message}`,
-      );
+      const storageError =
+        error instanceof ApiError
+          ? error
+          : new ApiError('storage_error', 'The database could not complete the request', {
+              cause: error,
+            });
+      await this.failQuietly(stored, prepared, storageError);
+      return storageError;
     }
   }
 
   private assistantResult(
-    completion: AssembledCompletion,
+    answer: TurnAnswer,
     status: 'completed' | 'incomplete',
-    prepared: PreparedChat,
+    prepared: PreparedTurn,
   ): AssistantResult {
-    const choice = completion.choices[0];
-    const neutral = openAIToNeutral(choice.message as unknown as OpenAIMessage);
     return {
-      parts: neutral.parts,
+      parts: answer.message.parts,
       status,
-      finishReason: choice.finish_reason,
-      promptTokens: completion.usage?.prompt_tokens ?? null,
-      completionTokens: completion.usage?.completion_tokens ?? null,
-      tokenEstimate: estimateTokens(neutral),
-      model: prepared.model.alias,
+      finishReason: answer.finishReason,
+      promptTokens: answer.usage?.promptTokens ?? null,
+      completionTokens: answer.usage?.completionTokens ?? null,
+      tokenEstimate: estimateTokens(answer.message),
+      model: prepared.chat.model.alias,
     };
   }
 
-  /** Marks the turn failed with the error's catalog code; a storage failure is only logged. */
-  private async failQuietly(stored: StoredTurn, prepared: PreparedChat, error: unknown) {
+  /**
+   * Marks the turn failed with the error's catalog code. When the database cannot do that now,
+   * the reaper does it as soon as it answers again (so the conversation does not stay busy).
+   */
+  private async failQuietly(stored: StoredTurn, prepared: PreparedTurn, error: unknown) {
     const code: ErrorCode = error instanceof ApiError ? error.code : 'internal_error';
     try {
       await this.fail(stored, code, prepared);
@@ -384,17 +363,20 @@ export class C1ChatService {
       this.logger.error(
         `could not mark turn of conversation ${stored.turn.conversation.id} failed: ${(storeError as Error).message}`,
       );
+      if (!(storeError instanceof ApiError && storeError.code === 'conversation_conflict')) {
+        this.reaper.settleLater(stored.turn, { errorCode: code, model: prepared.chat.model.alias });
+      }
     }
   }
 
   private sendJson(
     reply: FastifyReply,
     conversationId: string,
-    prepared: PreparedChat,
-    json: Record<string, unknown>,
+    prepared: PreparedTurn,
+    json: JsonObject,
     extraHeaders: Record<string, string> = {},
   ) {
-    const applied = this.chat.appliedHeader(prepared);
+    const applied = this.chat.appliedHeader(prepared.chat);
     if (applied) {
       void reply.header(HEADER.applied, applied);
     }
@@ -407,13 +389,15 @@ export class C1ChatService {
   }
 
   /**
-   * A repeated Idempotency-Key: the stored answer, in the shape the client asked for (JSON or
-   * a short SSE stream), without calling the upstream or appending anything.
+   * A repeated Idempotency-Key: the stored answer, in the shape the client asked for (the
+   * endpoint's format, JSON or a short SSE stream), without calling the upstream or appending
+   * anything.
    */
-  private async replay(
+  private async replay<P extends PreparedTurn>(
+    wire: TurnWire<P>,
     previous: IdempotencyRecord,
     fingerprint: string,
-    prepared: PreparedChat,
+    prepared: P,
     reply: FastifyReply,
   ): Promise<void> {
     if (previous.fingerprint !== fingerprint) {
@@ -433,53 +417,32 @@ export class C1ChatService {
       );
     }
     const [message] = neutralToOpenAI(toNeutral(assistant));
-    const id = `chatcmpl-${assistant.id}`;
-    const created = Math.floor(assistant.createdAt / 1000);
-    const usage =
-      assistant.promptTokens === null
-        ? null
-        : {
-            prompt_tokens: assistant.promptTokens,
-            completion_tokens: assistant.completionTokens ?? 0,
-            total_tokens: assistant.promptTokens + (assistant.completionTokens ?? 0),
-          };
+    const replayed = wire.replay(prepared, {
+      messageId: assistant.id,
+      created: Math.floor(assistant.createdAt / 1000),
+      model: assistant.model,
+      message: message,
+      finishReason: assistant.finishReason,
+      usage:
+        assistant.promptTokens === null
+          ? null
+          : {
+              prompt_tokens: assistant.promptTokens,
+              completion_tokens: assistant.completionTokens ?? 0,
+              total_tokens: assistant.promptTokens + (assistant.completionTokens ?? 0),
+            },
+    });
     const headers = { [HEADER.idempotentReplayed]: 'true' };
-    if (!prepared.isStream) {
-      this.sendJson(
-        reply,
-        previous.conversationId,
-        prepared,
-        {
-          id,
-          object: 'chat.completion',
-          created,
-          model: assistant.model,
-          choices: [{ index: 0, message, finish_reason: assistant.finishReason, logprobs: null }],
-          usage,
-          conversation_id: previous.conversationId,
-        },
-        headers,
-      );
+    if ('body' in replayed) {
+      replayed.body.conversation_id = previous.conversationId;
+      this.sendJson(reply, previous.conversationId, prepared, replayed.body, headers);
       return;
-    }
-    const chunk = (delta: object, finish: string | null) =>
-      `data: ${JSON.stringify({
-        id,
-        object: 'chat.completion.chunk',
-        created,
-        model: assistant.model,
-        choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-      })}\n\n`;
-    const { role: _role, ...delta } = message;
-    let text = chunk({ role: 'assistant', ...delta }, null) + chunk({}, assistant.finishReason);
-    if (prepared.clientWantsUsage && usage) {
-      text += `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: assistant.model, choices: [], usage })}\n\n`;
     }
     void reply
       .status(200)
       .headers({ ...SSE_HEADERS, ...headers })
       .header(HEADER.conversationId, previous.conversationId)
-      .send(`${text}data: [DONE]\n\n`);
+      .send(replayed.sse);
   }
 }
 

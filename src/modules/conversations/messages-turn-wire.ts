@@ -1,0 +1,164 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { Injectable } from '@nestjs/common';
+import { AuthContext } from 'src/common/types/auth-context';
+import { assertStorableText } from 'src/common/validation/storable-text';
+import { TokenUsage } from 'src/common/types/usage-sink';
+import { JsonObject } from 'src/modules/models/constraints/chat-request';
+import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
+import { CallOptions } from 'src/modules/proxy/chat-completions.service';
+import { MessagesService, PreparedMessages } from 'src/modules/proxy/messages.service';
+import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
+import {
+  anthropicResponseToNeutral,
+  neutralToAnthropic,
+} from 'src/modules/proxy/wire/anthropic/neutral-anthropic';
+import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/response-from-openai';
+import { openAIFinishFromAnthropic } from 'src/modules/proxy/wire/anthropic/stop-and-usage';
+import {
+  OpenAIToAnthropicStream,
+  serializeAnthropicEvent,
+} from 'src/modules/proxy/wire/anthropic/stream-from-openai';
+import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
+import { splitAnthropicTurn, SplitTurn } from 'src/modules/conversations/turn-request';
+import {
+  PreparedTurn,
+  StoredCompletion,
+  TurnAnswer,
+  TurnStreamOptions,
+  TurnWire,
+} from 'src/modules/conversations/turn-wire';
+
+interface PreparedMessagesTurn extends PreparedTurn {
+  messages: PreparedMessages;
+  /** The client's Anthropic body (bounded `max_tokens`), before the history is put in. */
+  client: JsonObject;
+  /** `anthropic-version` / `anthropic-beta` from the client, for an `anthropic` upstream. */
+  upstreamHeaders: Record<string, string>;
+}
+
+/**
+ * `/c1/messages`: a turn in the Anthropic Messages format (see `TurnWire`), on the
+ * `/v1/messages` engine (`MessagesService`): the same checks, and the answer passed through
+ * from an `anthropic` upstream or translated from an `openai` one, JSON or stream.
+ */
+@Injectable()
+export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
+  constructor(private readonly messages: MessagesService) {}
+
+  prepare(
+    auth: AuthContext,
+    body: JsonObject,
+    context: { defaultModel?: string; headers: IncomingHttpHeaders },
+  ): PreparedMessagesTurn {
+    const messages = this.messages.prepare(auth, body, { defaultModel: context.defaultModel });
+    return {
+      chat: messages.chat,
+      messages,
+      client: messages.chat.anthropicBody ?? body,
+      upstreamHeaders: anthropicClientHeaders(context.headers),
+    };
+  }
+
+  splitTurn(prepared: PreparedMessagesTurn, isNewConversation: boolean): SplitTurn {
+    const split = splitAnthropicTurn(prepared.client, isNewConversation);
+    assertStorableText(prepared.client.system, 'system');
+    assertStorableText(prepared.client.messages, 'messages');
+    return split;
+  }
+
+  /**
+   * The client's own body with the conversation rendered from the neutral history for an
+   * `anthropic` upstream (its other fields, `thinking` or `cache_control` included, kept); the
+   * translated body with the OpenAI rendering for an `openai` one.
+   */
+  renderPrompt(prepared: PreparedMessagesTurn, window: NeutralMessage[]): void {
+    renderOpenAIPrompt(prepared.chat, window);
+    const { system, messages } = neutralToAnthropic(window);
+    const { system: _system, ...client } = prepared.client;
+    prepared.chat.anthropicBody = {
+      ...client,
+      ...(system !== undefined ? { system } : {}),
+      messages,
+    };
+  }
+
+  async complete(
+    prepared: PreparedMessagesTurn,
+    options: CallOptions,
+  ): Promise<{ body: JsonObject; answer: TurnAnswer }> {
+    const { message, usage } = await this.messages.complete(prepared.messages, {
+      ...options,
+      upstreamHeaders: prepared.upstreamHeaders,
+    });
+    return { body: { ...message } as unknown as JsonObject, answer: answerOf(message, usage) };
+  }
+
+  async stream(
+    reply: FastifyReply,
+    prepared: PreparedMessagesTurn,
+    options: TurnStreamOptions,
+  ): Promise<void> {
+    await this.messages.stream(reply, prepared.messages, {
+      ...options,
+      upstreamHeaders: prepared.upstreamHeaders,
+      collect: true,
+      beforeEnd: (result) =>
+        options.beforeEnd({
+          ...result,
+          answer: result.message ? answerOf(result.message, result.usage) : null,
+        }),
+    });
+  }
+
+  /** The stored answer through the same translation an `openai` upstream's answer takes. */
+  replay(
+    prepared: PreparedMessagesTurn,
+    stored: StoredCompletion,
+  ): { body: JsonObject } | { sse: string } {
+    const model = stored.model ?? prepared.chat.model.alias;
+    const id = `msg_${stored.messageId}`;
+    const choice = { index: 0, message: stored.message, finish_reason: stored.finishReason };
+    if (!prepared.messages.isStream) {
+      const completion = { id, choices: [choice], usage: stored.usage };
+      return {
+        body: openAIResponseToAnthropic(completion, { model }) as unknown as JsonObject,
+      };
+    }
+    const { role: _role, tool_calls: calls, ...delta } = stored.message;
+    const mapper = new OpenAIToAnthropicStream({ model });
+    const events = [
+      ...mapper.push({
+        id,
+        choices: [
+          {
+            index: 0,
+            delta: {
+              ...delta,
+              // Stream deltas number their tool calls.
+              ...(Array.isArray(calls)
+                ? { tool_calls: calls.map((c, index) => ({ index, ...(c as JsonObject) })) }
+                : {}),
+            },
+            finish_reason: stored.finishReason,
+          },
+        ],
+        usage: stored.usage,
+      }),
+      ...mapper.finish(),
+    ];
+    return { sse: events.map(serializeAnthropicEvent).join('') };
+  }
+}
+
+function answerOf(message: AnthropicResponse, usage: TokenUsage | null): TurnAnswer {
+  return {
+    message: anthropicResponseToNeutral(message),
+    finishReason:
+      message.stop_reason === null || message.stop_reason === undefined
+        ? null
+        : openAIFinishFromAnthropic(message.stop_reason),
+    usage,
+  };
+}
