@@ -236,8 +236,9 @@ function c1NewMode(
  * starts on conversations of exactly `turns` turns. A request leases a fork until its answer
  * arrives, so no two requests hit one conversation at once (that would be a 409
  * `conversation_busy`), and each fork grows by only a few turns during a round. Most measured
- * turns are a fork's first, whose history is not in the gateway's in-process history cache:
- * this measures the database read path, the case the issue's "one indexed query" is about.
+ * turns are a fork's first: their history is the base conversation's, which the gateway's
+ * history cache holds (forks share it) unless `BENCH_HISTORY_CACHE_BYTES=0` turns the cache
+ * off, which measures the database read path (a restart, another instance).
  */
 function c1ContinueMode(
   env: ModeEnv,
@@ -267,7 +268,9 @@ function c1ContinueMode(
   };
   const notes = [
     `Each round runs on ${forksPerRound} fresh forks of one seeded conversation of ${turns} turns, each leased to one request at a time, least recently used first.`,
-    "Most turns are a fork's first, so the history comes from the database (the cache-miss path of the gateway's history cache, as after a restart or on another instance).",
+    process.env.BENCH_HISTORY_CACHE_BYTES === '0'
+      ? "Gateway's history cache off (BENCH_HISTORY_CACHE_BYTES=0): every history is read from the database, as after a restart or on another instance."
+      : "Most turns are a fork's first: the history is the seeded conversation's, shared by its forks in the gateway's history cache (BENCH_HISTORY_CACHE_BYTES=0 measures the database read instead).",
   ];
   const mode: LoadMode = {
     kind: 'load',

@@ -213,6 +213,10 @@ export async function startGateway(options: GatewayOptions): Promise<Child> {
       ...(process.env.BENCH_GATEWAY_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS }
         : {}),
+      // `0` measures /c1 with every history read from the database (restart, other instance).
+      ...(process.env.BENCH_HISTORY_CACHE_BYTES
+        ? { HISTORY_CACHE_BYTES: process.env.BENCH_HISTORY_CACHE_BYTES }
+        : {}),
       ...options.env,
     },
     stdio: ['ignore', logFd ?? 'ignore', 'pipe', 'ipc'],

@@ -8,6 +8,7 @@ import { requestIdFor } from 'src/common/http/request-id';
 import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { installCheapAsyncResourceBind } from 'src/common/runtime/async-resource-bind';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/modules/errors/api-error';
@@ -32,6 +33,7 @@ export async function createApp(
   config: AppConfig,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
+  installCheapAsyncResourceBind();
   const logger = createLogger(config.log, options.logDestination);
   const clientErrors = new ClientErrorHandler();
   const timeouts = serverTimeoutOptions(config.http);

@@ -14,6 +14,7 @@ export interface AppConfig {
     trustProxy: string | null;
   };
   db: { url: string; poolMax: number; statementTimeoutMs: number };
+  conversations: { historyCacheBytes: number };
   models: {
     file: string | null;
     /** Reads the variables a catalog names in `api_key_env` (upstream keys), at boot only. */
@@ -91,6 +92,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       poolMax: v.DATABASE_POOL_MAX,
       statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
     },
+    conversations: { historyCacheBytes: v.HISTORY_CACHE_BYTES },
     models: { file: orNull(v.MODELS_FILE), readEnv: (name: string) => env[name] },
     auth: {
       adminToken: orNull(v.ADMIN_TOKEN),

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Prefix of generated keys: recognisable in a config file or a leaked paste. */
 export const GENERATED_KEY_PREFIX = 'pk-';
@@ -18,9 +18,12 @@ export function generateApiKey(): string {
   return GENERATED_KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
-/** SHA-256 (hex) of a key: what is stored, cached and used as the rate-limit bucket id. */
+/**
+ * SHA-256 (hex) of a key: what is stored, cached and used as the rate-limit bucket id.
+ * `crypto.hash` (Node >= 20.12) is the one-shot form: no Hash object per request.
+ */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** Compares two SHA-256 hex digests in constant time. */

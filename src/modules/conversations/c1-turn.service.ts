@@ -52,11 +52,21 @@ interface StoredTurn {
   prior: StoredMessage[];
 }
 
-const toNeutral = (m: StoredMessage): NeutralMessage => ({
-  role: m.role,
-  parts: m.parts,
-  ...(m.name ? { name: m.name } : {}),
-});
+/**
+ * Neutral forms of stored messages, one per message object for as long as it lives (the
+ * history cache holds the messages of recent chains): the wires keep their renderings with
+ * these objects, so a turn on a long conversation renders only its new messages.
+ */
+const neutralForms = new WeakMap<StoredMessage, NeutralMessage>();
+
+function toNeutral(m: StoredMessage): NeutralMessage {
+  let neutral = neutralForms.get(m);
+  if (!neutral) {
+    neutral = { role: m.role, parts: m.parts, ...(m.name ? { name: m.name } : {}) };
+    neutralForms.set(m, neutral);
+  }
+  return neutral;
+}
 
 const toNew = (m: NeutralMessage): NewMessage => ({
   role: m.role,
@@ -209,7 +219,7 @@ export class C1TurnService {
     const { turn, prior } = stored;
     const assistant = await this.repository.finishTurn(turn, result);
     const inputs = turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
-    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
+    this.cache.set([...prior, ...inputs, assistant]);
   }
 
   private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedTurn) {
@@ -219,7 +229,7 @@ export class C1TurnService {
       model: prepared.chat.model.alias,
     });
     const inputs = turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
-    this.cache.set(assistant.id, [...prior, ...inputs, assistant], turn.inputs[0].parentId);
+    this.cache.set([...prior, ...inputs, assistant]);
   }
 
   private async jsonTurn<P extends PreparedTurn>(

@@ -12,11 +12,8 @@ import {
 } from 'src/modules/proxy/chat-completions.service';
 import { anthropicRequestFromNeutral } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
-import {
-  neutralListToOpenAI,
-  OpenAIMessage,
-  openAIToNeutral,
-} from 'src/modules/proxy/wire/openai/openai-neutral';
+import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
+import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
 import {
   AssembledCompletion,
   assembleCompletion,
@@ -123,7 +120,7 @@ export class ChatTurnWire implements TurnWire {
  * tool errors survive, which the OpenAI rendering cannot carry).
  */
 export function renderChatPrompt(chat: PreparedChat, window: NeutralMessage[]): void {
-  chat.body.messages = neutralListToOpenAI(window, { markToolErrors: true });
+  renderOpenAIPrompt(chat, window);
   if (chat.model.upstreams.some((u) => u.format === 'anthropic')) {
     chat.anthropicBody = anthropicRequestFromNeutral(chat.body, window, {
       defaultMaxTokens: chat.model.constraints.maxOutputTokens,

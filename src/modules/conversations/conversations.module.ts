@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { APP_CONFIG } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
 import { C1ChatController } from 'src/modules/conversations/c1-chat.controller';
 import { C1MessagesController } from 'src/modules/conversations/c1-messages.controller';
 import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
@@ -22,7 +24,11 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
     ChatTurnWire,
     MessagesTurnWire,
     TurnReaper,
-    { provide: HistoryCache, useFactory: () => new HistoryCache() },
+    {
+      provide: HistoryCache,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new HistoryCache(config.conversations.historyCacheBytes),
+    },
   ],
   exports: [ConversationsService, ConversationsRepository],
 })

@@ -34,6 +34,7 @@ export const INTERRUPTED_ERROR_CODE = 'internal_error';
 @Injectable()
 export class ConversationsRepository {
   private readonly logger = new Logger('conversations');
+  private readonly postgresSql = new Map<string, string>();
   /** The clock; tests replace it. */
   now: () => number = () => Date.now();
 
@@ -46,8 +47,11 @@ export class ConversationsRepository {
 
   async findConversation(userId: string, id: string): Promise<ConversationRecord | null> {
     return this.run(async () => {
-      const row = await this.dataSource.manager.findOneBy(ConversationEntity, { id, userId });
-      return row ? toConversation(row) : null;
+      const rows: Record<string, unknown>[] = await this.dataSource.query(
+        this.sql(SQL.findConversation),
+        [id, userId],
+      );
+      return rows.length ? rowToConversation(rows[0]) : null;
     });
   }
 
@@ -137,14 +141,14 @@ export class ConversationsRepository {
         const expiresAt = now + input.claimTtlMs;
         const ids = input.messages.map(() => randomUUID());
         const headId = ids[ids.length - 1];
-        let conversation: ConversationEntity;
+        let conversation: ConversationRecord;
         let parentId: string | null = null;
         let depth = 0;
         const rows: MessageEntity[] = [];
 
         if (input.conversationId === null) {
           const id = randomUUID();
-          conversation = em.create(ConversationEntity, {
+          const created = em.create(ConversationEntity, {
             id,
             userId: input.userId,
             treeId: id,
@@ -157,7 +161,8 @@ export class ConversationsRepository {
             createdAt: now,
             updatedAt: now,
           });
-          await em.insert(ConversationEntity, conversation);
+          await this.exec(em, SQL.insertConversation, conversationValues(created));
+          conversation = toConversation(created);
           if (input.system) {
             const system = newMessageRow(input.system, {
               id: randomUUID(),
@@ -173,13 +178,15 @@ export class ConversationsRepository {
             depth = 1;
           }
         } else {
-          const current = await em.findOneBy(ConversationEntity, {
-            id: input.conversationId,
-            userId: input.userId,
-          });
-          if (!current) {
+          const found: Record<string, unknown>[] = await em.query(
+            this.sql(SQL.findConversationWithHead),
+            [input.conversationId, input.userId],
+          );
+          if (found.length === 0) {
             throw notFound();
           }
+          const current = rowToConversation(found[0]);
+          const headDepth = found[0].head_depth;
           if (current.activeTurnId) {
             if ((current.activeTurnExpiresAt ?? 0) >= now) {
               throw busy();
@@ -198,24 +205,19 @@ export class ConversationsRepository {
             );
           }
           // The claim: holds only if nobody claimed it or moved its head since the read above.
-          const claim = em
-            .createQueryBuilder()
-            .update(ConversationEntity)
-            .set({
-              activeTurnId: turnId,
-              activeTurnExpiresAt: expiresAt,
-              headMessageId: headId,
-              model: input.model,
-              updatedAt: Math.max(now, current.updatedAt),
-            })
-            .where('id = :id AND active_turn_id IS NULL', { id: current.id });
-          if (current.headMessageId === null) {
-            claim.andWhere('head_message_id IS NULL');
-          } else {
-            claim.andWhere('head_message_id = :head', { head: current.headMessageId });
-          }
-          const claimed = await claim.execute();
-          if (!claimed.affected) {
+          const claimValues = [
+            turnId,
+            expiresAt,
+            headId,
+            input.model,
+            Math.max(now, current.updatedAt),
+            current.id,
+          ];
+          const claimed =
+            current.headMessageId === null
+              ? await this.exec(em, SQL.claimEmpty, claimValues)
+              : await this.exec(em, SQL.claim, [...claimValues, current.headMessageId]);
+          if (!claimed) {
             throw busy();
           }
           conversation = {
@@ -227,12 +229,8 @@ export class ConversationsRepository {
             updatedAt: Math.max(now, current.updatedAt),
           };
           if (current.headMessageId) {
-            const head = await em.findOne(MessageEntity, {
-              where: { id: current.headMessageId },
-              select: { id: true, depth: true },
-            });
             parentId = current.headMessageId;
-            depth = (head?.depth ?? -1) + 1;
+            depth = (headDepth === null || headDepth === undefined ? -1 : Number(headDepth)) + 1;
           }
         }
 
@@ -250,30 +248,24 @@ export class ConversationsRepository {
           parentId = row.id;
           depth += 1;
         });
-        await em.insert(MessageEntity, rows);
+        await this.insertMessages(em, rows);
 
         if (input.idempotency) {
           // An expired record of the same key makes room; a live one collides on the primary key.
-          await em
-            .createQueryBuilder()
-            .delete()
-            .from(IdempotencyKeyEntity)
-            .where('user_id = :u AND key = :k AND created_at < :cutoff', {
-              u: input.userId,
-              k: input.idempotency.key,
-              cutoff: now - IDEMPOTENCY_TTL_MS,
-            })
-            .execute();
+          await this.exec(em, SQL.deleteExpiredIdempotencyKey, [
+            input.userId,
+            input.idempotency.key,
+            now - IDEMPOTENCY_TTL_MS,
+          ]);
           try {
-            await em.insert(IdempotencyKeyEntity, {
-              userId: input.userId,
-              key: input.idempotency.key,
-              fingerprint: input.idempotency.fingerprint,
-              conversationId: conversation.id,
+            await this.exec(em, SQL.insertIdempotencyKey, [
+              input.userId,
+              input.idempotency.key,
+              input.idempotency.fingerprint,
+              conversation.id,
               turnId,
-              assistantMessageId: null,
-              createdAt: now,
-            });
+              now,
+            ]);
           } catch (error) {
             if (isUniqueViolation(error)) {
               throw new ApiError(
@@ -286,7 +278,7 @@ export class ConversationsRepository {
         }
         const stored = rows.map(entityToMessage);
         return {
-          conversation: toConversation(conversation),
+          conversation,
           turnId,
           inputs: stored.filter((m) => m.status === 'pending'),
           system: stored.find((m) => m.role === 'system' && m.status === 'completed') ?? null,
@@ -327,19 +319,9 @@ export class ConversationsRepository {
         assistant.completionTokens = result.completionTokens;
         assistant.model = result.model;
         await this.endTurn(em, turn, assistant.id, now);
-        await em.insert(MessageEntity, assistant);
-        await em
-          .createQueryBuilder()
-          .update(MessageEntity)
-          .set({ status: 'completed', updatedAt: now })
-          .where('turn_id = :t AND status = :s', { t: turn.turnId, s: 'pending' })
-          .execute();
-        await em
-          .createQueryBuilder()
-          .update(IdempotencyKeyEntity)
-          .set({ assistantMessageId: assistant.id })
-          .where('turn_id = :t', { t: turn.turnId })
-          .execute();
+        await this.insertMessages(em, [assistant]);
+        await this.exec(em, SQL.completePending, [now, turn.turnId]);
+        await this.exec(em, SQL.linkIdempotencyKey, [assistant.id, turn.turnId]);
         this.metrics.turnsStored.inc({ status: result.status });
         return entityToMessage(assistant);
       }),
@@ -371,13 +353,8 @@ export class ConversationsRepository {
         assistant.model = failure.model;
         assistant.errorCode = failure.errorCode;
         await this.endTurn(em, turn, assistant.id, now);
-        await em.insert(MessageEntity, assistant);
-        await em
-          .createQueryBuilder()
-          .update(MessageEntity)
-          .set({ status: 'failed', errorCode: failure.errorCode, updatedAt: now })
-          .where('turn_id = :t AND status = :s', { t: turn.turnId, s: 'pending' })
-          .execute();
+        await this.insertMessages(em, [assistant]);
+        await this.exec(em, SQL.failPending, [failure.errorCode, now, turn.turnId]);
         await em
           .createQueryBuilder()
           .delete()
@@ -392,13 +369,13 @@ export class ConversationsRepository {
 
   /** Moves the head past the turn and releases the claim, if this turn still holds it. */
   private async endTurn(em: EntityManager, turn: StartedTurn, headId: string, now: number) {
-    const released = await em
-      .createQueryBuilder()
-      .update(ConversationEntity)
-      .set({ headMessageId: headId, activeTurnId: null, activeTurnExpiresAt: null, updatedAt: now })
-      .where('id = :id AND active_turn_id = :t', { id: turn.conversation.id, t: turn.turnId })
-      .execute();
-    if (!released.affected) {
+    const released = await this.exec(em, SQL.endTurn, [
+      headId,
+      now,
+      turn.conversation.id,
+      turn.turnId,
+    ]);
+    if (!released) {
       // The conversation was deleted, or this turn outlived its claim and was reaped.
       throw new ApiError(
         'conversation_conflict',
@@ -595,6 +572,36 @@ export class ConversationsRepository {
     return this.dataSource.options.type === 'postgres';
   }
 
+  /**
+   * A statement of `SQL` in this database's placeholder style (`?` on SQLite, `$n` on
+   * PostgreSQL). Values are always bound, never inlined: one SQL text per statement, so the
+   * driver's prepared-statement cache (100 entries on SQLite) keeps every one of them.
+   */
+  private sql(text: string): string {
+    if (!this.isPostgres) {
+      return text;
+    }
+    let pg = this.postgresSql.get(text);
+    if (pg === undefined) {
+      let n = 0;
+      pg = text.replace(/\?/g, () => `$${++n}`);
+      this.postgresSql.set(text, pg);
+    }
+    return pg;
+  }
+
+  /** Runs a write inside `em`'s transaction; resolves with the number of rows it changed. */
+  private async exec(em: EntityManager, text: string, values: unknown[]): Promise<number> {
+    const result = await em.queryRunner!.query(this.sql(text), values, true);
+    return (result as { affected?: number }).affected ?? 0;
+  }
+
+  private async insertMessages(em: EntityManager, rows: MessageEntity[]): Promise<void> {
+    for (const row of rows) {
+      await this.exec(em, SQL.insertMessage, messageValues(row));
+    }
+  }
+
   /** Catalog errors pass through; anything the database throws becomes `storage_error`. */
   private async run<T>(work: () => Promise<T>): Promise<T> {
     try {
@@ -615,6 +622,95 @@ export class ConversationsRepository {
 }
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+const MESSAGE_COLUMNS =
+  'id, tree_id, parent_id, depth, turn_id, role, content, name, status, finish_reason, ' +
+  'prompt_tokens, completion_tokens, token_estimate, model, error_code, created_at, updated_at';
+const CONVERSATION_COLUMNS =
+  'id, user_id, tree_id, title, metadata, model, head_message_id, active_turn_id, ' +
+  'active_turn_expires_at, created_at, updated_at';
+const placeholders = (columns: string) =>
+  columns
+    .split(',')
+    .map(() => '?')
+    .join(', ');
+
+/**
+ * The statements of a turn, written out rather than built by TypeORM's query builder: the
+ * builder costs more CPU than SQLite's own work, and its SQLite driver inlines every number as
+ * a literal, so each statement carrying a timestamp was a new SQL text to prepare (see
+ * docs/notes/bench.md). `?` marks a bound value (`sql()` numbers them for PostgreSQL).
+ */
+const SQL = {
+  findConversation: 'SELECT * FROM conversations WHERE id = ? AND user_id = ?',
+  /** The conversation and the depth of its head message, in one read. */
+  findConversationWithHead:
+    'SELECT c.*, h.depth AS head_depth FROM conversations c ' +
+    'LEFT JOIN messages h ON h.id = c.head_message_id WHERE c.id = ? AND c.user_id = ?',
+  insertConversation: `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES (${placeholders(CONVERSATION_COLUMNS)})`,
+  claim:
+    'UPDATE conversations SET active_turn_id = ?, active_turn_expires_at = ?, ' +
+    'head_message_id = ?, model = ?, updated_at = ? ' +
+    'WHERE id = ? AND active_turn_id IS NULL AND head_message_id = ?',
+  claimEmpty:
+    'UPDATE conversations SET active_turn_id = ?, active_turn_expires_at = ?, ' +
+    'head_message_id = ?, model = ?, updated_at = ? ' +
+    'WHERE id = ? AND active_turn_id IS NULL AND head_message_id IS NULL',
+  endTurn:
+    'UPDATE conversations SET head_message_id = ?, active_turn_id = NULL, ' +
+    'active_turn_expires_at = NULL, updated_at = ? WHERE id = ? AND active_turn_id = ?',
+  insertMessage: `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (${placeholders(MESSAGE_COLUMNS)})`,
+  completePending:
+    "UPDATE messages SET status = 'completed', updated_at = ? WHERE turn_id = ? AND status = 'pending'",
+  failPending:
+    "UPDATE messages SET status = 'failed', error_code = ?, updated_at = ? " +
+    "WHERE turn_id = ? AND status = 'pending'",
+  deleteExpiredIdempotencyKey:
+    'DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at < ?',
+  insertIdempotencyKey:
+    'INSERT INTO idempotency_keys ' +
+    '(user_id, key, fingerprint, conversation_id, turn_id, assistant_message_id, created_at) ' +
+    'VALUES (?, ?, ?, ?, ?, NULL, ?)',
+  linkIdempotencyKey: 'UPDATE idempotency_keys SET assistant_message_id = ? WHERE turn_id = ?',
+} as const;
+
+function conversationValues(c: ConversationEntity): unknown[] {
+  return [
+    c.id,
+    c.userId,
+    c.treeId,
+    c.title,
+    c.metadata,
+    c.model,
+    c.headMessageId,
+    c.activeTurnId,
+    c.activeTurnExpiresAt,
+    c.createdAt,
+    c.updatedAt,
+  ];
+}
+
+function messageValues(m: MessageEntity): unknown[] {
+  return [
+    m.id,
+    m.treeId,
+    m.parentId,
+    m.depth,
+    m.turnId,
+    m.role,
+    m.content,
+    m.name,
+    m.status,
+    m.finishReason,
+    m.promptTokens,
+    m.completionTokens,
+    m.tokenEstimate,
+    m.model,
+    m.errorCode,
+    m.createdAt,
+    m.updatedAt,
+  ];
+}
 
 const notFound = () =>
   new ApiError('conversation_not_found', 'No conversation with this id belongs to you', {
@@ -673,6 +769,25 @@ function toConversation(row: ConversationEntity): ConversationRecord {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+/** A raw `conversations` row (snake_case; PostgreSQL returns BIGINT as a string). */
+function rowToConversation(row: Record<string, unknown>): ConversationRecord {
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const expiresAt = row.active_turn_expires_at;
+  return toConversation({
+    id: row.id as string,
+    userId: row.user_id as string,
+    treeId: row.tree_id as string,
+    title: str(row.title),
+    metadata: str(row.metadata),
+    model: str(row.model),
+    headMessageId: str(row.head_message_id),
+    activeTurnId: str(row.active_turn_id),
+    activeTurnExpiresAt: expiresAt === null || expiresAt === undefined ? null : Number(expiresAt),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  });
 }
 
 function entityToMessage(row: MessageEntity): StoredMessage {

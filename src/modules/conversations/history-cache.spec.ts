@@ -1,10 +1,10 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 
-const message = (id: string, text = 'x'): StoredMessage => ({
+const message = (id: string, parentId: string | null, text = 'x'): StoredMessage => ({
   id,
   treeId: 't',
-  parentId: null,
+  parentId,
   depth: 0,
   turnId: 'turn',
   role: 'user',
@@ -21,39 +21,74 @@ const message = (id: string, text = 'x'): StoredMessage => ({
   updatedAt: 0,
 });
 
+/** A chain of `ids`, each message the parent of the next. */
+const chain = (...ids: string[]) =>
+  ids.map((id, i) => ({ ...message(id, i === 0 ? null : ids[i - 1]), depth: i }));
+const ids = (messages: StoredMessage[] | undefined) => messages?.map((m) => m.id);
+
 describe(HistoryCache.name, () => {
-  it('returns the chain stored under its head and forgets the chain it extends', () => {
+  it('returns the chain ending at any message it holds, oldest first', () => {
     const cache = new HistoryCache(1_000_000);
-    const first = [message('a'), message('b')];
-    cache.set('b', first);
-    expect(cache.get('b')).toBe(first);
-    const second = [...first, message('c'), message('d')];
-    cache.set('d', second, 'b');
-    expect(cache.get('b')).toBeUndefined();
-    expect(cache.get('d')).toBe(second);
+    cache.set(chain('a', 'b'));
+    expect(ids(cache.get('b'))).toEqual(['a', 'b']);
+    cache.set(chain('a', 'b', 'c', 'd'));
+    expect(ids(cache.get('d'))).toEqual(['a', 'b', 'c', 'd']);
+    // A fork at `b`, and a fork of it: both find their history without a database read.
+    expect(ids(cache.get('b'))).toEqual(['a', 'b']);
+    cache.set([...chain('a', 'b'), message('e', 'b'), message('f', 'e')]);
+    expect(ids(cache.get('f'))).toEqual(['a', 'b', 'e', 'f']);
+    expect(ids(cache.get('d'))).toEqual(['a', 'b', 'c', 'd']);
+    expect(cache.size).toBe(6);
     expect(cache.get(null)).toBeUndefined();
+    expect(cache.get('unknown')).toBeUndefined();
   });
 
-  it('evicts the least recently used chains beyond its byte budget', () => {
-    const cache = new HistoryCache(4 * (256 + 200));
-    cache.set('h1', [message('1', 'x'.repeat(100))]);
-    cache.set('h2', [message('2', 'x'.repeat(100))]);
-    cache.get('h1');
-    cache.set('h3', [message('3', 'x'.repeat(100))]);
-    cache.set('h4', [message('4', 'x'.repeat(100))]);
-    cache.set('h5', [message('5', 'x'.repeat(100))]);
-    expect(cache.get('h2')).toBeUndefined();
-    expect(cache.get('h1')).toBeDefined();
+  it('answers a miss when any message up to the root is missing', () => {
+    const cache = new HistoryCache(1_000_000);
+    cache.set([message('c', 'b'), message('d', 'c')]);
+    expect(cache.get('d')).toBeUndefined();
+  });
+
+  it('evicts the least recently used messages beyond its byte budget, leaves first', () => {
+    const weight = 256 + 200; // per message with 100 characters
+    const cache = new HistoryCache(4 * weight);
+    const text = 'x'.repeat(100);
+    cache.set([message('root', null, text), message('old', 'root', text)]);
+    cache.set([message('root', null, text), message('new', 'root', text)]);
+    cache.get('old');
+    cache.set([message('root', null, text), message('newer', 'root', text)]);
+    cache.set([message('root', null, text), message('newest', 'root', text)]);
+    // Over budget: `new` (least recently used) went first; the shared root stayed.
+    expect(cache.get('new')).toBeUndefined();
+    expect(ids(cache.get('newest'))).toEqual(['root', 'newest']);
     expect(cache.size).toBeLessThanOrEqual(4);
   });
 
-  it('does not cache chains holding media', () => {
+  it('evicts the deepest messages of a chain first, and fills the hole when it is stored again', () => {
+    const cache = new HistoryCache(3.5 * (256 + 2));
+    cache.set(chain('a', 'b', 'c'));
+    cache.set(chain('x'));
+    expect(cache.get('c')).toBeUndefined();
+    expect(cache.get('b')).toBeUndefined();
+    expect(ids(cache.get('a'))).toEqual(['a']);
+    cache.set(chain('a', 'b'));
+    expect(ids(cache.get('b'))).toEqual(['a', 'b']);
+  });
+
+  it('does not keep messages holding media, so chains through them are read again', () => {
     const cache = new HistoryCache(1_000_000);
     const withImage: StoredMessage = {
-      ...message('i'),
+      ...message('i', null),
       parts: [{ type: 'image', mediaType: 'image/png', data: 'AAAA' }],
     };
-    cache.set('i', [withImage]);
-    expect(cache.get('i')).toBeUndefined();
+    cache.set([withImage, message('j', 'i')]);
+    expect(cache.get('j')).toBeUndefined();
+  });
+
+  it('holds nothing with a budget of 0', () => {
+    const cache = new HistoryCache(0);
+    cache.set(chain('a', 'b'));
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.size).toBe(0);
   });
 });

@@ -1,97 +1,170 @@
 import { Injectable } from '@nestjs/common';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 
-/** Bytes of history kept in memory per gateway process. */
-export const HISTORY_CACHE_BYTES = 32 * 1024 * 1024;
+/** Default budget in bytes (HISTORY_CACHE_BYTES sets it; see src/config/env.schema.ts). */
+export const DEFAULT_HISTORY_CACHE_BYTES = 32 * 1024 * 1024;
 const MESSAGE_OVERHEAD_BYTES = 256;
+/** An eviction frees down to this share of the budget, so it runs once per many turns. */
+const EVICT_TO = 0.75;
+
+interface Node {
+  message: StoredMessage;
+  weight: number;
+  /** The last `get`/`set` that went through this message: least recently used goes first. */
+  usedAt: number;
+  /** The parent's node once looked up (walking pointers beats hashing 2,000 ids per turn). */
+  parent: Node | null;
+  isEvicted: boolean;
+}
 
 /**
- * The history chains of recently finished turns, keyed by their last message id, so that the
- * next turn of a busy conversation does not re-read a long history from the database (the
- * recursive read costs a few microseconds per stored message; this makes a turn's database
- * work independent of the history's length).
+ * The messages of recently finished turns, each stored once and linked to its parent, so that
+ * a turn does not re-read a long history from the database: the next turn of a busy
+ * conversation, and the first turn of a fork of it (forks share their history, and a chain is
+ * walked through the messages, not looked up by its head), find their chain in memory.
  *
- * Correct across instances and restarts because a chain ending at a finished turn never
- * changes: a message's content is written once, and its status is final when its turn ends
- * (only the running turn's messages change, and they are never part of a cached chain). A
- * miss (another instance served the last turn, a fork, a restart) reads from the database.
- * Chains holding images or other media are not cached; the rest is bounded by
- * HISTORY_CACHE_BYTES (text length + a fixed overhead per message), least recently used first.
+ * Correct across instances and restarts because a message of a finished turn never changes:
+ * its content is written once and its status is final when its turn ends, and only finished
+ * chains are stored (the running turn's messages are never part of one). A chain is returned
+ * only when every message from the head to the root is held; otherwise (another instance
+ * served the conversation, a restart, an eviction) the caller reads it from the database.
+ * Messages holding images or other media are not kept (chains through them are read from the
+ * database); the rest is bounded by HISTORY_CACHE_BYTES (text length + a fixed overhead per
+ * message), least recently used first. Walking a chain marks every message on it used, so a
+ * message is never older than its descendants and eviction takes leaves before shared history.
  */
 @Injectable()
 export class HistoryCache {
-  private readonly chains = new Map<string, { chain: StoredMessage[]; weight: number }>();
+  private readonly nodes = new Map<string, Node>();
   private weight = 0;
+  private clock = 0;
 
-  constructor(private readonly maxBytes: number = HISTORY_CACHE_BYTES) {}
+  constructor(private readonly maxBytes: number = DEFAULT_HISTORY_CACHE_BYTES) {}
 
+  /** The chain ending at `headId`, oldest first, or undefined when any of it is not held. */
   get(headId: string | null): StoredMessage[] | undefined {
-    if (!headId) {
+    const head = headId ? this.nodes.get(headId) : undefined;
+    if (!head) {
       return undefined;
     }
-    const entry = this.chains.get(headId);
-    if (entry) {
-      this.chains.delete(headId);
-      this.chains.set(headId, entry);
+    const now = ++this.clock;
+    const chain: StoredMessage[] = [];
+    for (let node: Node | null = head; node !== null; node = this.parentOf(node)) {
+      node.usedAt = now;
+      chain.push(node.message);
+      if (node.message.parentId === null) {
+        return chain.reverse();
+      }
     }
-    return entry?.chain;
+    return undefined;
   }
 
-  /** Stores the chain ending at `headId` and forgets the one it extends (`previousHeadId`). */
-  set(headId: string, chain: StoredMessage[], previousHeadId: string | null = null): void {
-    if (previousHeadId) {
-      this.delete(previousHeadId);
-    }
-    const weight = weigh(chain);
-    if (weight === null || weight > this.maxBytes / 4) {
+  /** Keeps the messages of a finished chain (root first, each the parent of the next). */
+  set(chain: readonly StoredMessage[]): void {
+    if (this.maxBytes === 0) {
       return;
     }
-    this.delete(headId);
-    this.chains.set(headId, { chain, weight });
-    this.weight += weight;
-    for (const [key, entry] of this.chains) {
-      if (this.weight <= this.maxBytes) {
-        break;
+    const now = ++this.clock;
+    // Usually all but the last few messages are held already (the chain came from `get`):
+    // walk those through the parent links and add only the new ones.
+    let held = chain.length - 1;
+    while (held >= 0 && !this.nodes.has(chain[held].id)) {
+      held--;
+    }
+    let parent = held >= 0 ? this.touchHeld(chain, held, now) : null;
+    for (let i = parent ? held + 1 : 0; i < chain.length; i++) {
+      const message = chain[i];
+      let node = this.nodes.get(message.id);
+      if (node) {
+        node.usedAt = now;
+        node.parent ??= parent;
+      } else {
+        const weight = weigh(message);
+        if (weight === null) {
+          parent = null;
+          continue;
+        }
+        node = { message, weight, usedAt: now, parent, isEvicted: false };
+        this.nodes.set(message.id, node);
+        this.weight += weight;
       }
-      this.chains.delete(key);
-      this.weight -= entry.weight;
+      parent = node;
+    }
+    if (this.weight > this.maxBytes) {
+      this.evict();
     }
   }
 
+  /** Messages held. */
   get size(): number {
-    return this.chains.size;
+    return this.nodes.size;
   }
 
-  private delete(headId: string) {
-    const entry = this.chains.get(headId);
-    if (entry) {
-      this.chains.delete(headId);
-      this.weight -= entry.weight;
+  /**
+   * Marks `chain[0..held]` used when the node of `chain[held]` leads through its parents to
+   * the root with exactly those messages; returns that node, or null (then `set` walks the
+   * whole chain).
+   */
+  private touchHeld(chain: readonly StoredMessage[], held: number, now: number): Node | null {
+    const top = this.nodes.get(chain[held].id) ?? null;
+    let node = top;
+    for (let i = held; i >= 0; i--) {
+      if (node === null || node.message.id !== chain[i].id) {
+        return null;
+      }
+      node.usedAt = now;
+      node = i > 0 ? this.parentOf(node) : null;
+    }
+    return top;
+  }
+
+  /** The parent's node, linked on first use; null when it is not held (or at the root). */
+  private parentOf(node: Node): Node | null {
+    const parentId = node.message.parentId;
+    if (parentId === null) {
+      return null;
+    }
+    if (node.parent === null || node.parent.isEvicted) {
+      node.parent = this.nodes.get(parentId) ?? null;
+    }
+    return node.parent;
+  }
+
+  private evict() {
+    // Among messages last used together (one chain), the deepest go first.
+    const oldestFirst = [...this.nodes].sort(
+      ([, a], [, b]) => a.usedAt - b.usedAt || b.message.depth - a.message.depth,
+    );
+    for (const [id, node] of oldestFirst) {
+      if (this.weight <= this.maxBytes * EVICT_TO) {
+        break;
+      }
+      this.nodes.delete(id);
+      this.weight -= node.weight;
+      node.isEvicted = true;
+      node.parent = null;
     }
   }
 }
 
-/** Approximate bytes of a chain, or null when it holds media (not cached). */
-function weigh(chain: StoredMessage[]): number | null {
-  let total = 0;
-  for (const message of chain) {
-    total += MESSAGE_OVERHEAD_BYTES;
-    for (const part of message.parts) {
-      switch (part.type) {
-        case 'text':
-        case 'reasoning':
-          total += part.text.length * 2;
-          break;
-        case 'tool_call':
-          total += (part.name.length + part.arguments.length) * 2;
-          break;
-        case 'tool_result':
-          total += part.content.length * 2;
-          break;
-        case 'image':
-        case 'media':
-          return null;
-      }
+/** Approximate bytes of a message, or null when it holds media (not kept). */
+function weigh(message: StoredMessage): number | null {
+  let total = MESSAGE_OVERHEAD_BYTES;
+  for (const part of message.parts) {
+    switch (part.type) {
+      case 'text':
+      case 'reasoning':
+        total += part.text.length * 2;
+        break;
+      case 'tool_call':
+        total += (part.name.length + part.arguments.length) * 2;
+        break;
+      case 'tool_result':
+        total += part.content.length * 2;
+        break;
+      case 'image':
+      case 'media':
+        return null;
     }
   }
   return total;

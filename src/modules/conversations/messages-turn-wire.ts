@@ -20,7 +20,7 @@ import {
   serializeAnthropicEvent,
 } from 'src/modules/proxy/wire/anthropic/stream-from-openai';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
-import { neutralListToOpenAI } from 'src/modules/proxy/wire/openai/openai-neutral';
+import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
 import { splitAnthropicTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import {
   PreparedTurn,
@@ -74,7 +74,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
    * translated body with the OpenAI rendering for an `openai` one.
    */
   renderPrompt(prepared: PreparedMessagesTurn, window: NeutralMessage[]): void {
-    prepared.chat.body.messages = neutralListToOpenAI(window, { markToolErrors: true });
+    renderOpenAIPrompt(prepared.chat, window);
     const { system, messages } = neutralToAnthropic(window);
     const { system: _system, ...client } = prepared.client;
     prepared.chat.anthropicBody = {

@@ -62,6 +62,12 @@ export interface PreparedChat {
    * translating `body`. Without it, `body` is translated (wire/anthropic, issue #8).
    */
   anthropicBody?: JsonObject;
+  /**
+   * `body.messages` already serialised (/c1: its history, each stored message rendered once
+   * and kept with it): spliced into the body for `openai` upstreams instead of serialising
+   * thousands of history messages again on every turn. Must encode `body.messages` exactly.
+   */
+  messagesJson?: string;
 }
 
 export interface PrepareOptions {
@@ -370,6 +376,11 @@ export class ChatCompletionsService implements OnModuleInit {
       return JSON.stringify({ ...anthropic, model: upstream.model });
     }
     const body = prepared.body;
+    if (prepared.messagesJson !== undefined) {
+      const { messages: _serialised, ...rest } = body;
+      const json = JSON.stringify({ ...rest, model: upstream.model });
+      return `{"messages":${prepared.messagesJson},${json.slice(1)}`;
+    }
     const alias = body.model;
     body.model = upstream.model;
     try {

@@ -2,9 +2,21 @@ import { AuthContext } from 'src/common/types/auth-context';
 
 export type QuotaPeriod = NonNullable<AuthContext['tokenQuota']>['period'];
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** The last day formatted, and the span of epoch ms it covers (every request asks for it). */
+let lastDay = { from: 0, to: 0, text: '' };
+
 /** `YYYY-MM-DD` of a moment, in UTC: usage days and quota periods are UTC. */
 export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  if (ms >= lastDay.from && ms < lastDay.to) {
+    return lastDay.text;
+  }
+  const from = Math.floor(ms / DAY_MS) * DAY_MS;
+  const text = new Date(ms).toISOString().slice(0, 10);
+  if (Number.isFinite(from)) {
+    lastDay = { from, to: from + DAY_MS, text };
+  }
+  return text;
 }
 
 /** The quota period a moment falls in: the days it spans and when the next one starts. */

@@ -303,7 +303,13 @@ function errorText(content: string): string {
 }
 
 function textOnly(parts: NeutralPart[]): string {
-  return parts.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('');
+  let text = '';
+  for (const part of parts) {
+    if (part.type === 'text') {
+      text += part.text;
+    }
+  }
+  return text;
 }
 
 /** A plain string when the content is one text part (the common case), else the parts array. */
