@@ -307,15 +307,25 @@ export class ChatCompletionsService implements OnModuleInit {
               this.upstream.observeFirstByte(opened);
             }
           },
-          beforeEnd: async (ending) => {
-            if (!usage && ending.call) {
-              usage = await estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1));
+          // Synchronous unless usage must be estimated: the stream's last bytes then leave in
+          // the same write as the events before them (see `pipeSse`).
+          beforeEnd: (ending) => {
+            const finish = () => {
+              if (usage) {
+                this.reportUsage(prepared, usage);
+              }
+              final = { ...ending, completion: accumulator?.result() ?? null, usage };
+              return options.beforeEnd?.(final);
+            };
+            if (usage || !ending.call) {
+              return finish();
             }
-            if (usage) {
-              this.reportUsage(prepared, usage);
-            }
-            final = { ...ending, completion: accumulator?.result() ?? null, usage };
-            return options.beforeEnd?.(final);
+            return estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1)).then(
+              (estimated) => {
+                usage = estimated;
+                return finish();
+              },
+            );
           },
           onEvent: (event) => {
             if (fromAnthropic) {

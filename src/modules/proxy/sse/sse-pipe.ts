@@ -164,22 +164,33 @@ export async function pipeSse(
     options.formatError ? options.formatError(error) : sseErrorEvent(error);
   /**
    * Ends the response with `last` (the terminal event's text, or the final error event), after
-   * `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`.
+   * `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`. Synchronous when
+   * `beforeEnd` is: the last bytes then leave in the same corked write as the events before
+   * them (one `writev` per stream less), instead of a microtask later.
    */
-  const endWith = async (result: SsePipeResult, last: string | Buffer): Promise<SsePipeResult> => {
-    let replacement: ApiError | void = undefined;
-    if (options.beforeEnd) {
-      try {
-        replacement = await options.beforeEnd(result);
-      } catch (error) {
-        replacement = new ApiError('internal_error', 'Internal error', { cause: error });
+  const endWith = (
+    result: SsePipeResult,
+    last: string | Buffer,
+  ): SsePipeResult | Promise<SsePipeResult> => {
+    const finish = (replacement: ApiError | void): SsePipeResult => {
+      if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
+        sendHeaders();
+        raw.end(replacement ? formatError(replacement) : last);
       }
+      return result;
+    };
+    const failed = (error: unknown) =>
+      finish(new ApiError('internal_error', 'Internal error', { cause: error }));
+    if (!options.beforeEnd) {
+      return finish();
     }
-    if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
-      sendHeaders();
-      raw.end(replacement ? formatError(replacement) : last);
+    let replacement: Promise<ApiError | void> | ApiError | void;
+    try {
+      replacement = options.beforeEnd(result);
+    } catch (error) {
+      return failed(error);
     }
-    return result;
+    return replacement instanceof Promise ? replacement.then(finish, failed) : finish(replacement);
   };
 
   try {
@@ -228,7 +239,7 @@ export async function pipeSse(
       const outcome = hasTerminal ? 'completed' : hasFirstByte ? 'incomplete' : 'failed';
       result = { outcome, error: hasTerminal ? null : error, isClientGone, call: upstream };
       const last = hasTerminal ? terminalText : error ? formatError(error) : '';
-      void endWith(result, last).then(resolve);
+      resolve(endWith(result, last));
     };
     const fail = (error: unknown) => {
       if (result) {
