@@ -1,0 +1,63 @@
+import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
+import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
+import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+
+const text = (role: NeutralMessage['role'], t: string): NeutralMessage => ({
+  role,
+  parts: [{ type: 'text', text: t }],
+});
+
+/** Renders `window` as a turn would, and returns what the upstream receives as `messages`. */
+function forwarded(window: NeutralMessage[]): { json: unknown; messages: unknown } {
+  const chat = { body: {} } as unknown as PreparedChat;
+  renderOpenAIPrompt(chat, window);
+  return { json: JSON.parse(chat.messagesJson!), messages: chat.body.messages };
+}
+
+/** What a fresh rendering of the same content gives (new objects: nothing cached). */
+function expected(window: NeutralMessage[]): unknown {
+  return window.map((m) => ({
+    role: m.role,
+    content: (m.parts[0] as { text: string }).text,
+  }));
+}
+
+describe('renderOpenAIPrompt', () => {
+  it('forwards the same messages, in order, when each turn extends the one before', () => {
+    const history: NeutralMessage[] = [text('system', 'be brief')];
+    for (let turn = 0; turn < 6; turn++) {
+      const window = [...history, text('user', `question ${turn}`)];
+      const { json, messages } = forwarded(window);
+      expect(json).toEqual(expected(window));
+      expect(messages).toEqual(json);
+      history.push(window[window.length - 1], text('assistant', `answer ${turn}`));
+    }
+  });
+
+  it('gives each fork of a shared history its own new message, and the history unchanged', () => {
+    const shared = [text('user', 'a'), text('assistant', 'b'), text('user', 'c')];
+    shared.push(text('assistant', 'd'));
+    for (const question of ['fork 1', 'fork 2', 'fork 3']) {
+      const window = [...shared, text('user', question)];
+      expect(forwarded(window).json).toEqual(expected(window));
+    }
+  });
+
+  it('renders a window whose oldest messages were left out (history window moved)', () => {
+    const all = Array.from({ length: 12 }, (_, i) =>
+      text(i % 2 === 0 ? 'user' : 'assistant', `m${i}`),
+    );
+    expect(forwarded(all.slice(0, 11)).json).toEqual(expected(all.slice(0, 11)));
+    const moved = [...all.slice(4, 11), text('user', 'next')];
+    expect(forwarded(moved).json).toEqual(expected(moved));
+    const shorter = all.slice(0, 5);
+    expect(forwarded(shorter).json).toEqual(expected(shorter));
+  });
+
+  it('renders the same window twice, and an empty one', () => {
+    const window = [text('user', 'x'), text('assistant', 'y'), text('user', 'z')];
+    expect(forwarded(window).json).toEqual(expected(window));
+    expect(forwarded(window).json).toEqual(expected(window));
+    expect(forwarded([]).json).toEqual([]);
+  });
+});
