@@ -11,6 +11,8 @@ const text = (role: NeutralMessage['role'], t: string): NeutralMessage => ({
 function forwarded(window: NeutralMessage[]): { json: unknown; messages: unknown } {
   const chat = { body: {} } as unknown as PreparedChat;
   renderOpenAIPrompt(chat, window);
+  // The body is sent from the bytes: they must be exactly the JSON's UTF-8.
+  expect(Buffer.concat(chat.messagesBytes!).toString('utf8')).toBe(chat.messagesJson);
   return { json: JSON.parse(chat.messagesJson!), messages: chat.body.messages };
 }
 
@@ -26,7 +28,7 @@ describe('renderOpenAIPrompt', () => {
   it('forwards the same messages, in order, when each turn extends the one before', () => {
     const history: NeutralMessage[] = [text('system', 'be brief')];
     for (let turn = 0; turn < 6; turn++) {
-      const window = [...history, text('user', `question ${turn}`)];
+      const window = [...history, text('user', `question ${turn} é 😀 ü`)];
       const { json, messages } = forwarded(window);
       expect(json).toEqual(expected(window));
       expect(messages).toEqual(json);
@@ -35,7 +37,7 @@ describe('renderOpenAIPrompt', () => {
   });
 
   it('gives each fork of a shared history its own new message, and the history unchanged', () => {
-    const shared = [text('user', 'a'), text('assistant', 'b'), text('user', 'c')];
+    const shared = [text('user', 'a'), text('assistant', 'b ✓'), text('user', 'c')];
     shared.push(text('assistant', 'd'));
     for (const question of ['fork 1', 'fork 2', 'fork 3']) {
       const window = [...shared, text('user', question)];

@@ -16,6 +16,11 @@ interface RenderedWindow {
   messages: OpenAIMessage[];
   /** The JSON of `messages` without brackets (`''` for none). */
   json: string;
+  /**
+   * `json` in UTF-8, in pieces: one buffer for a window without its last message, that buffer
+   * and the last message's bytes for a whole window (the two share the history's bytes).
+   */
+  bytes: Buffer[];
 }
 
 /** How many new messages a turn may add after a window rendered before (user, tool results…). */
@@ -84,8 +89,11 @@ function startsWith(window: NeutralMessage[], prefix: NeutralMessage[]): boolean
   return true;
 }
 
-/** 32 windows, 16 Mi characters: the conversations in flight at once on a busy gateway. */
-const windows = new RenderedWindows(32, 16 * 1024 * 1024);
+/**
+ * 32 windows, 8 Mi characters of JSON (plus as many bytes, shared between a window and its
+ * stem): the conversations in flight at once on a busy gateway, ~16 MB at most.
+ */
+const windows = new RenderedWindows(32, 8 * 1024 * 1024);
 
 function render(message: NeutralMessage): RenderedMessage {
   let rendered = renderings.get(message);
@@ -97,9 +105,13 @@ function render(message: NeutralMessage): RenderedMessage {
   return rendered;
 }
 
-function appendJson(json: string, more: string): string {
-  return json === '' ? more : more === '' ? json : `${json},${more}`;
+/** `more` to append to JSON `json` (both without brackets): with a comma when both hold some. */
+function separated(json: string, more: string): string {
+  return json !== '' && more !== '' ? `,${more}` : more;
 }
+
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
 
 /**
  * Sets `chat.body.messages` to the OpenAI rendering of `window` (failed tool results marked)
@@ -113,25 +125,13 @@ function appendJson(json: string, more: string): string {
  */
 export function renderOpenAIPrompt(chat: PreparedChat, window: NeutralMessage[]): void {
   const cached = windows.longestPrefix(window);
-  let messages: OpenAIMessage[];
-  let json: string;
-  let from: number;
-  if (cached) {
-    messages = cached.messages.slice();
-    json = cached.json;
-    from = cached.sources.length;
-  } else {
-    messages = [];
-    json = '';
-    from = 0;
-  }
-  // The window without its last message: the next turn (of this conversation or of a fork
-  // made at that message) starts from it. Joined when nothing was cached; otherwise the few
-  // new messages are appended to the cached JSON (a concatenation, not a copy).
-  const stem = window.length - 1;
-  if (from < stem) {
+  const messages: OpenAIMessage[] = cached ? cached.messages.slice() : [];
+  let json = cached ? cached.json : '';
+  let bytes = cached ? cached.bytes : [];
+  let from = cached ? cached.sources.length : 0;
+  const renderRange = (to: number): string => {
     const parts: string[] = [];
-    for (let i = from; i < stem; i++) {
+    for (let i = from; i < to; i++) {
       const rendered = render(window[i]);
       for (const m of rendered.messages) {
         messages.push(m);
@@ -140,20 +140,26 @@ export function renderOpenAIPrompt(chat: PreparedChat, window: NeutralMessage[])
         parts.push(rendered.json);
       }
     }
-    json = appendJson(json, parts.join(','));
-    from = stem;
-    windows.set({ sources: window.slice(0, stem), messages: messages.slice(), json });
-  }
-  for (let i = from; i < window.length; i++) {
-    const rendered = render(window[i]);
-    for (const m of rendered.messages) {
-      messages.push(m);
-    }
-    json = appendJson(json, rendered.json);
+    from = to;
+    return parts.join(',');
+  };
+  // The window without its last message: the next turn (of this conversation or of a fork
+  // made at that message) starts from it. Its bytes are joined into one buffer (a copy, not an
+  // encoding, when most of it was cached), shared by every turn that forwards it.
+  const stem = window.length - 1;
+  if (from < stem) {
+    const added = separated(json, renderRange(stem));
+    json += added;
+    bytes = [Buffer.concat([...bytes, Buffer.from(added)])];
+    windows.set({ sources: window.slice(0, stem), messages: messages.slice(), json, bytes });
   }
   if (from < window.length) {
-    windows.set({ sources: window.slice(), messages: messages.slice(), json });
+    const added = separated(json, renderRange(window.length));
+    json += added;
+    bytes = [...bytes, Buffer.from(added)];
+    windows.set({ sources: window.slice(), messages: messages.slice(), json, bytes });
   }
   chat.body.messages = messages;
   chat.messagesJson = `[${json}]`;
+  chat.messagesBytes = [OPEN, ...bytes, CLOSE];
 }
