@@ -1,10 +1,14 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiTags, IntersectionType } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
-import { ApiConversationTurn } from 'src/modules/conversations/api-conversation-turn.decorator';
+import {
+  ApiConversationTurn,
+  ConversationAnswerFieldsDto,
+  ConversationTurnFieldsDto,
+} from 'src/modules/conversations/conversation-turn-api';
 import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
 import { ChatTurnWire } from 'src/modules/conversations/chat-turn-wire';
 import {
@@ -12,23 +16,15 @@ import {
   ChatCompletionResponseDto,
 } from 'src/modules/proxy/dto/chat-completion.dto';
 
-class C1ChatCompletionRequestDto extends ChatCompletionRequestDto {
-  @ApiPropertyOptional({
-    description:
-      'The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation.',
-  })
-  conversation_id?: string;
+class C1ChatCompletionRequestDto extends IntersectionType(
+  ChatCompletionRequestDto,
+  ConversationTurnFieldsDto,
+) {}
 
-  @ApiPropertyOptional({
-    description:
-      "Only run the turn if this is the conversation's last message (else 409 conversation_conflict).",
-  })
-  expected_last_message_id?: string;
-}
-
-class C1ChatCompletionResponseDto extends ChatCompletionResponseDto {
-  @ApiProperty() conversation_id: string;
-}
+class C1ChatCompletionResponseDto extends IntersectionType(
+  ChatCompletionResponseDto,
+  ConversationAnswerFieldsDto,
+) {}
 
 @ApiTags('conversations')
 @ApiKeyAuth()

@@ -1,10 +1,19 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExcludeEndpoint,
+  ApiPropertyOptional,
+  ApiTags,
+  IntersectionType,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
-import { ApiConversationTurn } from 'src/modules/conversations/api-conversation-turn.decorator';
+import {
+  ApiConversationTurn,
+  ConversationAnswerFieldsDto,
+  ConversationTurnFieldsDto,
+} from 'src/modules/conversations/conversation-turn-api';
 import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
 import { MessagesTurnWire } from 'src/modules/conversations/messages-turn-wire';
 import {
@@ -12,29 +21,21 @@ import {
   AnthropicMessagesRequestDto,
 } from 'src/modules/proxy/dto/messages.dto';
 
-class C1MessagesRequestDto extends AnthropicMessagesRequestDto {
+class C1MessagesRequestDto extends IntersectionType(
+  AnthropicMessagesRequestDto,
+  ConversationTurnFieldsDto,
+) {
   @ApiPropertyOptional({
     example: 'echo',
     description: "A catalog alias; after the first turn, omitted means the conversation's model.",
   })
   declare model: string;
-
-  @ApiPropertyOptional({
-    description:
-      'The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation.',
-  })
-  conversation_id?: string;
-
-  @ApiPropertyOptional({
-    description:
-      "Only run the turn if this is the conversation's last message (else 409 conversation_conflict).",
-  })
-  expected_last_message_id?: string;
 }
 
-class C1MessageResponseDto extends AnthropicMessageResponseDto {
-  @ApiProperty() conversation_id: string;
-}
+class C1MessageResponseDto extends IntersectionType(
+  AnthropicMessageResponseDto,
+  ConversationAnswerFieldsDto,
+) {}
 
 /**
  * `POST /c1/messages` (also `/c1/v1/messages`, where the Anthropic SDKs send it): a

@@ -1,5 +1,13 @@
+/** The OpenAPI side of the /c1 turn routes: their shared decorator and DTO fields. */
 import { applyDecorators, Type } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiProduces } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiOkResponse,
+  ApiProduces,
+  ApiProperty,
+  ApiPropertyOptional,
+} from '@nestjs/swagger';
 import { HEADER } from 'src/common/http/headers';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { CHAT_REQUEST_ERRORS, UPSTREAM_ERRORS } from 'src/modules/proxy/route-errors';
@@ -40,4 +48,24 @@ export function ApiConversationTurn(options: {
       ...UPSTREAM_ERRORS,
     ),
   );
+}
+
+/** The body fields every /c1 turn adds to its endpoint's /v1 body. */
+export class ConversationTurnFieldsDto {
+  @ApiPropertyOptional({
+    description:
+      'The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation.',
+  })
+  conversation_id?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "Only run the turn if this is the conversation's last message (else 409 conversation_conflict).",
+  })
+  expected_last_message_id?: string;
+}
+
+/** The field every /c1 answer adds to its endpoint's /v1 answer. */
+export class ConversationAnswerFieldsDto {
+  @ApiProperty() conversation_id: string;
 }
