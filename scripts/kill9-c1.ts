@@ -11,13 +11,19 @@
  * client received; `PRAGMA integrity_check` is ok; no message is left pending and no
  * conversation holds a turn. Prints a summary and exits 1 when any check fails.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import {
+  postChatTurn,
+  spawnGateway,
+  SpawnedGateway,
+  sqliteGatewayEnv,
+} from 'test/support/spawn-gateway';
 
 const ROUNDS = Number(process.env.KILL9_ROUNDS ?? 20);
 const TURNS = Number(process.env.KILL9_TURNS ?? 200);
@@ -30,38 +36,13 @@ interface Acked {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function send(url: string, body: object, conversationId?: string) {
-  const res = await fetch(`${url}/c1/chat/completions`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${TEST_API_KEY}`,
-      'content-type': 'application/json',
-      ...(conversationId ? { 'x-conversation-id': conversationId } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
 async function main(): Promise<number> {
   const started = Date.now();
   const up = await startFakeUpstream({ firstByteDelayMs: 40 });
   const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
   const file = join(dir, 'parley.sqlite');
-  writeFileSync(
-    join(dir, 'models.json'),
-    JSON.stringify({
-      models: [
-        {
-          alias: 'fake',
-          upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-          constraints: { max_output_tokens: 1000, context_window: 1_000_000 },
-        },
-      ],
-    }),
-  );
-  const start = () =>
-    spawnGateway({ DATABASE_URL: `sqlite:${file}`, MODELS_FILE: join(dir, 'models.json') });
+  writeModelsFile(dir, fakeModelCatalog(up.url, { contextWindow: 1_000_000 }));
+  const start = () => spawnGateway(sqliteGatewayEnv(dir));
   let gw: SpawnedGateway | null = null;
   const failures: string[] = [];
   const acked: Acked[] = [];
@@ -84,7 +65,7 @@ async function main(): Promise<number> {
           : { model: 'fake', messages: [{ role: 'user', content: text }] };
         sent++;
         inFlight.push(
-          send(url, body, existing).then(
+          postChatTurn(url, body, existing).then(
             (res) => {
               if (res.status === 200) {
                 acked.push({

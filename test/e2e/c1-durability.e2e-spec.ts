@@ -1,10 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import {
+  postChatTurn,
+  spawnGateway,
+  SpawnedGateway,
+  sqliteGatewayEnv,
+} from 'test/support/spawn-gateway';
 import { e2eDatabaseKind } from 'test/support/test-database';
 
 /**
@@ -42,18 +48,7 @@ describeOnSqlite('/c1 durability under kill -9', () => {
   beforeAll(async () => {
     up = await startFakeUpstream({ firstByteDelayMs: 40 });
     dir = mkdtempSync(join(tmpdir(), 'parley-kill-'));
-    writeFileSync(
-      join(dir, 'models.json'),
-      JSON.stringify({
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      }),
-    );
+    writeModelsFile(dir, fakeModelCatalog(up.url));
   });
   afterAll(async () => {
     gw?.kill('SIGKILL');
@@ -61,24 +56,7 @@ describeOnSqlite('/c1 durability under kill -9', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = () =>
-    spawnGateway({
-      DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
-      MODELS_FILE: join(dir, 'models.json'),
-    });
-
-  async function send(url: string, body: object, conversationId?: string) {
-    const res = await fetch(`${url}/c1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${TEST_API_KEY}`,
-        'content-type': 'application/json',
-        ...(conversationId ? { 'x-conversation-id': conversationId } : {}),
-      },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const start = () => spawnGateway(sqliteGatewayEnv(dir));
 
   it(`stores every acknowledged turn exactly once across ${ROUNDS} kills`, async () => {
     const acked: Acked[] = [];
@@ -97,7 +75,7 @@ describeOnSqlite('/c1 durability under kill -9', () => {
           ? { messages: [{ role: 'user', content: text }] }
           : { model: 'fake', messages: [{ role: 'user', content: text }] };
         inFlight.push(
-          send(url, body, existing).then(
+          postChatTurn(url, body, existing).then(
             (res) => {
               if (res.status === 200) {
                 acked.push({
