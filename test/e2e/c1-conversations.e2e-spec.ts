@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
@@ -15,15 +16,7 @@ describe('/c1/conversations', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     gw = await startGateway({
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/c1`, maxRetries: 0 });
     bobKey = (await gw.admin('POST', '/api/keys', { name: 'bob', user_id: 'bob' })).body.key;

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
@@ -40,15 +41,7 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
     gw = await startGateway({
       databaseUrl: db.url,
       env: { DATABASE_STATEMENT_TIMEOUT_MS: '2000' },
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
   });
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import {
   completionTokensFor,
@@ -22,15 +23,8 @@ import {
   TEST_API_KEY,
 } from 'test/support/start-gateway';
 
-const catalogFor = (upstream: FakeUpstream) => ({
-  models: [
-    {
-      alias: 'fake',
-      upstreams: [{ url: upstream.url, format: 'openai', model: 'fake-model' }],
-      constraints: { max_output_tokens: 4096, context_window: 32768 },
-    },
-  ],
-});
+const catalogFor = (upstream: FakeUpstream) =>
+  fakeModelCatalog(upstream.url, { maxOutputTokens: 4096, contextWindow: 32768 });
 
 const chat = (text: string, extra: object = {}) => ({
   model: 'fake',

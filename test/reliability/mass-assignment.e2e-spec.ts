@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
@@ -32,15 +33,7 @@ describe('mass assignment', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     gw = await startGateway({
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
     malloryKey = (await gw.admin('POST', '/api/keys', { name: 'm', user_id: 'mallory' })).body.key;
   });
