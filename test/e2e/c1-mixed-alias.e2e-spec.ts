@@ -1,3 +1,4 @@
+import { openConstraints } from 'test/support/fake-catalog';
 import {
   FakeAnthropicUpstream,
   startFakeAnthropicUpstream,
@@ -13,14 +14,7 @@ import { GatewayResponse, startGateway, TestGateway } from 'test/support/start-g
  * refused (400) only where it would have to go to Anthropic.
  */
 
-const constraints = {
-  min_max_tokens: 1,
-  max_output_tokens: 1000,
-  context_window: 100_000,
-  accepts_image_url: false,
-  accepts_images: true,
-  typical_response_seconds: 1,
-};
+const constraints = openConstraints();
 const JSON_FORMAT = { response_format: { type: 'json_object' } };
 
 describe('/c1/chat/completions on a mixed-format alias', () => {

@@ -38,3 +38,19 @@ export function writeModelsFile(dir: string, catalog: unknown): string {
   writeFileSync(file, JSON.stringify(catalog));
   return file;
 }
+
+/**
+ * Constraints that let every chat request through (max_tokens from 1, images accepted as
+ * data, a window of 100 000 tokens), in the catalog's own spelling; `over` changes some.
+ */
+export function openConstraints(over: Record<string, unknown> = {}) {
+  return {
+    min_max_tokens: 1,
+    max_output_tokens: 1000,
+    context_window: 100_000,
+    accepts_image_url: false,
+    accepts_images: true,
+    typical_response_seconds: 1,
+    ...over,
+  };
+}
