@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { openConstraints } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
-import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 /**
  * /c1/chat/completions end to end, driven by the official `openai` SDK. What was forwarded is
@@ -41,9 +41,7 @@ describe('/c1/chat/completions', () => {
       },
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/c1`, maxRetries: 0 });
-    const created = await gw.admin('POST', '/api/keys', { name: 'bob laptop', user_id: 'bob' });
-    expect(created.status).toBe(201);
-    bobKey = created.body.key;
+    bobKey = (await createKey(gw, { name: 'bob laptop', user_id: 'bob' })).key;
   });
   afterAll(async () => {
     await gw?.close();

@@ -25,6 +25,12 @@ describe('/c1/chat/completions on a mixed-format alias', () => {
   beforeAll(async () => {
     oa = await startFakeUpstream();
     an = await startFakeAnthropicUpstream();
+    const anthropicUpstream = {
+      url: an.url,
+      format: 'anthropic',
+      model: 'claude-upstream',
+      api_key_env: 'FAKE_ANTHROPIC_KEY',
+    };
     gw = await startGateway({
       env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
@@ -33,25 +39,13 @@ describe('/c1/chat/completions on a mixed-format alias', () => {
             alias: 'mixed',
             upstreams: [
               { url: oa.url, format: 'openai', model: 'gpt-upstream' },
-              {
-                url: an.url,
-                format: 'anthropic',
-                model: 'claude-upstream',
-                api_key_env: 'FAKE_ANTHROPIC_KEY',
-              },
+              anthropicUpstream,
             ],
             constraints,
           },
           {
             alias: 'claude',
-            upstreams: [
-              {
-                url: an.url,
-                format: 'anthropic',
-                model: 'claude-upstream',
-                api_key_env: 'FAKE_ANTHROPIC_KEY',
-              },
-            ],
+            upstreams: [anthropicUpstream],
             constraints,
           },
         ],

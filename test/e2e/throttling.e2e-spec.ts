@@ -17,6 +17,7 @@ import { describeIfEnv } from 'test/support/describe-if-env';
 import { startPrivateRedis } from 'test/support/private-redis';
 import { createTestDatabase } from 'test/support/test-database';
 import {
+  createKey,
   GatewayResponse,
   startGateway,
   TestGateway,
@@ -39,12 +40,6 @@ const rateHeaders = (res: GatewayResponse) => ({
 });
 
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
-async function createKey(gw: TestGateway, body: object): Promise<{ id: string; key: string }> {
-  const res = await gw.admin('POST', '/api/keys', { name: 'test', user_id: 'alice', ...body });
-  expect(res.status).toBe(201);
-  return res.body as { id: string; key: string };
-}
 
 describe('rate limits', () => {
   let upstream: FakeUpstream;

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { routesOf } from 'src/common/http/route-table';
 import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
+import { createKey, GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
 
 /**
  * Broken object-level authorisation (issue #11): user B, and a service key acting for B, try
@@ -25,8 +25,7 @@ describe('BOLA on every /c1 route', () => {
     gw = await startGateway({
       models: fakeModelCatalog(up.url),
     });
-    const key = async (body: object) =>
-      (await gw.admin('POST', '/api/keys', { name: 'bola', ...body })).body.key as string;
+    const key = async (body: object) => (await createKey(gw, { name: 'bola', ...body })).key;
     aliceKey = await key({ user_id: 'alice' });
     bobKey = await key({ user_id: 'bob' });
     serviceKey = await key({ user_id: 'svc', role: 'service' });

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { createKey, startGateway, TestGateway } from 'test/support/start-gateway';
 
 /**
  * Mass assignment (issue #11): server-owned fields — owner, ids, status, timestamps, roles —
@@ -35,7 +35,7 @@ describe('mass assignment', () => {
     gw = await startGateway({
       models: fakeModelCatalog(up.url),
     });
-    malloryKey = (await gw.admin('POST', '/api/keys', { name: 'm', user_id: 'mallory' })).body.key;
+    malloryKey = (await createKey(gw, { name: 'm', user_id: 'mallory' })).key;
   });
   afterAll(async () => {
     await gw?.close();
