@@ -245,11 +245,8 @@ describeIfEnv(
         admitted: admitted.length,
         refused: answers.filter((r) => r.status === 429).length,
       }).toEqual({ admitted: 20, refused: 40 });
-      // Both instances admitted some: one bucket, not one per instance.
-      const admittedBy = answers
-        .map((r, i) => (r.status === 200 ? i % 2 : -1))
-        .filter((x) => x >= 0);
-      expect(new Set(admittedBy)).toEqual(new Set([0, 1]));
+      // One bucket per instance would have admitted 40 (30 requests and a burst of 20 on each);
+      // which instance wins the 20 depends on timing, so only the total is asserted.
       for (const gw of gateways) {
         expect(gw.output()).not.toContain('Redis unavailable');
       }
