@@ -12,14 +12,15 @@
  * at concurrency 1, cold (history read from the database) and warm (from the history cache).
  * Prints tables; stops by itself and kills what it started.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
+import { spawnGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
 import { openTestDatabase } from 'test/support/open-database';
 
@@ -101,21 +102,9 @@ async function main() {
   await storage();
   const up = await startFakeUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-c1-'));
-  writeFileSync(
-    join(dir, 'models.json'),
-    JSON.stringify({
-      models: [
-        {
-          alias: 'fake',
-          upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-          constraints: { max_output_tokens: 1000, context_window: 1_000_000 },
-        },
-      ],
-    }),
-  );
+  writeModelsFile(dir, fakeModelCatalog(up.url, { contextWindow: 1_000_000 }));
   const gw = await spawnGateway({
-    DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
-    MODELS_FILE: join(dir, 'models.json'),
+    ...sqliteGatewayEnv(dir),
     ...(process.env.GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GATEWAY_NODE_OPTIONS } : {}),
   });
   const headers = { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' };

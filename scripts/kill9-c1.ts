@@ -11,108 +11,50 @@
  * client received; `PRAGMA integrity_check` is ok; no message is left pending and no
  * conversation holds a turn. Prints a summary and exits 1 when any check fails.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import { AckedTurn, killDuringTurns } from 'test/support/kill-during-turns';
+import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 
 const ROUNDS = Number(process.env.KILL9_ROUNDS ?? 20);
 const TURNS = Number(process.env.KILL9_TURNS ?? 200);
-
-interface Acked {
-  conversationId: string;
-  text: string;
-  answer: string;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function send(url: string, body: object, conversationId?: string) {
-  const res = await fetch(`${url}/c1/chat/completions`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${TEST_API_KEY}`,
-      'content-type': 'application/json',
-      ...(conversationId ? { 'x-conversation-id': conversationId } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
 
 async function main(): Promise<number> {
   const started = Date.now();
   const up = await startFakeUpstream({ firstByteDelayMs: 40 });
   const dir = mkdtempSync(join(tmpdir(), 'parley-kill9-'));
   const file = join(dir, 'parley.sqlite');
-  writeFileSync(
-    join(dir, 'models.json'),
-    JSON.stringify({
-      models: [
-        {
-          alias: 'fake',
-          upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-          constraints: { max_output_tokens: 1000, context_window: 1_000_000 },
-        },
-      ],
-    }),
-  );
-  const start = () =>
-    spawnGateway({ DATABASE_URL: `sqlite:${file}`, MODELS_FILE: join(dir, 'models.json') });
+  writeModelsFile(dir, fakeModelCatalog(up.url, { contextWindow: 1_000_000 }));
+  const start = () => spawnGateway(sqliteGatewayEnv(dir));
   let gw: SpawnedGateway | null = null;
   const failures: string[] = [];
-  const acked: Acked[] = [];
+  const acked: AckedTurn[] = [];
   const conversations: string[] = [];
   const other: Record<string, number> = {};
   let sent = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       gw = await start();
-      const url = gw.url;
       const ackedBefore = acked.length;
-      // Each existing conversation is continued at most once per round, so none is busy.
-      const pool = [...conversations].sort(() => Math.random() - 0.5);
-      const inFlight: Promise<void>[] = [];
-      for (let i = 0; i < TURNS; i++) {
-        const text = `kill9 round ${round} turn ${i} ${Math.random().toString(36).slice(2)}`;
-        const existing = i % 2 === 0 ? pool.pop() : undefined;
-        const body = existing
-          ? { messages: [{ role: 'user', content: text }] }
-          : { model: 'fake', messages: [{ role: 'user', content: text }] };
-        sent++;
-        inFlight.push(
-          send(url, body, existing).then(
-            (res) => {
-              if (res.status === 200) {
-                acked.push({
-                  conversationId: res.body.conversation_id,
-                  text,
-                  answer: res.body.choices[0].message.content,
-                });
-                if (!existing) {
-                  conversations.push(res.body.conversation_id);
-                }
-              } else {
-                const key = `${res.status} ${res.body?.error?.code}`;
-                other[key] = (other[key] ?? 0) + 1;
-              }
-            },
-            () => undefined, // cut by the kill: the client was told nothing
-          ),
-        );
-      }
-      const target = ackedBefore + Math.ceil(TURNS / 4) + Math.floor(Math.random() * (TURNS / 2));
-      const deadline = Date.now() + 20_000;
-      while (acked.length < target && Date.now() < deadline) {
-        await sleep(2);
-      }
-      gw.kill('SIGKILL');
-      await gw.exited;
+      const killed = await killDuringTurns(gw, {
+        turns: TURNS,
+        label: `kill9 round ${round}`,
+        continuing: [...conversations].sort(() => Math.random() - 0.5),
+        spread: 1 / 2,
+        waitMs: 20_000,
+      });
       gw = null;
-      await Promise.all(inFlight);
+      sent += TURNS;
+      acked.push(...killed.acked);
+      conversations.push(...killed.started);
+      for (const [key, count] of Object.entries(killed.refused)) {
+        other[key] = (other[key] ?? 0) + count;
+      }
       process.stdout.write(
         `round ${round + 1}/${ROUNDS}: ${acked.length - ackedBefore}/${TURNS} acknowledged before the kill\n`,
       );
@@ -120,7 +62,7 @@ async function main(): Promise<number> {
 
     // Restart once more: the boot reaper resolves what the dead processes left.
     gw = await start();
-    const byConversation = new Map<string, Acked[]>();
+    const byConversation = new Map<string, AckedTurn[]>();
     for (const turn of acked) {
       byConversation.set(turn.conversationId, [
         ...(byConversation.get(turn.conversationId) ?? []),

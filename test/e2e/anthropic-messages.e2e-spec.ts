@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { anthropicSdkError } from 'test/support/anthropic-sdk-error';
 import { expectApiError } from 'test/support/expect-api-error';
 import {
   FakeAnthropicUpstream,
@@ -30,21 +31,6 @@ const constraints = {
   accepts_images: true,
   typical_response_seconds: 5,
 };
-
-/** The Anthropic SDK's error: status plus the body it received (`err.error`). */
-async function sdkError(
-  promise: Promise<unknown>,
-): Promise<InstanceType<typeof Anthropic.APIError>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Anthropic.APIError) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error('expected the SDK call to fail');
-}
 
 describe('/v1/messages (Anthropic Messages API)', () => {
   let gw: TestGateway;
@@ -347,7 +333,7 @@ describe('/v1/messages (Anthropic Messages API)', () => {
 
     it('refuses an image URL for a model that does not take URLs, naming the Anthropic path', async () => {
       const before = openai.received.length;
-      const error = await sdkError(
+      const error = await anthropicSdkError(
         client.messages.create({
           model: 'llama',
           max_tokens: 32,
@@ -495,7 +481,7 @@ describe('/v1/messages (Anthropic Messages API)', () => {
         stream: true,
         messages: [{ role: 'user', content: 'cut me' }],
       });
-      const error = await sdkError(
+      const error = await anthropicSdkError(
         (async () => {
           for await (const _event of stream) {
             // drain
@@ -508,7 +494,7 @@ describe('/v1/messages (Anthropic Messages API)', () => {
 
   describe('errors, as the Anthropic SDK surfaces them', () => {
     it('answers 400 model_not_in_allowlist as a BadRequestError', async () => {
-      const error = await sdkError(
+      const error = await anthropicSdkError(
         client.messages.create({
           model: 'gpt-nope',
           max_tokens: 5,
@@ -528,7 +514,7 @@ describe('/v1/messages (Anthropic Messages API)', () => {
 
     it('answers 401 as an AuthenticationError', async () => {
       const stranger = new Anthropic({ baseURL: gw.url, apiKey: 'pk-wrong', maxRetries: 0 });
-      const error = await sdkError(
+      const error = await anthropicSdkError(
         stranger.messages.create({
           model: 'llama',
           max_tokens: 5,
@@ -546,7 +532,7 @@ describe('/v1/messages (Anthropic Messages API)', () => {
         status: 500,
         body: { object: 'error', message: 'GPU on fire' },
       });
-      const error = await sdkError(
+      const error = await anthropicSdkError(
         client.messages.create({
           model: 'llama',
           max_tokens: 16,

@@ -1,6 +1,7 @@
 import { expectApiError } from 'test/support/expect-api-error';
 import { sql } from 'test/support/sql';
 import {
+  createKey,
   GatewayResponse,
   startGateway,
   TEST_ADMIN_TOKEN,
@@ -17,13 +18,6 @@ const INVALID_KEY_BODY = {
     param: null,
   },
 };
-
-/** Creates a key through the admin API and returns its id and plaintext. */
-async function createKey(gw: TestGateway, body: Record<string, unknown> = {}) {
-  const res = await gw.admin('POST', '/api/keys', { name: 'test', user_id: 'alice', ...body });
-  expect(res.status).toBe(201);
-  return res.body as { id: string; key: string };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

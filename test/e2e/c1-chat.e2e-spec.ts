@@ -1,22 +1,13 @@
 import OpenAI from 'openai';
+import { openConstraints } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
-import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 /**
  * /c1/chat/completions end to end, driven by the official `openai` SDK. What was forwarded is
  * read from the fake upstream's record, so each test proves which history went upstream.
  */
-
-const constraints = (over: Record<string, unknown> = {}) => ({
-  min_max_tokens: 1,
-  max_output_tokens: 1000,
-  context_window: 100_000,
-  accepts_image_url: false,
-  accepts_images: true,
-  typical_response_seconds: 1,
-  ...over,
-});
 
 describe('/c1/chat/completions', () => {
   let up: FakeUpstream;
@@ -34,25 +25,23 @@ describe('/c1/chat/completions', () => {
           {
             alias: 'fake',
             upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: constraints(),
+            constraints: openConstraints(),
           },
           {
             alias: 'slow',
             upstreams: [{ url: slow.url, format: 'openai', model: 'slow-model' }],
-            constraints: constraints(),
+            constraints: openConstraints(),
           },
           {
             alias: 'tiny',
             upstreams: [{ url: up.url, format: 'openai', model: 'tiny-model' }],
-            constraints: constraints({ context_window: 300, max_output_tokens: 100 }),
+            constraints: openConstraints({ context_window: 300, max_output_tokens: 100 }),
           },
         ],
       },
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/c1`, maxRetries: 0 });
-    const created = await gw.admin('POST', '/api/keys', { name: 'bob laptop', user_id: 'bob' });
-    expect(created.status).toBe(201);
-    bobKey = created.body.key;
+    bobKey = (await createKey(gw, { name: 'bob laptop', user_id: 'bob' })).key;
   });
   afterAll(async () => {
     await gw?.close();

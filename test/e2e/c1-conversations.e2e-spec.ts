@@ -1,8 +1,9 @@
 import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
-import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 /** Reading and shaping conversations: list, get, patch, delete, fork, and ownership (BOLA). */
 describe('/c1/conversations', () => {
@@ -15,21 +16,11 @@ describe('/c1/conversations', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     gw = await startGateway({
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/c1`, maxRetries: 0 });
-    bobKey = (await gw.admin('POST', '/api/keys', { name: 'bob', user_id: 'bob' })).body.key;
-    serviceKey = (
-      await gw.admin('POST', '/api/keys', { name: 'svc', user_id: 'svc', role: 'service' })
-    ).body.key;
+    bobKey = (await createKey(gw, { name: 'bob', user_id: 'bob' })).key;
+    serviceKey = (await createKey(gw, { name: 'svc', user_id: 'svc', role: 'service' })).key;
   });
   afterAll(async () => {
     await gw?.close();

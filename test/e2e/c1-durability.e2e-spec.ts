@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import { AckedTurn, killDuringTurns } from 'test/support/kill-during-turns';
+import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { e2eDatabaseKind } from 'test/support/test-database';
 
 /**
@@ -15,12 +17,6 @@ import { e2eDatabaseKind } from 'test/support/test-database';
  */
 const ROUNDS = Number(process.env.C1_KILL_ROUNDS ?? 3);
 const TURNS = Number(process.env.C1_KILL_TURNS ?? 80);
-
-interface Acked {
-  conversationId: string;
-  text: string;
-  answer: string;
-}
 
 // SQLite only: the file is checked with PRAGMA integrity_check, and on PostgreSQL the turns a
 // dead instance left are resolved when their claim expires (docs/notes/conversations.md).
@@ -42,18 +38,7 @@ describeOnSqlite('/c1 durability under kill -9', () => {
   beforeAll(async () => {
     up = await startFakeUpstream({ firstByteDelayMs: 40 });
     dir = mkdtempSync(join(tmpdir(), 'parley-kill-'));
-    writeFileSync(
-      join(dir, 'models.json'),
-      JSON.stringify({
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      }),
-    );
+    writeModelsFile(dir, fakeModelCatalog(up.url));
   });
   afterAll(async () => {
     gw?.kill('SIGKILL');
@@ -61,69 +46,25 @@ describeOnSqlite('/c1 durability under kill -9', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = () =>
-    spawnGateway({
-      DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
-      MODELS_FILE: join(dir, 'models.json'),
-    });
-
-  async function send(url: string, body: object, conversationId?: string) {
-    const res = await fetch(`${url}/c1/chat/completions`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${TEST_API_KEY}`,
-        'content-type': 'application/json',
-        ...(conversationId ? { 'x-conversation-id': conversationId } : {}),
-      },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const start = () => spawnGateway(sqliteGatewayEnv(dir));
 
   it(`stores every acknowledged turn exactly once across ${ROUNDS} kills`, async () => {
-    const acked: Acked[] = [];
+    const acked: AckedTurn[] = [];
     const conversations: string[] = [];
     let unacked = 0;
     for (let round = 0; round < ROUNDS; round++) {
       gw = await start();
-      const ackedBefore = acked.length;
-      const url = gw.url;
-      const inFlight: Promise<void>[] = [];
-      for (let i = 0; i < TURNS; i++) {
-        const text = `round ${round} turn ${i} ${Math.random().toString(36).slice(2)}`;
-        // Half continue existing conversations (one turn each, so none is busy), half start one.
-        const existing = i % 2 === 0 ? conversations[i / 2] : undefined;
-        const body = existing
-          ? { messages: [{ role: 'user', content: text }] }
-          : { model: 'fake', messages: [{ role: 'user', content: text }] };
-        inFlight.push(
-          send(url, body, existing).then(
-            (res) => {
-              if (res.status === 200) {
-                acked.push({
-                  conversationId: res.body.conversation_id,
-                  text,
-                  answer: res.body.choices[0].message.content,
-                });
-                if (!existing) {
-                  conversations.push(res.body.conversation_id);
-                }
-              }
-            },
-            () => undefined,
-          ),
-        );
-      }
       // Let some turns finish while many are in flight, then pull the plug.
-      const target = acked.length + Math.ceil(TURNS / 4) + Math.floor(Math.random() * (TURNS / 4));
-      const deadline = Date.now() + 10_000;
-      while (acked.length < target && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      gw.kill('SIGKILL');
-      await gw.exited;
-      await Promise.all(inFlight);
-      unacked += TURNS - (acked.length - ackedBefore);
+      const killed = await killDuringTurns(gw, {
+        turns: TURNS,
+        label: `round ${round}`,
+        continuing: conversations,
+        spread: 1 / 4,
+        waitMs: 10_000,
+      });
+      acked.push(...killed.acked);
+      conversations.push(...killed.started);
+      unacked += TURNS - killed.acked.length;
     }
     // The kill must have hit turns in flight, or the test proves nothing.
     expect(unacked).toBeGreaterThan(0);

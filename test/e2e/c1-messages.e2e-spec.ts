@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { openConstraints } from 'test/support/fake-catalog';
+import { anthropicSdkError } from 'test/support/anthropic-sdk-error';
 import {
   FakeAnthropicUpstream,
   startFakeAnthropicUpstream,
@@ -19,29 +21,7 @@ const PNG =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 const UPSTREAM_KEY = 'sk-ant-upstream-0123456789';
 
-const constraints = {
-  min_max_tokens: 1,
-  max_output_tokens: 1000,
-  context_window: 100_000,
-  accepts_image_url: false,
-  accepts_images: true,
-  typical_response_seconds: 1,
-};
-
-/** The Anthropic SDK's error: status plus the body it received (`err.error`). */
-async function sdkError(
-  promise: Promise<unknown>,
-): Promise<InstanceType<typeof Anthropic.APIError>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Anthropic.APIError) {
-      return error;
-    }
-    throw error;
-  }
-  throw new Error('expected the SDK call to fail');
-}
+const constraints = openConstraints();
 
 describe('/c1/messages', () => {
   let oa: FakeUpstream;
@@ -239,7 +219,7 @@ describe('/c1/messages', () => {
   });
 
   it('surfaces errors through the SDK with the catalog status, code and param', async () => {
-    const missing = await sdkError(
+    const missing = await anthropicSdkError(
       anthropic.messages.create(
         { model: 'claude', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
         resume('6f1c0000-0000-4000-8000-000000000000'),
@@ -259,7 +239,7 @@ describe('/c1/messages', () => {
       messages: [{ role: 'user', content: 'start' }],
     });
     const id = (first as any).conversation_id as string;
-    const system = await sdkError(
+    const system = await anthropicSdkError(
       anthropic.messages.create(
         {
           model: 'claude',
@@ -273,7 +253,7 @@ describe('/c1/messages', () => {
     expect(system).toBeInstanceOf(Anthropic.BadRequestError);
     expect((system.error as any).error).toMatchObject({ code: 'invalid_field', param: 'system' });
 
-    const badBlock = await sdkError(
+    const badBlock = await anthropicSdkError(
       anthropic.messages.create(
         {
           model: 'claude',
@@ -289,7 +269,7 @@ describe('/c1/messages', () => {
     // An upstream failure: the SDK sees the gateway's 502, the turn is failed and never
     // forwarded again.
     an.next({ kind: 'error', status: 500 });
-    const upstream = await sdkError(
+    const upstream = await anthropicSdkError(
       anthropic.messages.create(
         { model: 'claude', max_tokens: 16, messages: [{ role: 'user', content: 'doomed' }] },
         resume(id),

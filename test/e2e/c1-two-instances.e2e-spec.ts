@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeIfEnv } from 'test/support/describe-if-env';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
 import {
@@ -25,15 +26,7 @@ describe('/c1 across two gateway instances', () => {
 
   beforeAll(async () => {
     up = await startFakeUpstream({ firstByteDelayMs: 200 });
-    const models = {
-      models: [
-        {
-          alias: 'fake',
-          upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-          constraints: { max_output_tokens: 1000, context_window: 100_000 },
-        },
-      ],
-    };
+    const models = fakeModelCatalog(up.url);
     a = await startGateway({ models });
     // Started second, before any turn: its boot-time recovery finds nothing in flight.
     b = await startGateway({ models, databaseUrl: a.databaseUrl });
@@ -101,18 +94,7 @@ describeIfEnv(
     beforeAll(async () => {
       db = await createPostgresDatabase();
       up = await startFakeUpstream({ firstByteDelayMs: 300 });
-      writeFileSync(
-        join(dir, 'models.json'),
-        JSON.stringify({
-          models: [
-            {
-              alias: 'fake',
-              upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-              constraints: { max_output_tokens: 1000, context_window: 100_000 },
-            },
-          ],
-        }),
-      );
+      const modelsFile = writeModelsFile(dir, fakeModelCatalog(up.url));
       // Both at once on the fresh database, as a compose file starts them: they take turns
       // migrating it (an advisory lock), so neither fails to start.
       gateways.push(
@@ -122,7 +104,7 @@ describeIfEnv(
               DATABASE_URL: db.url,
               REDIS_URL: testRedisUrl(),
               REDIS_KEY_PREFIX: prefix,
-              MODELS_FILE: join(dir, 'models.json'),
+              MODELS_FILE: modelsFile,
               // Room for a burst on a loaded machine (see rate-limit-instances.e2e-spec.ts).
               REDIS_COMMAND_TIMEOUT_MS: '10000',
             }),
@@ -263,11 +245,8 @@ describeIfEnv(
         admitted: admitted.length,
         refused: answers.filter((r) => r.status === 429).length,
       }).toEqual({ admitted: 20, refused: 40 });
-      // Both instances admitted some: one bucket, not one per instance.
-      const admittedBy = answers
-        .map((r, i) => (r.status === 200 ? i % 2 : -1))
-        .filter((x) => x >= 0);
-      expect(new Set(admittedBy)).toEqual(new Set([0, 1]));
+      // One bucket per instance would have admitted 40 (30 requests and a burst of 20 on each);
+      // which instance wins the 20 depends on timing, so only the total is asserted.
       for (const gw of gateways) {
         expect(gw.output()).not.toContain('Redis unavailable');
       }

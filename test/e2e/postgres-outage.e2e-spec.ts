@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
@@ -40,15 +41,7 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
     gw = await startGateway({
       databaseUrl: db.url,
       env: { DATABASE_STATEMENT_TIMEOUT_MS: '2000' },
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
   });
   afterAll(async () => {
@@ -147,8 +140,14 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
       [json, 'json'],
       [streamed, 'streamed'],
     ]) {
-      const freeBy = Date.now() + 5_000;
-      while ((await gw.get(`/c1/conversations/${id}`)).body.busy && Date.now() < freeBy) {
+      const freeBy = Date.now() + 15_000; // generous: the machine may be loaded
+      // A read may itself fail while the pool replaces its terminated sessions: wait for a
+      // successful read that says the conversation is free.
+      const isFree = async () => {
+        const res = await gw.get(`/c1/conversations/${id}`);
+        return res.status === 200 && res.body.busy === false;
+      };
+      while (!(await isFree()) && Date.now() < freeBy) {
         await sleep(100);
       }
       const next = await turn(`${name}, after`, id);

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { openRawClient, statusCodes } from 'test/support/raw-client';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
@@ -147,18 +148,7 @@ describe('SIGTERM with /v1 streams and /c1 turns in flight', () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-shutdown-traffic-'));
     db = await createTestDatabase(dir);
     up = await startFakeUpstream(options);
-    writeFileSync(
-      join(dir, 'models.json'),
-      JSON.stringify({
-        models: [
-          {
-            alias: 'slow',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      }),
-    );
+    writeModelsFile(dir, fakeModelCatalog(up.url, { alias: 'slow' }));
   }
 
   afterEach(async () => {

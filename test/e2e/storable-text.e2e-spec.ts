@@ -1,3 +1,4 @@
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
@@ -19,15 +20,7 @@ describe('text the database cannot store', () => {
   beforeAll(async () => {
     up = await startFakeUpstream({ answer: ANSWER });
     gw = await startGateway({
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
   });
   afterAll(async () => {

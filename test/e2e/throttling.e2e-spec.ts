@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import {
   completionTokensFor,
@@ -16,21 +17,15 @@ import { describeIfEnv } from 'test/support/describe-if-env';
 import { startPrivateRedis } from 'test/support/private-redis';
 import { createTestDatabase } from 'test/support/test-database';
 import {
+  createKey,
   GatewayResponse,
   startGateway,
   TestGateway,
   TEST_API_KEY,
 } from 'test/support/start-gateway';
 
-const catalogFor = (upstream: FakeUpstream) => ({
-  models: [
-    {
-      alias: 'fake',
-      upstreams: [{ url: upstream.url, format: 'openai', model: 'fake-model' }],
-      constraints: { max_output_tokens: 4096, context_window: 32768 },
-    },
-  ],
-});
+const catalogFor = (upstream: FakeUpstream) =>
+  fakeModelCatalog(upstream.url, { maxOutputTokens: 4096, contextWindow: 32768 });
 
 const chat = (text: string, extra: object = {}) => ({
   model: 'fake',
@@ -45,12 +40,6 @@ const rateHeaders = (res: GatewayResponse) => ({
 });
 
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
-async function createKey(gw: TestGateway, body: object): Promise<{ id: string; key: string }> {
-  const res = await gw.admin('POST', '/api/keys', { name: 'test', user_id: 'alice', ...body });
-  expect(res.status).toBe(201);
-  return res.body as { id: string; key: string };
-}
 
 describe('rate limits', () => {
   let upstream: FakeUpstream;

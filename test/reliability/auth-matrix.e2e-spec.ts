@@ -1,4 +1,5 @@
 import { routesOf } from 'src/common/http/route-table';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import {
   GatewayResponse,
@@ -34,15 +35,7 @@ describe('auth matrix: every route × every credential', () => {
     up = await startFakeUpstream();
     gw = await startGateway({
       env: { METRICS_TOKEN },
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
     const create = async () =>
       (await gw.admin('POST', '/api/keys', { name: 'matrix', user_id: 'matrix' })).body as {

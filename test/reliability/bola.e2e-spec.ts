@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { routesOf } from 'src/common/http/route-table';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
+import { createKey, GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
 
 /**
  * Broken object-level authorisation (issue #11): user B, and a service key acting for B, try
@@ -22,18 +23,9 @@ describe('BOLA on every /c1 route', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     gw = await startGateway({
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
-    const key = async (body: object) =>
-      (await gw.admin('POST', '/api/keys', { name: 'bola', ...body })).body.key as string;
+    const key = async (body: object) => (await createKey(gw, { name: 'bola', ...body })).key;
     aliceKey = await key({ user_id: 'alice' });
     bobKey = await key({ user_id: 'bob' });
     serviceKey = await key({ user_id: 'svc', role: 'service' });

@@ -1,5 +1,6 @@
 import { ClientRequest, request as httpRequest } from 'node:http';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, ReceivedRequest, startFakeUpstream } from 'test/support/fake-upstream';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
@@ -29,15 +30,7 @@ describe('1,000 client aborts on /v1', () => {
     up = await startFakeUpstream();
     gw = await startGateway({
       env: { LOG_LEVEL: 'warn', HTTP_TOTAL_TIMEOUT_SECS: '60', SSE_KEEPALIVE_SECS: '30' },
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1024, context_window: 8192 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url, { maxOutputTokens: 1024, contextWindow: 8192 }),
     });
   });
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { createKey, startGateway, TestGateway } from 'test/support/start-gateway';
 
 /**
  * Mass assignment (issue #11): server-owned fields — owner, ids, status, timestamps, roles —
@@ -32,17 +33,9 @@ describe('mass assignment', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     gw = await startGateway({
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url),
     });
-    malloryKey = (await gw.admin('POST', '/api/keys', { name: 'm', user_id: 'mallory' })).body.key;
+    malloryKey = (await createKey(gw, { name: 'm', user_id: 'mallory' })).key;
   });
   afterAll(async () => {
     await gw?.close();

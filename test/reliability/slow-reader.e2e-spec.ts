@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { IncomingMessage, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeUpstream, ReceivedRequest, startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
+import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
 
 /**
@@ -33,21 +34,9 @@ describe('a client that stops reading a large stream', () => {
   beforeAll(async () => {
     up = await startFakeUpstream({ streamChunks: CHUNKS });
     dir = mkdtempSync(join(tmpdir(), 'parley-slow-reader-'));
-    writeFileSync(
-      join(dir, 'models.json'),
-      JSON.stringify({
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1024, context_window: 8192 },
-          },
-        ],
-      }),
-    );
+    writeModelsFile(dir, fakeModelCatalog(up.url, { maxOutputTokens: 1024, contextWindow: 8192 }));
     gw = await spawnGateway({
-      DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
-      MODELS_FILE: join(dir, 'models.json'),
+      ...sqliteGatewayEnv(dir),
     });
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
+import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
@@ -25,15 +26,7 @@ describe('/c1 when the database cannot be written', () => {
       // Storage only: the fault must not be an upstream one. SQLite's busy timeout is
       // max(DATABASE_STATEMENT_TIMEOUT_MS, 1000).
       env: { DATABASE_STATEMENT_TIMEOUT_MS: '1000' },
-      models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 1_000_000 },
-          },
-        ],
-      },
+      models: fakeModelCatalog(up.url, { contextWindow: 1_000_000 }),
     });
   });
   afterAll(async () => {

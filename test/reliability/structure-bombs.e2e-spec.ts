@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ERROR_CATALOG, ErrorCode } from 'src/modules/errors/error-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
-import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
+import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
+import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { TEST_ADMIN_TOKEN, TEST_API_KEY } from 'test/support/start-gateway';
 
 /**
@@ -246,22 +247,8 @@ describe('structure bombs and hostile JSON', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     dir = mkdtempSync(join(tmpdir(), 'parley-bombs-'));
-    writeFileSync(
-      join(dir, 'models.json'),
-      JSON.stringify({
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: { max_output_tokens: 1000, context_window: 100_000 },
-          },
-        ],
-      }),
-    );
-    gw = await spawnGateway({
-      DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
-      MODELS_FILE: join(dir, 'models.json'),
-    });
+    writeModelsFile(dir, fakeModelCatalog(up.url));
+    gw = await spawnGateway(sqliteGatewayEnv(dir));
   });
   let slowestOverall = { ms: 0, label: '' };
   afterAll(async () => {

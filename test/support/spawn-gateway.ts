@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { HEADER } from 'src/common/http/headers';
 import { TEST_ADMIN_TOKEN, TEST_API_KEY } from 'test/support/start-gateway';
 
 export interface SpawnedGateway {
@@ -12,6 +13,35 @@ export interface SpawnedGateway {
   /** Resolves with the exit code (or signal) once the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * The environment of a spawned gateway kept in `dir`: its SQLite file `parley.sqlite` and the
+ * catalog `models.json` (written with `writeModelsFile`).
+ */
+export function sqliteGatewayEnv(dir: string): Record<string, string> {
+  return {
+    DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
+    MODELS_FILE: join(dir, 'models.json'),
+  };
+}
+
+/** A JSON /c1/chat/completions turn with the test key: its status and parsed body. */
+export async function postChatTurn(
+  url: string,
+  body: object,
+  conversationId?: string,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}/c1/chat/completions`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${TEST_API_KEY}`,
+      'content-type': 'application/json',
+      ...(conversationId ? { [HEADER.conversationId]: conversationId } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
 }
 
 /**

@@ -74,6 +74,19 @@ export interface StartGatewayOptions {
 }
 
 /**
+ * Creates a key through the admin API (name `test`, user `alice` unless `body` says otherwise)
+ * and returns its id and plaintext.
+ */
+export async function createKey(
+  gw: TestGateway,
+  body: Record<string, unknown> = {},
+): Promise<{ id: string; key: string }> {
+  const res = await gw.admin('POST', '/api/keys', { name: 'test', user_id: 'alice', ...body });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; key: string };
+}
+
+/**
  * Boots the real application (the same `createApp()` as `main.ts`) on 127.0.0.1 with an
  * ephemeral port and a fresh SQLite file, and returns an HTTP client for it.
  */

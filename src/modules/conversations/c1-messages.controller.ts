@@ -1,20 +1,19 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
 import {
-  ApiBody,
   ApiExcludeEndpoint,
-  ApiHeader,
-  ApiOkResponse,
-  ApiProduces,
-  ApiProperty,
   ApiPropertyOptional,
   ApiTags,
+  IntersectionType,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
-import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
-import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
+import {
+  ApiConversationTurn,
+  ConversationAnswerFieldsDto,
+  ConversationTurnFieldsDto,
+} from 'src/modules/conversations/conversation-turn-api';
 import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
 import { MessagesTurnWire } from 'src/modules/conversations/messages-turn-wire';
 import {
@@ -22,29 +21,21 @@ import {
   AnthropicMessagesRequestDto,
 } from 'src/modules/proxy/dto/messages.dto';
 
-class C1MessagesRequestDto extends AnthropicMessagesRequestDto {
+class C1MessagesRequestDto extends IntersectionType(
+  AnthropicMessagesRequestDto,
+  ConversationTurnFieldsDto,
+) {
   @ApiPropertyOptional({
     example: 'echo',
     description: "A catalog alias; after the first turn, omitted means the conversation's model.",
   })
   declare model: string;
-
-  @ApiPropertyOptional({
-    description:
-      'The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation.',
-  })
-  conversation_id?: string;
-
-  @ApiPropertyOptional({
-    description:
-      "Only run the turn if this is the conversation's last message (else 409 conversation_conflict).",
-  })
-  expected_last_message_id?: string;
 }
 
-class C1MessageResponseDto extends AnthropicMessageResponseDto {
-  @ApiProperty() conversation_id: string;
-}
+class C1MessageResponseDto extends IntersectionType(
+  AnthropicMessageResponseDto,
+  ConversationAnswerFieldsDto,
+) {}
 
 /**
  * `POST /c1/messages` (also `/c1/v1/messages`, where the Anthropic SDKs send it): a
@@ -60,46 +51,18 @@ export class C1MessagesController {
   ) {}
 
   @Post('messages')
-  @ApiBody({
-    type: C1MessagesRequestDto,
-    description:
-      'The /v1/messages body, but `messages` holds only the new turn; `system` only on the first turn (the conversation keeps it). Same history as /c1/chat/completions: a conversation may be continued on either endpoint. Also served at /c1/v1/messages, where the Anthropic SDKs send it with base URL …/c1.',
+  @ApiConversationTurn({
+    body: {
+      type: C1MessagesRequestDto,
+      description:
+        'The /v1/messages body, but `messages` holds only the new turn; `system` only on the first turn (the conversation keeps it). Same history as /c1/chat/completions: a conversation may be continued on either endpoint. Also served at /c1/v1/messages, where the Anthropic SDKs send it with base URL …/c1.',
+    },
+    ok: {
+      type: C1MessageResponseDto,
+      description:
+        'The Anthropic message with conversation_id; x-conversation-id header. Streams: the Messages event sequence as on /v1/messages.',
+    },
   })
-  @ApiHeader({ name: HEADER.conversationId, required: false })
-  @ApiHeader({
-    name: HEADER.idempotencyKey,
-    required: false,
-    description: 'A retry with the same key and body within 24 h returns the stored answer.',
-  })
-  @ApiHeader({
-    name: HEADER.onDisconnect,
-    required: false,
-    description:
-      '`cancel`: abort the upstream when the client hangs up (default: finish and store).',
-  })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiOkResponse({
-    type: C1MessageResponseDto,
-    description:
-      'The Anthropic message with conversation_id; x-conversation-id header. Streams: the Messages event sequence as on /v1/messages.',
-  })
-  @ApiErrors(
-    'missing_field',
-    'invalid_field',
-    'model_not_in_allowlist',
-    'model_access_denied',
-    'max_tokens_below_minimum',
-    'image_url_not_supported',
-    'image_decode_error',
-    'media_url_not_supported',
-    'conversation_not_found',
-    'conversation_busy',
-    'conversation_conflict',
-    'storage_error',
-    'upstream_error',
-    'upstream_unavailable',
-    'upstream_timeout',
-  )
   async createMessage(
     @CurrentKey() auth: AuthContext,
     @Req() request: FastifyRequest,

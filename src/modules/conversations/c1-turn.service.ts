@@ -52,6 +52,19 @@ interface StoredTurn {
   prior: StoredMessage[];
 }
 
+/** A stored turn on its way upstream: what the JSON and the streamed path both need. */
+interface TurnRun<P extends PreparedTurn> {
+  wire: TurnWire<P>;
+  stored: StoredTurn;
+  prepared: P;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** `x-on-disconnect: cancel`. */
+  isCancelOnHangUp: boolean;
+  /** Aborted at the end of a shutdown's grace period. */
+  shutdown: AbortSignal;
+}
+
 /**
  * Neutral forms of stored messages, one per message object for as long as it lives (the
  * history cache holds the messages of recent chains): the wires keep their renderings with
@@ -173,16 +186,14 @@ export class C1TurnService {
       claimTtlMs: this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS,
     });
     const stored: StoredTurn = { turn, prior: [] };
-    try {
-      stored.prior = await this.buildPrompt(wire, turn, conversation, prepared);
-    } catch (error) {
-      await this.failQuietly(stored, prepared, error);
-      throw error;
-    }
+    stored.prior = await this.failTurnOnError(stored, prepared, () =>
+      this.buildPrompt(wire, turn, conversation, prepared),
+    );
+    const run: TurnRun<P> = { wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown };
     if (prepared.chat.isStream) {
-      await this.streamTurn(wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown);
+      await this.streamTurn(run);
     } else {
-      await this.jsonTurn(wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown);
+      await this.jsonTurn(run);
     }
   }
 
@@ -232,15 +243,8 @@ export class C1TurnService {
     this.cache.set([...prior, ...inputs, assistant]);
   }
 
-  private async jsonTurn<P extends PreparedTurn>(
-    wire: TurnWire<P>,
-    stored: StoredTurn,
-    prepared: P,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    isCancelOnHangUp: boolean,
-    shutdown: AbortSignal,
-  ): Promise<void> {
+  private async jsonTurn<P extends PreparedTurn>(run: TurnRun<P>): Promise<void> {
+    const { wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown } = run;
     // By default a JSON turn runs to its end even if the client leaves, so that its answer is
     // stored; `x-on-disconnect: cancel` aborts the upstream instead (the turn is then failed).
     const turn = stored.turn;
@@ -260,28 +264,19 @@ export class C1TurnService {
     } finally {
       hangUp?.dispose();
     }
-    try {
-      await this.finish(stored, this.assistantResult(completed.answer, 'completed', prepared));
-    } catch (error) {
-      await this.failQuietly(stored, prepared, error);
-      throw error;
-    }
+    await this.failTurnOnError(stored, prepared, () =>
+      this.finish(stored, this.assistantResult(completed.answer, 'completed', prepared)),
+    );
     completed.body.conversation_id = turn.conversation.id;
     this.sendJson(reply, turn.conversation.id, prepared, completed.body);
   }
 
-  private async streamTurn<P extends PreparedTurn>(
-    wire: TurnWire<P>,
-    stored: StoredTurn,
-    prepared: P,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    isCancelOnHangUp: boolean,
-    shutdown: AbortSignal,
-  ): Promise<void> {
+  private async streamTurn<P extends PreparedTurn>(run: TurnRun<P>): Promise<void> {
+    const { wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown } = run;
     const turn = stored.turn;
-    try {
-      await wire.stream(reply, prepared, {
+    // The upstream failed before anything was sent: a plain HTTP error, turn failed.
+    await this.failTurnOnError(stored, prepared, () =>
+      wire.stream(reply, prepared, {
         onClientGone: isCancelOnHangUp ? 'abort' : 'detach',
         signal: shutdown,
         headers: { [HEADER.conversationId]: turn.conversation.id },
@@ -289,12 +284,8 @@ export class C1TurnService {
         affinityKey: turn.conversation.id,
         // Runs before the stream's last bytes: a client that saw the end finds the turn stored.
         beforeEnd: (result) => this.storeStreamed(stored, prepared, result),
-      });
-    } catch (error) {
-      // The upstream failed before anything was sent: a plain HTTP error, turn failed.
-      await this.failQuietly(stored, prepared, error);
-      throw error;
-    }
+      }),
+    );
   }
 
   /**
@@ -349,6 +340,20 @@ export class C1TurnService {
       tokenEstimate: estimateTokens(answer.message),
       model: prepared.chat.model.alias,
     };
+  }
+
+  /** Runs `work`; if it throws, marks the turn failed (`failQuietly`) and rethrows. */
+  private async failTurnOnError<T>(
+    stored: StoredTurn,
+    prepared: PreparedTurn,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      await this.failQuietly(stored, prepared, error);
+      throw error;
+    }
   }
 
   /**

@@ -31,7 +31,8 @@ export interface TurnWire<P extends PreparedTurn = PreparedTurn> {
   splitTurn(prepared: P, isNewConversation: boolean): SplitTurn;
   /**
    * Sets what goes upstream to system prompt + history window + the new turn, for either
-   * kind of upstream: `chat.body.messages` (openai) and `chat.anthropicBody` (anthropic).
+   * kind of upstream: `chat.body.messages` (openai) and `chat.anthropicBody` or
+   * `chat.renderAnthropic` (anthropic).
    */
   renderPrompt(prepared: P, window: NeutralMessage[]): void;
   /** A JSON turn: the client's answer (in its format) and what to store. Throws `ApiError`. */

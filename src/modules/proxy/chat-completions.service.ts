@@ -63,6 +63,13 @@ export interface PreparedChat {
    */
   anthropicBody?: JsonObject;
   /**
+   * Renders the Anthropic request on demand (/c1/chat/completions: from the neutral history),
+   * called only when an `anthropic` upstream is chosen, so that a request the Anthropic
+   * rendering refuses (JSON `response_format`) still reaches an `openai` upstream of a mixed
+   * alias. Used when `anthropicBody` is not set; may throw `ApiError`.
+   */
+  renderAnthropic?: () => JsonObject;
+  /**
    * `body.messages` already serialised (/c1: its history, each stored message rendered once
    * and kept with it): spliced into the body for `openai` upstreams instead of serialising
    * thousands of history messages again on every turn. Must encode `body.messages` exactly.
@@ -388,6 +395,7 @@ export class ChatCompletionsService implements OnModuleInit {
       // #8: the Messages API; answers are translated back in complete() and stream().
       const anthropic =
         prepared.anthropicBody ??
+        prepared.renderAnthropic?.() ??
         openAIRequestToAnthropic(prepared.body, {
           defaultMaxTokens: prepared.model.constraints.maxOutputTokens,
         });

@@ -9,9 +9,13 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
-import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
+import {
+  CHAT_REQUEST_ERRORS,
+  MODEL_REQUEST_ERRORS,
+  UPSTREAM_ERRORS,
+} from 'src/modules/proxy/route-errors';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import {
   ChatCompletionRequestDto,
@@ -20,9 +24,7 @@ import {
   EmbeddingsResponseDto,
 } from 'src/modules/proxy/dto/chat-completion.dto';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
-import { watchHangUp } from 'src/modules/proxy/hang-up';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
+import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -45,17 +47,8 @@ export class V1ChatController {
   @ApiErrors(
     'missing_authorization',
     'invalid_authorization',
-    'missing_field',
-    'invalid_field',
-    'model_not_in_allowlist',
-    'model_access_denied',
-    'max_tokens_below_minimum',
-    'image_url_not_supported',
-    'image_decode_error',
-    'media_url_not_supported',
-    'upstream_error',
-    'upstream_unavailable',
-    'upstream_timeout',
+    ...CHAT_REQUEST_ERRORS,
+    ...UPSTREAM_ERRORS,
   )
   async chatCompletions(
     @CurrentKey() auth: AuthContext,
@@ -72,21 +65,14 @@ export class V1ChatController {
       });
       return;
     }
-    const hangUp = watchHangUp(reply);
-    try {
+    await sendJsonAnswer(reply, async (signal) => {
       const { bytes } = await this.chat.complete(prepared, {
-        signal: hangUp.signal,
+        signal,
         requestId: request.id,
         log: request.log,
       });
-      const applied = this.chat.appliedHeader(prepared);
-      if (applied) {
-        void reply.header(HEADER.applied, applied);
-      }
-      void reply.status(200).header('content-type', JSON_TYPE).send(bytes);
-    } finally {
-      hangUp.dispose();
-    }
+      return { bytes, applied: this.chat.appliedHeader(prepared) };
+    });
   }
 
   @Post('embeddings')
@@ -98,13 +84,8 @@ export class V1ChatController {
   @ApiErrors(
     'missing_authorization',
     'invalid_authorization',
-    'missing_field',
-    'invalid_field',
-    'model_not_in_allowlist',
-    'model_access_denied',
-    'upstream_error',
-    'upstream_unavailable',
-    'upstream_timeout',
+    ...MODEL_REQUEST_ERRORS,
+    ...UPSTREAM_ERRORS,
   )
   async createEmbeddings(
     @CurrentKey() auth: AuthContext,
@@ -113,16 +94,12 @@ export class V1ChatController {
   ): Promise<void> {
     const prepared = this.embeddings.prepare(auth, request.body);
     request.modelAlias = prepared.model.alias;
-    const hangUp = watchHangUp(reply);
-    try {
-      const bytes = await this.embeddings.create(prepared, {
-        signal: hangUp.signal,
+    await sendJsonAnswer(reply, async (signal) => ({
+      bytes: await this.embeddings.create(prepared, {
+        signal,
         requestId: request.id,
         log: request.log,
-      });
-      void reply.status(200).header('content-type', JSON_TYPE).send(bytes);
-    } finally {
-      hangUp.dispose();
-    }
+      }),
+    }));
   }
 }

@@ -9,18 +9,16 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
-import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
+import { CHAT_REQUEST_ERRORS, UPSTREAM_ERRORS } from 'src/modules/proxy/route-errors';
 import {
   AnthropicMessageResponseDto,
   AnthropicMessagesRequestDto,
 } from 'src/modules/proxy/dto/messages.dto';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
-import { watchHangUp } from 'src/modules/proxy/hang-up';
+import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
 import { MessagesService } from 'src/modules/proxy/messages.service';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -40,17 +38,8 @@ export class V1MessagesController {
   @ApiErrors(
     'missing_authorization',
     'invalid_authorization',
-    'missing_field',
-    'invalid_field',
-    'model_not_in_allowlist',
-    'model_access_denied',
-    'max_tokens_below_minimum',
-    'image_url_not_supported',
-    'image_decode_error',
-    'media_url_not_supported',
-    'upstream_error',
-    'upstream_unavailable',
-    'upstream_timeout',
+    ...CHAT_REQUEST_ERRORS,
+    ...UPSTREAM_ERRORS,
   )
   async createMessage(
     @CurrentKey() auth: AuthContext,
@@ -68,20 +57,13 @@ export class V1MessagesController {
       });
       return;
     }
-    const hangUp = watchHangUp(reply);
-    try {
+    await sendJsonAnswer(reply, async (signal) => {
       const { bytes } = await this.messages.complete(prepared, {
-        signal: hangUp.signal,
+        signal,
         requestId: request.id,
         upstreamHeaders: headers,
       });
-      const applied = this.messages.appliedHeader(prepared);
-      if (applied) {
-        void reply.header(HEADER.applied, applied);
-      }
-      void reply.status(200).header('content-type', JSON_TYPE).send(bytes);
-    } finally {
-      hangUp.dispose();
-    }
+      return { bytes, applied: this.messages.appliedHeader(prepared) };
+    });
   }
 }

@@ -1,0 +1,35 @@
+import type { FastifyReply } from 'fastify';
+import { HEADER } from 'src/common/http/headers';
+import { watchHangUp } from 'src/modules/proxy/hang-up';
+import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A non-streamed upstream answer, ready for the client. */
+export interface JsonAnswer {
+  /** The JSON body, sent byte for byte. */
+  bytes: Buffer;
+  /** The `x-parley-applied` value, if any (read after the call: it may add notes). */
+  applied?: string | null;
+}
+
+/**
+ * Runs a non-streamed /v1 call and sends its JSON answer (200). The call gets a signal that
+ * aborts the upstream when the client hangs up first (STYLE §8); errors propagate to the
+ * exception filter.
+ */
+export async function sendJsonAnswer(
+  reply: FastifyReply,
+  call: (signal: Cancellation) => Promise<JsonAnswer>,
+): Promise<void> {
+  const hangUp = watchHangUp(reply);
+  try {
+    const { bytes, applied } = await call(hangUp.signal);
+    if (applied) {
+      void reply.header(HEADER.applied, applied);
+    }
+    void reply.status(200).header('content-type', JSON_TYPE).send(bytes);
+  } finally {
+    hangUp.dispose();
+  }
+}
