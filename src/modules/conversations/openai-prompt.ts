@@ -115,7 +115,7 @@ const CLOSE = Buffer.from(']');
 
 /**
  * Sets `chat.body.messages` to the OpenAI rendering of `window` (failed tool results marked)
- * and `chat.messagesJson` to its JSON, which `bodyFor` splices into the upstream body. Each
+ * and `chat.messagesBytes` to its JSON in UTF-8, which `bodyFor` splices into the upstream body. Each
  * message is rendered and serialised once per message object and kept as long as it lives:
  * `C1TurnService` hands over the same objects for the messages the history cache holds (a
  * stored message never changes). The JSON of the window without its last message is kept as
@@ -160,6 +160,5 @@ export function renderOpenAIPrompt(chat: PreparedChat, window: NeutralMessage[])
     windows.set({ sources: window.slice(), messages: messages.slice(), json, bytes });
   }
   chat.body.messages = messages;
-  chat.messagesJson = `[${json}]`;
   chat.messagesBytes = [OPEN, ...bytes, CLOSE];
 }

@@ -70,15 +70,11 @@ export interface PreparedChat {
    */
   renderAnthropic?: () => JsonObject;
   /**
-   * `body.messages` already serialised (/c1: its history, each stored message rendered once
-   * and kept with it): spliced into the body for `openai` upstreams instead of serialising
-   * thousands of history messages again on every turn. Must encode `body.messages` exactly.
-   */
-  messagesJson?: string;
-  /**
-   * The UTF-8 bytes of `messagesJson`, in pieces (/c1: the history's bytes are encoded once and
-   * shared by the turns that forward it). When set, the body is sent as bytes joined from them:
-   * encoding a 435 KB string per turn cost more than the rest of a cached turn.
+   * `body.messages` already serialised, as UTF-8 bytes in pieces (/c1: each stored message is
+   * rendered once and kept with it, and the history's bytes are shared by the turns that
+   * forward it): spliced into the body for `openai` upstreams instead of serialising and
+   * encoding thousands of history messages again on every turn. Must encode `body.messages`
+   * exactly.
    */
   messagesBytes?: Buffer[];
 }
@@ -402,14 +398,10 @@ export class ChatCompletionsService implements OnModuleInit {
       return JSON.stringify({ ...anthropic, model: upstream.model });
     }
     const body = prepared.body;
-    if (prepared.messagesJson !== undefined) {
+    if (prepared.messagesBytes) {
       const { messages: _serialised, ...rest } = body;
-      const json = JSON.stringify({ ...rest, model: upstream.model });
-      if (prepared.messagesBytes) {
-        const tail = Buffer.from(`,${json.slice(1)}`);
-        return Buffer.concat([MESSAGES_KEY, ...prepared.messagesBytes, tail]);
-      }
-      return `{"messages":${prepared.messagesJson},${json.slice(1)}`;
+      const tail = Buffer.from(`,${JSON.stringify({ ...rest, model: upstream.model }).slice(1)}`);
+      return Buffer.concat([MESSAGES_KEY, ...prepared.messagesBytes, tail]);
     }
     const alias = body.model;
     body.model = upstream.model;
