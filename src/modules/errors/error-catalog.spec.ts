@@ -44,6 +44,17 @@ const SPEC_CODES: Record<string, number> = {
   storage_error: 500,
   server_overloaded: 503,
   media_url_not_supported: 400,
+  // Added with Responses, console, fleet and history.
+  previous_response_not_found: 400,
+  response_not_found: 404,
+  context_length_exceeded: 400,
+  no_active_turn: 404,
+  invalid_credentials: 401,
+  csrf_failed: 403,
+  console_role_forbidden: 403,
+  node_role_required: 403,
+  prompt_blocked: 400,
+  sensitive_words_detected: 400,
 };
 
 describe('ERROR_CATALOG', () => {

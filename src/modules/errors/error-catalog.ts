@@ -21,7 +21,7 @@ export interface CatalogEntry {
   typicalParam: string | null;
 }
 
-export const ERROR_CATALOG_VERSION = '1';
+export const ERROR_CATALOG_VERSION = '2';
 
 export const ERROR_CATALOG = {
   body_too_large: {
@@ -31,6 +31,24 @@ export const ERROR_CATALOG = {
     description: 'The request body is larger than the gateway accepts (MAX_BODY_BYTES).',
     remediation: 'Send a smaller body: shorten the history or downscale inline images.',
     typicalParam: null,
+  },
+  console_role_forbidden: {
+    type: 'permission_denied',
+    status: 403,
+    title: 'Read-only console user',
+    description: 'Console users with role viewer may read but not change anything.',
+    remediation: 'Ask an admin, or sign in as an admin.',
+    typicalParam: null,
+  },
+  context_length_exceeded: {
+    type: 'invalid_request_error',
+    status: 400,
+    title: 'Input does not fit the context window',
+    description:
+      "The input (with the stored history it continues) and max_output_tokens exceed the model's context window, and truncation is disabled.",
+    remediation:
+      'Shorten the input, lower max_output_tokens, or send truncation: "auto" to leave out the oldest items.',
+    typicalParam: 'input',
   },
   conversation_busy: {
     type: 'invalid_request_error',
@@ -56,6 +74,15 @@ export const ERROR_CATALOG = {
     description: 'No conversation with this id belongs to the calling user.',
     remediation: 'List conversations to find a valid id, or omit the id to start a new one.',
     typicalParam: 'conversation_id',
+  },
+  csrf_failed: {
+    type: 'permission_denied',
+    status: 403,
+    title: 'CSRF token missing or wrong',
+    description:
+      "A mutating request made with a console session must carry the session's CSRF token in x-csrf-token.",
+    remediation: 'Read csrf_token from GET /api/me and send it as x-csrf-token.',
+    typicalParam: null,
   },
   image_decode_error: {
     type: 'invalid_request_error',
@@ -97,6 +124,14 @@ export const ERROR_CATALOG = {
     title: 'Invalid credentials',
     description: 'The API key is unknown, revoked or inactive, or the header is malformed.',
     remediation: 'Send a valid key as "Authorization: Bearer <key>" or "x-api-key: <key>".',
+    typicalParam: null,
+  },
+  invalid_credentials: {
+    type: 'authentication_error',
+    status: 401,
+    title: 'Wrong username or password',
+    description: 'The console username and password do not match an active user.',
+    remediation: 'Check the username and password; an operator can reset it with npm run users.',
     typicalParam: null,
   },
   invalid_field: {
@@ -190,6 +225,42 @@ export const ERROR_CATALOG = {
     remediation: 'GET /v1/models lists the models served here.',
     typicalParam: 'model',
   },
+  no_active_turn: {
+    type: 'not_found',
+    status: 404,
+    title: 'No turn is generating',
+    description:
+      'The conversation exists but no turn of it is being generated, so there is no stream to attach to.',
+    remediation: 'Read the conversation with GET /c1/conversations/{id} instead.',
+    typicalParam: null,
+  },
+  node_role_required: {
+    type: 'permission_denied',
+    status: 403,
+    title: 'Node key required',
+    description: 'Only API keys with role node may report GPU statistics.',
+    remediation: "Create a key with role node for the GPU node's agent.",
+    typicalParam: null,
+  },
+  previous_response_not_found: {
+    type: 'invalid_request_error',
+    status: 400,
+    title: 'Previous response not found',
+    description:
+      "previous_response_id names no stored response of the calling user (unknown, created with store: false, deleted, or another user's).",
+    remediation:
+      'Send the id of a stored response of yours, or omit previous_response_id and send the history in input.',
+    typicalParam: 'previous_response_id',
+  },
+  prompt_blocked: {
+    type: 'invalid_request_error',
+    status: 400,
+    title: 'Prompt blocked by policy',
+    description:
+      "The input matches a rule of the operator's content policy (POLICY_FILE); nothing was stored or forwarded.",
+    remediation: 'Rephrase the request.',
+    typicalParam: 'messages[0].content',
+  },
   rate_limit_exceeded: {
     type: 'rate_limit_exceeded',
     status: 429,
@@ -198,12 +269,29 @@ export const ERROR_CATALOG = {
     remediation: 'Wait for the number of seconds in retry-after, then retry.',
     typicalParam: null,
   },
+  response_not_found: {
+    type: 'not_found',
+    status: 404,
+    title: 'Response not found',
+    description: 'No stored response with this id belongs to the calling user.',
+    remediation: 'Check the id; responses created with store: false are never stored.',
+    typicalParam: 'response_id',
+  },
   route_not_found: {
     type: 'not_found',
     status: 404,
     title: 'Route not found',
     description: 'No endpoint answers this method and path.',
     remediation: 'Check the path and method against /openapi.json.',
+    typicalParam: null,
+  },
+  sensitive_words_detected: {
+    type: 'invalid_request_error',
+    status: 400,
+    title: 'Answer blocked by policy',
+    description:
+      "The model's answer matches an output rule of the operator's content policy; the turn is stored as failed.",
+    remediation: 'Rephrase the request; the blocked answer is not shown.',
     typicalParam: null,
   },
   server_overloaded: {
