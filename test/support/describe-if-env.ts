@@ -1,18 +1,19 @@
 /**
- * `describe` that runs only when the environment variable(s) are set, and says so loudly when
- * one is not, so a skipped PostgreSQL or Redis suite cannot pass unnoticed.
+ * `describe` that runs only when `reason` is null. Otherwise the suite is registered with
+ * `describe.skip` (jest counts its tests as skipped, never as passed) and a loud line says why,
+ * so a suite that needs PostgreSQL or Redis cannot pass unnoticed on a machine without them.
  */
-export function describeIfEnv(variables: string | string[], name: string, fn: () => void): void {
-  const missing = [variables].flat().filter((v) => !process.env[v]);
-  if (missing.length === 0) {
+export function describeUnless(reason: string | null, name: string, fn: () => void): void {
+  if (reason === null) {
     describe(name, fn);
     return;
   }
-  describe(name, () => {
-    it(`SKIPPED: set ${missing.join(' and ')} to run "${name}"`, () => {
-      console.warn(
-        `\n*** SKIPPED: "${name}" needs ${missing.join(' and ')}; it did not run. ***\n`,
-      );
-    });
-  });
+  console.warn(`\n*** SKIPPED: "${name}" ${reason}; it did not run. ***\n`);
+  describe.skip(`${name} (SKIPPED: ${reason})`, fn);
+}
+
+/** `describe` that runs only when the environment variable(s) are set (see describeUnless). */
+export function describeIfEnv(variables: string | string[], name: string, fn: () => void): void {
+  const missing = [variables].flat().filter((v) => !process.env[v]);
+  describeUnless(missing.length === 0 ? null : `needs ${missing.join(' and ')}`, name, fn);
 }
