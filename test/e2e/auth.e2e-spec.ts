@@ -8,6 +8,7 @@ import {
   TEST_API_KEY,
   TestGateway,
 } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 const INVALID_KEY_BODY = {
   error: {
@@ -18,8 +19,6 @@ const INVALID_KEY_BODY = {
     param: null,
   },
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('API-key authentication', () => {
   let gw: TestGateway;

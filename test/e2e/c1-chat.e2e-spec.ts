@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { openConstraints } from 'test/support/fake-catalog';
+import { waitFor } from 'test/support/time';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
 import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
@@ -537,17 +538,3 @@ describe('/c1/chat/completions', () => {
     ]);
   });
 });
-
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error('waitFor timed out');
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

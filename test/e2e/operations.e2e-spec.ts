@@ -5,8 +5,7 @@ import { parseMetrics, Scrape } from 'test/support/metrics';
 import { parseSseJson } from 'test/support/sse-frames';
 import { openRawClient, RawClient, statusCodes } from 'test/support/raw-client';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from 'test/support/time';
 
 async function scrape(gw: TestGateway, token?: string): Promise<Scrape> {
   const res = await gw.get('/metrics', {

@@ -6,8 +6,7 @@ import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { parseSseJson } from 'test/support/sse-frames';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
 import { createPostgresDatabase, TestDatabase } from 'test/support/test-database';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from 'test/support/time';
 
 /**
  * The database goes away under a running gateway, on a real PostgreSQL server: only this test's

@@ -8,8 +8,7 @@ import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
 import { parseSseJson } from 'test/support/sse-frames';
 import { TEST_API_KEY } from 'test/support/start-gateway';
 import { createTestDatabase, TestDatabase } from 'test/support/test-database';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from 'test/support/time';
 
 /** A POST whose body is incomplete: in flight until `finish` is written. */
 const HELD_POST =

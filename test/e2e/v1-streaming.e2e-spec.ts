@@ -2,8 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { dataEvents, postSse } from 'test/support/sse-reader';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from 'test/support/time';
 
 describe('/v1 streaming back-pressure', () => {
   let up: FakeUpstream;

@@ -9,6 +9,7 @@ import {
 } from 'test/support/fake-upstream';
 import { dataEvents, postSse, ReadEvent, SseResponse } from 'test/support/sse-reader';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 const constraints = { max_output_tokens: 1024, context_window: 8192 };
 const ask = (model: string, extra: object = {}) => ({
@@ -16,7 +17,6 @@ const ask = (model: string, extra: object = {}) => ({
   messages: [{ role: 'user', content: 'tell me something long' }],
   ...extra,
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits (up to `withinMs`) for the upstream to notice that the gateway hung up. */
 async function hangUpOf(record: ReceivedRequest, withinMs = 1500): Promise<number> {

@@ -3,6 +3,7 @@ import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, ReceivedRequest, startFakeUpstream } from 'test/support/fake-upstream';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 /**
  * 1,000 clients that hang up on /v1 (issue #11): before the request is forwarded, while the
@@ -11,7 +12,6 @@ import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gate
  */
 const TOTAL = 1000;
 const BATCH = 100;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Phase = 'before_headers' | 'first_byte' | 'mid_stream';
 

@@ -6,6 +6,7 @@ import { FakeUpstream, ReceivedRequest, startFakeUpstream } from 'test/support/f
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 /**
  * A client that stops reading while the upstream pushes a large stream (issue #11): the
@@ -17,7 +18,6 @@ const ANSWER_BYTES = 48 * 1024 * 1024;
 const CHUNKS = ANSWER_BYTES / 10240; // ~10 KB of content per event
 /** Generous: socket buffers and stream high-water marks, far below the 48 MB answer. */
 const RSS_GROWTH_BOUND = 32 * 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident memory (VmRSS) and its peak so far (VmHWM) of a process, in bytes. */
 function memoryOf(pid: number): { rss: number; peak: number } {

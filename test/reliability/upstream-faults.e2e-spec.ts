@@ -14,6 +14,7 @@ import {
   TEST_API_KEY,
   TestGateway,
 } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 /**
  * Transport faults between the gateway and its model server, injected by a TCP proxy (issue
@@ -24,7 +25,6 @@ import {
 const CONNECT_TIMEOUT_MS = 400;
 const FIRST_BYTE_TIMEOUT_MS = 2000;
 const CONCURRENCY = 500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ask = (model: string, extra: object = {}) => ({
   model,
   messages: [{ role: 'user', content: 'hello there' }],

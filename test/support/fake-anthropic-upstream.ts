@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Behaviour, ReceivedRequest } from 'test/support/fake-upstream';
+import { sleep } from 'test/support/time';
 
 /** A scripted answer: these content blocks (text, thinking, tool_use) and this stop reason. */
 export interface ScriptedMessage {
@@ -61,8 +62,6 @@ function pieces(text: string, n: number): string[] {
   }
   return out;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A real node:http server on 127.0.0.1:0 speaking the Anthropic Messages API like

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
+import { sleep } from 'test/support/time';
 
 /** What the fake does with the next request(s). Default: a well-formed answer. */
 export type Behaviour =
@@ -97,8 +98,6 @@ export function promptTokensFor(body: any): number {
 export function completionTokensFor(answer: string): number {
   return answer.split(/\s+/).filter(Boolean).length;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A base URL on which nothing listens (connect → ECONNREFUSED): a port bound then released.

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
+import { sleep } from 'test/support/time';
 
 /** What the proxy does with connections accepted from now on. */
 export type FaultMode =
@@ -182,5 +183,3 @@ export async function startBlackHoleListener(): Promise<BlackHoleListener> {
     },
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

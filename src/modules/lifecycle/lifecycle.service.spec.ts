@@ -3,6 +3,7 @@ import { loadConfig } from 'src/config/load-config';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { parseMetrics } from 'test/support/metrics';
+import { sleep } from 'test/support/time';
 
 function setUp(graceSecs: string) {
   const server = {
@@ -19,8 +20,6 @@ function setUp(graceSecs: string) {
   const config = loadConfig({ SHUTDOWN_GRACE_SECS: graceSecs });
   return { lifecycle: new LifecycleService(config, metrics, host), server, log, metrics };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe(LifecycleService.name, () => {
   it('closes the listener and resolves as soon as nothing is in flight', async () => {

@@ -8,6 +8,7 @@ import { pipeSse, SsePipeOptions, SsePipeResult } from 'src/modules/proxy/sse/ss
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
 import { classifyFailure, failureToApiError } from 'src/modules/proxy/upstream/upstream-errors';
+import { sleep } from 'test/support/time';
 
 const model: CatalogModel = {
   alias: 'm',
@@ -56,7 +57,6 @@ function fakeCall(signal: CancelSignal) {
 }
 
 const event = (data: string) => `data: ${data}\n\n`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe(pipeSse.name, () => {
   let app: FastifyInstance;

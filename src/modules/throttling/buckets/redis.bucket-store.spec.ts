@@ -6,8 +6,7 @@ import { scenarioArb } from 'test/support/bucket-scenarios';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { startPrivateRedis } from 'test/support/private-redis';
 import { deleteRedisKeys, testRedisPrefix, testRedisUrl } from 'test/support/test-redis';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from 'test/support/time';
 
 async function ready(store: RedisBucketStore, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
