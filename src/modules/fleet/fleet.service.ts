@@ -98,7 +98,7 @@ export class FleetService {
         rows.push({
           alias: model.alias,
           url: redactUrl(upstream.url),
-          status: load.isReachable === false ? 'down' : !isStale ? 'up' : health,
+          status: isStale ? health : 'up',
           running: load.running,
           waiting: load.waiting,
           kv_cache_usage: load.kvCacheUsage,
