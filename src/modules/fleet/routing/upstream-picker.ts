@@ -166,7 +166,7 @@ export class UpstreamPicker {
       if (!load) {
         return null;
       }
-      loads.push({ waiting: load.waiting, kvStep: Math.floor(load.kvCacheUsage / KV_STEP) });
+      loads.push({ waiting: load.waiting, kvStep: Math.floor(load.kvCacheUsage / KV_STEP + 1e-9) });
     }
     return loads;
   }
