@@ -162,8 +162,15 @@ describe('load-aware routing with conversation affinity', () => {
     const moved = await turn(id);
     expect(moved.served).not.toBe(home);
     expect(await picks('affinity_overflow')).toBe(overflowBefore + 1);
-    const line = gw.logs.filter((l) => l.msg === 'upstream pick').pop();
-    expect(line).toMatchObject({ model: 'fleet', reason: 'affinity_overflow' });
+    // The choice and its reason are on the request's log line.
+    const line = gw.logs
+      .filter((l) => l.msg === 'request' && l.route === '/c1/chat/completions')
+      .pop();
+    expect(line).toMatchObject({
+      model: 'fleet',
+      upstream: ups[moved.served].url,
+      pick: 'affinity_overflow',
+    });
 
     // Within the margin the conversation stays home even if another queue is shorter.
     const within = [5, 5, 5];

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { redactUrl } from 'src/common/logging/upstream-failure';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -66,6 +67,7 @@ export class UpstreamPicker {
   private readonly margin: number;
   private readonly picks: Counter<'model' | 'reason'>;
   private readonly counters = new Map<string, { inc(): void }>();
+  private readonly shownUrls = new WeakMap<CatalogUpstream, string>();
   private roundRobin = 0;
 
   constructor(
@@ -133,10 +135,13 @@ export class UpstreamPicker {
       }
     }
     this.counterFor(alias, reason).inc();
-    request.log?.info(
-      { model: alias, upstream: redactUrl(chosen.upstream.url), reason },
-      'upstream pick',
-    );
+    // On the request's own log line (and any later line of the request) rather than a line of
+    // its own: a pino line costs several times the pick (bench/fleet-cost.ts).
+    // A retry binds again: JSON readers keep the last `upstream`, the one that answered.
+    (request.log as Logger | undefined)?.setBindings({
+      upstream: this.shownUrl(chosen.upstream),
+      pick: reason,
+    });
     return chosen;
   }
 
@@ -235,6 +240,16 @@ export class UpstreamPicker {
       }
     }
     return best ?? candidates[start];
+  }
+
+  /** The upstream's URL as logs show it (never credentials), computed once per upstream. */
+  private shownUrl(upstream: CatalogUpstream): string {
+    let shown = this.shownUrls.get(upstream);
+    if (shown === undefined) {
+      shown = redactUrl(upstream.url);
+      this.shownUrls.set(upstream, shown);
+    }
+    return shown;
   }
 
   private counterFor(alias: string, reason: PickReason): { inc(): void } {
