@@ -25,7 +25,6 @@ import { MetricsFetcher } from 'src/modules/fleet/load/metrics-fetcher';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { CatalogUpstream } from 'src/modules/models/catalog.types';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import pino from 'pino';
 
@@ -118,7 +117,7 @@ async function main() {
       model: 'm',
       apiKeyEnv: null,
       apiKey: null,
-    } as CatalogUpstream,
+    },
     inFlight: i,
   }));
   const log = createLogger(
