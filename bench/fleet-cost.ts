@@ -25,6 +25,7 @@ import { MetricsFetcher } from 'src/modules/fleet/load/metrics-fetcher';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { CatalogUpstream } from 'src/modules/models/catalog.types';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import pino from 'pino';
 
@@ -109,7 +110,7 @@ async function main() {
   const config = loadConfig({ FLEET_SCRAPE_SECS: String(INTERVAL_SECS) });
   const book = new UpstreamLoadBook(config);
   const picker = new UpstreamPicker(config, book, new UpstreamHealthBook(), new MetricsService());
-  const candidates = [0, 1, 2].map((i) => ({
+  const candidates: { upstream: CatalogUpstream; inFlight: number }[] = [0, 1, 2].map((i) => ({
     upstream: {
       id: `bench#${i}`,
       url: `http://10.0.0.${i}:8000/v1`,
