@@ -9,6 +9,7 @@ import {
   readRocmSmiJson,
   ROCM_SMI_ARGS,
 } from 'src/cli/gpu-agent/gpu-readers';
+import { MAX_GPUS_PER_REPORT } from 'src/modules/fleet/gpu-report';
 
 const USAGE = `Usage: npm run gpu-agent -- --gateway <url> (--key <key> | --key-file <path>)
                           [--interval <seconds>] [--node <name>]
@@ -23,8 +24,6 @@ const MAX_BACKOFF_MS = 60_000;
 /** A GPU tool or the gateway that takes longer than this counts as a failure. */
 const TOOL_TIMEOUT_MS = 10_000;
 const POST_TIMEOUT_MS = 10_000;
-/** The gateway's limit (SPEC "Fleet"). */
-const MAX_GPUS = 64;
 
 interface Options {
   endpoint: string;
@@ -108,7 +107,7 @@ async function readGpus(): Promise<GpuEntry[]> {
   if (nvidia === null && rocm === null) {
     throw new Error('neither nvidia-smi nor rocm-smi is on PATH');
   }
-  return gpus.slice(0, MAX_GPUS);
+  return gpus.slice(0, MAX_GPUS_PER_REPORT);
 }
 
 async function post(options: Options, gpus: GpuEntry[]): Promise<void> {

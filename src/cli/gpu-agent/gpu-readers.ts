@@ -1,19 +1,12 @@
+import type { GpuStat } from 'src/modules/fleet/gpu-report';
+
 /**
  * Turns the GPU tools' output into the `gpus` entries of `POST /api/gpu-stats`. Pure functions:
  * the agent runs the tools, these only read their text.
  */
 
-/** One GPU in the wire shape of SPEC "Fleet"; null where the tool printed no figure. */
-export interface GpuEntry {
-  index: number;
-  uuid: string | null;
-  name: string | null;
-  utilization_gpu: number | null;
-  memory_used_mib: number | null;
-  memory_total_mib: number | null;
-  temperature_c: number | null;
-  power_w: number | null;
-}
+/** One GPU in the wire shape of SPEC "Fleet" (the gateway's own type); null where no figure. */
+export type GpuEntry = GpuStat;
 
 /** The query the agent runs; the order of fields is what `readNvidiaSmiCsv` expects. */
 export const NVIDIA_SMI_ARGS = [
