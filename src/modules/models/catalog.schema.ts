@@ -190,6 +190,10 @@ function parseMetricsUrl(
   if (value === false) {
     return false;
   }
+  if (typeof value !== 'string' || value.trim() === '') {
+    problem(path, 'must be the URL of the metrics (http://host:port/metrics) or false');
+    return null;
+  }
   return parseBaseUrl(value, path, problem);
 }
 
