@@ -9,6 +9,7 @@ import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
+import { FleetModule } from 'src/modules/fleet/fleet.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
@@ -36,6 +37,7 @@ export class AppModule {
         ModelsModule,
         ProxyModule,
         ConversationsModule,
+        FleetModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

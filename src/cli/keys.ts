@@ -20,7 +20,7 @@ import { MetricsModule } from 'src/modules/metrics/metrics.module';
 
 const USAGE = `Usage: npm run keys -- <command>
 
-  create --user <user_id> --name <name> [--role user|service] [--key <key>]
+  create --user <user_id> --name <name> [--role user|service|node] [--key <key>]
          [--allowed-models <alias,alias>]
       Creates a key and prints it as JSON, with the plaintext "key" shown this once.
   list [--user <user_id>] [--json]

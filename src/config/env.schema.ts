@@ -231,6 +231,21 @@ export const ENV_SCHEMA = {
     default: 15,
     doc: 'Interval of `: keep-alive` comments while a stream waits for its first byte.',
   }),
+  FLEET_SCRAPE_SECS: setting({
+    parse: num(0, 3600),
+    default: 5,
+    doc: "Interval of reading each upstream's load (vLLM `/metrics`, Ollama `/api/ps`; see `metrics_url`); figures older than three intervals are stale. 0 = never.",
+  }),
+  FLEET_NODE_STALE_SECS: setting({
+    parse: num(1, 86_400),
+    default: 30,
+    doc: 'A GPU node whose last report is older than this is shown `stale` (reports older than a day are dropped).',
+  }),
+  FLEET_AFFINITY_QUEUE_MARGIN: setting({
+    parse: int(0, 1_000_000),
+    default: 4,
+    doc: "A conversation leaves its upstream when that upstream's waiting queue exceeds the least loaded one's by more than this.",
+  }),
   METRICS_TOKEN: setting({
     parse: text(1),
     default: '',

@@ -32,6 +32,7 @@ export interface AppConfig {
     maxBodyBytes: number;
   };
   metrics: { token: string | null };
+  fleet: { scrapeIntervalMs: number; nodeStaleMs: number; affinityQueueMargin: number };
   log: { level: EnvValues['LOG_LEVEL']; content: boolean };
 }
 
@@ -114,6 +115,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       maxBodyBytes: v.UPSTREAM_MAX_BODY_BYTES,
     },
     metrics: { token: orNull(v.METRICS_TOKEN) },
+    fleet: {
+      scrapeIntervalMs: secs(v.FLEET_SCRAPE_SECS),
+      nodeStaleMs: secs(v.FLEET_NODE_STALE_SECS),
+      affinityQueueMargin: v.FLEET_AFFINITY_QUEUE_MARGIN,
+    },
     log: { level: v.LOG_LEVEL, content: v.LOG_CONTENT },
   });
 }

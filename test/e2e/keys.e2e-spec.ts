@@ -215,7 +215,7 @@ describe('/api/keys', () => {
           400,
           'invalid_field',
           'role',
-          'role must be one of: user, service',
+          'role must be one of: user, service, node',
         ],
         [
           { ...valid, allowed_models: 'echo' },

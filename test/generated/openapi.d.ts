@@ -4,6 +4,24 @@
  */
 
 export interface paths {
+  '/api/gpu-stats': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** GPU nodes and upstream load as last seen (operator) */
+    get: operations['GpuStatsController_list'];
+    put?: never;
+    /** A GPU node's statistics, sent by its agent (API key with role node) */
+    post: operations['GpuStatsController_report'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/keys': {
     parameters: {
       query?: never;
@@ -477,7 +495,7 @@ export interface components {
       /** @description null = the defaults */
       rate_limit: components['schemas']['RateLimitDto'] | null;
       /** @enum {string} */
-      role: 'user' | 'service';
+      role: 'user' | 'service' | 'node';
       /** @description null = no quota */
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       /** @description The key's user, or the end user a service key names in x-user-id */
@@ -668,11 +686,11 @@ export interface components {
       /** @description null (default) = RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST */
       rate_limit?: components['schemas']['RateLimitDto'] | null;
       /**
-       * @description A service key may act for an end user with x-user-id
+       * @description A service key may act for an end user with x-user-id; a node key may only report GPU statistics
        * @default user
        * @enum {string}
        */
-      role?: 'user' | 'service';
+      role?: 'user' | 'service' | 'node';
       /** @description null = no quota */
       token_quota?: components['schemas']['TokenQuotaDto'] | null;
       /**
@@ -698,7 +716,7 @@ export interface components {
       name: string;
       rate_limit: components['schemas']['RateLimitDto'] | null;
       /** @enum {string} */
-      role: 'user' | 'service';
+      role: 'user' | 'service' | 'node';
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       user_id: string;
     };
@@ -802,6 +820,50 @@ export interface components {
       /** @description The last message the new conversation keeps (inclusive). */
       message_id: string;
     };
+    GpuNodeDto: {
+      gpus: components['schemas']['GpuStatDto'][];
+      /** @example gpu-node-1 */
+      node: string;
+      /** @example 2026-12-04T20:31:07.120Z */
+      reported_at: string;
+      /** @description No report for FLEET_NODE_STALE_SECS */
+      stale: boolean;
+    };
+    GpuReportAcceptedDto: {
+      /** @example 8 */
+      gpus: number;
+      /** @example gpu-node-1 */
+      node: string;
+      /** @example 2026-12-04T20:31:07.120Z */
+      reported_at: string;
+    };
+    GpuStatDto: {
+      /** @example 0 */
+      index: number;
+      /** @example 81559 */
+      memory_total_mib?: number | null;
+      /** @example 71234 */
+      memory_used_mib?: number | null;
+      /** @example NVIDIA H100 80GB HBM3 */
+      name?: string | null;
+      /** @example 412.5 */
+      power_w?: number | null;
+      /** @example 64 */
+      temperature_c?: number | null;
+      /**
+       * @description Percent
+       * @example 87
+       */
+      utilization_gpu?: number | null;
+      /** @example GPU-5d7c… */
+      uuid?: string | null;
+    };
+    GpuStatsResponseDto: {
+      /** @description Nodes heard from within a day, by name */
+      nodes: components['schemas']['GpuNodeDto'][];
+      /** @description Every upstream of the catalog */
+      upstreams: components['schemas']['UpstreamLoadDto'][];
+    };
     HealthResponseDto: {
       /** @example ok */
       status: string;
@@ -834,7 +896,7 @@ export interface components {
       name: string;
       rate_limit: components['schemas']['RateLimitDto'] | null;
       /** @enum {string} */
-      role: 'user' | 'service';
+      role: 'user' | 'service' | 'node';
       token_quota: components['schemas']['TokenQuotaDto'] | null;
       user_id: string;
     };
@@ -925,6 +987,14 @@ export interface components {
       /** @enum {string} */
       status: 'ready' | 'not_ready';
     };
+    ReportGpuStatsDto: {
+      gpus: components['schemas']['GpuStatDto'][];
+      /**
+       * @description The node name: 1-128 letters, digits and . _ : -
+       * @example gpu-node-1
+       */
+      node: string;
+    };
     StreamOptionsDto: {
       /** @description Receive the final usage-only chunk */
       include_usage?: boolean;
@@ -954,7 +1024,7 @@ export interface components {
       /** @description null = the defaults */
       rate_limit?: components['schemas']['RateLimitDto'] | null;
       /** @enum {string} */
-      role?: 'user' | 'service';
+      role?: 'user' | 'service' | 'node';
       /** @description null = no quota */
       token_quota?: components['schemas']['TokenQuotaDto'] | null;
     };
@@ -986,6 +1056,36 @@ export interface components {
        * @example http://vllm:8000/v1
        */
       url: string;
+    };
+    UpstreamLoadDto: {
+      /** @example llama-4-scout */
+      alias: string;
+      /**
+       * @description 0..1
+       * @example 0.42
+       */
+      kv_cache_usage: number | null;
+      /** @example null */
+      last_error: string | null;
+      /**
+       * @description 0..1
+       * @example 0.8
+       */
+      prefix_cache_hit_rate: number | null;
+      /** @example 3 */
+      running: number | null;
+      /** @example 2026-12-04T20:31:07.120Z */
+      scraped_at: string | null;
+      /** @description Figures older than three FLEET_SCRAPE_SECS: not used for routing */
+      stale: boolean;
+      /** @enum {string} */
+      status: 'up' | 'down' | 'unknown';
+      /** @example 180 */
+      ttft_p50_ms: number | null;
+      /** @example http://vllm-1:8000/v1 */
+      url: string;
+      /** @example 0 */
+      waiting: number | null;
     };
     UsageDto: {
       completion_tokens: number;
@@ -1046,6 +1146,102 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  GpuStatsController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GpuStatsResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  GpuStatsController_report: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ReportGpuStatsDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GpuReportAcceptedDto'];
+        };
+      };
+      /** @description invalid_field, missing_field */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description node_role_required */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   KeysController_list: {
     parameters: {
       query?: {

@@ -18,9 +18,18 @@ const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 /** The routes anyone may call (asserted by test/e2e/public-routes.e2e-spec.ts). */
 const isPublic = (url: string) =>
   ['/healthz', '/readyz', '/errors', '/openapi.json'].includes(url) || url.startsWith('/docs');
-/** Which secret a route takes: admin routes ADMIN_TOKEN, /metrics its token, the rest a key. */
-const secretFor = (url: string) =>
-  url.startsWith('/api/') ? TEST_ADMIN_TOKEN : url === '/metrics' ? METRICS_TOKEN : TEST_API_KEY;
+/**
+ * Which secret a route takes: GPU node reports a key with role node, admin routes ADMIN_TOKEN,
+ * /metrics its token, the rest a key.
+ */
+const secretFor = (method: string, url: string, nodeKey: string) =>
+  method === 'POST' && url === '/api/gpu-stats'
+    ? nodeKey
+    : url.startsWith('/api/')
+      ? TEST_ADMIN_TOKEN
+      : url === '/metrics'
+        ? METRICS_TOKEN
+        : TEST_API_KEY;
 const concrete = (url: string) =>
   url.replace(/:[A-Za-z0-9_]+/g, '00000000-0000-4000-8000-000000000000');
 
@@ -30,6 +39,7 @@ describe('auth matrix: every route × every credential', () => {
   let revokedKey: string;
   let deletedKey: string;
   let otherKey: string;
+  let nodeKey: string;
 
   beforeAll(async () => {
     up = await startFakeUpstream();
@@ -51,6 +61,8 @@ describe('auth matrix: every route × every credential', () => {
     expect((await gw.admin('DELETE', `/api/keys/${deleted.id}`)).status).toBe(200);
     deletedKey = deleted.key;
     otherKey = (await create()).key;
+    nodeKey = (await gw.admin('POST', '/api/keys', { name: 'gpu', user_id: 'gpu', role: 'node' }))
+      .body.key as string;
   });
   afterAll(async () => {
     await gw?.close();
@@ -70,7 +82,7 @@ describe('auth matrix: every route × every credential', () => {
     'a revoked key': { authorization: `Bearer ${revokedKey}` },
     'a deleted key': { authorization: `Bearer ${deletedKey}` },
     'the wrong kind of secret': {
-      authorization: `Bearer ${secret === TEST_API_KEY ? TEST_ADMIN_TOKEN : TEST_API_KEY}`,
+      authorization: `Bearer ${secret === TEST_API_KEY || secret === nodeKey ? TEST_ADMIN_TOKEN : TEST_API_KEY}`,
     },
     'conflicting Authorization and x-api-key': {
       authorization: `Bearer ${secret}`,
@@ -114,7 +126,7 @@ describe('auth matrix: every route × every credential', () => {
     const invalidBodies = new Map<string, Set<string>>();
     let calls = 0;
     for (const { method, url } of routes) {
-      const secret = secretFor(url);
+      const secret = secretFor(method, url, nodeKey);
       const missing = await call(method, url, {});
       calls++;
       expect({
@@ -143,13 +155,13 @@ describe('auth matrix: every route × every credential', () => {
           status: 401,
           challenge: 'Bearer realm="parley"',
         });
-        const kind = secret === TEST_API_KEY ? 'api key' : url;
+        const kind = secret === TEST_API_KEY || secret === nodeKey ? 'api key' : url;
         invalidBodies.set(kind, new Set([...(invalidBodies.get(kind) ?? []), res.text]));
       }
       const valid: Record<string, string>[] = [
         { authorization: `Bearer ${secret}` },
         { authorization: `bearer ${secret}` },
-        ...(secret === TEST_API_KEY ? [{ 'x-api-key': secret }] : []),
+        ...(secret === TEST_API_KEY || secret === nodeKey ? [{ 'x-api-key': secret }] : []),
       ];
       for (const headers of valid) {
         const res = await call(method, url, headers);

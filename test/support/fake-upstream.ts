@@ -51,9 +51,36 @@ export interface FakeUpstreamOptions {
   modelName?: string;
 }
 
+/** The load a fake vLLM publishes on `GET /metrics` (and in its load report header). */
+export interface FakeLoad {
+  running: number;
+  waiting: number;
+  kvCacheUsage: number;
+  prefixHits: number;
+  prefixQueries: number;
+  /** Cumulative counts of the time-to-first-token histogram for the bounds in TTFT_BOUNDS. */
+  ttftCounts: number[];
+}
+
+/** Upper bounds (seconds) of the fake's time-to-first-token histogram, `+Inf` last. */
+export const TTFT_BOUNDS = ['0.1', '0.25', '0.5', '1.0', '+Inf'];
+
+/**
+ * How `GET /metrics` answers: `ok` (the figures of `load`), `hang` (never), `garbage` (not
+ * Prometheus text), `nan` / `negative` (a queue that is NaN or below zero), `off` (404).
+ */
+export type MetricsBehaviour = 'ok' | 'hang' | 'garbage' | 'nan' | 'negative' | 'off';
+
 export interface FakeUpstream {
   url: string; // base URL with /v1
   port: number;
+  /** What `/metrics` publishes; change it at will. Scrapes are not in `received`. */
+  load: FakeLoad;
+  metrics: MetricsBehaviour;
+  /** `GET /metrics` requests served so far. */
+  metricsScrapes: number;
+  /** Answer `endpoint-load-metrics` on chat answers when the request asks (vLLM's ORCA header). */
+  loadReportHeader: boolean;
   received: ReceivedRequest[];
   options: FakeUpstreamOptions;
   /** Queue behaviours for the next requests, in order; then back to `ok`. */
@@ -121,6 +148,34 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   let fallback: Behaviour = { kind: 'ok' };
   const sockets = new Set<Socket>();
   const modelName = () => options.modelName ?? 'fake-model';
+  const fake: FakeUpstream = {
+    url: '',
+    port: 0,
+    load: {
+      running: 0,
+      waiting: 0,
+      kvCacheUsage: 0,
+      prefixHits: 0,
+      prefixQueries: 0,
+      ttftCounts: [0, 0, 0, 0, 0],
+    },
+    metrics: 'off',
+    metricsScrapes: 0,
+    loadReportHeader: false,
+    received,
+    options,
+    next: (...behaviours) => queue.push(...behaviours),
+    always: (behaviour) => {
+      fallback = behaviour;
+    },
+    openSockets: () => sockets.size,
+    close: async () => {
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 
   const server: Server = createServer((req, res) => {
     void handle(req, res);
@@ -131,6 +186,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      serveMetrics(res);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) {
       chunks.push(chunk as Buffer);
@@ -309,28 +368,71 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(text),
       'set-cookie': 'upstream-session=secret',
+      ...loadReportFor(res.req),
     });
     res.end(text);
+  }
+
+  function loadReportFor(req: IncomingMessage): Record<string, string> {
+    if (!fake.loadReportHeader || req.headers['endpoint-load-metrics-format'] !== 'text') {
+      return {};
+    }
+    const { waiting, kvCacheUsage } = fake.load;
+    return {
+      'endpoint-load-metrics': `TEXT named_metrics.kv_cache_usage_perc=${kvCacheUsage.toFixed(1)}, named_metrics.num_requests_waiting=${waiting.toFixed(1)}`,
+    };
+  }
+
+  /** vLLM's /metrics, trimmed to the families Parley reads plus one it ignores. */
+  function serveMetrics(res: ServerResponse) {
+    fake.metricsScrapes++;
+    const behaviour = fake.metrics;
+    if (behaviour === 'hang') {
+      return;
+    }
+    if (behaviour === 'off') {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('Not Found');
+      return;
+    }
+    if (behaviour === 'garbage') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('<html><body>{"running": 0} vllm:num_requests_waiting{ zero</body></html>');
+      return;
+    }
+    const l = fake.load;
+    const waiting =
+      behaviour === 'nan' ? 'NaN' : behaviour === 'negative' ? '-3.0' : `${l.waiting}.0`;
+    const labels = `engine="0",model_name="${modelName()}"`;
+    const lines = [
+      '# HELP vllm:num_requests_running Number of requests in model execution batches.',
+      '# TYPE vllm:num_requests_running gauge',
+      `vllm:num_requests_running{${labels}} ${l.running}.0`,
+      '# TYPE vllm:num_requests_waiting gauge',
+      `vllm:num_requests_waiting{${labels}} ${waiting}`,
+      '# TYPE vllm:kv_cache_usage_perc gauge',
+      `vllm:kv_cache_usage_perc{${labels}} ${l.kvCacheUsage}`,
+      '# TYPE vllm:prefix_cache_queries counter',
+      `vllm:prefix_cache_queries_total{${labels}} ${l.prefixQueries}.0`,
+      '# TYPE vllm:prefix_cache_hits counter',
+      `vllm:prefix_cache_hits_total{${labels}} ${l.prefixHits}.0`,
+      '# TYPE vllm:time_to_first_token_seconds histogram',
+      ...TTFT_BOUNDS.map(
+        (le, i) =>
+          `vllm:time_to_first_token_seconds_bucket{${labels},le="${le}"} ${l.ttftCounts[i] ?? 0}.0`,
+      ),
+      `vllm:time_to_first_token_seconds_count{${labels}} ${l.ttftCounts[TTFT_BOUNDS.length - 1] ?? 0}.0`,
+      '# TYPE vllm:iteration_tokens_total histogram',
+      `vllm:iteration_tokens_total_bucket{${labels},le="1.0"} 3.0`,
+    ];
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(`${lines.join('\n')}\n`);
   }
 
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
-    received,
-    options,
-    next: (...behaviours) => queue.push(...behaviours),
-    always: (behaviour) => {
-      fallback = behaviour;
-    },
-    openSockets: () => sockets.size,
-    close: async () => {
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  fake.url = `http://127.0.0.1:${port}/v1`;
+  fake.port = port;
+  return fake;
 }

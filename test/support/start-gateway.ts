@@ -102,6 +102,8 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
     RATE_LIMIT_PER_SECOND: '1000',
     RATE_LIMIT_BURST: '100000',
     AUTH_FAILURES_PER_MINUTE: '100000',
+    // Upstream load reading opens its own connections to the fakes; tests about fleet turn it on.
+    FLEET_SCRAPE_SECS: '0',
     LOG_LEVEL: 'info',
     ...options.env,
   };

@@ -5,7 +5,7 @@ export interface AuthContext {
   keyHash: string;
   /** The user the request acts for: the key's user, or the end user a service key names. */
   userId: string;
-  role: 'user' | 'service';
+  role: 'user' | 'service' | 'node';
   allowedModels: string[] | null;
   rateLimit: { perSecond: number; burst: number } | null;
   tokenQuota: { limit: number; period: 'day' | 'month' | 'total' } | null;

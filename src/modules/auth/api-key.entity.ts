@@ -1,6 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn, ValueTransformer } from 'typeorm';
 
-export type ApiKeyRole = 'user' | 'service';
+/** `node`: a GPU node's agent, which may only report statistics (POST /api/gpu-stats). */
+export type ApiKeyRole = 'user' | 'service' | 'node';
 
 /** Wire shape of a per-key rate-limit override (`RATE_LIMIT_PER_SECOND`/`_BURST` otherwise). */
 export interface StoredRateLimit {

@@ -3,18 +3,21 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { IS_PUBLIC } from 'src/common/decorators/public.decorator';
 import 'src/common/types/fastify-request';
-import { ADMIN_PATH_PREFIX, IS_ADMIN } from 'src/modules/auth/auth.decorators';
+import { ADMIN_PATH_PREFIX, IS_ADMIN, IS_NODE_REPORT } from 'src/modules/auth/auth.decorators';
+import { admitRole } from 'src/modules/auth/node-role';
 import { AuthService } from 'src/modules/auth/auth.service';
 
 interface RouteAccess {
   isPublic: boolean;
   isAdmin: boolean;
+  isNodeReport: boolean;
 }
 
 /**
  * The global guard (APP_GUARD, registered before the rate-limit guard): every route needs an
  * API key unless it is `@Public()`; operator routes (`@AdminOnly()` or anything under `/api/`)
- * need ADMIN_TOKEN instead. Sets `request.auth` for API-key routes.
+ * need ADMIN_TOKEN instead; `@NodeReport()` routes need a key with role `node`, the only routes
+ * such a key may call. Sets `request.auth` for API-key routes.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -33,18 +36,25 @@ export class ApiKeyGuard implements CanActivate {
     }
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const route = request.routeOptions.url ?? request.url;
+    if (access.isNodeReport) {
+      return this.admit(request, access);
+    }
     if (access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api') {
       this.auth.authenticateAdmin(request);
       return true;
     }
+    return this.admit(request, access);
+  }
+
+  private admit(request: FastifyRequest, access: RouteAccess): boolean | Promise<boolean> {
     const caller = this.auth.authenticate(request);
     if (caller instanceof Promise) {
       return caller.then((resolved) => {
-        request.auth = resolved;
+        request.auth = admitRole(resolved, access.isNodeReport);
         return true;
       });
     }
-    request.auth = caller;
+    request.auth = admitRole(caller, access.isNodeReport);
     return true;
   }
 
@@ -56,6 +66,7 @@ export class ApiKeyGuard implements CanActivate {
       access = {
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) === true,
         isAdmin: this.reflector.getAllAndOverride<boolean>(IS_ADMIN, targets) === true,
+        isNodeReport: this.reflector.getAllAndOverride<boolean>(IS_NODE_REPORT, targets) === true,
       };
       this.access.set(handler, access);
     }

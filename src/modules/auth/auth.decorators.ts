@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 
 export const IS_ADMIN = 'parley:isAdmin';
+export const IS_NODE_REPORT = 'parley:isNodeReport';
 
 /** Routes under this prefix are operator routes whether or not they say so (fail closed). */
 export const ADMIN_PATH_PREFIX = '/api/';
@@ -34,6 +35,25 @@ export function ApiKeyAuth() {
       'missing_authorization',
       'invalid_authorization',
       'user_override_forbidden',
+      'rate_limit_exceeded',
+    ),
+  );
+}
+
+/**
+ * A route for GPU nodes' agents (SPEC "Fleet"): it takes an API key with role `node`, even
+ * under `/api/`; any other role gets 403 `node_role_required`. Keys with role `node` are refused
+ * everywhere else (see ApiKeyGuard).
+ */
+export function NodeReport() {
+  return applyDecorators(
+    SetMetadata(IS_NODE_REPORT, true),
+    ApiBearerAuth('bearer'),
+    ApiSecurity('x-api-key'),
+    ApiErrors(
+      'missing_authorization',
+      'invalid_authorization',
+      'node_role_required',
       'rate_limit_exceeded',
     ),
   );

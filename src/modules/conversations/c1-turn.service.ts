@@ -255,6 +255,7 @@ export class C1TurnService {
         signal: hangUp ? anyOf(hangUp.signal, shutdown) : shutdown,
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
+        log: request.log,
       });
     } catch (thrown) {
       const error =
@@ -282,6 +283,7 @@ export class C1TurnService {
         headers: { [HEADER.conversationId]: turn.conversation.id },
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
+        log: request.log,
         // Runs before the stream's last bytes: a client that saw the end finds the turn stored.
         beforeEnd: (result) => this.storeStreamed(stored, prepared, result),
       }),

@@ -180,6 +180,40 @@ describe(parseCatalog.name, () => {
     expect(problemsOf(doc)).toContainEqual(expected);
   });
 
+  it('reads metrics_url: a URL, false for none, absent for the default', () => {
+    const { models } = parseCatalog(
+      {
+        models: [
+          model({
+            upstreams: [
+              upstream({ metrics_url: 'http://vllm:9100/metrics/' }),
+              upstream({ metrics_url: false }),
+              upstream(),
+            ],
+          }),
+        ],
+      },
+      readEnv,
+    );
+    expect(models[0].upstreams.map((u) => u.metricsUrl)).toEqual([
+      'http://vllm:9100/metrics',
+      false,
+      undefined,
+    ]);
+    expect(
+      problemsOf({ models: [model({ upstreams: [upstream({ metrics_url: true })] })] }),
+    ).toEqual([
+      'models[0].upstreams[0].metrics_url: must be the URL of the metrics (http://host:port/metrics) or false',
+    ]);
+    expect(
+      problemsOf({
+        models: [model({ upstreams: [upstream({ metrics_url: 'http://u:p@vllm/metrics' })] })],
+      }),
+    ).toEqual([
+      'models[0].upstreams[0].metrics_url: must not contain credentials; put the key in the variable named by api_key_env',
+    ]);
+  });
+
   it('refuses a document that is not an object', () => {
     expect(problemsOf(['x'])).toEqual(['(root): must be an object with a "models" list']);
   });

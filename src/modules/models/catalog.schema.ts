@@ -18,7 +18,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_PROBLEMS = 20;
 
 const MODEL_KEYS = ['alias', 'upstreams', 'constraints'];
-const UPSTREAM_KEYS = ['url', 'format', 'model', 'api_key_env'];
+const UPSTREAM_KEYS = ['url', 'format', 'model', 'api_key_env', 'metrics_url'];
 const CONSTRAINT_KEYS = [
   'min_max_tokens',
   'max_output_tokens',
@@ -162,6 +162,7 @@ function parseUpstreams(
         }
       }
     }
+    const metricsUrl = parseMetricsUrl(entry.metrics_url, `${at}.metrics_url`, problem);
     if (url && (format === 'openai' || format === 'anthropic') && typeof model === 'string') {
       result.push({
         id: `${alias}#${j}`,
@@ -170,10 +171,30 @@ function parseUpstreams(
         model,
         apiKeyEnv,
         apiKey,
+        ...(metricsUrl === undefined || metricsUrl === null ? {} : { metricsUrl }),
       });
     }
   });
   return result.length === value.length ? result : null;
+}
+
+/** `metrics_url` (SPEC "Fleet"): a URL to read the upstream's load from, or false for none. */
+function parseMetricsUrl(
+  value: unknown,
+  path: string,
+  problem: Problem,
+): string | false | undefined | null {
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (value === false) {
+    return false;
+  }
+  if (typeof value !== 'string' || value.trim() === '') {
+    problem(path, 'must be the URL of the metrics (http://host:port/metrics) or false');
+    return null;
+  }
+  return parseBaseUrl(value, path, problem);
 }
 
 function parseBaseUrl(value: unknown, path: string, problem: Problem): string | null {

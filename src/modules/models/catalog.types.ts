@@ -26,6 +26,11 @@ export interface CatalogUpstream {
   apiKeyEnv: string | null;
   /** The key itself, read once at boot. Never logged, never returned. */
   apiKey: string | null;
+  /**
+   * Where its load is read (SPEC "Fleet"): a URL, `false` for nowhere; absent = the default for
+   * the server (vLLM `/metrics` at the URL's origin, see fleet/load/metrics-target.ts).
+   */
+  metricsUrl?: string | false;
   /** Set for the in-process dev model: no network, served by the echo transport. */
   builtin?: 'echo';
 }

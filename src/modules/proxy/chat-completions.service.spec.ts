@@ -4,6 +4,8 @@ import Fastify, { FastifyInstance } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { UsageSink } from 'src/common/types/usage-sink';
 import { loadConfig } from 'src/config/load-config';
+import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
+import { UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { builtinCatalog } from 'src/modules/models/catalog.loader';
@@ -32,7 +34,9 @@ function build() {
   const config = loadConfig({});
   const catalog = new ModelCatalog(builtinCatalog());
   const metrics = new MetricsService();
-  const client = new UpstreamClient(config, catalog, new UpstreamHealthBook(), metrics);
+  const health = new UpstreamHealthBook();
+  const picker = new UpstreamPicker(config, new UpstreamLoadBook(config), health, metrics);
+  const client = new UpstreamClient(config, catalog, health, metrics, picker);
   const lifecycle = { track: () => ({ done: () => undefined }) } as unknown as LifecycleService;
   const record = jest.fn<void, Parameters<UsageSink['record']>>();
   const service = new ChatCompletionsService(config, catalog, client, metrics, lifecycle, {

@@ -11,7 +11,7 @@ import { RateLimitDto, TokenQuotaDto } from 'src/modules/auth/dto/key-limits.dto
 import { KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH } from 'src/modules/auth/key-material';
 import { USER_ID_MAX_LENGTH, USER_ID_PATTERN } from 'src/modules/auth/user-id';
 
-export const KEY_ROLES: readonly ApiKeyRole[] = ['user', 'service'];
+export const KEY_ROLES: readonly ApiKeyRole[] = ['user', 'service', 'node'];
 const VISIBLE_ASCII = '{field} must contain only visible ASCII characters (no spaces)';
 
 /** Shared by create and update. */
@@ -61,7 +61,8 @@ export class CreateKeyDto {
   @ApiPropertyOptional({
     enum: KEY_ROLES,
     default: 'user',
-    description: 'A service key may act for an end user with x-user-id',
+    description:
+      'A service key may act for an end user with x-user-id; a node key may only report GPU statistics',
   })
   @EnumField(KEY_ROLES)
   role?: ApiKeyRole;

@@ -18,6 +18,7 @@ import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types'
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { LOAD_REPORT_REQUEST, UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { EchoTransport } from 'src/modules/proxy/upstream/echo/echo.transport';
 import { PoolTransport } from 'src/modules/proxy/upstream/pool-transport';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
@@ -34,9 +35,6 @@ import { upstreamErrorMessage } from 'src/modules/proxy/wire/upstream-error-mess
 
 /** `anthropic-version` sent to `anthropic` upstreams unless the caller names another. */
 export const ANTHROPIC_VERSION = '2023-06-01';
-
-/** How long a refused upstream is skipped by the balancer (unless all are down). */
-const DOWN_BACKOFF_MS = 5_000;
 
 /** How long in-flight upstream requests may run on after the HTTP server closed. */
 const SHUTDOWN_POOL_GRACE_MS = 2_000;
@@ -120,8 +118,8 @@ interface ModelMetrics {
 
 /**
  * The only place Parley makes upstream HTTP calls (STYLE §8): one keep-alive undici `Pool` per
- * upstream origin, balancing between the upstreams of an alias (least in flight, round robin
- * among equals, refused ones skipped for a few seconds), one retry after a connect failure (on
+ * upstream origin, the upstream of each attempt chosen by the `UpstreamPicker` (load, affinity,
+ * health: fleet/routing), one retry after a connect failure (on
  * the next upstream when there is one), named timeouts, and upstream failures mapped to
  * catalog errors. Never forwards a caller's credentials: auth headers come from the catalog.
  */
@@ -133,13 +131,13 @@ export class UpstreamClient implements OnApplicationShutdown {
   private readonly metricsByModel = new Map<string, ModelMetrics>();
   private readonly timeouts: TimeoutSettings;
   private readonly maxBodyBytes: number;
-  private roundRobin = 0;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     catalog: ModelCatalog,
     private readonly health: UpstreamHealthBook,
     private readonly metrics: MetricsService,
+    private readonly picker: UpstreamPicker,
   ) {
     this.timeouts = config.upstream;
     this.maxBodyBytes = config.upstream.maxBodyBytes;
@@ -193,7 +191,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     const startedAt = performance.now();
     let failed: Target | null = null;
     for (let attempt = 1; ; attempt++) {
-      const target = this.pick(targets, failed, request.affinityKey);
+      const target: Target = this.picker.pick(model.alias, targets, failed, request);
       let body: string | Buffer | undefined;
       let path: string;
       try {
@@ -257,6 +255,7 @@ export class UpstreamClient implements OnApplicationShutdown {
       }
 
       this.health.markUp(target.upstream.id, Math.round(performance.now() - attemptStart));
+      this.picker.observeAnswer(target.upstream, response.headers);
       if (response.statusCode < 200 || response.statusCode >= 300) {
         const message = await this.readErrorMessage(response.body, response.headers, target);
         target.inFlight--;
@@ -482,8 +481,13 @@ export class UpstreamClient implements OnApplicationShutdown {
       if (upstream.apiKey) {
         baseHeaders[HEADER.apiKey] = upstream.apiKey;
       }
-    } else if (upstream.apiKey) {
-      baseHeaders[HEADER.authorization] = `Bearer ${upstream.apiKey}`;
+    } else {
+      if (upstream.apiKey) {
+        baseHeaders[HEADER.authorization] = `Bearer ${upstream.apiKey}`;
+      }
+      if (upstream.metricsUrl !== false) {
+        Object.assign(baseHeaders, LOAD_REPORT_REQUEST);
+      }
     }
     if (upstream.builtin === 'echo') {
       return {
@@ -532,36 +536,6 @@ export class UpstreamClient implements OnApplicationShutdown {
       headers[HEADER.requestId] = request.requestId;
     }
     return headers;
-  }
-
-  /**
-   * Least in flight first; among equals, round robin (or the affinity key's upstream); a target
-   * refused in the last few seconds only when every other is too; never `exclude` when another
-   * exists (the retry goes to the next upstream).
-   */
-  private pick(targets: Target[], exclude: Target | null, affinityKey?: string): Target {
-    const n = targets.length;
-    if (n === 1) {
-      return targets[0];
-    }
-    const start = affinityKey ? hashString(affinityKey) % n : this.roundRobin++ % n;
-    let best: Target | null = null;
-    let bestScore = Infinity;
-    for (let k = 0; k < n; k++) {
-      const target = targets[(start + k) % n];
-      if (target === exclude) {
-        continue;
-      }
-      let score = affinityKey && k === 0 ? -1 : target.inFlight;
-      if (this.health.isRecentlyDown(target.upstream.id, DOWN_BACKOFF_MS)) {
-        score += 1e9;
-      }
-      if (score < bestScore) {
-        best = target;
-        bestScore = score;
-      }
-    }
-    return best ?? targets[start];
   }
 
   private async readErrorMessage(
@@ -644,14 +618,6 @@ function pathFor(upstream: CatalogUpstream, operation: UpstreamOperation): strin
       }
       return '/embeddings';
   }
-}
-
-function hashString(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) {
-    h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  }
-  return h >>> 0;
 }
 
 function errorCodeOf(error: unknown): string | undefined {
