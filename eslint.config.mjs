@@ -74,7 +74,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['src/modules/errors/**/*.ts'],
+    files: ['src/modules/errors/**/*.ts', 'src/common/errors/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

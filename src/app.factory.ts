@@ -11,7 +11,7 @@ import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
 import { installCheapAsyncResourceBind } from 'src/common/runtime/async-resource-bind';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { installRequestHooks } from 'src/modules/lifecycle/request-hooks';
 import { ClientErrorHandler, serverTimeoutOptions } from 'src/modules/lifecycle/server-timeouts';

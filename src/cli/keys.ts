@@ -15,7 +15,7 @@ import { AuthModule } from 'src/modules/auth/auth.module';
 import { CreateKeyDto } from 'src/modules/auth/dto/create-key.dto';
 import { KeyResponseDto } from 'src/modules/auth/dto/key-response.dto';
 import { MAX_PAGE_SIZE } from 'src/modules/auth/dto/list-keys-query.dto';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 
 const USAGE = `Usage: npm run keys -- <command>

@@ -1,4 +1,4 @@
-import { ERROR_CODES } from 'src/modules/errors/error-catalog';
+import { ERROR_CODES } from 'src/common/errors/error-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { dumpDatabase, sql } from 'test/support/sql';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { ERROR_CATALOG } from 'src/modules/errors/error-catalog';
+import { ERROR_CATALOG } from 'src/common/errors/error-catalog';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';

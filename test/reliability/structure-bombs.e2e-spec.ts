@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { ERROR_CATALOG, ErrorCode } from 'src/modules/errors/error-catalog';
+import { ERROR_CATALOG, ErrorCode } from 'src/common/errors/error-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';

@@ -1,4 +1,4 @@
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { startGateway, TestGateway } from 'test/support/start-gateway';

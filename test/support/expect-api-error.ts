@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, ErrorCode } from 'src/modules/errors/error-catalog';
+import { ERROR_CATALOG, ErrorCode } from 'src/common/errors/error-catalog';
 import { GatewayResponse } from 'test/support/start-gateway';
 
 /** Asserts the whole error envelope: status, type (from the catalog), code and param. */

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /** Writes a catalog error from a Fastify hook, where Nest's exception filter does not run. */
 export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {

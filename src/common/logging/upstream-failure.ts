@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { ErrorCode } from 'src/modules/errors/error-catalog';
+import type { ErrorCode } from 'src/common/errors/error-catalog';
 
 /** What an operator needs to act on one failed upstream attempt. */
 export interface UpstreamFailure {

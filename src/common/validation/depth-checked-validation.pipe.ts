@@ -1,5 +1,5 @@
 import { ArgumentMetadata, ValidationPipe } from '@nestjs/common';
-import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
+import { assertJsonDepth } from 'src/common/validation/json-depth';
 
 /**
  * The global ValidationPipe, with the body's nesting checked first: class-transformer walks a

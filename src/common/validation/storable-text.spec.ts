@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { assertStorableText, unstorableTextProblem } from 'src/common/validation/storable-text';
 
 describe('unstorableTextProblem', () => {

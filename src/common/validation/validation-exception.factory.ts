@@ -1,5 +1,5 @@
 import { ValidationError } from 'class-validator';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /**
  * Turns class-validator's tree of errors into one catalog error for the first failing field:

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
 import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
 import { ApiKeyChanges, ApiKeysRepository, KeyCursor } from 'src/modules/auth/api-keys.repository';

@@ -1,5 +1,5 @@
 import { loadConfig } from 'src/config/load-config';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
 import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';

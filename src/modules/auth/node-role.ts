@@ -1,5 +1,5 @@
 import { AuthContext } from 'src/common/types/auth-context';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /**
  * Keeps keys with role `node` (GPU agents, SPEC "Fleet") to the one thing they are for: a

@@ -3,15 +3,15 @@ import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { assertStorableText } from 'src/common/validation/storable-text';
 import { TokenUsage } from 'src/common/types/usage-sink';
-import { ApiError } from 'src/modules/errors/api-error';
-import { JsonObject } from 'src/modules/models/constraints/chat-request';
+import { ApiError } from 'src/common/errors/api-error';
+import { JsonObject } from 'src/kernel/json';
 import {
   CallOptions,
   ChatCompletionsService,
   PreparedChat,
 } from 'src/modules/proxy/chat-completions.service';
 import { anthropicRequestFromNeutral } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
-import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage } from 'src/kernel/neutral-history';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
 import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
 import {

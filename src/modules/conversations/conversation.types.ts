@@ -1,5 +1,5 @@
 import { MessageStatus } from 'src/modules/conversations/message.entity';
-import { NeutralPart, NeutralRole } from 'src/modules/proxy/wire/neutral';
+import { NeutralPart, NeutralRole } from 'src/kernel/neutral-history';
 
 export type ConversationMetadata = Record<string, string>;
 

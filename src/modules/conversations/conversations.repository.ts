@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, serially } from 'src/database/serial-transactions';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import {
   AssistantResult,
@@ -20,7 +20,7 @@ import {
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity, MessageStatus } from 'src/modules/conversations/message.entity';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { NeutralPart, NeutralRole } from 'src/modules/proxy/wire/neutral';
+import { NeutralPart, NeutralRole } from 'src/kernel/neutral-history';
 
 /** Error code stored on messages of a turn whose process died before it finished. */
 export const INTERRUPTED_ERROR_CODE = 'internal_error';

@@ -1,6 +1,6 @@
 import { countTokens } from 'gpt-tokenizer';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
-import { NeutralMessage, NeutralPart } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
 
 /**
  * Token estimates with a real BPE tokenizer (gpt-tokenizer, o200k_base). Exact for OpenAI's

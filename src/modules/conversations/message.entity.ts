@@ -32,7 +32,7 @@ export class MessageEntity {
   @Column({ type: 'varchar', length: 16 })
   role: string;
 
-  /** `NeutralPart[]` as JSON text (src/modules/proxy/wire/neutral.ts). */
+  /** `NeutralPart[]` as JSON text (src/kernel/neutral-history.ts). */
   @Column({ type: 'text' })
   content: string;
 

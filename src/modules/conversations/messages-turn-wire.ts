@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { assertStorableText } from 'src/common/validation/storable-text';
 import { TokenUsage } from 'src/common/types/usage-sink';
-import { JsonObject } from 'src/modules/models/constraints/chat-request';
+import { JsonObject } from 'src/kernel/json';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
 import { CallOptions } from 'src/modules/proxy/chat-completions.service';
 import { MessagesService, PreparedMessages } from 'src/modules/proxy/messages.service';
@@ -19,7 +19,7 @@ import {
   OpenAIToAnthropicStream,
   serializeAnthropicEvent,
 } from 'src/modules/proxy/wire/anthropic/stream-from-openai';
-import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage } from 'src/kernel/neutral-history';
 import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
 import { splitAnthropicTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import {

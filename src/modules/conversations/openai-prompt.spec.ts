@@ -1,6 +1,6 @@
 import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
 import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
-import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage } from 'src/kernel/neutral-history';
 
 const text = (role: NeutralMessage['role'], t: string): NeutralMessage => ({
   role,

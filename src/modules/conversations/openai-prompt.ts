@@ -1,5 +1,5 @@
 import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
-import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage } from 'src/kernel/neutral-history';
 import { neutralToOpenAI, OpenAIMessage } from 'src/modules/proxy/wire/openai/openai-neutral';
 
 /** A neutral message in OpenAI form: the messages it becomes, and their JSON without brackets. */

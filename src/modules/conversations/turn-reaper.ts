@@ -8,7 +8,7 @@ import {
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { databaseKind } from 'src/database/data-source';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { StartedTurn, TurnFailure } from 'src/modules/conversations/conversation.types';
 import {
   ConversationsRepository,

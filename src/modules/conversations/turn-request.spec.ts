@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import {
   canonicalJson,
   firstUserText,

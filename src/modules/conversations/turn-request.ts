@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ApiError } from 'src/modules/errors/api-error';
-import { JsonObject } from 'src/modules/models/constraints/chat-request';
+import { ApiError } from 'src/common/errors/api-error';
+import { JsonObject } from 'src/kernel/json';
 import { anthropicToNeutral } from 'src/modules/proxy/wire/anthropic/neutral-anthropic';
-import { NeutralMessage, NeutralPart } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
 
 /**

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { ERROR_CATALOG, ERROR_CODES, ErrorCode } from 'src/modules/errors/error-catalog';
+import { ERROR_CATALOG, ERROR_CODES, ErrorCode } from 'src/common/errors/error-catalog';
 
 const ERROR_TYPES = [...new Set(Object.values(ERROR_CATALOG).map((e) => e.type))];
 

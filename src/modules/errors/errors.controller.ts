@@ -6,7 +6,7 @@ import {
   ERROR_CATALOG_VERSION,
   ERROR_CODES,
   ErrorCode,
-} from 'src/modules/errors/error-catalog';
+} from 'src/common/errors/error-catalog';
 
 class CatalogEntryDto {
   @ApiProperty({ enum: ERROR_CODES }) code: ErrorCode;

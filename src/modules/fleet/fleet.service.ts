@@ -3,7 +3,7 @@ import { redactUrl } from 'src/common/logging/upstream-failure';
 import { AuthContext } from 'src/common/types/auth-context';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import {
   GpuNodeDto,
   GpuReportAcceptedDto,

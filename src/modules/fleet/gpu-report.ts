@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /** Most GPUs one report may list (SPEC "Fleet"): more is a broken or hostile agent. */
 export const MAX_GPUS_PER_REPORT = 64;

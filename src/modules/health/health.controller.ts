@@ -8,7 +8,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from 'src/common/decorators/public.decorator';
-import { UPSTREAM_PROBE, UpstreamProbe, UpstreamCheckDto } from 'src/modules/health/upstream-probe';
+import { UPSTREAM_PROBE, UpstreamProbe, UpstreamCheckDto } from 'src/kernel/upstream-probe';
 
 class ComponentCheckDto {
   @ApiProperty({ enum: ['up', 'down'] }) status: 'up' | 'down';

@@ -3,7 +3,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AppConfig } from 'src/config/load-config';
-import { errorEnvelope } from 'src/modules/errors/api-error';
+import { errorEnvelope } from 'src/common/errors/api-error';
 import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { RouteCell } from 'src/modules/metrics/http-request-stats';
 import { MetricsService } from 'src/modules/metrics/metrics.service';

@@ -6,7 +6,7 @@ import { Public } from 'src/common/decorators/public.decorator';
 import { BEARER_CHALLENGE, HEADER } from 'src/common/http/headers';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 

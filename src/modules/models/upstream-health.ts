@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 
 export interface UpstreamHealth {
   /** `unknown` until the first request or probe reached it. */

@@ -4,17 +4,17 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage, USAGE_SINK, UsageSink } from 'src/common/types/usage-sink';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types';
 import {
   applyTokenBounds,
   checkMessages,
-  JsonObject,
   readStreamFlags,
   requireJsonObject,
   resolveModel,
 } from 'src/modules/models/constraints/chat-request';
-import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
+import { JsonObject } from 'src/kernel/json';
+import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';

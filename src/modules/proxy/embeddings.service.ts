@@ -1,15 +1,15 @@
 import { Injectable, Logger, Optional, Inject } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage, USAGE_SINK, UsageSink } from 'src/common/types/usage-sink';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { CatalogModel } from 'src/modules/models/catalog.types';
 import {
   checkEmbeddingsInput,
-  JsonObject,
   requireJsonObject,
   resolveModel,
 } from 'src/modules/models/constraints/chat-request';
-import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
+import { JsonObject } from 'src/kernel/json';
+import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { CallOptions } from 'src/modules/proxy/chat-completions.service';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';

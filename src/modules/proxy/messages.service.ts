@@ -6,14 +6,11 @@ import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import {
-  JsonObject,
-  requireJsonObject,
-  resolveModel,
-} from 'src/modules/models/constraints/chat-request';
-import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
+import { requireJsonObject, resolveModel } from 'src/modules/models/constraints/chat-request';
+import { JsonObject } from 'src/kernel/json';
+import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import {

@@ -9,19 +9,14 @@ import { V1MessagesController } from 'src/modules/proxy/v1-messages.controller';
 
 /**
  * The stateless /v1 proxy. Exports the services /c1 and the Anthropic translation build on:
- * `ChatCompletionsService` (prepare → complete | stream), `EmbeddingsService`, and through
- * the re-exported modules `UpstreamClient` and `ModelCatalog`.
+ * `ChatCompletionsService` (prepare → complete | stream), `EmbeddingsService` and
+ * `MessagesService`. A module that needs `UpstreamClient` or `ModelCatalog` imports
+ * `UpstreamModule` or `ModelsModule` itself.
  */
 @Module({
   imports: [ModelsModule, UpstreamModule],
   providers: [ChatCompletionsService, EmbeddingsService, MessagesService],
   controllers: [V1ChatController, V1MessagesController],
-  exports: [
-    ChatCompletionsService,
-    EmbeddingsService,
-    MessagesService,
-    ModelsModule,
-    UpstreamModule,
-  ],
+  exports: [ChatCompletionsService, EmbeddingsService, MessagesService],
 })
 export class ProxyModule {}

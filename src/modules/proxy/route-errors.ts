@@ -1,4 +1,4 @@
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 
 /**
  * The error codes the proxy routes share, for `@ApiErrors` (one list, so the routes of one

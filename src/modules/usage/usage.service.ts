@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
 import { DEFAULT_USAGE_ROWS, UsageQueryDto } from 'src/modules/usage/dto/usage-query.dto';
 import {

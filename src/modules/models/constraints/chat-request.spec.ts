@@ -1,5 +1,5 @@
-import { ApiError } from 'src/modules/errors/api-error';
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ApiError } from 'src/common/errors/api-error';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
 import {
   applyTokenBounds,

@@ -1,4 +1,5 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
+import { isJsonObject, JsonObject } from 'src/kernel/json';
 import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
 import {
   checkDataImage,
@@ -12,11 +13,6 @@ import {
  * they read only the fields the contract names, at a fixed depth, and leave every other field
  * untouched so that it is forwarded as the client sent it.
  */
-
-export type JsonObject = Record<string, unknown>;
-
-export const isJsonObject = (v: unknown): v is JsonObject =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** What a catalog lookup needs; `ModelCatalog` satisfies it. */
 export interface ModelLookup {

@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /** OpenAI's own limit for one inline image; also bounds what a client can make us scan. */
 export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { FastifyInstance } from 'fastify';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { CatalogModel } from 'src/modules/models/catalog.types';
 import { pipeSse, SsePipeOptions, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';

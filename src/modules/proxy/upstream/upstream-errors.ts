@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /** Abort reason of the total-timeout timer (HTTP_TOTAL_TIMEOUT_SECS). */
 export class TotalTimeoutError extends Error {

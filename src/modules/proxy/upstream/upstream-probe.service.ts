@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { UpstreamCheckDto, UpstreamProbe } from 'src/modules/health/upstream-probe';
+import { UpstreamCheckDto, UpstreamProbe } from 'src/kernel/upstream-probe';
 import { CatalogUpstream } from 'src/modules/models/catalog.types';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';

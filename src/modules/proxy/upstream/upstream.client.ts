@@ -12,8 +12,8 @@ import {
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { HEADER } from 'src/common/http/headers';
-import { ApiError } from 'src/modules/errors/api-error';
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ApiError } from 'src/common/errors/api-error';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';

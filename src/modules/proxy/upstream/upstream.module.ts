@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { UPSTREAM_PROBE } from 'src/modules/health/upstream-probe';
+import { UPSTREAM_PROBE } from 'src/kernel/upstream-probe';
 import { FleetRoutingModule } from 'src/modules/fleet/fleet-routing.module';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';

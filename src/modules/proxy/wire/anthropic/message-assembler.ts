@@ -3,12 +3,8 @@ import {
   AnthropicResponseBlock,
   AnthropicStopReason,
 } from 'src/modules/proxy/wire/anthropic/anthropic.types';
-import {
-  isNonEmptyString,
-  isRecord,
-  JsonObject,
-  parseToolArguments,
-} from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isNonEmptyString, parseToolArguments } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 /**
  * Rebuilds the whole Anthropic message from its stream events, for bookkeeping beside a
@@ -36,12 +32,12 @@ export class AnthropicMessageAssembler {
   }
 
   push(event: unknown): void {
-    if (!isRecord(event)) {
+    if (!isJsonObject(event)) {
       return;
     }
     switch (event.type) {
       case 'message_start': {
-        const message = isRecord(event.message) ? event.message : {};
+        const message = isJsonObject(event.message) ? event.message : {};
         this.started = true;
         this.id = typeof message.id === 'string' ? message.id : '';
         this.model = typeof message.model === 'string' ? message.model : '';
@@ -49,7 +45,7 @@ export class AnthropicMessageAssembler {
         return;
       }
       case 'content_block_start': {
-        const block = isRecord(event.content_block) ? event.content_block : null;
+        const block = isJsonObject(event.content_block) ? event.content_block : null;
         if (block && typeof event.index === 'number') {
           this.blocks[event.index] = { ...block } as unknown as AnthropicResponseBlock;
         }
@@ -59,7 +55,7 @@ export class AnthropicMessageAssembler {
         this.applyDelta(event);
         return;
       case 'message_delta': {
-        const delta = isRecord(event.delta) ? event.delta : {};
+        const delta = isJsonObject(event.delta) ? event.delta : {};
         if (typeof delta.stop_reason === 'string') {
           this.stopReason = delta.stop_reason as AnthropicStopReason;
         }
@@ -106,7 +102,7 @@ export class AnthropicMessageAssembler {
   private applyDelta(event: JsonObject): void {
     const index = typeof event.index === 'number' ? event.index : -1;
     const block = this.blocks[index];
-    const delta = isRecord(event.delta) ? event.delta : {};
+    const delta = isJsonObject(event.delta) ? event.delta : {};
     if (!block) {
       return;
     }
@@ -134,7 +130,7 @@ export class AnthropicMessageAssembler {
   }
 
   private mergeUsage(usage: unknown): void {
-    if (!isRecord(usage)) {
+    if (!isJsonObject(usage)) {
       return;
     }
     for (const [key, value] of Object.entries(usage)) {

@@ -1,15 +1,11 @@
-import { NeutralMessage, NeutralPart } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
 import {
   AnthropicContentBlock,
   AnthropicMessage,
   AnthropicTextBlock,
 } from 'src/modules/proxy/wire/anthropic/anthropic.types';
-import {
-  isNonEmptyString,
-  isRecord,
-  JsonObject,
-  parseToolArguments,
-} from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isNonEmptyString, parseToolArguments } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 export interface AnthropicConversation {
   system?: string | AnthropicTextBlock[];
@@ -197,7 +193,7 @@ export function anthropicToNeutral(input: {
     // One text, joined as for an openai upstream (request-to-openai), so that every renderer
     // shows the same system prompt.
     const text = system
-      .flatMap((b: unknown) => (isRecord(b) && isNonEmptyString(b.text) ? [b.text] : []))
+      .flatMap((b: unknown) => (isJsonObject(b) && isNonEmptyString(b.text) ? [b.text] : []))
       .join('\n\n');
     if (text !== '') {
       out.push({ role: 'system', parts: [{ type: 'text', text }] });
@@ -205,7 +201,7 @@ export function anthropicToNeutral(input: {
   }
   const messages: unknown[] = Array.isArray(input.messages) ? input.messages : [];
   for (const message of messages) {
-    if (!isRecord(message)) {
+    if (!isJsonObject(message)) {
       continue;
     }
     const blocks: unknown[] =
@@ -220,11 +216,11 @@ export function anthropicToNeutral(input: {
     }
     const parts: NeutralPart[] = [];
     for (const block of blocks) {
-      if (isRecord(block) && block.type === 'tool_result') {
+      if (isJsonObject(block) && block.type === 'tool_result') {
         const result = toolResult(block);
         out.push({ role: 'tool', parts: [result.part] });
         parts.push(...result.media);
-      } else if (isRecord(block)) {
+      } else if (isJsonObject(block)) {
         parts.push(...userParts(block));
       }
     }
@@ -246,7 +242,7 @@ export function anthropicResponseToNeutral(response: { content: unknown }): Neut
 function assistantParts(blocks: readonly unknown[]): NeutralPart[] {
   const parts: NeutralPart[] = [];
   for (const block of blocks) {
-    if (!isRecord(block)) {
+    if (!isJsonObject(block)) {
       continue;
     }
     if (block.type === 'text' && typeof block.text === 'string') {
@@ -262,7 +258,7 @@ function assistantParts(blocks: readonly unknown[]): NeutralPart[] {
         type: 'tool_call',
         id: block.id,
         name: typeof block.name === 'string' ? block.name : '',
-        arguments: JSON.stringify(isRecord(block.input) ? block.input : {}),
+        arguments: JSON.stringify(isJsonObject(block.input) ? block.input : {}),
       });
     }
     // redacted_thinking is opaque and bound to Anthropic: not part of portable history.
@@ -271,7 +267,7 @@ function assistantParts(blocks: readonly unknown[]): NeutralPart[] {
 }
 
 function userParts(block: JsonObject): NeutralPart[] {
-  const source = isRecord(block.source) ? block.source : {};
+  const source = isJsonObject(block.source) ? block.source : {};
   switch (block.type) {
     case 'text':
       return typeof block.text === 'string' ? [{ type: 'text', text: block.text }] : [];
@@ -311,7 +307,7 @@ function toolResult(block: JsonObject): { part: NeutralPart; media: NeutralPart[
     texts.push(block.content);
   } else if (Array.isArray(block.content)) {
     for (const inner of block.content as unknown[]) {
-      if (!isRecord(inner)) {
+      if (!isJsonObject(inner)) {
         continue;
       }
       for (const part of userParts(inner)) {

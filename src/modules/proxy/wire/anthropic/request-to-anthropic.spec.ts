@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import cases from 'src/modules/proxy/wire/anthropic/__fixtures__/openai-to-anthropic-requests.json';
 import {
   anthropicRequestFromNeutral,

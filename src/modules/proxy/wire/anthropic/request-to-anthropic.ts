@@ -1,5 +1,5 @@
-import { ApiError } from 'src/modules/errors/api-error';
-import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { ApiError } from 'src/common/errors/api-error';
+import { NeutralMessage } from 'src/kernel/neutral-history';
 import {
   AnthropicContentBlock,
   AnthropicMessage,
@@ -15,12 +15,11 @@ import {
 import {
   invalidField,
   isNonEmptyString,
-  isRecord,
-  JsonObject,
   missingField,
   parseDataUri,
   parseToolArguments,
 } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 export interface OpenAIToAnthropicOptions {
   /**
@@ -84,7 +83,7 @@ export function openAIMessagesToAnthropic(input: unknown): AnthropicConversation
   };
   input.forEach((message: unknown, i: number) => {
     const path = `messages[${i}]`;
-    if (!isRecord(message)) {
+    if (!isJsonObject(message)) {
       throw invalidField(path, `${path} must be an object`);
     }
     switch (message.role) {
@@ -177,7 +176,7 @@ function withConversation(
   if (input.n !== undefined && input.n !== null && input.n !== 1) {
     throw invalidField('n', 'n must be 1: this model answers with one choice');
   }
-  if (isRecord(input.response_format) && input.response_format.type !== 'text') {
+  if (isJsonObject(input.response_format) && input.response_format.type !== 'text') {
     throw invalidField(
       'response_format.type',
       'response_format other than "text" is not supported by this model',
@@ -219,7 +218,7 @@ function textsOf(content: unknown, path: string): string[] {
     throw invalidField(path, `${path} must be a string or an array of content parts`);
   }
   return content.map((part: unknown, j: number) => {
-    if (!isRecord(part) || part.type !== 'text' || typeof part.text !== 'string') {
+    if (!isJsonObject(part) || part.type !== 'text' || typeof part.text !== 'string') {
       throw invalidField(`${path}[${j}]`, `${path}[${j}] must be a text part`);
     }
     return part.text;
@@ -238,7 +237,7 @@ function userBlocks(content: unknown, path: string): AnthropicContentBlock[] {
   }
   return content.map((part: unknown, j: number): AnthropicContentBlock => {
     const partPath = `${path}[${j}]`;
-    if (!isRecord(part)) {
+    if (!isJsonObject(part)) {
       throw invalidField(partPath, `${partPath} must be an object`);
     }
     switch (part.type) {
@@ -248,7 +247,7 @@ function userBlocks(content: unknown, path: string): AnthropicContentBlock[] {
         }
         return { type: 'text', text: part.text };
       case 'image_url': {
-        const url = isRecord(part.image_url) ? part.image_url.url : undefined;
+        const url = isJsonObject(part.image_url) ? part.image_url.url : undefined;
         if (typeof url !== 'string') {
           throw invalidField(
             `${partPath}.image_url.url`,
@@ -264,7 +263,7 @@ function userBlocks(content: unknown, path: string): AnthropicContentBlock[] {
           : { type: 'image', source: { type: 'url', url } };
       }
       case 'file': {
-        const data = isRecord(part.file) ? part.file.file_data : undefined;
+        const data = isJsonObject(part.file) ? part.file.file_data : undefined;
         const inline = typeof data === 'string' ? parseDataUri(data) : null;
         if (!inline || inline.mediaType !== 'application/pdf') {
           throw invalidField(
@@ -297,9 +296,9 @@ function assistantBlocks(message: JsonObject, path: string): AnthropicContentBlo
   };
   if (Array.isArray(content)) {
     content.forEach((part: unknown, j: number) => {
-      if (isRecord(part) && part.type === 'refusal' && typeof part.refusal === 'string') {
+      if (isJsonObject(part) && part.type === 'refusal' && typeof part.refusal === 'string') {
         addText(part.refusal);
-      } else if (isRecord(part) && part.type === 'text' && typeof part.text === 'string') {
+      } else if (isJsonObject(part) && part.type === 'text' && typeof part.text === 'string') {
         addText(part.text);
       } else {
         throw invalidField(`${path}.content[${j}]`, `${path}.content[${j}] must be a text part`);
@@ -312,8 +311,8 @@ function assistantBlocks(message: JsonObject, path: string): AnthropicContentBlo
   if (Array.isArray(toolCalls)) {
     toolCalls.forEach((call: unknown, t: number) => {
       const callPath = `${path}.tool_calls[${t}]`;
-      const fn = isRecord(call) && isRecord(call.function) ? call.function : null;
-      if (!isRecord(call) || !isNonEmptyString(call.id)) {
+      const fn = isJsonObject(call) && isJsonObject(call.function) ? call.function : null;
+      if (!isJsonObject(call) || !isNonEmptyString(call.id)) {
         throw invalidField(`${callPath}.id`, `${callPath}.id must be a non-empty string`);
       }
       if (!fn || !isNonEmptyString(fn.name)) {
@@ -344,7 +343,7 @@ function translateTools(value: unknown): AnthropicTool[] {
   }
   return value.map((tool: unknown, i: number): AnthropicTool => {
     const path = `tools[${i}]`;
-    if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) {
+    if (!isJsonObject(tool) || tool.type !== 'function' || !isJsonObject(tool.function)) {
       throw invalidField(path, `${path} must be a function tool ({type: "function", function})`);
     }
     const fn = tool.function;
@@ -357,7 +356,9 @@ function translateTools(value: unknown): AnthropicTool[] {
     const out: AnthropicTool = {
       name: fn.name,
       // A function without parameters takes none: Anthropic wants the schema spelt out.
-      input_schema: isRecord(fn.parameters) ? fn.parameters : { type: 'object', properties: {} },
+      input_schema: isJsonObject(fn.parameters)
+        ? fn.parameters
+        : { type: 'object', properties: {} },
     };
     if (typeof fn.description === 'string') {
       out.description = fn.description;
@@ -381,7 +382,11 @@ function translateToolChoice(value: unknown, noParallel: boolean): AnthropicTool
   if (value === 'none') {
     return { type: 'none' };
   }
-  if (isRecord(value) && isRecord(value.function) && isNonEmptyString(value.function.name)) {
+  if (
+    isJsonObject(value) &&
+    isJsonObject(value.function) &&
+    isNonEmptyString(value.function.name)
+  ) {
     return withParallel({ type: 'tool', name: value.function.name });
   }
   throw new ApiError(

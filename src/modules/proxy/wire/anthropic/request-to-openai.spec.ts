@@ -1,5 +1,5 @@
-import { ApiError } from 'src/modules/errors/api-error';
-import { ErrorCode } from 'src/modules/errors/error-catalog';
+import { ApiError } from 'src/common/errors/api-error';
+import { ErrorCode } from 'src/common/errors/error-catalog';
 import cases from 'src/modules/proxy/wire/anthropic/__fixtures__/anthropic-to-openai-requests.json';
 import { anthropicRequestToOpenAI } from 'src/modules/proxy/wire/anthropic/request-to-openai';
 

@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { assertListSize } from 'src/modules/models/constraints/chat-request';
 import {
   OpenAIChatMessage,
@@ -12,11 +12,10 @@ import {
   describeType,
   invalidField,
   isNonEmptyString,
-  isRecord,
-  JsonObject,
   missingField,
   toDataUri,
 } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 export interface AnthropicToOpenAIOptions {
   /**
@@ -101,7 +100,7 @@ export function anthropicRequestToOpenAI(
   options: AnthropicToOpenAIOptions = {},
 ): OpenAIRequestTranslation {
   const reject = (options.untranslatable ?? 'reject') === 'reject';
-  if (!isRecord(input)) {
+  if (!isJsonObject(input)) {
     throw new ApiError('invalid_field', 'The request body must be a JSON object');
   }
   const model = input.model;
@@ -197,7 +196,7 @@ function systemText(system: unknown): string | null {
     throw invalidField('system', 'system must be a string or an array of text blocks');
   }
   const texts = system.map((block: unknown, j: number) => {
-    if (!isRecord(block) || block.type !== 'text' || typeof block.text !== 'string') {
+    if (!isJsonObject(block) || block.type !== 'text' || typeof block.text !== 'string') {
       throw invalidField(
         `system[${j}]`,
         'system blocks must be text blocks ({type: "text", text})',
@@ -216,7 +215,7 @@ interface TranslatedMessage {
 }
 
 function translateMessage(message: unknown, path: string, reject: boolean): TranslatedMessage[] {
-  if (!isRecord(message)) {
+  if (!isJsonObject(message)) {
     throw invalidField(path, `${path} must be an object`);
   }
   const role = message.role;
@@ -244,7 +243,7 @@ function translateMessage(message: unknown, path: string, reject: boolean): Tran
   assertListSize(content, `${path}.content`, 'content blocks');
   const blocks = content.map((block: unknown, j: number) => {
     const blockPath = `${path}.content[${j}]`;
-    if (!isRecord(block) || typeof block.type !== 'string') {
+    if (!isJsonObject(block) || typeof block.type !== 'string') {
       throw invalidField(`${blockPath}.type`, `${blockPath} must be a content block with a type`);
     }
     return { block, blockPath };
@@ -334,7 +333,7 @@ function translateAssistantBlocks(
         if (!isNonEmptyString(block.name)) {
           throw invalidField(`${blockPath}.name`, `${blockPath}.name must be a non-empty string`);
         }
-        if (!isRecord(block.input)) {
+        if (!isJsonObject(block.input)) {
           throw invalidField(`${blockPath}.input`, `${blockPath}.input must be an object`);
         }
         toolCalls.push({
@@ -393,7 +392,7 @@ function translateToolResult(
   } else if (Array.isArray(content)) {
     content.forEach((inner: unknown, n: number) => {
       const innerPath = `${blockPath}.content[${n}]`;
-      if (!isRecord(inner) || typeof inner.type !== 'string') {
+      if (!isJsonObject(inner) || typeof inner.type !== 'string') {
         throw invalidField(`${innerPath}.type`, `${innerPath} must be a content block with a type`);
       }
       if (inner.type === 'text') {
@@ -446,7 +445,7 @@ function textPart(
 
 function imagePart(block: JsonObject, blockPath: string): PendingPart {
   const source = block.source;
-  if (!isRecord(source)) {
+  if (!isJsonObject(source)) {
     throw invalidField(`${blockPath}.source`, `${blockPath}.source must be an object`);
   }
   if (source.type === 'base64') {
@@ -481,7 +480,7 @@ function imagePart(block: JsonObject, blockPath: string): PendingPart {
 
 function documentPart(block: JsonObject, blockPath: string, reject: boolean): PendingPart | null {
   const source = block.source;
-  if (!isRecord(source)) {
+  if (!isJsonObject(source)) {
     throw invalidField(`${blockPath}.source`, `${blockPath}.source must be an object`);
   }
   if (source.type === 'base64' && typeof source.data === 'string') {
@@ -549,7 +548,7 @@ function metadataUser(metadata: unknown): string | null {
   if (metadata === undefined || metadata === null) {
     return null;
   }
-  if (!isRecord(metadata)) {
+  if (!isJsonObject(metadata)) {
     throw invalidField('metadata', 'metadata must be an object');
   }
   const userId = metadata.user_id;
@@ -572,7 +571,7 @@ function translateTools(value: unknown, reject: boolean): OpenAITool[] {
   const tools: OpenAITool[] = [];
   value.forEach((tool: unknown, i: number) => {
     const path = `tools[${i}]`;
-    if (!isRecord(tool)) {
+    if (!isJsonObject(tool)) {
       throw invalidField(path, `${path} must be an object, got ${describeType(tool)}`);
     }
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
@@ -583,7 +582,7 @@ function translateTools(value: unknown, reject: boolean): OpenAITool[] {
     if (!isNonEmptyString(tool.name)) {
       throw invalidField(`${path}.name`, `${path}.name must be a non-empty string`);
     }
-    if (!isRecord(tool.input_schema)) {
+    if (!isJsonObject(tool.input_schema)) {
       throw invalidField(
         `${path}.input_schema`,
         `${path}.input_schema must be a JSON schema object`,
@@ -602,7 +601,7 @@ function translateToolChoice(value: unknown): {
   toolChoice: OpenAIToolChoice;
   parallel: boolean;
 } {
-  if (!isRecord(value)) {
+  if (!isJsonObject(value)) {
     throw invalidField('tool_choice', 'tool_choice must be an object');
   }
   const parallel = value.disable_parallel_tool_use !== true;

@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import {
   AnthropicResponse,
   AnthropicResponseBlock,
@@ -7,11 +7,8 @@ import {
   anthropicStopFromOpenAI,
   anthropicUsageFromOpenAI,
 } from 'src/modules/proxy/wire/anthropic/stop-and-usage';
-import {
-  isNonEmptyString,
-  isRecord,
-  parseToolArguments,
-} from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isNonEmptyString, parseToolArguments } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isJsonObject } from 'src/kernel/json';
 
 export interface OpenAIToAnthropicResponseOptions {
   /** The model the client asked for (the catalog alias), reported instead of the upstream's. */
@@ -43,11 +40,11 @@ export function openAIResponseToAnthropic(
   response: unknown,
   options: OpenAIToAnthropicResponseOptions,
 ): AnthropicResponse {
-  if (!isRecord(response) || !Array.isArray(response.choices)) {
+  if (!isJsonObject(response) || !Array.isArray(response.choices)) {
     throw new ApiError('upstream_error', 'The upstream answer is not a chat completion');
   }
   const choice: unknown = response.choices[0];
-  if (!isRecord(choice) || !isRecord(choice.message)) {
+  if (!isJsonObject(choice) || !isJsonObject(choice.message)) {
     throw new ApiError('upstream_error', 'The upstream answer has no choice');
   }
   const message = choice.message;
@@ -62,7 +59,7 @@ export function openAIResponseToAnthropic(
   } else if (Array.isArray(message.content)) {
     // Some servers answer with content parts; only text can come back from a chat model.
     const text = message.content
-      .map((p: unknown) => (isRecord(p) && typeof p.text === 'string' ? p.text : ''))
+      .map((p: unknown) => (isJsonObject(p) && typeof p.text === 'string' ? p.text : ''))
       .join('');
     if (text !== '') {
       content.push({ type: 'text', text });
@@ -73,7 +70,7 @@ export function openAIResponseToAnthropic(
   }
   const toolCalls: unknown[] = Array.isArray(message.tool_calls) ? message.tool_calls : [];
   toolCalls.forEach((call, i) => {
-    const fn = isRecord(call) && isRecord(call.function) ? call.function : null;
+    const fn = isJsonObject(call) && isJsonObject(call.function) ? call.function : null;
     if (!fn || !isNonEmptyString(fn.name)) {
       throw new ApiError('upstream_error', `The upstream returned tool call ${i} without a name`);
     }
@@ -86,7 +83,7 @@ export function openAIResponseToAnthropic(
       );
     }
     const id =
-      isRecord(call) && isNonEmptyString(call.id) ? call.id : fallbackToolUseId(messageId, i);
+      isJsonObject(call) && isNonEmptyString(call.id) ? call.id : fallbackToolUseId(messageId, i);
     content.push({ type: 'tool_use', id, name: fn.name, input });
   });
   const stop = anthropicStopFromOpenAI(

@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import {
   OpenAIChatMessage,
   OpenAIChatResponse,
@@ -8,7 +8,8 @@ import {
   openAIFinishFromAnthropic,
   openAIUsageFromAnthropic,
 } from 'src/modules/proxy/wire/anthropic/stop-and-usage';
-import { isNonEmptyString, isRecord } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isNonEmptyString } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isJsonObject } from 'src/kernel/json';
 
 export interface AnthropicToOpenAIResponseOptions {
   /** The model the client asked for (the catalog alias). */
@@ -26,14 +27,14 @@ export function anthropicResponseToOpenAI(
   response: unknown,
   options: AnthropicToOpenAIResponseOptions,
 ): OpenAIChatResponse {
-  if (!isRecord(response) || !Array.isArray(response.content)) {
+  if (!isJsonObject(response) || !Array.isArray(response.content)) {
     throw new ApiError('upstream_error', 'The upstream answer is not an Anthropic message');
   }
   const texts: string[] = [];
   const reasoning: string[] = [];
   const toolCalls: OpenAIToolCall[] = [];
   for (const block of response.content as unknown[]) {
-    if (!isRecord(block)) {
+    if (!isJsonObject(block)) {
       continue;
     }
     if (block.type === 'text' && typeof block.text === 'string') {

@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import anthropicToOpenAI from 'src/modules/proxy/wire/anthropic/__fixtures__/anthropic-to-openai-responses.json';
 import openAIToAnthropic from 'src/modules/proxy/wire/anthropic/__fixtures__/openai-to-anthropic-responses.json';
 import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/response-from-openai';

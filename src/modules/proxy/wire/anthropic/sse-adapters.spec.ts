@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import { SseDecoder, SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import {
   AnthropicPassThroughStream,

@@ -1,5 +1,5 @@
 import { TokenUsage } from 'src/common/types/usage-sink';
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { AnthropicMessageAssembler } from 'src/modules/proxy/wire/anthropic/message-assembler';
 import { OpenAIChatChunk } from 'src/modules/proxy/wire/anthropic/openai-chat.types';
@@ -14,7 +14,7 @@ import {
   AnthropicToOpenAIStreamOptions,
   serializeOpenAIStreamOutput,
 } from 'src/modules/proxy/wire/anthropic/stream-to-openai';
-import { isRecord } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isJsonObject } from 'src/kernel/json';
 
 /**
  * Glue between the SSE pipe (`pipeSse`'s `onEvent` / `isTerminal` / `formatError`) and the
@@ -33,7 +33,7 @@ function parseData(event: SseEvent): unknown {
 
 /** Anthropic usage (`message_start` + `message_delta`) as the proxy counts it. */
 export function tokenUsageFromAnthropic(usage: unknown): TokenUsage | null {
-  if (!isRecord(usage)) {
+  if (!isJsonObject(usage)) {
     return null;
   }
   const n = (v: unknown) => (typeof v === 'number' && v > 0 ? v : 0);
@@ -48,7 +48,7 @@ export function tokenUsageFromAnthropic(usage: unknown): TokenUsage | null {
 
 /** The message of an Anthropic `event: error` payload. */
 function anthropicErrorMessage(data: unknown): string {
-  const error = isRecord(data) && isRecord(data.error) ? data.error : {};
+  const error = isJsonObject(data) && isJsonObject(data.error) ? data.error : {};
   return typeof error.message === 'string' ? error.message : 'unknown error';
 }
 
@@ -81,10 +81,10 @@ export class AnthropicUpstreamToChatStream {
       return { text: null, chunks: [] };
     }
     const data = parseData(event);
-    if (isRecord(data) && data.type === 'ping') {
+    if (isJsonObject(data) && data.type === 'ping') {
       return { text: ': ping\n\n', chunks: [] };
     }
-    if (isRecord(data) && data.type === 'error') {
+    if (isJsonObject(data) && data.type === 'error') {
       throw new ApiError(
         'upstream_error',
         `The model server reported: ${anthropicErrorMessage(data)}`,
@@ -168,14 +168,14 @@ export class AnthropicPassThroughStream {
       return;
     }
     const data = parseData(event);
-    if (isRecord(data) && data.type === 'error') {
+    if (isJsonObject(data) && data.type === 'error') {
       throw new ApiError(
         'upstream_error',
         `The model server reported: ${anthropicErrorMessage(data)}`,
       );
     }
     this.assembler.push(data);
-    if (isRecord(data) && data.type === 'message_stop') {
+    if (isJsonObject(data) && data.type === 'message_stop') {
       this.stopped = true;
     }
   }

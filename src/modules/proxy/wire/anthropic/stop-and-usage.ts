@@ -6,7 +6,7 @@ import {
   OpenAIFinishReason,
   OpenAIUsage,
 } from 'src/modules/proxy/wire/anthropic/openai-chat.types';
-import { isRecord } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isJsonObject } from 'src/kernel/json';
 
 export interface AnthropicStop {
   stopReason: AnthropicStopReason;
@@ -74,7 +74,7 @@ function count(value: unknown): number {
  * `input_tokens` do not (cache reads are counted apart), so the cached share moves over.
  */
 export function anthropicUsageFromOpenAI(usage: unknown): AnthropicUsage {
-  if (!isRecord(usage)) {
+  if (!isJsonObject(usage)) {
     return {
       input_tokens: 0,
       output_tokens: 0,
@@ -84,7 +84,7 @@ export function anthropicUsageFromOpenAI(usage: unknown): AnthropicUsage {
   }
   const prompt = count(usage.prompt_tokens);
   const details = usage.prompt_tokens_details;
-  const cached = Math.min(prompt, isRecord(details) ? count(details.cached_tokens) : 0);
+  const cached = Math.min(prompt, isJsonObject(details) ? count(details.cached_tokens) : 0);
   return {
     input_tokens: prompt - cached,
     output_tokens: count(usage.completion_tokens),
@@ -95,7 +95,7 @@ export function anthropicUsageFromOpenAI(usage: unknown): AnthropicUsage {
 
 /** Anthropic usage → OpenAI usage: every kind of input token counts as a prompt token. */
 export function openAIUsageFromAnthropic(usage: unknown): OpenAIUsage {
-  const u = isRecord(usage) ? usage : {};
+  const u = isJsonObject(usage) ? usage : {};
   const cacheRead = count(u.cache_read_input_tokens);
   const prompt = count(u.input_tokens) + count(u.cache_creation_input_tokens) + cacheRead;
   const completion = count(u.output_tokens);

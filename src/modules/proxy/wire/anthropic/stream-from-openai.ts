@@ -1,5 +1,5 @@
 import { TokenUsage } from 'src/common/types/usage-sink';
-import { errorEnvelope, ErrorEnvelope } from 'src/modules/errors/api-error';
+import { errorEnvelope, ErrorEnvelope } from 'src/common/errors/api-error';
 import {
   AnthropicErrorEvent,
   AnthropicStreamEvent,
@@ -12,7 +12,8 @@ import {
   anthropicStopFromOpenAI,
   anthropicUsageFromOpenAI,
 } from 'src/modules/proxy/wire/anthropic/stop-and-usage';
-import { isNonEmptyString, isRecord } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isNonEmptyString } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isJsonObject } from 'src/kernel/json';
 
 export interface OpenAIToAnthropicStreamOptions {
   /** The model the client asked for (the catalog alias). */
@@ -84,7 +85,7 @@ export class OpenAIToAnthropicStream {
 
   /** The usage the upstream reported (prompt tokens include cached ones), or null. */
   get usage(): TokenUsage | null {
-    if (!isRecord(this.reportedUsage)) {
+    if (!isJsonObject(this.reportedUsage)) {
       return null;
     }
     const n = (v: unknown) => (typeof v === 'number' && v > 0 ? v : 0);
@@ -95,12 +96,12 @@ export class OpenAIToAnthropicStream {
   }
 
   push(chunk: unknown): AnthropicStreamEvent[] {
-    if (this.finished || !isRecord(chunk)) {
+    if (this.finished || !isJsonObject(chunk)) {
       return [];
     }
-    if (isRecord(chunk.error) || chunk.object === 'error') {
+    if (isJsonObject(chunk.error) || chunk.object === 'error') {
       // vLLM and others report a failure inside the stream as a `data:` payload.
-      const detail = isRecord(chunk.error) ? chunk.error.message : chunk.message;
+      const detail = isJsonObject(chunk.error) ? chunk.error.message : chunk.message;
       return this.fail(
         errorEnvelope(
           'upstream_error',
@@ -109,16 +110,16 @@ export class OpenAIToAnthropicStream {
       );
     }
     const events = this.start(chunk.id);
-    if (isRecord(chunk.usage)) {
+    if (isJsonObject(chunk.usage)) {
       this.reportedUsage = chunk.usage;
     }
     const choice: unknown = Array.isArray(chunk.choices)
-      ? chunk.choices.find((c: unknown) => isRecord(c) && (c.index ?? 0) === 0)
+      ? chunk.choices.find((c: unknown) => isJsonObject(c) && (c.index ?? 0) === 0)
       : undefined;
-    if (!isRecord(choice)) {
+    if (!isJsonObject(choice)) {
       return events;
     }
-    const delta = isRecord(choice.delta) ? choice.delta : {};
+    const delta = isJsonObject(choice.delta) ? choice.delta : {};
     const reasoning = delta.reasoning_content ?? delta.reasoning;
     if (isNonEmptyString(reasoning)) {
       events.push(...this.openBlock('thinking'));
@@ -141,7 +142,7 @@ export class OpenAIToAnthropicStream {
     }
     if (Array.isArray(delta.tool_calls)) {
       delta.tool_calls.forEach((call: unknown, position: number) => {
-        if (isRecord(call)) {
+        if (isJsonObject(call)) {
           events.push(...this.toolDelta(call, position));
         }
       });
@@ -252,7 +253,7 @@ export class OpenAIToAnthropicStream {
 
   private toolDelta(call: Record<string, unknown>, position: number): AnthropicStreamEvent[] {
     const openAIIndex = typeof call.index === 'number' ? call.index : position;
-    const fn = isRecord(call.function) ? call.function : {};
+    const fn = isJsonObject(call.function) ? call.function : {};
     let tool = this.tools.get(openAIIndex);
     if (!tool) {
       tool = { blockIndex: null, id: null, name: null, pendingArguments: '' };

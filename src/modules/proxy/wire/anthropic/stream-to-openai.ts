@@ -1,4 +1,4 @@
-import { errorEnvelope, ErrorEnvelope } from 'src/modules/errors/api-error';
+import { errorEnvelope, ErrorEnvelope } from 'src/common/errors/api-error';
 import {
   OpenAIChatChunk,
   OpenAIChunkDelta,
@@ -9,11 +9,8 @@ import {
   openAIFinishFromAnthropic,
   openAIUsageFromAnthropic,
 } from 'src/modules/proxy/wire/anthropic/stop-and-usage';
-import {
-  isNonEmptyString,
-  isRecord,
-  JsonObject,
-} from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { isNonEmptyString } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 export type OpenAIStreamOutput =
   | { type: 'chunk'; chunk: OpenAIChatChunk }
@@ -71,12 +68,12 @@ export class AnthropicToOpenAIStream {
   }
 
   push(event: unknown): OpenAIStreamOutput[] {
-    if (this.finished || !isRecord(event)) {
+    if (this.finished || !isJsonObject(event)) {
       return [];
     }
     switch (event.type) {
       case 'message_start': {
-        const message = isRecord(event.message) ? event.message : {};
+        const message = isJsonObject(event.message) ? event.message : {};
         if (isNonEmptyString(message.id)) {
           this.id = message.id;
         }
@@ -88,7 +85,7 @@ export class AnthropicToOpenAIStream {
       case 'content_block_delta':
         return this.blockDelta(event);
       case 'message_delta': {
-        if (isRecord(event.delta) && event.delta.stop_reason !== undefined) {
+        if (isJsonObject(event.delta) && event.delta.stop_reason !== undefined) {
           this.stopReason = event.delta.stop_reason;
         }
         this.mergeUsage(event.usage);
@@ -97,7 +94,7 @@ export class AnthropicToOpenAIStream {
       case 'message_stop':
         return this.finish();
       case 'error': {
-        const error = isRecord(event.error) ? event.error : {};
+        const error = isJsonObject(event.error) ? event.error : {};
         const detail = typeof error.message === 'string' ? error.message : 'unknown error';
         return this.fail(errorEnvelope('upstream_error', `The model server reported: ${detail}`));
       }
@@ -132,7 +129,7 @@ export class AnthropicToOpenAIStream {
   }
 
   private blockStart(event: JsonObject): OpenAIStreamOutput[] {
-    const block = isRecord(event.content_block) ? event.content_block : {};
+    const block = isJsonObject(event.content_block) ? event.content_block : {};
     const index = typeof event.index === 'number' ? event.index : -1;
     switch (block.type) {
       case 'text':
@@ -145,7 +142,7 @@ export class AnthropicToOpenAIStream {
         const toolIndex = this.toolIndexes.size;
         this.toolIndexes.set(index, toolIndex);
         const input =
-          isRecord(block.input) && Object.keys(block.input).length > 0 ? block.input : null;
+          isJsonObject(block.input) && Object.keys(block.input).length > 0 ? block.input : null;
         return [
           this.chunk({
             tool_calls: [
@@ -168,7 +165,7 @@ export class AnthropicToOpenAIStream {
   }
 
   private blockDelta(event: JsonObject): OpenAIStreamOutput[] {
-    const delta = isRecord(event.delta) ? event.delta : {};
+    const delta = isJsonObject(event.delta) ? event.delta : {};
     switch (delta.type) {
       case 'text_delta':
         return isNonEmptyString(delta.text) ? [this.chunk({ content: delta.text })] : [];
@@ -194,7 +191,7 @@ export class AnthropicToOpenAIStream {
   }
 
   private mergeUsage(usage: unknown): void {
-    if (!isRecord(usage)) {
+    if (!isJsonObject(usage)) {
       return;
     }
     for (const [key, value] of Object.entries(usage)) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorEnvelope } from 'src/modules/errors/api-error';
+import { errorEnvelope } from 'src/common/errors/api-error';
 import { AnthropicMessageAssembler } from 'src/modules/proxy/wire/anthropic/message-assembler';
 import {
   OpenAIToAnthropicStream,

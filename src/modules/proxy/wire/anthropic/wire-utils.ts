@@ -1,10 +1,5 @@
-import { ApiError } from 'src/modules/errors/api-error';
-
-export type JsonObject = Record<string, unknown>;
-
-export function isRecord(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { ApiError } from 'src/common/errors/api-error';
+import { isJsonObject, JsonObject } from 'src/kernel/json';
 
 export function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
@@ -34,7 +29,7 @@ export function parseToolArguments(text: string): JsonObject | null {
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    return isRecord(parsed) ? parsed : null;
+    return isJsonObject(parsed) ? parsed : null;
   } catch {
     return null;
   }

@@ -1,4 +1,4 @@
-import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage } from 'src/kernel/neutral-history';
 import {
   neutralListToOpenAI,
   neutralToOpenAI,

@@ -1,4 +1,4 @@
-import { NeutralMessage, NeutralPart } from 'src/modules/proxy/wire/neutral';
+import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
 
 /**
  * OpenAI chat messages ⇄ the neutral form stored for /c1 (pure functions, no I/O).

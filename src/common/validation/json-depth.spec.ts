@@ -1,5 +1,5 @@
-import { ApiError } from 'src/modules/errors/api-error';
-import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
+import { ApiError } from 'src/common/errors/api-error';
+import { assertJsonDepth } from 'src/common/validation/json-depth';
 
 function nest(depth: number): unknown {
   let value: unknown = 'leaf';

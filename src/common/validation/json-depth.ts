@@ -1,4 +1,4 @@
-import { ApiError } from 'src/modules/errors/api-error';
+import { ApiError } from 'src/common/errors/api-error';
 
 /**
  * Deepest nesting accepted in a request body. JSON.parse copes with any depth, but

@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, ERROR_CODES } from 'src/modules/errors/error-catalog';
+import { ERROR_CATALOG, ERROR_CODES } from 'src/common/errors/error-catalog';
 
 const STATUS_TYPE: Record<number, string> = {
   400: 'invalid_request_error',

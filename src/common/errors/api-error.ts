@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, ErrorCode, ErrorType } from 'src/modules/errors/error-catalog';
+import { ERROR_CATALOG, ErrorCode, ErrorType } from 'src/common/errors/error-catalog';
 
 export interface ErrorEnvelope {
   error: { type: ErrorType; code: ErrorCode; message: string; param: string | null };
