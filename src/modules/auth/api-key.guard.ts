@@ -5,6 +5,7 @@ import { IS_PUBLIC } from 'src/common/decorators/public.decorator';
 import 'src/common/types/fastify-request';
 import { ADMIN_PATH_PREFIX, IS_ADMIN } from 'src/modules/auth/auth.decorators';
 import { AuthService } from 'src/modules/auth/auth.service';
+import { ConsoleSessionGate } from 'src/modules/console-auth/console-session.gate';
 
 interface RouteAccess {
   isPublic: boolean;
@@ -14,7 +15,9 @@ interface RouteAccess {
 /**
  * The global guard (APP_GUARD, registered before the rate-limit guard): every route needs an
  * API key unless it is `@Public()`; operator routes (`@AdminOnly()` or anything under `/api/`)
- * need ADMIN_TOKEN instead. Sets `request.auth` for API-key routes.
+ * need ADMIN_TOKEN instead. Sets `request.auth` for API-key routes. A request with no credential
+ * header but a console session cookie is judged by the session instead (ConsoleSessionGate:
+ * CSRF on mutations, viewers read only); on API-key routes it acts as user `console:<name>`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -24,6 +27,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    private readonly consoleSessions: ConsoleSessionGate,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -33,7 +37,17 @@ export class ApiKeyGuard implements CanActivate {
     }
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const route = request.routeOptions.url ?? request.url;
-    if (access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api') {
+    const isAdminRoute = access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api';
+    if (this.consoleSessions.carriesSession(request)) {
+      if (isAdminRoute) {
+        return this.consoleSessions.admitOperator(request).then(() => true);
+      }
+      return this.consoleSessions.admitAsUser(request).then((resolved) => {
+        request.auth = resolved;
+        return true;
+      });
+    }
+    if (isAdminRoute) {
       this.auth.authenticateAdmin(request);
       return true;
     }

@@ -1,0 +1,156 @@
+import 'reflect-metadata';
+import { DynamicModule, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import pino from 'pino';
+import { parseArgs } from 'node:util';
+import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { ConfigModule } from 'src/config/config.module';
+import { AppConfig, ConfigError, loadConfigFromProcessEnv } from 'src/config/load-config';
+import { DatabaseModule } from 'src/database/database.module';
+import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module';
+import { ConsoleRole } from 'src/modules/console-auth/console-user.entity';
+import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
+import { ApiError } from 'src/modules/errors/api-error';
+
+const USAGE = `Usage: npm run users -- <command>
+
+  create <username> [--role admin|viewer]
+      Creates a console user (role admin by default), with the password read from the first
+      line of standard input (a prompt on a terminal; never an argument: ps would show it).
+  set-password <username>
+      Replaces the password (read the same way), re-enables the user, ends their sessions.
+  disable <username>
+      Disables the user and ends every session they hold, on every instance.
+  list [--json]
+      Lists console users (never a password hash).
+
+Uses DATABASE_URL like the server (default sqlite:./data/parley.sqlite).`;
+
+class UsageError extends Error {}
+
+/** The server's console-user service and database, without HTTP. */
+@Module({})
+class UsersCliModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: UsersCliModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule, ConsoleAuthModule],
+    };
+  }
+}
+
+type Command = (users: ConsoleUsersService) => Promise<void>;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || ['help', '--help', '-h'].includes(command)) {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  let config: AppConfig;
+  try {
+    config = loadConfigFromProcessEnv();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      error.problems.forEach((problem) => console.error(problem));
+      return 1;
+    }
+    throw error;
+  }
+  const run = commandFor(command, rest);
+  const logger = createLogger({ level: 'warn', content: false }, pino.destination(2));
+  const app = await NestFactory.createApplicationContext(UsersCliModule.forRoot(config), {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  try {
+    await run(app.get(ConsoleUsersService));
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
+function commandFor(command: string, args: string[]): Command {
+  const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+  switch (command) {
+    case 'create': {
+      const { values, positionals } = parse(args, { role: { type: 'string' } });
+      const username = onlyUsername(positionals, command);
+      const role = (values.role ?? 'admin') as ConsoleRole;
+      return async (users) => print(await users.create(username, await readPassword(), role));
+    }
+    case 'set-password': {
+      const username = onlyUsername(parse(args, {}).positionals, command);
+      return async (users) => print(await users.setPassword(username, await readPassword()));
+    }
+    case 'disable': {
+      const username = onlyUsername(parse(args, {}).positionals, command);
+      return async (users) => print(await users.disable(username));
+    }
+    case 'list': {
+      const { values } = parse(args, { json: { type: 'boolean' } });
+      return async (users) => {
+        const all = await users.list();
+        if (values.json) {
+          print(all);
+          return;
+        }
+        for (const u of all) {
+          console.log(`${u.username}\t${u.role}\t${u.is_active ? 'active' : 'disabled'}`);
+        }
+      };
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+function parse<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function onlyUsername(positionals: string[], command: string): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(`${command} takes exactly one username`);
+  }
+  return positionals[0];
+}
+
+/** The first line of standard input: the password never goes on the command line. */
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    process.stderr.write('Password: ');
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if (Buffer.concat(chunks).includes(10)) {
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`error: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof ApiError) {
+      const param = error.param ? ` (${error.param})` : '';
+      console.error(`error: ${error.code}: ${error.message}${param}`);
+      process.exit(1);
+    }
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
