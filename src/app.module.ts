@@ -7,6 +7,7 @@ import { DepthCheckedValidationPipe } from 'src/common/validation/depth-checked-
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
+import { ConsoleModule } from 'src/modules/console/console.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
@@ -36,6 +37,7 @@ export class AppModule {
         ModelsModule,
         ProxyModule,
         ConversationsModule,
+        ConsoleModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
