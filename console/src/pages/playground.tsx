@@ -97,7 +97,7 @@ export function PlaygroundPage({ me, arg }: { me: Me; arg: string | null }) {
         id: `local-${Date.now()}`,
         role: 'user',
         content: text,
-        status: 'complete',
+        status: 'completed',
         model: null,
         error: null,
       },

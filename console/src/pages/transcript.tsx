@@ -27,7 +27,7 @@ export function Transcript({
         <li class={`msg ${m.role} ${m.status}`}>
           <div class="meta">
             <span class="role">{m.role}</span>
-            {m.status !== 'complete' && <span class={`badge ${m.status}`}>{m.status}</span>}
+            {m.status !== 'completed' && <span class={`badge ${m.status}`}>{m.status}</span>}
             {m.error && <span class="badge failed">{m.error.code}</span>}
             {m.model && <span class="model">{m.model}</span>}
           </div>
