@@ -142,7 +142,7 @@ describe('the console in Chromium', () => {
     await transcript.locator('li.msg.assistant').getByText('You said: first question').waitFor();
     await page.getByRole('button', { name: 'Delete conversation' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete for good' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('nav.list li').length === 1);
+    await page.waitForFunction("document.querySelectorAll('nav.list li').length === 1");
 
     // Playground: a streamed answer as console:admin.
     await go('playground', 'Playground');
@@ -162,7 +162,7 @@ describe('the console in Chromium', () => {
       await page.getByLabel('Message').fill('a slow and long answer please');
       await page.getByRole('button', { name: 'Send' }).click();
       await page.waitForFunction(
-        () => (document.querySelector('[data-testid="streaming"]')?.textContent ?? '').length > 3,
+        `(document.querySelector('[data-testid="streaming"]')?.textContent ?? '').length > 3`,
       );
       const midway = (await page.getByTestId('streaming').textContent()) ?? '';
       expect(midway.length).toBeLessThan('You said: a slow and long answer please'.length);
@@ -246,13 +246,13 @@ describe('the console in Chromium', () => {
       await evil.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`);
       await evil.waitForFunction(
         () => {
-          const r = (window as any).results;
+          const r = (globalThis as any).results;
           return r && r.noCors && r.cors && r.logout;
         },
         undefined,
         { timeout: 10_000 },
       );
-      const results = await evil.evaluate(() => (window as any).results);
+      const results = await evil.evaluate(() => (globalThis as any).results);
       // The cross-origin JSON call is stopped by the browser (no CORS), the others reach the
       // gateway with the cookie but without the CSRF token.
       expect(results.cors).toBe('blocked');

@@ -8,7 +8,6 @@ import { sql } from 'test/support/sql';
 import { createKey, startGateway, TestGateway } from 'test/support/start-gateway';
 
 const ROOT = join(__dirname, '..', '..');
-const today = () => new Date().toISOString().slice(0, 10);
 
 /** The operator routes the console reads (issue #16): usage report, any user's conversations, overview. */
 describe('console operator routes', () => {

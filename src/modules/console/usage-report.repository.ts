@@ -23,43 +23,45 @@ export interface UsageSeriesRow extends UsageGroupRow {
 }
 
 /**
- * The SQL label of a dimension. `user` is the key's user (a usage row outlives its key, and the
- * console playground records under `console:<name>`, which has no key row: then the key id).
+ * Each report reads in two stages. The inner stage sums a day range per (day, key) or
+ * (day, model), in the order of a covering index (`idx_usage_daily_report_key` / `_model`), so
+ * the database streams it without sorting the range's rows; the outer stage groups those few
+ * partial sums (days × keys at most) by the label. `user` is the key's user, joined after the
+ * inner stage (a usage row outlives its key, and the playground records under
+ * `console:<name>`, which has no key row: then the key id is the label).
  */
-const LABEL: Record<UsageDimension, string> = {
+const INNER: Record<UsageDimension, string> = {
   key: 'u.key_id',
+  user: 'u.key_id',
   model: 'u.model',
-  user: 'COALESCE(k.user_id, u.key_id)',
 };
 
 /**
  * Aggregates of `usage_daily` for the console. Every query is bounded twice: by a day range
- * (the `idx_usage_daily_day` index picks the rows) and by LIMIT, so a million usage rows cost a
- * range scan of the days asked for, never a full table read into memory.
+ * (an index range) and by LIMIT, so a million usage rows cost a scan of the days asked for,
+ * never a read of the whole table into memory.
  */
 @Injectable()
 export class UsageReportRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** One row per label over the range, most tokens first, paged. */
+  /** One row per label over the range, most tokens first, paged, with the number of groups. */
   async groups(q: UsageReportQuery): Promise<{ rows: UsageGroupRow[]; total: number }> {
-    const label = LABEL[q.by];
-    const [where, params] = this.range(q);
-    const rows = await this.run<UsageGroupRow>(
-      `SELECT ${label} AS label, SUM(u.prompt_tokens) AS prompt_tokens,
-              SUM(u.completion_tokens) AS completion_tokens, SUM(u.requests) AS requests
-         FROM usage_daily u ${this.join(q.by)}
-        WHERE ${where}
+    const [inner, params] = this.partialSums(q);
+    const label = this.label(q.by);
+    // The number of groups comes from the same pass (a window over the groups, computed
+    // before LIMIT). A page past the end has no row to carry it: it answers 0 groups.
+    const rows = await this.run<UsageGroupRow & { total_groups: number }>(
+      `SELECT ${label} AS label, SUM(s.p) AS prompt_tokens, SUM(s.c) AS completion_tokens,
+              SUM(s.r) AS requests, COUNT(*) OVER () AS total_groups
+         FROM (${inner}) s ${this.join(q.by)}
         GROUP BY ${label}
-        ORDER BY SUM(u.prompt_tokens + u.completion_tokens) DESC, ${label} ASC
+        ORDER BY SUM(s.p + s.c) DESC, ${label} ASC
         LIMIT ${q.limit} OFFSET ${q.offset}`,
       params,
     );
-    const [count] = await this.run<{ n: number }>(
-      `SELECT COUNT(DISTINCT ${label}) AS n FROM usage_daily u ${this.join(q.by)} WHERE ${where}`,
-      params,
-    );
-    return { rows: rows.map(numbers), total: Number(count?.n ?? 0) };
+    const total = rows.length > 0 ? Number(rows[0].total_groups) : 0;
+    return { rows: rows.map(({ total_groups: _, ...row }) => numbers(row)), total };
   }
 
   /** Per-day figures of the given labels (the page the table shows), for the chart. */
@@ -67,27 +69,50 @@ export class UsageReportRepository {
     if (labels.length === 0) {
       return [];
     }
-    const label = LABEL[q.by];
-    const [where, params] = this.range(q);
-    const marks = labels.map((_, i) => this.mark(params.length + i + 1));
+    const label = this.label(q.by);
+    // Keys and models are filtered inside (the primary key serves a key filter directly).
+    const innerFilter = q.by === 'user' ? [] : labels;
+    const [inner, params] = this.partialSums(q, innerFilter);
+    const outer =
+      q.by === 'user'
+        ? `WHERE ${label} IN (${labels.map((_, i) => this.mark(params.length + i + 1)).join(', ')})`
+        : '';
     const rows = await this.run<UsageSeriesRow>(
-      `SELECT u.day AS day, ${label} AS label, SUM(u.prompt_tokens) AS prompt_tokens,
-              SUM(u.completion_tokens) AS completion_tokens, SUM(u.requests) AS requests
-         FROM usage_daily u ${this.join(q.by)}
-        WHERE ${where} AND ${label} IN (${marks.join(', ')})
-        GROUP BY u.day, ${label}
-        ORDER BY u.day ASC, ${label} ASC`,
-      [...params, ...labels],
+      `SELECT s.day AS day, ${label} AS label, SUM(s.p) AS prompt_tokens,
+              SUM(s.c) AS completion_tokens, SUM(s.r) AS requests
+         FROM (${inner}) s ${this.join(q.by)}
+        ${outer}
+        GROUP BY s.day, ${label}
+        ORDER BY s.day ASC, ${label} ASC`,
+      q.by === 'user' ? [...params, ...labels] : params,
     );
     return rows.map((r) => ({ ...numbers(r), day: String(r.day) }));
   }
 
-  private range(q: UsageReportQuery): [string, string[]] {
-    return [`u.day >= ${this.mark(1)} AND u.day <= ${this.mark(2)}`, [q.from, q.to]];
+  /** The inner stage: sums per (day, key or model) over the range, optionally for some only. */
+  private partialSums(q: UsageReportQuery, only: string[] = []): [string, string[]] {
+    const column = INNER[q.by];
+    const params = [q.from, q.to, ...only];
+    const filter =
+      only.length > 0
+        ? ` AND ${column} IN (${only.map((_, i) => this.mark(i + 3)).join(', ')})`
+        : '';
+    return [
+      `SELECT u.day AS day, ${column} AS g, SUM(u.prompt_tokens) AS p,
+              SUM(u.completion_tokens) AS c, SUM(u.requests) AS r
+         FROM usage_daily u
+        WHERE u.day >= ${this.mark(1)} AND u.day <= ${this.mark(2)}${filter}
+        GROUP BY u.day, ${column}`,
+      params,
+    ];
+  }
+
+  private label(by: UsageDimension): string {
+    return by === 'user' ? 'COALESCE(k.user_id, s.g)' : 's.g';
   }
 
   private join(by: UsageDimension): string {
-    return by === 'user' ? 'LEFT JOIN api_keys k ON k.id = u.key_id' : '';
+    return by === 'user' ? 'LEFT JOIN api_keys k ON k.id = s.g' : '';
   }
 
   private mark(n: number): string {
