@@ -162,7 +162,7 @@ export const ENV_SCHEMA = {
     parse: credential,
     default: '',
     secret: true,
-    doc: 'Bearer token for `/api/keys` and `/api/usage` (16-256 visible ASCII characters). Unset: admin routes answer 401.',
+    doc: 'Bearer token for every `/api` route (16-256 visible ASCII characters), for automation; people use the console. Unset: `/api` routes take console sessions only.',
   }),
   BOOTSTRAP_API_KEY: setting({
     parse: credential,
