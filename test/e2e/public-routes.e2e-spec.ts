@@ -15,6 +15,9 @@ const PUBLIC_ROUTES = [
   // Console sign-in and sign-out: how a session is obtained (SPEC "Console and sessions").
   '/api/login',
   '/api/logout',
+  // The console web app: a page and its built assets, no data (that comes from /api).
+  '/console',
+  '/console/assets/:file',
 ];
 
 /**

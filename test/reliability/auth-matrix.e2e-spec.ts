@@ -21,6 +21,7 @@ const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const isPublic = (url: string) =>
   ['/healthz', '/readyz', '/errors', '/openapi.json'].includes(url) ||
   url.startsWith('/docs') ||
+  url.startsWith('/console') ||
   CONSOLE_SIGN_IN_ROUTES.includes(url);
 /** Console sign-in: takes a password or a session, never a bearer secret (own tests below). */
 const CONSOLE_SIGN_IN_ROUTES = ['/api/login', '/api/logout', '/api/me'];
