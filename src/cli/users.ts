@@ -1,16 +1,12 @@
 import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import pino from 'pino';
-import { parseArgs } from 'node:util';
-import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { parse, runCli, UsageError } from 'src/cli/run-cli';
 import { ConfigModule } from 'src/config/config.module';
-import { AppConfig, ConfigError, loadConfigFromProcessEnv } from 'src/config/load-config';
+import { AppConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
 import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module';
 import { ConsoleRole } from 'src/modules/console-auth/console-user.entity';
 import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
-import { ApiError } from 'src/modules/errors/api-error';
 
 const USAGE = `Usage: npm run users -- <command>
 
@@ -26,8 +22,6 @@ const USAGE = `Usage: npm run users -- <command>
 
 Uses DATABASE_URL like the server (default sqlite:./data/parley.sqlite).`;
 
-class UsageError extends Error {}
-
 /** The server's console-user service and database, without HTTP. */
 @Module({})
 class UsersCliModule {
@@ -39,53 +33,24 @@ class UsersCliModule {
   }
 }
 
-type Command = (users: ConsoleUsersService) => Promise<void>;
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || ['help', '--help', '-h'].includes(command)) {
-    console.log(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  let config: AppConfig;
-  try {
-    config = loadConfigFromProcessEnv();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      error.problems.forEach((problem) => console.error(problem));
-      return 1;
-    }
-    throw error;
-  }
-  const run = commandFor(command, rest);
-  const logger = createLogger({ level: 'warn', content: false }, pino.destination(2));
-  const app = await NestFactory.createApplicationContext(UsersCliModule.forRoot(config), {
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
-  try {
-    await run(app.get(ConsoleUsersService));
-    return 0;
-  } finally {
-    await app.close();
-  }
-}
-
-function commandFor(command: string, args: string[]): Command {
+function commandFor(
+  command: string,
+  args: string[],
+): (users: ConsoleUsersService) => Promise<void> {
   const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
   switch (command) {
     case 'create': {
-      const { values, positionals } = parse(args, { role: { type: 'string' } });
+      const { values, positionals } = parse(args, { role: { type: 'string' } }, true);
       const username = onlyUsername(positionals, command);
       const role = (values.role ?? 'admin') as ConsoleRole;
       return async (users) => print(await users.create(username, await readPassword(), role));
     }
     case 'set-password': {
-      const username = onlyUsername(parse(args, {}).positionals, command);
+      const username = onlyUsername(parse(args, {}, true).positionals, command);
       return async (users) => print(await users.setPassword(username, await readPassword()));
     }
     case 'disable': {
-      const username = onlyUsername(parse(args, {}).positionals, command);
+      const username = onlyUsername(parse(args, {}, true).positionals, command);
       return async (users) => print(await users.disable(username));
     }
     case 'list': {
@@ -103,16 +68,6 @@ function commandFor(command: string, args: string[]): Command {
     }
     default:
       throw new UsageError(`unknown command "${command}"`);
-  }
-}
-
-type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-
-function parse<T extends Options>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
   }
 }
 
@@ -138,19 +93,12 @@ async function readPassword(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}\n\n${USAGE}`);
-      process.exit(2);
-    }
-    if (error instanceof ApiError) {
-      const param = error.param ? ` (${error.param})` : '';
-      console.error(`error: ${error.code}: ${error.message}${param}`);
-      process.exit(1);
-    }
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
+runCli(
+  {
+    usage: USAGE,
+    module: (config) => UsersCliModule.forRoot(config),
+    service: ConsoleUsersService,
+    commandFor,
   },
+  process.argv.slice(2),
 );
