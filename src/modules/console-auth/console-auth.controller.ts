@@ -3,7 +3,6 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from 'src/common/decorators/public.decorator';
 import { HEADER } from 'src/common/http/headers';
-import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
 import { ApiError } from 'src/modules/errors/api-error';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { LOGIN_LIMITER } from 'src/modules/console-auth/console-tokens';
@@ -11,6 +10,7 @@ import { ConsoleSessionGate } from 'src/modules/console-auth/console-session.gat
 import { ConsoleSessionsService } from 'src/modules/console-auth/console-sessions.service';
 import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
 import { LoginDto, MeResponseDto } from 'src/modules/console-auth/dto/login.dto';
+import { SignInLimiter } from 'src/modules/console-auth/sign-in-limiter';
 import {
   clearedSessionCookie,
   readSessionId,
@@ -30,7 +30,7 @@ export class ConsoleAuthController {
     private readonly users: ConsoleUsersService,
     private readonly sessions: ConsoleSessionsService,
     private readonly gate: ConsoleSessionGate,
-    @Inject(LOGIN_LIMITER) private readonly attempts: AuthFailureLimiter,
+    @Inject(LOGIN_LIMITER) private readonly attempts: SignInLimiter,
   ) {}
 
   @Public()
@@ -45,13 +45,12 @@ export class ConsoleAuthController {
     @Body() dto: LoginDto,
   ): Promise<MeResponseDto> {
     // Every attempt counts, right or wrong: a guesser gets ten a minute per address.
-    const retryAfter = this.attempts.retryAfterSeconds(request.ip);
+    const retryAfter = this.attempts.attempt(request.ip);
     if (retryAfter > 0) {
       throw new ApiError('rate_limit_exceeded', 'Too many sign-in attempts from this address', {
         headers: { [HEADER.retryAfter]: String(retryAfter) },
       });
     }
-    this.attempts.recordFailure(request.ip);
     const user = await this.users.authenticate(dto.username, dto.password);
     if (!user) {
       throw new ApiError('invalid_credentials', INVALID_CREDENTIALS);

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
-import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
 import { Clock } from 'src/modules/auth/clock';
 import { ConsoleAdminBootstrapService } from 'src/modules/console-auth/console-admin-bootstrap.service';
 import { ConsoleAuthController } from 'src/modules/console-auth/console-auth.controller';
@@ -12,6 +11,7 @@ import { CONSOLE_CLOCK, LOGIN_LIMITER } from 'src/modules/console-auth/console-t
 import { ConsoleUsersRepository } from 'src/modules/console-auth/console-users.repository';
 import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
 import { PasswordHasher } from 'src/modules/console-auth/password-hasher';
+import { SignInLimiter } from 'src/modules/console-auth/sign-in-limiter';
 
 /**
  * Console users, database sessions and sign-in (`/api/login`, `/api/logout`, `/api/me`).
@@ -26,7 +26,7 @@ import { PasswordHasher } from 'src/modules/console-auth/password-hasher';
       provide: LOGIN_LIMITER,
       inject: [APP_CONFIG, CONSOLE_CLOCK],
       useFactory: (config: AppConfig, now: Clock) =>
-        new AuthFailureLimiter(config.console.loginAttemptsPerMinute, now),
+        new SignInLimiter(config.console.loginAttemptsPerMinute, now),
     },
     { provide: PasswordHasher, useValue: new PasswordHasher() },
     ConsoleUsersRepository,
