@@ -31,6 +31,13 @@ export default {
       displayName: 'reliability',
       testMatch: ['<rootDir>/test/reliability/**/*.e2e-spec.ts'],
     },
+    // The console in headless Chromium (Debian's package, driven by playwright-core); needs
+    // `npm run build` first (npm test's pretest does it). Run alone: --selectProjects browser.
+    {
+      ...shared,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+    },
     // The same end-to-end files again on PostgreSQL, when a server is configured (CI sets it).
     ...(process.env.TEST_DATABASE_URL
       ? [

@@ -7,6 +7,7 @@ import { DepthCheckedValidationPipe } from 'src/common/validation/depth-checked-
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
+import { ConsoleModule } from 'src/modules/console/console.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { FleetModule } from 'src/modules/fleet/fleet.module';
@@ -38,6 +39,7 @@ export class AppModule {
         ProxyModule,
         ConversationsModule,
         FleetModule,
+        ConsoleModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -1,21 +1,17 @@
 import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import pino from 'pino';
-import { parseArgs } from 'node:util';
-import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { parse, runCli, UsageError } from 'src/cli/run-cli';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { ConfigModule } from 'src/config/config.module';
-import { AppConfig, ConfigError, loadConfigFromProcessEnv } from 'src/config/load-config';
+import { AppConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
 import { ApiKeysService } from 'src/modules/auth/api-keys.service';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { CreateKeyDto } from 'src/modules/auth/dto/create-key.dto';
 import { KeyResponseDto } from 'src/modules/auth/dto/key-response.dto';
 import { MAX_PAGE_SIZE } from 'src/modules/auth/dto/list-keys-query.dto';
-import { ApiError } from 'src/common/errors/api-error';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 
 const USAGE = `Usage: npm run keys -- <command>
@@ -30,8 +26,6 @@ const USAGE = `Usage: npm run keys -- <command>
 
 Uses DATABASE_URL like the server (default sqlite:./data/parley.sqlite).`;
 
-class UsageError extends Error {}
-
 /** The server's key service and database, without HTTP. */
 @Module({})
 class KeysCliModule {
@@ -40,36 +34,6 @@ class KeysCliModule {
       module: KeysCliModule,
       imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, AuthModule],
     };
-  }
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    console.log(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  let config: AppConfig;
-  try {
-    config = loadConfigFromProcessEnv();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      error.problems.forEach((problem) => console.error(problem));
-      return 1;
-    }
-    throw error;
-  }
-  const run = commandFor(command, rest);
-  const logger = createLogger({ level: 'warn', content: false }, pino.destination(2));
-  const app = await NestFactory.createApplicationContext(KeysCliModule.forRoot(config), {
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
-  try {
-    await run(app.get(ApiKeysService));
-    return 0;
-  } finally {
-    await app.close();
   }
 }
 
@@ -126,16 +90,6 @@ function commandFor(command: string, args: string[]): Command {
   }
 }
 
-type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-
-function parse<T extends Options>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
 /** The same DTO and messages as `POST /api/keys`. */
 async function validated(plain: Record<string, unknown>): Promise<CreateKeyDto> {
   const dto = plainToInstance(CreateKeyDto, plain);
@@ -168,19 +122,12 @@ function table(keys: KeyResponseDto[]): string {
     .join('\n');
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}\n\n${USAGE}`);
-      process.exit(2);
-    }
-    if (error instanceof ApiError) {
-      const param = error.param ? ` (${error.param})` : '';
-      console.error(`error: ${error.code}: ${error.message}${param}`);
-      process.exit(1);
-    }
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
+runCli(
+  {
+    usage: USAGE,
+    module: (config) => KeysCliModule.forRoot(config),
+    service: ApiKeysService,
+    commandFor,
   },
+  process.argv.slice(2),
 );

@@ -95,6 +95,16 @@ export const credential: Parser<string> = (raw) => {
   throw new EnvError('must be 16-256 visible ASCII characters, no spaces (value hidden)');
 };
 
+/** A console username: what the users CLI and `POST /api/login` accept. */
+export const CONSOLE_USERNAME_PATTERN = /^[A-Za-z0-9._@-]{1,56}$/;
+
+export const consoleUsername: Parser<string> = (raw) => {
+  if (CONSOLE_USERNAME_PATTERN.test(raw)) {
+    return raw;
+  }
+  throw new EnvError(`must be 1-56 letters, digits or . _ @ -, got ${show(raw)}`);
+};
+
 export const databaseUrl: Parser<string> = (raw) => {
   if (/^sqlite:.+/.test(raw) || /^postgres(ql)?:\/\/.+/.test(raw)) {
     return raw;
@@ -152,13 +162,39 @@ export const ENV_SCHEMA = {
     parse: credential,
     default: '',
     secret: true,
-    doc: 'Bearer token for `/api/keys` and `/api/usage` (16-256 visible ASCII characters). Unset: admin routes answer 401.',
+    doc: 'Bearer token for every `/api` route (16-256 visible ASCII characters), for automation; people use the console. Unset: `/api` routes take console sessions only.',
   }),
   BOOTSTRAP_API_KEY: setting({
     parse: credential,
     default: '',
     secret: true,
     doc: 'An API key (16-256 visible ASCII characters) upserted at start for user `default`, active, instead of generating one.',
+  }),
+  CONSOLE_ADMIN_USER: setting({
+    parse: consoleUsername,
+    default: 'admin',
+    doc: 'Console: username of the admin upserted at start from `CONSOLE_ADMIN_PASSWORD`.',
+  }),
+  CONSOLE_ADMIN_PASSWORD: setting({
+    parse: text(8),
+    default: '',
+    secret: true,
+    doc: 'Console: when set, the admin `CONSOLE_ADMIN_USER` is created (or its password reset, re-enabled) at start. Unset: manage users with `npm run users`.',
+  }),
+  CONSOLE_SESSION_IDLE_MINUTES: setting({
+    parse: int(1, 7 * 24 * 60),
+    default: 30,
+    doc: 'Console: a session unused this long ends.',
+  }),
+  CONSOLE_SESSION_MAX_HOURS: setting({
+    parse: int(1, 24 * 365),
+    default: 12,
+    doc: 'Console: a session ends this long after sign-in, however active.',
+  }),
+  CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: setting({
+    parse: int(1, 1_000_000),
+    default: 10,
+    doc: 'Console: sign-in attempts allowed per client address per minute before 429.',
   }),
   MAX_BODY_BYTES: setting({
     parse: int(1024, 1024 * 1024 * 1024),

@@ -22,6 +22,13 @@ export interface AppConfig {
   };
   auth: { adminToken: string | null; bootstrapKey: string | null; failuresPerMinute: number };
   limits: { perSecond: number; burst: number };
+  console: {
+    adminUser: string;
+    adminPassword: string | null;
+    sessionIdleMs: number;
+    sessionMaxMs: number;
+    loginAttemptsPerMinute: number;
+  };
   redis: { url: string | null; keyPrefix: string; commandTimeoutMs: number };
   upstream: {
     connectTimeoutMs: number;
@@ -101,6 +108,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       failuresPerMinute: v.AUTH_FAILURES_PER_MINUTE,
     },
     limits: { perSecond: v.RATE_LIMIT_PER_SECOND, burst: v.RATE_LIMIT_BURST },
+    console: {
+      adminUser: v.CONSOLE_ADMIN_USER,
+      adminPassword: orNull(v.CONSOLE_ADMIN_PASSWORD),
+      sessionIdleMs: v.CONSOLE_SESSION_IDLE_MINUTES * 60_000,
+      sessionMaxMs: v.CONSOLE_SESSION_MAX_HOURS * 3_600_000,
+      loginAttemptsPerMinute: v.CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE,
+    },
     redis: {
       url: orNull(v.REDIS_URL),
       keyPrefix: v.REDIS_KEY_PREFIX,

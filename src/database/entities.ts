@@ -1,4 +1,6 @@
 import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
+import { ConsoleSessionEntity } from 'src/modules/console-auth/console-session.entity';
+import { ConsoleUserEntity } from 'src/modules/console-auth/console-user.entity';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
@@ -13,4 +15,6 @@ export const ENTITIES: Function[] = [
   IdempotencyKeyEntity,
   DailyUsageEntity,
   GpuReportEntity,
+  ConsoleUserEntity,
+  ConsoleSessionEntity,
 ];

@@ -1,4 +1,6 @@
 import { routesOf } from 'src/common/http/route-table';
+import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
+import { CONSOLE_ADMIN_PASSWORD, signIn } from 'test/support/console-session';
 import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import {
@@ -17,7 +19,13 @@ import {
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 /** The routes anyone may call (asserted by test/e2e/public-routes.e2e-spec.ts). */
 const isPublic = (url: string) =>
-  ['/healthz', '/readyz', '/errors', '/openapi.json'].includes(url) || url.startsWith('/docs');
+  ['/healthz', '/readyz', '/errors', '/openapi.json'].includes(url) ||
+  url.startsWith('/docs') ||
+  url.startsWith('/console') ||
+  CONSOLE_SIGN_IN_ROUTES.includes(url);
+/** Console sign-in: takes a password or a session, never a bearer secret (own tests below). */
+const CONSOLE_SIGN_IN_ROUTES = ['/api/login', '/api/logout', '/api/me'];
+const isMutation = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method);
 /**
  * Which secret a route takes: GPU node reports a key with role node, admin routes ADMIN_TOKEN,
  * /metrics its token, the rest a key.
@@ -44,7 +52,7 @@ describe('auth matrix: every route × every credential', () => {
   beforeAll(async () => {
     up = await startFakeUpstream();
     gw = await startGateway({
-      env: { METRICS_TOKEN },
+      env: { METRICS_TOKEN, CONSOLE_ADMIN_PASSWORD, CONSOLE_LOGIN_ATTEMPTS_PER_MINUTE: '1000' },
       models: fakeModelCatalog(up.url),
     });
     const create = async () =>
@@ -198,5 +206,54 @@ describe('auth matrix: every route × every credential', () => {
     }
     expect(invalidBodies.size).toBeGreaterThanOrEqual(3);
     console.log(`auth matrix: ${routes.length} routes, ${calls} calls`);
+  });
+
+  it('takes a console session on every /api route: reads freely, mutations only with the CSRF token and the admin role', async () => {
+    await gw.app.get(ConsoleUsersService).create('matrix-viewer', 'viewer-password-1', 'viewer');
+    const admin = await signIn(gw);
+    const viewer = await signIn(gw, 'matrix-viewer', 'viewer-password-1');
+    const operatorRoutes = routesOf(gw.app.getHttpAdapter().getInstance()).filter(
+      (r) =>
+        r.url.startsWith('/api/') &&
+        !CONSOLE_SIGN_IN_ROUTES.includes(r.url) &&
+        !(r.method === 'POST' && r.url === '/api/gpu-stats') && // a node key's route, not an operator's
+        r.method !== 'HEAD' &&
+        r.method !== 'OPTIONS',
+    );
+    expect(operatorRoutes.length).toBeGreaterThanOrEqual(5);
+    const outcome = async (method: string, url: string, headers: Record<string, string>) => {
+      const res = await call(method, url, headers);
+      return [401, 403].includes(res.status) ? `${res.status} ${res.body?.error?.code}` : 'through';
+    };
+    for (const { method, url } of operatorRoutes) {
+      const route = `${method} ${url}`;
+      const stale = { cookie: `parley_session=${'C'.repeat(43)}` };
+      expect({ route, outcome: await outcome(method, url, stale) }).toEqual({
+        route,
+        outcome: '401 invalid_authorization',
+      });
+      const noToken = { cookie: admin.cookie };
+      const withToken = { cookie: admin.cookie, 'x-csrf-token': admin.csrf };
+      const asViewer = { cookie: viewer.cookie, 'x-csrf-token': viewer.csrf };
+      expect({
+        route,
+        noToken: await outcome(method, url, noToken),
+        withToken: await outcome(method, url, withToken),
+        viewer: await outcome(method, url, asViewer),
+      }).toEqual({
+        route,
+        noToken: isMutation(method) ? '403 csrf_failed' : 'through',
+        withToken: 'through',
+        viewer: isMutation(method) ? '403 console_role_forbidden' : 'through',
+      });
+    }
+    // The sign-in routes: /api/me answers the session, not a bearer secret.
+    const me = await call('GET', '/api/me', { cookie: viewer.cookie });
+    expect(me.body).toMatchObject({ authenticated: true, user: 'matrix-viewer', role: 'viewer' });
+    const meByToken = await call('GET', '/api/me', { authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
+    expect(meByToken.body).toMatchObject({
+      authenticated: false,
+      error: { code: 'missing_authorization' },
+    });
   });
 });

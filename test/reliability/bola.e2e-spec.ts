@@ -93,7 +93,13 @@ describe('BOLA on every /c1 route', () => {
     ];
 
     const before = await snapshot();
-    expect(Object.keys(before)).toEqual(['conversations', 'idempotency_keys', 'messages']);
+    expect(Object.keys(before)).toEqual([
+      'console_sessions',
+      'console_users',
+      'conversations',
+      'idempotency_keys',
+      'messages',
+    ]);
     expect(before.messages).toHaveLength(2);
     let attempts = 0;
     for (const { method, url } of routes) {

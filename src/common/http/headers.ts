@@ -19,6 +19,7 @@ export const HEADER = {
   anthropicVersion: 'anthropic-version',
   wwwAuthenticate: 'www-authenticate',
   anthropicBeta: 'anthropic-beta',
+  csrfToken: 'x-csrf-token',
 } as const;
 
 /** The challenge every 401 carries (RFC 7235 §3.1): API keys, the admin and metrics tokens. */

@@ -2,6 +2,8 @@ import { Conversations1795322800000 } from 'src/database/migrations/179532280000
 import { ApiKeys1795322890000 } from 'src/database/migrations/1795322890000-ApiKeys';
 import { UsageDaily1795323435802 } from 'src/database/migrations/1795323435802-UsageDaily';
 import { GpuReports1795330000000 } from 'src/database/migrations/1795330000000-GpuReports';
+import { ConsoleUsers1796400000000 } from 'src/database/migrations/1796400000000-ConsoleUsers';
+import { UsageReportIndex1796400000001 } from 'src/database/migrations/1796400000001-UsageReportIndex';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
@@ -9,4 +11,6 @@ export const MIGRATIONS: Function[] = [
   ApiKeys1795322890000,
   UsageDaily1795323435802,
   GpuReports1795330000000,
+  ConsoleUsers1796400000000,
+  UsageReportIndex1796400000001,
 ];

@@ -5,6 +5,8 @@ import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyGuard } from 'src/modules/auth/api-key.guard';
 import { AdminOnly } from 'src/modules/auth/auth.decorators';
 import { AuthService } from 'src/modules/auth/auth.service';
+import { ConsoleSessionGate } from 'src/modules/console-auth/console-session.gate';
+import { ConsoleSessionsService } from 'src/modules/console-auth/console-sessions.service';
 
 @Controller()
 class Routes {
@@ -40,7 +42,12 @@ describe(ApiKeyGuard.name, () => {
       authenticate: jest.fn().mockReturnValue(CONTEXT),
       authenticateAdmin: jest.fn(),
     };
-    guard = new ApiKeyGuard(new Reflector(), authenticator as unknown as AuthService);
+    guard = new ApiKeyGuard(
+      new Reflector(),
+      authenticator as unknown as AuthService,
+      // No request here carries a session cookie: the gate must stay out of the way.
+      new ConsoleSessionGate({} as ConsoleSessionsService),
+    );
   });
 
   it('lets @Public() routes through without looking at credentials', () => {

@@ -6,6 +6,7 @@ import 'src/common/types/fastify-request';
 import { ADMIN_PATH_PREFIX, IS_ADMIN, IS_NODE_REPORT } from 'src/modules/auth/auth.decorators';
 import { admitRole } from 'src/modules/auth/node-role';
 import { AuthService } from 'src/modules/auth/auth.service';
+import { ConsoleSessionGate } from 'src/modules/console-auth/console-session.gate';
 
 interface RouteAccess {
   isPublic: boolean;
@@ -17,7 +18,9 @@ interface RouteAccess {
  * The global guard (APP_GUARD, registered before the rate-limit guard): every route needs an
  * API key unless it is `@Public()`; operator routes (`@AdminOnly()` or anything under `/api/`)
  * need ADMIN_TOKEN instead; `@NodeReport()` routes need a key with role `node`, the only routes
- * such a key may call. Sets `request.auth` for API-key routes.
+ * such a key may call. Sets `request.auth` for API-key routes. A request with no credential
+ * header but a console session cookie is judged by the session instead (ConsoleSessionGate:
+ * CSRF on mutations, viewers read only); on API-key routes it acts as user `console:<name>`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -27,6 +30,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    private readonly consoleSessions: ConsoleSessionGate,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -39,7 +43,17 @@ export class ApiKeyGuard implements CanActivate {
     if (access.isNodeReport) {
       return this.admit(request, access);
     }
-    if (access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api') {
+    const isAdminRoute = access.isAdmin || route.startsWith(ADMIN_PATH_PREFIX) || route === '/api';
+    if (this.consoleSessions.carriesSession(request)) {
+      if (isAdminRoute) {
+        return this.consoleSessions.admitOperator(request).then(() => true);
+      }
+      return this.consoleSessions.admitAsUser(request).then((resolved) => {
+        request.auth = resolved;
+        return true;
+      });
+    }
+    if (isAdminRoute) {
       this.auth.authenticateAdmin(request);
       return true;
     }

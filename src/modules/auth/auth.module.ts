@@ -18,6 +18,7 @@ import { KeysController } from 'src/modules/auth/keys.controller';
 import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
 import { LastUsedFlusherService } from 'src/modules/auth/last-used-flusher.service';
 import { MeController } from 'src/modules/auth/me.controller';
+import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module';
 
 /**
  * API keys: the global guard (APP_GUARD; it must be registered before the rate-limit guard,
@@ -25,6 +26,8 @@ import { MeController } from 'src/modules/auth/me.controller';
  * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI.
  */
 @Module({
+  // Console sessions are the guard's second way in (see ApiKeyGuard).
+  imports: [ConsoleAuthModule],
   controllers: [KeysController, MeController],
   providers: [
     { provide: AUTH_CLOCK, useValue: (() => Date.now()) satisfies Clock },

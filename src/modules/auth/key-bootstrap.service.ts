@@ -34,7 +34,7 @@ export class KeyBootstrapService implements OnApplicationBootstrap {
       return;
     }
     if (this.config.auth.adminToken === null) {
-      this.logger.warn('ADMIN_TOKEN is not set: every /api route answers 401');
+      this.logger.warn('ADMIN_TOKEN is not set: /api routes take console sessions only');
     }
     const created = await this.keys.ensureBootstrapKey(this.config.auth.bootstrapKey);
     if (created) {

@@ -12,6 +12,21 @@ const BIGINT_NUMBER: ValueTransformer = {
  */
 @Entity({ name: 'usage_daily' })
 @Index('idx_usage_daily_day', ['day'])
+// The console's usage report sums a day range per key or per model from these alone.
+@Index('idx_usage_daily_report_key', [
+  'day',
+  'keyId',
+  'promptTokens',
+  'completionTokens',
+  'requests',
+])
+@Index('idx_usage_daily_report_model', [
+  'day',
+  'model',
+  'promptTokens',
+  'completionTokens',
+  'requests',
+])
 export class DailyUsageEntity {
   @PrimaryColumn({ type: 'varchar', length: 64, primaryKeyConstraintName: 'pk_usage_daily' })
   keyId: string;
