@@ -6,6 +6,7 @@ import { DatabaseModule } from 'src/database/database.module';
 import { DepthCheckedValidationPipe } from 'src/common/validation/depth-checked-validation.pipe';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
+import { AccessModule } from 'src/modules/access/access.module';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { ConsoleModule } from 'src/modules/console/console.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
@@ -30,10 +31,9 @@ export class AppModule {
         LifecycleModule,
         ErrorsModule,
         HealthModule,
-        // Feature modules below; AuthModule's guard must be registered before ThrottlingModule's.
+        // The one global guard: authentication, rate limit, quota (RequestGuardChain).
+        AccessModule,
         AuthModule,
-        // Global guards run in the order their modules are registered: the API-key guard sets
-        // request.auth, then ThrottlingModule's rate limit and quota guards read it.
         ThrottlingModule,
         ModelsModule,
         ProxyModule,

@@ -15,7 +15,7 @@ interface RouteAccess {
 }
 
 /**
- * The global guard (APP_GUARD, registered before the rate-limit guard): every route needs an
+ * The first guard of RequestGuardChain (the one APP_GUARD): every route needs an
  * API key unless it is `@Public()`; operator routes (`@AdminOnly()` or anything under `/api/`)
  * need ADMIN_TOKEN instead; `@NodeReport()` routes need a key with role `node`, the only routes
  * such a key may call. Sets `request.auth` for API-key routes. A request with no credential

@@ -1,5 +1,4 @@
 import { Logger, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiKeyGuard } from 'src/modules/auth/api-key.guard';
@@ -21,9 +20,9 @@ import { MeController } from 'src/modules/auth/me.controller';
 import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module';
 
 /**
- * API keys: the global guard (APP_GUARD; it must be registered before the rate-limit guard,
- * so AuthModule comes first among the feature modules), `/api/keys`, and the first-start
- * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI.
+ * API keys: the authentication guard (run first by RequestGuardChain), `/api/keys`, the
+ * first-start bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the
+ * `keys` CLI and `ApiKeyGuard` for the guard chain.
  */
 @Module({
   // Console sessions are the guard's second way in (see ApiKeyGuard).
@@ -58,8 +57,8 @@ import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module'
     AuthService,
     ApiKeysService,
     KeyBootstrapService,
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
+    ApiKeyGuard,
   ],
-  exports: [ApiKeysService],
+  exports: [ApiKeysService, ApiKeyGuard],
 })
 export class AuthModule {}

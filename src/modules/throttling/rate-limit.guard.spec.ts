@@ -17,6 +17,7 @@ import { AuthContext } from 'src/common/types/auth-context';
 import { ConfigModule } from 'src/config/config.module';
 import { loadConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
+import { runInOrder } from 'src/modules/access/request-guard-chain';
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
@@ -76,11 +77,8 @@ class ProbeController {
   }
 }
 
-@Module({
-  controllers: [ProbeController],
-  providers: [{ provide: APP_GUARD, useClass: StubAuthGuard }],
-})
-class StubAuthModule {}
+@Module({ controllers: [ProbeController] })
+class ProbeModule {}
 
 describe(RateLimitGuard.name, () => {
   let app: NestFastifyApplication;
@@ -96,11 +94,20 @@ describe(RateLimitGuard.name, () => {
         ConfigModule.forRoot(config),
         DatabaseModule,
         MetricsModule,
-        // Guards run in registration order: authentication first.
-        StubAuthModule,
+        ProbeModule,
         ThrottlingModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        // The app's chain with the stub in place of the API-key guard.
+        {
+          provide: APP_GUARD,
+          inject: [RateLimitGuard],
+          useFactory: (rateLimit: RateLimitGuard): CanActivate => ({
+            canActivate: (context) => runInOrder([new StubAuthGuard(), rateLimit], context, 0),
+          }),
+        },
+      ],
     })
     class TestAppModule {}
     app = await NestFactory.create<NestFastifyApplication>(TestAppModule, new FastifyAdapter(), {

@@ -10,8 +10,8 @@ import { UsageService } from 'src/modules/usage/usage.service';
 
 /**
  * Token usage per key, model and day: `USAGE_SINK` (global, for the proxy), quotas, and the
- * usage routes. `QuotaGuard` is exported for ThrottlingModule, which registers it as a global
- * guard right after the rate limit.
+ * usage routes. `QuotaGuard` is exported for the request guard chain (AccessModule), which runs
+ * it right after the rate limit.
  */
 @Global()
 @Module({
