@@ -3,6 +3,7 @@ import { ConversationEntity } from 'src/modules/conversations/conversation.entit
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
+import { QuotaReservationEntity } from 'src/modules/usage/quota-reservation.entity';
 
 /** Every TypeORM entity; the app and the CLI share this list. */
 export const ENTITIES: Function[] = [
@@ -11,4 +12,5 @@ export const ENTITIES: Function[] = [
   MessageEntity,
   IdempotencyKeyEntity,
   DailyUsageEntity,
+  QuotaReservationEntity,
 ];

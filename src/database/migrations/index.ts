@@ -2,6 +2,7 @@ import { Conversations1795322800000 } from 'src/database/migrations/179532280000
 import { ApiKeys1795322890000 } from 'src/database/migrations/1795322890000-ApiKeys';
 import { UsageDaily1795323435802 } from 'src/database/migrations/1795323435802-UsageDaily';
 import { ServiceUserNamespace1796390000000 } from 'src/database/migrations/1796390000000-ServiceUserNamespace';
+import { QuotaReservations1796390100000 } from 'src/database/migrations/1796390100000-QuotaReservations';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
@@ -9,4 +10,5 @@ export const MIGRATIONS: Function[] = [
   ApiKeys1795322890000,
   UsageDaily1795323435802,
   ServiceUserNamespace1796390000000,
+  QuotaReservations1796390100000,
 ];
