@@ -81,14 +81,14 @@ export class QuotaReservationsRepository {
           < ${mark(request.limit, 'bigint')}
       RETURNING id`;
     if (!this.isPostgres) {
-      const rows = (await this.dataSource.query(sql, params)) as unknown[];
+      const rows = await this.dataSource.query<unknown[]>(sql, params);
       return rows.length === 1;
     }
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(${QUOTA_LOCK_NAMESPACE}, hashtext($1))`, [
         request.keyId,
       ]);
-      const rows = (await manager.query(sql, params)) as unknown[];
+      const rows = await manager.query<unknown[]>(sql, params);
       return rows.length === 1;
     });
   }
