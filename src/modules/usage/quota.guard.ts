@@ -57,7 +57,13 @@ export class QuotaGuard implements CanActivate {
       { route, body: request.body, bodyBytes: bodyBytes(request) },
       this.catalog,
     );
-    return this.reservations.reserve(auth, tokens).then((own) => {
+    const reserved = this.reservations.reserve(auth, tokens).catch((error: unknown) => {
+      // Without the database the quota cannot be checked: refused, nothing was sent.
+      throw new ApiError('storage_error', 'The token quota of this API key could not be checked', {
+        cause: error,
+      });
+    });
+    return reserved.then((own) => {
       if (!own) {
         return this.refuse(auth);
       }
