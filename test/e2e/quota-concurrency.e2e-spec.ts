@@ -73,6 +73,27 @@ describe('token quotas under concurrency', () => {
     expect(used - limit).toBeLessThanOrEqual(largest);
   });
 
+  it('shrinks a finished request’s reservation to its real usage (sequential requests pass)', async () => {
+    // Each /v1 request reserves about 530 tokens, each /c1 turn the whole 100,000-token
+    // window; they use about 60. Held at their maximum, the third of each would be refused.
+    const v1Key = (await createKey(gw, { token_quota: { limit: 1_000, period: 'day' } })).key;
+    for (let i = 0; i < 3; i++) {
+      const res = await gw.post('/v1/chat/completions', chat(`v1 ${i}`, 500), { key: v1Key });
+      expect(res.status).toBe(200);
+    }
+    const { key } = await createKey(gw, { token_quota: { limit: 150_000, period: 'day' } });
+    let conversation: string | undefined;
+    for (let i = 0; i < 3; i++) {
+      const turn = await gw.post(
+        '/c1/chat/completions',
+        { ...chat(`c1 ${i}`, 500), conversation_id: conversation },
+        { key },
+      );
+      expect(turn.status).toBe(200);
+      conversation = turn.body.conversation_id as string;
+    }
+  });
+
   it('releases the reservation of a request whose upstream failed', async () => {
     const { key } = await createKey(gw, { token_quota: { limit: 50, period: 'day' } });
     // max_tokens 100 reserves more than the whole quota: while it runs, nothing else fits.
