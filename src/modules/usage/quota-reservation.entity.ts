@@ -1,10 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn, ValueTransformer } from 'typeorm';
-
-/** `pg` returns BIGINT as a string; these values stay far below 2^53. */
-const BIGINT_NUMBER: ValueTransformer = {
-  to: (value: number | undefined) => value,
-  from: (value: string | number) => Number(value),
-};
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { BIGINT_NUMBER } from 'src/modules/usage/daily-usage.entity';
 
 /**
  * Tokens a request of a key with a quota holds while it runs (issue #22 item 5): its maximum
