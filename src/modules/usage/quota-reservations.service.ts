@@ -101,9 +101,16 @@ export class QuotaReservations implements OnApplicationBootstrap, OnApplicationS
    */
   end(auth: AuthContext, isWorkContinuing: boolean): void {
     const reservation = this.byAuth.get(auth);
-    if (reservation?.state === 'held' && !isWorkContinuing) {
-      this.release(reservation);
+    if (reservation?.state !== 'held') {
+      return;
     }
+    if (isWorkContinuing) {
+      // Settled by its usage later, or left to lapse: not kept here, so that a turn that
+      // never reports usage holds no memory.
+      this.held.delete(reservation);
+      return;
+    }
+    this.release(reservation);
   }
 
   /** Tokens held by live reservations of a key (for the refusal message). */
