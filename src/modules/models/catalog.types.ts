@@ -12,6 +12,18 @@ export interface ModelConstraints {
   /** Whether the model takes images at all (inline `data:` URIs). */
   acceptsImages: boolean;
   typicalResponseSeconds: number;
+  /** Most choices (`n`) one chat request may ask for; absent: 1. */
+  maxN?: number;
+  /** `service_tier` values a request may name; absent: none. */
+  allowedServiceTiers?: readonly string[];
+  /**
+   * Tools the provider runs that a request may use: `tools[].type` values other than client
+   * tools (`web_search_preview`, `web_search_20250305`…) and the fields `mcp_servers`,
+   * `container`, `web_search_options`; absent: none.
+   */
+  allowedServerTools?: readonly string[];
+  /** Anthropic betas (`anthropic-beta` header, `betas` field) a request may name; absent: none. */
+  allowedBetas?: readonly string[];
 }
 
 export interface CatalogUpstream {

@@ -14,6 +14,7 @@ import {
   requireJsonObject,
   resolveModel,
 } from 'src/modules/models/constraints/chat-request';
+import { checkChatCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
@@ -190,6 +191,7 @@ export class ChatCompletionsService implements OnModuleInit {
       body.model = options.defaultModel;
     }
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
+    checkChatCostControls(body, model);
     checkMessages(body.messages, model.constraints, model.alias);
     const { stream, clientWantsUsage } = readStreamFlags(body);
     const applied = applyTokenBounds(body, model.constraints);

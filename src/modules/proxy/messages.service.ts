@@ -13,6 +13,7 @@ import {
   requireJsonObject,
   resolveModel,
 } from 'src/modules/models/constraints/chat-request';
+import { checkMessagesCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
@@ -113,6 +114,7 @@ export class MessagesService {
       body.model = options.defaultModel;
     }
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
+    checkMessagesCostControls(body, model);
     const hasOpenAIUpstream = model.upstreams.some((u) => u.format === 'openai');
     const translation = anthropicRequestToOpenAI(body, {
       untranslatable: hasOpenAIUpstream ? 'reject' : 'omit',

@@ -48,7 +48,7 @@ export class V1MessagesController {
   ): Promise<void> {
     const prepared = this.messages.prepare(auth, request.body);
     request.modelAlias = prepared.chat.model.alias;
-    const headers = anthropicClientHeaders(request.headers);
+    const headers = anthropicClientHeaders(request.headers, prepared.chat.model);
     if (prepared.isStream) {
       await this.messages.stream(reply, prepared, {
         onClientGone: 'abort',
