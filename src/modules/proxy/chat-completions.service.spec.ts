@@ -14,7 +14,10 @@ import {
   StreamChatOptions,
   StreamedChat,
 } from 'src/modules/proxy/chat-completions.service';
+import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { UsageReporter } from 'src/modules/proxy/usage-reporter';
+import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 import { assembleCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 
 const auth: AuthContext = {
@@ -32,12 +35,18 @@ function build() {
   const config = loadConfig({});
   const catalog = new ModelCatalog(builtinCatalog());
   const metrics = new MetricsService();
-  const client = new UpstreamClient(config, catalog, new UpstreamHealthBook(), metrics);
+  const client = new UpstreamClient(
+    config,
+    catalog,
+    new UpstreamHealthBook(),
+    metrics,
+    new WireFormats(),
+  );
   const lifecycle = { track: () => ({ done: () => undefined }) } as unknown as LifecycleService;
   const record = jest.fn<void, Parameters<UsageSink['record']>>();
-  const service = new ChatCompletionsService(config, catalog, client, metrics, lifecycle, {
-    record,
-  });
+  const usage = new UsageReporter(client, { record });
+  const runner = new StreamRunner(config, client, usage, metrics, lifecycle);
+  const service = new ChatCompletionsService(catalog, client, metrics, runner, usage);
   return { service, record };
 }
 
