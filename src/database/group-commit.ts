@@ -42,7 +42,7 @@ export function inGroupCommit<T>(
   }
   const target = committer;
   return new Promise<T>((resolve, reject) => {
-    target.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+    target.pending.push({ work, resolve: resolve, reject });
     schedule(dataSource, target);
   });
 }
