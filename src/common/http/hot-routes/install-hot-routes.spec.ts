@@ -12,6 +12,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { GuardsConsumer } from '@nestjs/core/guards/guards-consumer';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
@@ -106,8 +107,19 @@ describe(installHotRoutes.name, () => {
 
   it('runs the global guards in order, then the method with its decorated arguments', async () => {
     const res = await post({ 'x-key': 'alice' });
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(201); // Nest's default for POST, as on a Nest route
     expect(res.json()).toEqual({ caller: 'alice', seen: ['key', 'limit'] });
+  });
+
+  it("is served without Nest's per-request pipeline (its guard consumer never runs)", async () => {
+    const nestGuards = jest.spyOn(GuardsConsumer.prototype, 'tryActivate');
+    try {
+      const res = await post({ 'x-key': 'carol' });
+      expect(res.statusCode).toBe(201);
+      expect(nestGuards).not.toHaveBeenCalled();
+    } finally {
+      nestGuards.mockRestore();
+    }
   });
 
   it('answers a synchronous guard error through the global filter, before later guards', async () => {

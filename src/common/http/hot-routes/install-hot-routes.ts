@@ -4,10 +4,14 @@ import {
   EXCEPTION_FILTERS_METADATA,
   FILTER_CATCH_EXCEPTIONS,
   GUARDS_METADATA,
+  HEADERS_METADATA,
+  HTTP_CODE_METADATA,
   INTERCEPTORS_METADATA,
   METHOD_METADATA,
   PATH_METADATA,
   PIPES_METADATA,
+  REDIRECT_METADATA,
+  RENDER_METADATA,
   ROUTE_ARGS_METADATA,
 } from '@nestjs/common/constants';
 import { RequestMethod } from '@nestjs/common/enums/request-method.enum';
@@ -40,7 +44,8 @@ interface CustomParam {
  *
  * 1. the global guards, in Nest's order, on Nest's own `ExecutionContextHost` (they read route
  *    metadata from the same handler), awaited only when one returns a promise;
- * 2. the method itself, its arguments resolved as Nest would (`@Req`, `@Res`, custom decorators);
+ * 2. Nest's default status (201 for POST, or `@HttpCode()`), then the method itself, its
+ *    arguments resolved as Nest would (`@Req`, `@Res`, custom decorators);
  * 3. any error → the global exception filter, as Nest's exception zone would call it.
  *
  * The handler is swapped in Fastify's `onRoute` hook when Nest registers the route, so the
@@ -70,7 +75,8 @@ export function installHotRoutes(app: NestFastifyApplication): void {
       }
       const where = `${controller.name}.${name}`;
       assertNothingBypassed(where, controller, method);
-      const key = `${RequestMethod[Reflect.getMetadata(METHOD_METADATA, method) as number]} ${routePath(controller, method)}`;
+      const verb = RequestMethod[Reflect.getMetadata(METHOD_METADATA, method) as number];
+      const key = `${verb} ${routePath(controller, method)}`;
       handlers.set(
         key,
         hotHandler({
@@ -78,6 +84,10 @@ export function installHotRoutes(app: NestFastifyApplication): void {
           controller,
           method,
           params: paramResolvers(where, controller, name),
+          // Nest's default: 201 for POST, 200 otherwise, unless @HttpCode() says.
+          status:
+            (Reflect.getMetadata(HTTP_CODE_METADATA, method) as number | undefined) ??
+            (verb === 'POST' ? 201 : 200),
           guards: globalGuards(config),
           filters: globalFilters(config),
         }),
@@ -106,12 +116,14 @@ interface HotRouteParts {
   controller: Type<unknown>;
   method: Handler;
   params: ParamResolver[];
+  /** Set after the guards, before the method, as Nest does (the method may set another). */
+  status: number;
   guards: CanActivate[];
   filters: FilterEntry[];
 }
 
 function hotHandler(parts: HotRouteParts): RouteHandlerMethod {
-  const { instance, controller, method, params, guards, filters } = parts;
+  const { instance, controller, method, params, status, guards, filters } = parts;
   const fail = (error: unknown, context: ExecutionContextHost): void => {
     const filter = filters.find((f) => f.catches(error));
     if (filter) {
@@ -125,6 +137,7 @@ function hotHandler(parts: HotRouteParts): RouteHandlerMethod {
     }
   };
   const invoke = (context: ExecutionContextHost): unknown => {
+    void context.getArgByIndex<FastifyReply>(1).status(status);
     const args = params.map((resolve) => resolve(context));
     return method.apply(instance, args);
   };
@@ -203,6 +216,11 @@ function paramResolvers(where: string, controller: Type<unknown>, name: string):
 }
 
 function assertNothingBypassed(where: string, controller: Type<unknown>, method: Handler): void {
+  for (const key of [HEADERS_METADATA, REDIRECT_METADATA, RENDER_METADATA]) {
+    if (Reflect.getMetadata(key, method) !== undefined) {
+      throw new Error(`${where}: a @HotRoute() may not use ${key} (answer through the reply)`);
+    }
+  }
   for (const key of [
     GUARDS_METADATA,
     INTERCEPTORS_METADATA,
