@@ -176,6 +176,27 @@ describe(ChatCompletionsService.name, () => {
     });
   });
 
+  it('shows an observer every upstream event with its parsed chunk, in order', async () => {
+    const seen: Array<{ data: string; chunk: unknown }> = [];
+    streamOptions = {
+      onClientGone: 'abort',
+      onEvent: (event, chunk) => seen.push({ data: event.data, chunk }),
+    };
+    const text = await post(ask('one two', { stream: true }));
+    await streamed;
+    const sent = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
+    // Everything the client got was observed, with the same JSON; plus the usage-only chunk
+    // Parley asked for, which the client did not get.
+    expect(seen.map((e) => e.data).filter((d) => !d.includes('"choices":[]'))).toEqual(sent);
+    for (const { data, chunk } of seen) {
+      expect(chunk).toEqual(data === '[DONE]' ? null : JSON.parse(data));
+    }
+    expect(seen.some((e) => (e.chunk as { usage?: unknown } | null)?.usage)).toBe(true);
+  });
+
   it('reports an estimated usage for a stream the client abandoned', async () => {
     streamOptions = { onClientGone: 'abort' };
     await post(ask('word '.repeat(5000), { stream: true }), 300);

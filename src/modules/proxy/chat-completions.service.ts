@@ -15,6 +15,7 @@ import { assertJsonDepth } from 'src/modules/models/constraints/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { PreparedChat } from 'src/modules/proxy/prepared-chat';
+import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { sseErrorEvent, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
@@ -65,6 +66,8 @@ export interface StreamChatOptions extends CallOptions {
   headers?: Record<string, string>;
   /** Parse every chunk and return the assembled answer in `completion` (/c1). */
   collect?: boolean;
+  /** Observes each upstream event and its parsed chunk (null when not parsed), in order. */
+  onEvent?(event: SseEvent, chunk: JsonObject | null): void;
   /**
    * Awaited once the outcome is known, before the stream's last bytes (`data: [DONE]` or the
    * final error event) go out: /c1 stores the turn here, so a client that saw the end finds it
@@ -220,6 +223,7 @@ export class ChatCompletionsService implements OnModuleInit {
           alias: prepared.model.alias,
           clientWantsUsage: prepared.clientWantsUsage,
           collect,
+          observe: options.onEvent && ((event, chunk) => options.onEvent?.(event, chunk)),
         }),
       usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
       formatError: sseErrorEvent,

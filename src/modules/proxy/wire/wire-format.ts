@@ -49,6 +49,8 @@ export interface ChatStreamContext {
   clientWantsUsage: boolean;
   /** Assemble the answer (`completion()`); otherwise chunks are parsed only when needed. */
   collect: boolean;
+  /** Sees each upstream event with the chunk(s) it stands for (null when none), in order. */
+  observe?(event: SseEvent, chunk: Record<string, unknown> | null): void;
 }
 
 export interface MessagesStreamContext {

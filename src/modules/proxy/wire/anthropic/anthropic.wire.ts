@@ -98,7 +98,7 @@ class AnthropicToChatAdapter implements ChatStreamAdapter {
   private readonly accumulator: OpenAiStreamAccumulator | null;
   contentEvents = 0;
 
-  constructor(context: ChatStreamContext) {
+  constructor(private readonly context: ChatStreamContext) {
     this.translator = new AnthropicUpstreamToChatStream({
       model: context.alias,
       created: Math.floor(Date.now() / 1000),
@@ -120,6 +120,7 @@ class AnthropicToChatAdapter implements ChatStreamAdapter {
     for (const chunk of translated.chunks) {
       this.contentEvents++;
       this.accumulator?.push(chunk);
+      this.context.observe?.(event, chunk as unknown as Record<string, unknown>);
     }
     return translated.text;
   }

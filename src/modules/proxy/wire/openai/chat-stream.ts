@@ -43,18 +43,21 @@ export class OpenAIChatPassThrough implements ChatStreamAdapter {
 
   push(event: SseEvent): string | null | undefined {
     if (event.isComment || event.data === '[DONE]') {
+      this.context.observe?.(event, null);
       return undefined;
     }
     this.contentEvents++;
     const data = event.data;
     const hasUsage = mayCarryUsage(data);
     const hasError = mayCarryError(data);
-    const chunk = this.accumulator || hasUsage || hasError ? parseChunk(data) : null;
+    const chunk =
+      this.accumulator || hasUsage || hasError || this.context.observe ? parseChunk(data) : null;
     const errorMessage = chunk && hasError ? chunkErrorMessage(chunk) : null;
     if (errorMessage !== null) {
       throw new ApiError('upstream_error', `The model server reported: ${errorMessage}`);
     }
     this.accumulator?.push(chunk);
+    this.context.observe?.(event, chunk);
     if (hasUsage && chunk) {
       this.usage = readUsage(chunk) ?? this.usage;
       if (!this.context.clientWantsUsage && isUsageOnlyChunk(chunk)) {
