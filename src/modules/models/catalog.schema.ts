@@ -1,4 +1,5 @@
 import { CatalogModel, CatalogUpstream, ModelConstraints } from 'src/modules/models/catalog.types';
+import { isWireFormatName, WIRE_FORMAT_NAMES } from 'src/modules/proxy/wire/format-names';
 
 /** A catalog that cannot be served; one line per problem, each naming the entry's path. */
 export class CatalogError extends Error {
@@ -153,8 +154,8 @@ function parseUpstreams(
     unknownKeys(entry, UPSTREAM_KEYS, at, problem);
     const url = parseBaseUrl(entry.url, `${at}.url`, problem);
     const format = entry.format;
-    if (format !== 'openai' && format !== 'anthropic') {
-      problem(`${at}.format`, 'must be "openai" or "anthropic"');
+    if (!isWireFormatName(format)) {
+      problem(`${at}.format`, `must be ${WIRE_FORMAT_NAMES.map((n) => `"${n}"`).join(' or ')}`);
     }
     const model = entry.model;
     if (typeof model !== 'string' || model.trim() === '' || model.length > 256) {
@@ -176,7 +177,7 @@ function parseUpstreams(
       }
     }
     const metricsUrl = parseMetricsUrl(entry.metrics_url, `${at}.metrics_url`, problem);
-    if (url && (format === 'openai' || format === 'anthropic') && typeof model === 'string') {
+    if (url && isWireFormatName(format) && typeof model === 'string') {
       result.push({
         id: `${alias}#${j}`,
         url,

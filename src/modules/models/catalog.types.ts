@@ -1,5 +1,7 @@
-/** The wire format an upstream speaks; it decides paths, auth headers and body shapes. */
-export type WireFormat = 'openai' | 'anthropic';
+import type { WireFormatName } from 'src/modules/proxy/wire/format-names';
+
+/** The wire format an upstream speaks (`wire/<format>/`): paths, auth headers, body shapes. */
+export type WireFormat = WireFormatName;
 
 export interface ModelConstraints {
   /** `max_tokens` below this is raised to it (reported in `x-parley-applied`). */
