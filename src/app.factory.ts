@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from 'src/app.module';
+import { installHotRoutes } from 'src/common/http/hot-routes/install-hot-routes';
 import { hasDotDotSegment } from 'src/common/http/path-guard';
 import { requestIdFor } from 'src/common/http/request-id';
 import { recordRoutes } from 'src/common/http/route-table';
@@ -63,6 +64,7 @@ export async function createApp(
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
+  installHotRoutes(app);
   const metrics = app.get(MetricsService);
   clientErrors.countWith(metrics);
   installRequestHooks(adapter, app.get(LifecycleService), metrics, config);

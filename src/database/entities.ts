@@ -6,6 +6,7 @@ import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
 import { GpuReportEntity } from 'src/modules/fleet/gpu-report.entity';
+import { QuotaReservationEntity } from 'src/modules/usage/quota-reservation.entity';
 
 /** Every TypeORM entity; the app and the CLI share this list. */
 export const ENTITIES: Function[] = [
@@ -17,4 +18,5 @@ export const ENTITIES: Function[] = [
   GpuReportEntity,
   ConsoleUserEntity,
   ConsoleSessionEntity,
+  QuotaReservationEntity,
 ];

@@ -60,7 +60,13 @@ describe('/v1/messages (Anthropic Messages API)', () => {
                 api_key_env: 'FAKE_ANTHROPIC_KEY',
               },
             ],
-            constraints: { ...constraints, max_output_tokens: 8192, accepts_image_url: true },
+            constraints: {
+              ...constraints,
+              max_output_tokens: 8192,
+              accepts_image_url: true,
+              // Betas go out with the operator's key: only listed ones pass (issue #22).
+              allowed_betas: ['interleaved-thinking-2025-05-14'],
+            },
           },
         ],
       },

@@ -121,7 +121,7 @@ describe('API-key authentication', () => {
     expect(own.body).toMatchObject({ user_id: 'frontend', role: 'service', key_id: service.id });
     const acting = await me({ authorization: `Bearer ${service.key}`, 'x-user-id': 'end-user-7' });
     expect(acting.status).toBe(200);
-    expect(acting.body).toMatchObject({ user_id: 'end-user-7', key_id: service.id });
+    expect(acting.body).toMatchObject({ user_id: 'frontend/end-user-7', key_id: service.id });
   });
 
   it('refuses an invalid x-user-id from a service key with 400 invalid_field', async () => {

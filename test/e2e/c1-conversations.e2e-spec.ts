@@ -212,12 +212,12 @@ describe('/c1/conversations', () => {
     const list = await gw.get('/c1/conversations?limit=100', { key: bobKey });
     expect(list.body.data.map((c: any) => c.id)).not.toContain(id);
     expect(await rowsOf(id)).toEqual(before);
-    // The service key acting for the owner does see it.
-    const asOwner = await gw.get(`/c1/conversations/${id}`, {
+    // A service key naming the owner acts for its own end user "svc/default", not the owner.
+    const asOwnerName = await gw.get(`/c1/conversations/${id}`, {
       key: serviceKey,
       headers: { 'x-user-id': 'default' },
     });
-    expect(asOwner.status).toBe(200);
+    expectApiError(asOwnerName, 404, 'conversation_not_found');
   });
 
   async function rowsOf(id: string) {

@@ -814,7 +814,7 @@ export interface components {
       /** @description null = no quota */
       token_quota?: components['schemas']['TokenQuotaDto'] | null;
       /**
-       * @description The user the key acts for; keys with the same user_id share its conversations
+       * @description The user the key acts for; keys with the same user_id share its conversations. No "/": it separates a service key's user from its end users (x-user-id)
        * @example alice
        */
       user_id: string;

@@ -1,4 +1,5 @@
 import { ArgumentMetadata, ValidationPipe } from '@nestjs/common';
+import { setAsidePrototypeMemberKeys } from 'src/common/validation/prototype-member-keys';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 
 /**
@@ -12,5 +13,11 @@ export class DepthCheckedValidationPipe extends ValidationPipe {
       assertJsonDepth(value);
     }
     return super.transform(value, metadata);
+  }
+
+  /** Nest strips `constructor`/`prototype` keys; map fields get string ones back (see there). */
+  protected override stripProtoKeys(value: unknown): void {
+    setAsidePrototypeMemberKeys(value);
+    super.stripProtoKeys(value);
   }
 }

@@ -72,8 +72,8 @@ export interface StringFieldOptions extends FieldOptions {
   maxLength: number;
   /** Default 1: an empty or blank string → `<field> must not be empty`. */
   minLength?: number;
-  /** A rule on the characters, with its message (`{field}` is replaced). */
-  pattern?: { regex: RegExp; message: string };
+  /** Rules on the characters, each with its message (`{field}` is replaced), checked in order. */
+  pattern?: { regex: RegExp; message: string } | { regex: RegExp; message: string }[];
   /** One message for "not a string" and "empty" (`key must be a non-empty string`). */
   typeMessage?: string;
 }
@@ -104,8 +104,10 @@ export function StringField(options: StringFieldOptions): PropertyDecorator {
     if (length > options.maxLength) {
       return `{field} must be at most ${options.maxLength} characters`;
     }
-    if (options.pattern && !options.pattern.regex.test(value)) {
-      return options.pattern.message;
+    for (const rule of [options.pattern ?? []].flat()) {
+      if (!rule.regex.test(value)) {
+        return rule.message;
+      }
     }
     const problem = unstorableTextProblem(value);
     return problem ? `{field} ${problem}` : null;

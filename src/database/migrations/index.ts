@@ -4,6 +4,8 @@ import { UsageDaily1795323435802 } from 'src/database/migrations/1795323435802-U
 import { GpuReports1795330000000 } from 'src/database/migrations/1795330000000-GpuReports';
 import { ConsoleUsers1796400000000 } from 'src/database/migrations/1796400000000-ConsoleUsers';
 import { UsageReportIndex1796400000001 } from 'src/database/migrations/1796400000001-UsageReportIndex';
+import { ServiceUserNamespace1796390000000 } from 'src/database/migrations/1796390000000-ServiceUserNamespace';
+import { QuotaReservations1796390100000 } from 'src/database/migrations/1796390100000-QuotaReservations';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
@@ -13,4 +15,6 @@ export const MIGRATIONS: Function[] = [
   GpuReports1795330000000,
   ConsoleUsers1796400000000,
   UsageReportIndex1796400000001,
+  ServiceUserNamespace1796390000000,
+  QuotaReservations1796390100000,
 ];

@@ -139,12 +139,12 @@ describe(AuthService.name, () => {
     });
   });
 
-  it('lets a service key act for an end user with x-user-id', async () => {
+  it('lets a service key act for an end user of its own namespace with x-user-id', async () => {
     const auth = build();
     const context = await auth.authenticate(
       req({ authorization: `Bearer ${SERVICE_KEY}`, 'x-user-id': 'end-user-42' }),
     );
-    expect(context).toMatchObject({ userId: 'end-user-42', role: 'service' });
+    expect(context).toMatchObject({ userId: 'frontend/end-user-42', role: 'service' });
     const own = await auth.authenticate(req({ authorization: `Bearer ${SERVICE_KEY}` }));
     expect(own.userId).toBe('frontend');
   });

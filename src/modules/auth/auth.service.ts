@@ -11,7 +11,7 @@ import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
 import { readCredentials } from 'src/modules/auth/credentials';
 import { hashApiKey, hashesEqual } from 'src/modules/auth/key-material';
 import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
-import { isValidUserId, USER_ID_MAX_LENGTH } from 'src/modules/auth/user-id';
+import { endUserId, isValidUserId, maxEndUserLength } from 'src/modules/auth/user-id';
 
 /** What the authenticator reads from a request. */
 export interface AuthRequest {
@@ -111,14 +111,15 @@ export class AuthService {
         'Only keys with role "service" may act for another user with x-user-id',
       );
     }
-    if (!isValidUserId(override)) {
+    const maxLength = maxEndUserLength(context.userId);
+    if (!isValidUserId(override) || override.length > maxLength) {
       throw new ApiError(
         'invalid_field',
-        `x-user-id must be 1 to ${USER_ID_MAX_LENGTH} visible ASCII characters (no spaces)`,
+        `x-user-id must be 1 to ${maxLength} visible ASCII characters (no spaces)`,
         { param: HEADER.userId },
       );
     }
-    return Object.freeze({ ...context, userId: override });
+    return Object.freeze({ ...context, userId: endUserId(context.userId, override) });
   }
 
   private refuseIfThrottled(address: string): void {

@@ -115,22 +115,20 @@ export class ChatTurnWire implements TurnWire {
 
 /**
  * Sets the prompt of a /c1 turn for either kind of upstream: the OpenAI rendering of the
- * neutral history in `body.messages`, and, when the model has an `anthropic` upstream, a
- * renderer of the Anthropic request straight from the neutral history (so thinking signatures
- * and tool errors survive, which the OpenAI rendering cannot carry). The Anthropic request is
- * rendered only when an `anthropic` upstream is chosen (once, kept for a retry): it refuses
- * what Anthropic cannot express (JSON `response_format`), which must not fail a turn that an
- * `openai` upstream of the same alias serves.
+ * neutral history in `body.messages`, and a renderer of the Anthropic request straight from
+ * the neutral history (so thinking signatures and tool errors survive, which the OpenAI
+ * rendering cannot carry). The Anthropic wire calls it only when an `anthropic` upstream is
+ * chosen (once, kept for a retry): it refuses what Anthropic cannot express (JSON
+ * `response_format`), which must not fail a turn that an `openai` upstream of the same alias
+ * serves.
  */
 export function renderChatPrompt(chat: PreparedChat, window: NeutralMessage[]): void {
   renderOpenAIPrompt(chat, window);
-  if (chat.model.upstreams.some((u) => u.format === 'anthropic')) {
-    let rendered: JsonObject | undefined;
-    chat.renderAnthropic = () =>
-      (rendered ??= anthropicRequestFromNeutral(chat.body, window, {
-        defaultMaxTokens: chat.model.constraints.maxOutputTokens,
-      }));
-  }
+  let rendered: JsonObject | undefined;
+  chat.renderAnthropic = () =>
+    (rendered ??= anthropicRequestFromNeutral(chat.body, window, {
+      defaultMaxTokens: chat.model.constraints.maxOutputTokens,
+    }));
 }
 
 /** The first choice of an assembled completion, as the answer to store; null without one. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { inGroupCommit } from 'src/database/group-commit';
 import { inTransaction, serially } from 'src/database/serial-transactions';
 import { ApiError } from 'src/common/errors/api-error';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
@@ -135,7 +136,7 @@ export class ConversationsRepository {
       throw new Error('startTurn needs at least one message');
     }
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      inGroupCommit(this.dataSource, async (em) => {
         const now = this.now();
         const turnId = randomUUID();
         const expiresAt = now + input.claimTtlMs;
@@ -293,8 +294,8 @@ export class ConversationsRepository {
    * and releases the claim, in one transaction.
    */
   async finishTurn(turn: StartedTurn, result: AssistantResult): Promise<StoredMessage> {
-    return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+    const stored = await this.run(() =>
+      inGroupCommit(this.dataSource, async (em) => {
         const now = this.now();
         const last = turn.inputs[turn.inputs.length - 1];
         const assistant = newMessageRow(
@@ -322,10 +323,12 @@ export class ConversationsRepository {
         await this.insertMessages(em, [assistant]);
         await this.exec(em, SQL.completePending, [now, turn.turnId]);
         await this.exec(em, SQL.linkIdempotencyKey, [assistant.id, turn.turnId]);
-        this.metrics.turnsStored.inc({ status: result.status });
         return entityToMessage(assistant);
       }),
     );
+    // Counted once committed: a grouped unit may run twice (see inGroupCommit).
+    this.metrics.turnsStored.inc({ status: result.status });
+    return stored;
   }
 
   /**
@@ -334,8 +337,8 @@ export class ConversationsRepository {
    * Idempotency-Key, so a retry with the same key runs again.
    */
   async failTurn(turn: StartedTurn, failure: TurnFailure): Promise<StoredMessage> {
-    return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+    const stored = await this.run(() =>
+      inGroupCommit(this.dataSource, async (em) => {
         const now = this.now();
         const last = turn.inputs[turn.inputs.length - 1];
         const assistant = newMessageRow(
@@ -361,10 +364,12 @@ export class ConversationsRepository {
           .from(IdempotencyKeyEntity)
           .where('turn_id = :t', { t: turn.turnId })
           .execute();
-        this.metrics.turnsStored.inc({ status: 'failed' });
         return entityToMessage(assistant);
       }),
     );
+    // Counted once committed: a grouped unit may run twice (see inGroupCommit).
+    this.metrics.turnsStored.inc({ status: 'failed' });
+    return stored;
   }
 
   /** Moves the head past the turn and releases the claim, if this turn still holds it. */

@@ -57,7 +57,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
       chat: messages.chat,
       messages,
       client: messages.chat.anthropicBody ?? body,
-      upstreamHeaders: anthropicClientHeaders(context.headers),
+      upstreamHeaders: anthropicClientHeaders(context.headers, messages.chat.model),
     };
   }
 

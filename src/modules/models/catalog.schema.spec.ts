@@ -214,6 +214,42 @@ describe(parseCatalog.name, () => {
     ]);
   });
 
+  it('reads the cost controls (issue #22 item 6) and reports each bad one on its own line', () => {
+    const cost = {
+      max_output_tokens: 4096,
+      context_window: 131072,
+      max_n: 4,
+      allowed_service_tiers: ['flex'],
+      allowed_server_tools: ['web_search_preview', 'mcp_servers'],
+      allowed_betas: ['interleaved-thinking-2025-05-14'],
+    };
+    const [parsed] = parseCatalog({ models: [model({ constraints: cost })] }, readEnv).models;
+    expect(parsed.constraints).toMatchObject({
+      maxN: 4,
+      allowedServiceTiers: ['flex'],
+      allowedServerTools: ['web_search_preview', 'mcp_servers'],
+      allowedBetas: ['interleaved-thinking-2025-05-14'],
+    });
+    const [plain] = parseCatalog({ models: [model()] }, readEnv).models;
+    expect(plain.constraints.maxN).toBeUndefined();
+    expect(plain.constraints.allowedBetas).toBeUndefined();
+
+    const bad = {
+      max_output_tokens: 4096,
+      context_window: 131072,
+      max_n: 0,
+      allowed_service_tiers: 'flex',
+      allowed_server_tools: ['ok', ''],
+      allowed_betas: ['has space'],
+    };
+    expect(problemsOf({ models: [model({ constraints: bad })] })).toEqual([
+      'models[0].constraints.max_n: must be an integer >= 1',
+      'models[0].constraints.allowed_service_tiers: must be a list of at most 100 names',
+      'models[0].constraints.allowed_server_tools[1]: must be a name of 1-100 letters, digits and . _ : -',
+      'models[0].constraints.allowed_betas[0]: must be a name of 1-100 letters, digits and . _ : -',
+    ]);
+  });
+
   it('refuses a document that is not an object', () => {
     expect(problemsOf(['x'])).toEqual(['(root): must be an object with a "models" list']);
   });

@@ -1,4 +1,5 @@
 import { CatalogModel, CatalogUpstream, ModelConstraints } from 'src/modules/models/catalog.types';
+import { isWireFormatName, WIRE_FORMAT_NAMES } from 'src/modules/proxy/wire/format-names';
 
 /** A catalog that cannot be served; one line per problem, each naming the entry's path. */
 export class CatalogError extends Error {
@@ -26,7 +27,20 @@ const CONSTRAINT_KEYS = [
   'accepts_image_url',
   'accepts_images',
   'typical_response_seconds',
+  'max_n',
+  'allowed_service_tiers',
+  'allowed_server_tools',
+  'allowed_betas',
 ];
+
+/** The cost-control lists (issue #22 item 6): names of tiers, tools and betas. */
+const ALLOW_LISTS = {
+  allowed_service_tiers: 'allowedServiceTiers',
+  allowed_server_tools: 'allowedServerTools',
+  allowed_betas: 'allowedBetas',
+} as const;
+const ALLOW_LIST_MAX_ITEMS = 100;
+const ALLOW_LIST_ITEM = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /** Defaults for the optional constraints; the two sizes have none (a wrong guess would cut answers). */
 const CONSTRAINT_DEFAULTS = {
@@ -140,8 +154,8 @@ function parseUpstreams(
     unknownKeys(entry, UPSTREAM_KEYS, at, problem);
     const url = parseBaseUrl(entry.url, `${at}.url`, problem);
     const format = entry.format;
-    if (format !== 'openai' && format !== 'anthropic') {
-      problem(`${at}.format`, 'must be "openai" or "anthropic"');
+    if (!isWireFormatName(format)) {
+      problem(`${at}.format`, `must be ${WIRE_FORMAT_NAMES.map((n) => `"${n}"`).join(' or ')}`);
     }
     const model = entry.model;
     if (typeof model !== 'string' || model.trim() === '' || model.length > 256) {
@@ -163,7 +177,7 @@ function parseUpstreams(
       }
     }
     const metricsUrl = parseMetricsUrl(entry.metrics_url, `${at}.metrics_url`, problem);
-    if (url && (format === 'openai' || format === 'anthropic') && typeof model === 'string') {
+    if (url && isWireFormatName(format) && typeof model === 'string') {
       result.push({
         id: `${alias}#${j}`,
         url,
@@ -263,6 +277,17 @@ function parseConstraints(value: unknown, path: string, problem: Problem): Model
     acceptsImages: flag('accepts_images'),
     typicalResponseSeconds: 0,
   };
+  if (value.max_n !== undefined) {
+    constraints.maxN = integer('max_n', 1);
+  }
+  for (const [key, property] of Object.entries(ALLOW_LISTS)) {
+    const list = parseAllowList(value[key], `${path}.${key}`, problem);
+    if (list === false) {
+      ok = false;
+    } else if (list) {
+      constraints[property] = list;
+    }
+  }
   const seconds = v.typical_response_seconds;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
     problem(`${path}.typical_response_seconds`, 'must be a number >= 0');
@@ -275,4 +300,25 @@ function parseConstraints(value: unknown, path: string, problem: Problem): Model
     ok = false;
   }
   return ok ? constraints : null;
+}
+
+/** A list of names (`["web_search_preview"]`); undefined when absent, false when invalid. */
+function parseAllowList(
+  value: unknown,
+  path: string,
+  problem: Problem,
+): string[] | undefined | false {
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length > ALLOW_LIST_MAX_ITEMS) {
+    problem(path, `must be a list of at most ${ALLOW_LIST_MAX_ITEMS} names`);
+    return false;
+  }
+  const bad = value.findIndex((item) => typeof item !== 'string' || !ALLOW_LIST_ITEM.test(item));
+  if (bad >= 0) {
+    problem(`${path}[${bad}]`, 'must be a name of 1-100 letters, digits and . _ : -');
+    return false;
+  }
+  return value as string[];
 }

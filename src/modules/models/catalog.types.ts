@@ -1,5 +1,7 @@
-/** The wire format an upstream speaks; it decides paths, auth headers and body shapes. */
-export type WireFormat = 'openai' | 'anthropic';
+import type { WireFormatName } from 'src/modules/proxy/wire/format-names';
+
+/** The wire format an upstream speaks (`wire/<format>/`): paths, auth headers, body shapes. */
+export type WireFormat = WireFormatName;
 
 export interface ModelConstraints {
   /** `max_tokens` below this is raised to it (reported in `x-parley-applied`). */
@@ -12,6 +14,18 @@ export interface ModelConstraints {
   /** Whether the model takes images at all (inline `data:` URIs). */
   acceptsImages: boolean;
   typicalResponseSeconds: number;
+  /** Most choices (`n`) one chat request may ask for; absent: 1. */
+  maxN?: number;
+  /** `service_tier` values a request may name; absent: none. */
+  allowedServiceTiers?: readonly string[];
+  /**
+   * Tools the provider runs that a request may use: `tools[].type` values other than client
+   * tools (`web_search_preview`, `web_search_20250305`…) and the fields `mcp_servers`,
+   * `container`, `web_search_options`; absent: none.
+   */
+  allowedServerTools?: readonly string[];
+  /** Anthropic betas (`anthropic-beta` header, `betas` field) a request may name; absent: none. */
+  allowedBetas?: readonly string[];
 }
 
 export interface CatalogUpstream {

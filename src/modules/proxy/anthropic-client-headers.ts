@@ -1,11 +1,18 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HEADER } from 'src/common/http/headers';
+import { CatalogModel } from 'src/modules/models/catalog.types';
+import { checkAnthropicBetaHeader } from 'src/modules/models/constraints/cost-controls';
 
 /**
  * The Anthropic headers a client may send that an `anthropic` upstream should see
- * (`anthropic-version`, `anthropic-beta`), for `/v1/messages` and `/c1/messages`.
+ * (`anthropic-version`, `anthropic-beta`), for `/v1/messages` and `/c1/messages`. Betas the
+ * model's `allowed_betas` does not list → 400 `invalid_field` (param `anthropic-beta`).
  */
-export function anthropicClientHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+export function anthropicClientHeaders(
+  headers: IncomingHttpHeaders,
+  model: CatalogModel,
+): Record<string, string> {
+  checkAnthropicBetaHeader(headers, model);
   const out: Record<string, string> = {};
   for (const name of [HEADER.anthropicVersion, HEADER.anthropicBeta]) {
     const value = headers[name];

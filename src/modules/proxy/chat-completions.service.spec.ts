@@ -16,7 +16,10 @@ import {
   StreamChatOptions,
   StreamedChat,
 } from 'src/modules/proxy/chat-completions.service';
+import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { UsageReporter } from 'src/modules/proxy/usage-reporter';
+import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 import { assembleCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 
 const auth: AuthContext = {
@@ -36,12 +39,12 @@ function build() {
   const metrics = new MetricsService();
   const health = new UpstreamHealthBook();
   const picker = new UpstreamPicker(config, new UpstreamLoadBook(config), health, metrics);
-  const client = new UpstreamClient(config, catalog, health, metrics, picker);
+  const client = new UpstreamClient(config, catalog, health, metrics, picker, new WireFormats());
   const lifecycle = { track: () => ({ done: () => undefined }) } as unknown as LifecycleService;
   const record = jest.fn<void, Parameters<UsageSink['record']>>();
-  const service = new ChatCompletionsService(config, catalog, client, metrics, lifecycle, {
-    record,
-  });
+  const usage = new UsageReporter(client, { record });
+  const runner = new StreamRunner(config, client, usage, metrics, lifecycle);
+  const service = new ChatCompletionsService(catalog, client, metrics, runner, usage);
   return { service, record };
 }
 
@@ -169,6 +172,27 @@ describe(ChatCompletionsService.name, () => {
       promptTokens: expected.usage!.prompt_tokens,
       completionTokens: expected.usage!.completion_tokens,
     });
+  });
+
+  it('shows an observer every upstream event with its parsed chunk, in order', async () => {
+    const seen: Array<{ data: string; chunk: unknown }> = [];
+    streamOptions = {
+      onClientGone: 'abort',
+      onEvent: (event, chunk) => seen.push({ data: event.data, chunk }),
+    };
+    const text = await post(ask('one two', { stream: true }));
+    await streamed;
+    const sent = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
+    // Everything the client got was observed, with the same JSON; plus the usage-only chunk
+    // Parley asked for, which the client did not get.
+    expect(seen.map((e) => e.data).filter((d) => !d.includes('"choices":[]'))).toEqual(sent);
+    for (const { data, chunk } of seen) {
+      expect(chunk).toEqual(data === '[DONE]' ? null : JSON.parse(data));
+    }
+    expect(seen.some((e) => (e.chunk as { usage?: unknown } | null)?.usage)).toBe(true);
   });
 
   it('reports an estimated usage for a stream the client abandoned', async () => {

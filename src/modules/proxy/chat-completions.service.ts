@@ -1,11 +1,8 @@
-import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import { APP_CONFIG } from 'src/config/config.module';
-import { AppConfig } from 'src/config/load-config';
 import { AuthContext } from 'src/common/types/auth-context';
-import { TokenUsage, USAGE_SINK, UsageSink } from 'src/common/types/usage-sink';
+import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
-import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types';
 import {
   applyTokenBounds,
   checkMessages,
@@ -14,72 +11,24 @@ import {
   resolveModel,
 } from 'src/modules/models/constraints/chat-request';
 import { JsonObject } from 'src/kernel/json';
+import { checkChatCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
-import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
-import { openAIRequestToAnthropic } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
-import { anthropicResponseToOpenAI } from 'src/modules/proxy/wire/anthropic/response-to-openai';
-import { AnthropicUpstreamToChatStream } from 'src/modules/proxy/wire/anthropic/sse-adapters';
-import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
-import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { PreparedChat } from 'src/modules/proxy/prepared-chat';
+import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
+import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
+import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
+import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
-import { estimateUsage } from 'src/modules/proxy/usage-estimate';
-import {
-  AssembledCompletion,
-  OpenAiStreamAccumulator,
-} from 'src/modules/proxy/wire/openai/stream-accumulator';
-import {
-  chunkErrorMessage,
-  isOpenAiDone,
-  isUsageOnlyChunk,
-  mayCarryError,
-  mayCarryUsage,
-  readUsage,
-} from 'src/modules/proxy/wire/openai/stream-events';
+import { UsageReporter } from 'src/modules/proxy/usage-reporter';
+import { AssembledCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
+import { readUsage } from 'src/modules/proxy/wire/openai/stream-events';
+import type { ChatStreamAdapter } from 'src/modules/proxy/wire/wire-format';
 
-/** A chat request checked against the catalog and the caller's key, ready to forward. */
-export interface PreparedChat {
-  auth: AuthContext;
-  model: CatalogModel;
-  /**
-   * The client's body as received, with unknown fields intact, `max_tokens` bounds applied
-   * and, for streams, `stream_options.include_usage: true`. Forwarded as is except `model`,
-   * which becomes the upstream's own name. /c1 replaces `messages` (history + new turn) and
-   * removes its own fields before calling `complete`/`stream`.
-   */
-  body: JsonObject;
-  isStream: boolean;
-  /** The client asked for the usage chunk itself (otherwise it is removed from its stream). */
-  clientWantsUsage: boolean;
-  /** Notes for `x-parley-applied` (`max_tokens_floored=16`); see `appliedHeader`. */
-  applied: string[];
-  /**
-   * The request already in Anthropic form (/v1/messages, /c1 history rendered from the neutral
-   * form), sent as is (with the upstream's model name) to `anthropic` upstreams instead of
-   * translating `body`. Without it, `body` is translated (wire/anthropic, issue #8).
-   */
-  anthropicBody?: JsonObject;
-  /**
-   * Renders the Anthropic request on demand (/c1/chat/completions: from the neutral history),
-   * called only when an `anthropic` upstream is chosen, so that a request the Anthropic
-   * rendering refuses (JSON `response_format`) still reaches an `openai` upstream of a mixed
-   * alias. Used when `anthropicBody` is not set; may throw `ApiError`.
-   */
-  renderAnthropic?: () => JsonObject;
-  /**
-   * `body.messages` already serialised, as UTF-8 bytes in pieces (/c1: each stored message is
-   * rendered once and kept with it, and the history's bytes are shared by the turns that
-   * forward it): spliced into the body for `openai` upstreams instead of serialising and
-   * encoding thousands of history messages again on every turn. Must encode `body.messages`
-   * exactly.
-   */
-  messagesBytes?: Buffer[];
-}
-
-const MESSAGES_KEY = Buffer.from('{"messages":');
+export type { PreparedChat } from 'src/modules/proxy/prepared-chat';
 
 export interface PrepareOptions {
   /** Used when the body has no `model` (/c1: the conversation's model). */
@@ -153,20 +102,18 @@ export interface StreamedChat extends SsePipeResult {
  * ```
  *
  * Usage is reported to the `USAGE_SINK` here (JSON answers, streams, abandoned streams), once
- * per call: callers must not report it again. Metrics (time to first token, tokens, active
- * streams) are recorded here as well; attempts, durations and errors by the upstream client.
+ * per call: callers must not report it again. What the upstream's format changes (bodies,
+ * answers, stream events) comes from its `WireFormat` (`call.wire`); what every stream shares
+ * (gauge, drain, keep-alives, time to first token, usage, the last write) from `StreamRunner`.
  */
 @Injectable()
 export class ChatCompletionsService implements OnModuleInit {
-  private readonly logger = new Logger('chat');
-
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly catalog: ModelCatalog,
     private readonly upstream: UpstreamClient,
     private readonly metrics: MetricsService,
-    private readonly lifecycle: LifecycleService,
-    @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
+    private readonly runner: StreamRunner,
+    private readonly usage: UsageReporter,
   ) {}
 
   /** Loads the tokenizer (usage estimates, echo model) before the app listens. */
@@ -190,6 +137,7 @@ export class ChatCompletionsService implements OnModuleInit {
       body.model = options.defaultModel;
     }
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
+    checkChatCostControls(body, model);
     checkMessages(body.messages, model.constraints, model.alias);
     const { stream, clientWantsUsage } = readStreamFlags(body);
     const applied = applyTokenBounds(body, model.constraints);
@@ -216,7 +164,7 @@ export class ChatCompletionsService implements OnModuleInit {
     return this.upstream.send(prepared.model, {
       operation: 'chat',
       stream: prepared.isStream,
-      body: (upstream) => this.bodyFor(prepared, upstream),
+      body: (upstream, wire) => wire.requestBody(prepared, upstream.model),
       signal: options.signal,
       requestId: options.requestId,
       affinityKey: options.affinityKey,
@@ -247,20 +195,12 @@ export class ChatCompletionsService implements OnModuleInit {
         `The model server for "${alias}" answered with invalid JSON`,
       );
     }
-    let answer = json as JsonObject;
-    let answerBytes = bytes;
-    if (call.upstream.format === 'anthropic') {
-      answer = anthropicResponseToOpenAI(json, {
-        model: alias,
-        created: Math.floor(Date.now() / 1000),
-      }) as unknown as JsonObject;
-      answerBytes = Buffer.from(JSON.stringify(answer));
-    }
-    const usage = readUsage(answer);
+    const answer = call.wire.chatAnswer(json as JsonObject, bytes, alias);
+    const usage = readUsage(answer.json);
     if (usage) {
       this.reportUsage(prepared, usage);
     }
-    return { bytes: answerBytes, json: answer, usage, call };
+    return { bytes: answer.bytes, json: answer.json, usage, call };
   }
 
   /**
@@ -276,164 +216,37 @@ export class ChatCompletionsService implements OnModuleInit {
     prepared: PreparedChat,
     options: StreamChatOptions,
   ): Promise<StreamedChat> {
-    const accumulator = options.collect ? new OpenAiStreamAccumulator() : null;
-    let usage: TokenUsage | null = null;
-    let contentEvents = 0;
-    let opened: UpstreamCall | null = null;
-    let final: StreamedChat | null = null;
     const applied = this.appliedHeader(prepared);
-    const headers = applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers;
-    // Set once the upstream is chosen: an `anthropic` one streams Messages API events (#8).
-    let fromAnthropic: AnthropicUpstreamToChatStream | null = null;
-    const active = this.metrics.activeStreams;
-    active.inc();
-    // A stream the shutdown must wait for; at the end of the grace period it is cut with a
-    // final `server_overloaded` event and its upstream aborted.
-    const cut = new Cancellation();
-    const unfollow = cut.follow(options.signal);
-    const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
-    try {
-      const result = await pipeSse(
-        reply,
-        async (signal) => {
-          opened = await this.open(prepared, { ...options, signal });
-          if (opened.upstream.format === 'anthropic') {
-            fromAnthropic = new AnthropicUpstreamToChatStream({
-              model: prepared.model.alias,
-              created: Math.floor(Date.now() / 1000),
-              includeUsage: prepared.clientWantsUsage,
-            });
-          }
-          return opened;
-        },
-        {
-          headers,
-          keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
-          idleTimeoutMs: this.config.upstream.idleTimeoutMs,
-          onClientGone: options.onClientGone,
-          signal: cut,
-          isTerminal: (event) => (fromAnthropic ? fromAnthropic.isFinished : isOpenAiDone(event)),
-          onFirstByte: () => {
-            if (opened) {
-              this.upstream.observeFirstByte(opened);
-            }
-          },
-          // Synchronous unless usage must be estimated: the stream's last bytes then leave in
-          // the same write as the events before them (see `pipeSse`).
-          beforeEnd: (ending) => {
-            const finish = () => {
-              if (usage) {
-                this.reportUsage(prepared, usage);
-              }
-              final = { ...ending, completion: accumulator?.result() ?? null, usage };
-              return options.beforeEnd?.(final);
-            };
-            if (usage || !ending.call) {
-              return finish();
-            }
-            return estimateUsage(prepared.body.messages, Math.max(0, contentEvents - 1)).then(
-              (estimated) => {
-                usage = estimated;
-                return finish();
-              },
-            );
-          },
-          onEvent: (event) => {
-            if (fromAnthropic) {
-              const translated = fromAnthropic.push(event);
-              for (const chunk of translated.chunks) {
-                contentEvents++;
-                accumulator?.push(chunk);
-                options.onEvent?.(event, chunk as unknown as JsonObject);
-              }
-              usage = fromAnthropic.usage ?? usage;
-              return translated.text;
-            }
-            if (event.isComment || event.data === '[DONE]') {
-              options.onEvent?.(event, null);
-              return undefined;
-            }
-            contentEvents++;
-            const data = event.data;
-            let chunk: JsonObject | null = null;
-            const hasUsage = mayCarryUsage(data);
-            if (accumulator || hasUsage || mayCarryError(data) || options.onEvent) {
-              chunk = parseChunk(data);
-            }
-            const errorMessage = chunk && mayCarryError(data) ? chunkErrorMessage(chunk) : null;
-            if (errorMessage !== null) {
-              throw new ApiError('upstream_error', `The model server reported: ${errorMessage}`);
-            }
-            accumulator?.push(chunk);
-            options.onEvent?.(event, chunk);
-            if (hasUsage && chunk) {
-              usage = readUsage(chunk) ?? usage;
-              if (!prepared.clientWantsUsage && isUsageOnlyChunk(chunk)) {
-                contentEvents--;
-                return null;
-              }
-            }
-            return undefined;
-          },
-        },
-      );
-      return final ?? { ...result, completion: accumulator?.result() ?? null, usage };
-    } finally {
-      work.done();
-      unfollow();
-      active.dec();
-    }
-  }
-
-  /** The forwarded body for one upstream: the client's, with the upstream's model name. */
-  private bodyFor(prepared: PreparedChat, upstream: CatalogUpstream): string | Buffer {
-    if (upstream.format === 'anthropic') {
-      // #8: the Messages API; answers are translated back in complete() and stream().
-      const anthropic =
-        prepared.anthropicBody ??
-        prepared.renderAnthropic?.() ??
-        openAIRequestToAnthropic(prepared.body, {
-          defaultMaxTokens: prepared.model.constraints.maxOutputTokens,
-        });
-      return JSON.stringify({ ...anthropic, model: upstream.model });
-    }
-    const body = prepared.body;
-    if (prepared.messagesBytes) {
-      const { messages: _serialised, ...rest } = body;
-      const tail = Buffer.from(`,${JSON.stringify({ ...rest, model: upstream.model }).slice(1)}`);
-      return Buffer.concat([MESSAGES_KEY, ...prepared.messagesBytes, tail]);
-    }
-    const alias = body.model;
-    body.model = upstream.model;
-    try {
-      return JSON.stringify(body);
-    } finally {
-      body.model = alias;
-    }
+    const collect = options.collect === true;
+    const result = await this.runner.run({
+      reply,
+      open: (signal) => this.open(prepared, { ...options, signal }),
+      adapter: (call) =>
+        call.wire.chatStream({
+          alias: prepared.model.alias,
+          clientWantsUsage: prepared.clientWantsUsage,
+          collect,
+          observe: options.onEvent && ((event, chunk) => options.onEvent?.(event, chunk)),
+        }),
+      usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+      formatError: sseErrorEvent,
+      onClientGone: options.onClientGone,
+      signal: options.signal,
+      headers: applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers,
+      beforeEnd: options.beforeEnd
+        ? (ending) => options.beforeEnd?.(streamedChat(ending, collect))
+        : undefined,
+    });
+    return streamedChat(result, collect);
   }
 
   /** Counts and records usage once per call (also used by the Anthropic Messages service). */
   reportUsage(prepared: PreparedChat, usage: TokenUsage): void {
-    const alias = prepared.model.alias;
-    this.upstream.countTokens(alias, usage.promptTokens, usage.completionTokens);
-    if (!this.usageSink) {
-      return;
-    }
-    try {
-      this.usageSink.record(prepared.auth, alias, usage);
-    } catch (error) {
-      this.logger.error(`usage sink failed: ${(error as Error).message}`);
-    }
+    this.usage.report(prepared.auth, prepared.model.alias, usage);
   }
 }
 
-function parseChunk(data: string): JsonObject | null {
-  try {
-    const value: unknown = JSON.parse(data);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as JsonObject)
-      : null;
-  } catch {
-    return null;
-  }
+function streamedChat(result: StreamRunResult<ChatStreamAdapter>, collect: boolean): StreamedChat {
+  const { adapter, ...rest } = result;
+  return { ...rest, completion: collect ? (adapter?.completion() ?? null) : null };
 }

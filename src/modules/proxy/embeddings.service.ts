@@ -1,6 +1,5 @@
-import { Injectable, Logger, Optional, Inject } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
-import { TokenUsage, USAGE_SINK, UsageSink } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { CatalogModel } from 'src/modules/models/catalog.types';
 import {
@@ -13,6 +12,7 @@ import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { CallOptions } from 'src/modules/proxy/chat-completions.service';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { UsageReporter } from 'src/modules/proxy/usage-reporter';
 import { readUsage } from 'src/modules/proxy/wire/openai/stream-events';
 
 export interface PreparedEmbeddings {
@@ -24,12 +24,10 @@ export interface PreparedEmbeddings {
 /** `/v1/embeddings`: checked like chat (model, key), then passed through byte for byte. */
 @Injectable()
 export class EmbeddingsService {
-  private readonly logger = new Logger('embeddings');
-
   constructor(
     private readonly catalog: ModelCatalog,
     private readonly upstream: UpstreamClient,
-    @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
+    private readonly usage: UsageReporter,
   ) {}
 
   prepare(auth: AuthContext, rawBody: unknown): PreparedEmbeddings {
@@ -70,17 +68,8 @@ export class EmbeddingsService {
     }
     const usage = readUsage(json);
     if (usage) {
-      this.report(prepared, usage);
+      this.usage.report(prepared.auth, prepared.model.alias, usage);
     }
     return bytes;
-  }
-
-  private report(prepared: PreparedEmbeddings, usage: TokenUsage): void {
-    this.upstream.countTokens(prepared.model.alias, usage.promptTokens, usage.completionTokens);
-    try {
-      this.usageSink?.record(prepared.auth, prepared.model.alias, usage);
-    } catch (error) {
-      this.logger.error(`usage sink failed: ${(error as Error).message}`);
-    }
   }
 }

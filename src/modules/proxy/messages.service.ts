@@ -1,38 +1,28 @@
-import { performance } from 'node:perf_hooks';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
-import { APP_CONFIG } from 'src/config/config.module';
-import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { requireJsonObject, resolveModel } from 'src/modules/models/constraints/chat-request';
 import { JsonObject } from 'src/kernel/json';
+import { checkMessagesCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
-import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import {
   CallOptions,
   ChatCompletionsService,
   PrepareOptions,
   PreparedChat,
 } from 'src/modules/proxy/chat-completions.service';
-import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
-import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
+import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
-import { estimateUsage } from 'src/modules/proxy/usage-estimate';
 import { anthropicRequestToOpenAI } from 'src/modules/proxy/wire/anthropic/request-to-openai';
-import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/response-from-openai';
-import {
-  AnthropicPassThroughStream,
-  formatAnthropicStreamError,
-  OpenAIUpstreamToMessagesStream,
-  tokenUsageFromAnthropic,
-} from 'src/modules/proxy/wire/anthropic/sse-adapters';
-import { readUsage } from 'src/modules/proxy/wire/openai/stream-events';
+import type { MessagesStreamAdapter } from 'src/modules/proxy/wire/wire-format';
+import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 
 /** An Anthropic Messages request checked like a chat completion, ready for either upstream. */
 export interface PreparedMessages {
@@ -88,12 +78,12 @@ export interface StreamedMessage extends SsePipeResult {
 @Injectable()
 export class MessagesService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly catalog: ModelCatalog,
     private readonly chat: ChatCompletionsService,
     private readonly upstream: UpstreamClient,
     private readonly metrics: MetricsService,
-    private readonly lifecycle: LifecycleService,
+    private readonly runner: StreamRunner,
+    private readonly wires: WireFormats,
   ) {}
 
   /**
@@ -110,9 +100,9 @@ export class MessagesService {
       body.model = options.defaultModel;
     }
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
-    const hasOpenAIUpstream = model.upstreams.some((u) => u.format === 'openai');
+    checkMessagesCostControls(body, model);
     const translation = anthropicRequestToOpenAI(body, {
-      untranslatable: hasOpenAIUpstream ? 'reject' : 'omit',
+      untranslatable: this.wires.anyNotMessagesNative(model.upstreams) ? 'reject' : 'omit',
     });
     let chat: PreparedChat;
     try {
@@ -137,9 +127,7 @@ export class MessagesService {
   async complete(prepared: PreparedMessages, options: CallOptions = {}): Promise<CompletedMessage> {
     const alias = prepared.chat.model.alias;
     const call = await this.chat.open(prepared.chat, options);
-    this.metrics.timeToFirstToken
-      .labels(alias)
-      .observe((performance.now() - call.startedAt) / 1000);
+    this.upstream.observeFirstByte(call);
     const bytes = await this.upstream.readBody(call);
     const json = parseObject(bytes);
     if (!json) {
@@ -149,31 +137,14 @@ export class MessagesService {
         `The model server for "${alias}" answered with invalid JSON`,
       );
     }
-    let answer: Buffer;
-    let message: AnthropicResponse;
-    let usage: TokenUsage | null;
-    if (call.upstream.format === 'anthropic') {
-      if (json.type !== 'message' || !Array.isArray(json.content)) {
-        throw new ApiError(
-          'upstream_error',
-          `The model server for "${alias}" answered with no message`,
-        );
-      }
-      answer = bytes;
-      message = json as unknown as AnthropicResponse;
-      usage = tokenUsageFromAnthropic(json.usage);
-    } else {
-      message = openAIResponseToAnthropic(json, {
-        model: alias,
-        stopSequences: prepared.stopSequences,
-      });
-      answer = Buffer.from(JSON.stringify(message));
-      usage = readUsage(json);
+    const answer = call.wire.messagesAnswer(json, bytes, {
+      alias,
+      stopSequences: prepared.stopSequences,
+    });
+    if (answer.usage) {
+      this.chat.reportUsage(prepared.chat, answer.usage);
     }
-    if (usage) {
-      this.chat.reportUsage(prepared.chat, usage);
-    }
-    return { bytes: answer, message, usage };
+    return answer;
   }
 
   /**
@@ -189,83 +160,33 @@ export class MessagesService {
     options: MessagesStreamOptions,
   ): Promise<StreamedMessage> {
     const alias = prepared.chat.model.alias;
-    // Set once the upstream is chosen (`as`: assigned in a callback, which TS cannot follow).
-    let translator = null as OpenAIUpstreamToMessagesStream | null;
-    let passThrough = null as AnthropicPassThroughStream | null;
-    let startedAt = 0;
-    let contentEvents = 0;
-    let final: StreamedMessage | null = null;
     const applied = this.appliedHeader(prepared);
-    const active = this.metrics.activeStreams;
-    active.inc();
-    const cut = new Cancellation();
-    const unfollow = cut.follow(options.signal);
-    const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
-    try {
-      const result = await pipeSse(
-        reply,
-        async (signal) => {
-          const call = await this.chat.open(prepared.chat, { ...options, signal });
-          startedAt = call.startedAt;
-          if (call.upstream.format === 'anthropic') {
-            passThrough = new AnthropicPassThroughStream();
-          } else {
-            translator = new OpenAIUpstreamToMessagesStream({
-              model: alias,
-              stopSequences: prepared.stopSequences,
-              collect: options.collect,
-            });
-          }
-          return call;
-        },
-        {
-          headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,
-          keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
-          idleTimeoutMs: this.config.upstream.idleTimeoutMs,
-          onClientGone: options.onClientGone,
-          signal: cut,
-          isTerminal: () => (passThrough ?? translator)?.isFinished ?? false,
-          onFirstByte: () =>
-            this.metrics.timeToFirstToken
-              .labels(alias)
-              .observe((performance.now() - startedAt) / 1000),
-          onEvent: (event) => {
-            if (!event.isComment) {
-              contentEvents++;
-            }
-            if (passThrough) {
-              passThrough.observe(event);
-              return undefined;
-            }
-            return translator?.push(event) ?? null;
-          },
-          formatError: formatAnthropicStreamError,
-          beforeEnd: async (ending) => {
-            const adapter = passThrough ?? translator;
-            let usage = adapter?.usage ?? null;
-            if (!usage && ending.call) {
-              usage = await estimateUsage(
-                prepared.chat.body.messages,
-                Math.max(0, contentEvents - 1),
-              );
-            }
-            if (usage) {
-              this.chat.reportUsage(prepared.chat, usage);
-            }
-            const assembler = adapter?.assembler;
-            const message = options.collect && assembler?.hasStarted ? assembler.message() : null;
-            final = { ...ending, usage, message };
-            return options.beforeEnd?.(final);
-          },
-        },
-      );
-      return final ?? { ...result, usage: null, message: null };
-    } finally {
-      work.done();
-      unfollow();
-      active.dec();
-    }
+    const collect = options.collect === true;
+    const result = await this.runner.run({
+      reply,
+      open: (signal) => this.chat.open(prepared.chat, { ...options, signal }),
+      adapter: (call) =>
+        call.wire.messagesStream({ alias, stopSequences: prepared.stopSequences, collect }),
+      usage: { auth: prepared.chat.auth, alias, prompt: prepared.chat.body.messages },
+      // The client speaks the Messages API: its error event is Anthropic's.
+      formatError: this.wires.get('anthropic').streamError,
+      onClientGone: options.onClientGone,
+      signal: options.signal,
+      headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,
+      beforeEnd: options.beforeEnd
+        ? (ending) => options.beforeEnd?.(streamedMessage(ending, collect))
+        : undefined,
+    });
+    return streamedMessage(result, collect);
   }
+}
+
+function streamedMessage(
+  result: StreamRunResult<MessagesStreamAdapter>,
+  collect: boolean,
+): StreamedMessage {
+  const { adapter, ...rest } = result;
+  return { ...rest, message: collect ? (adapter?.message() ?? null) : null };
 }
 
 /**

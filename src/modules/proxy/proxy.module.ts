@@ -3,20 +3,35 @@ import { ModelsModule } from 'src/modules/models/models.module';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
 import { MessagesService } from 'src/modules/proxy/messages.service';
+import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
+import { UsageReporter } from 'src/modules/proxy/usage-reporter';
 import { UpstreamModule } from 'src/modules/proxy/upstream/upstream.module';
 import { V1ChatController } from 'src/modules/proxy/v1-chat.controller';
 import { V1MessagesController } from 'src/modules/proxy/v1-messages.controller';
 
 /**
  * The stateless /v1 proxy. Exports the services /c1 and the Anthropic translation build on:
- * `ChatCompletionsService` (prepare → complete | stream), `EmbeddingsService` and
- * `MessagesService`. A module that needs `UpstreamClient` or `ModelCatalog` imports
- * `UpstreamModule` or `ModelsModule` itself.
+ * `ChatCompletionsService` (prepare → complete | stream), `MessagesService`, `EmbeddingsService`,
+ * `StreamRunner` (every client stream) and `UsageReporter`. A module that needs
+ * `UpstreamClient`, `WireFormats` or `ModelCatalog` imports `UpstreamModule` or `ModelsModule`
+ * itself.
  */
 @Module({
   imports: [ModelsModule, UpstreamModule],
-  providers: [ChatCompletionsService, EmbeddingsService, MessagesService],
+  providers: [
+    UsageReporter,
+    StreamRunner,
+    ChatCompletionsService,
+    EmbeddingsService,
+    MessagesService,
+  ],
   controllers: [V1ChatController, V1MessagesController],
-  exports: [ChatCompletionsService, EmbeddingsService, MessagesService],
+  exports: [
+    UsageReporter,
+    StreamRunner,
+    ChatCompletionsService,
+    EmbeddingsService,
+    MessagesService,
+  ],
 })
 export class ProxyModule {}

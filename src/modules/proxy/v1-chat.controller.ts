@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
+import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import {
@@ -36,6 +37,7 @@ export class V1ChatController {
     private readonly embeddings: EmbeddingsService,
   ) {}
 
+  @HotRoute()
   @Post('chat/completions')
   @ApiBody({ type: ChatCompletionRequestDto })
   @ApiProduces('application/json', 'text/event-stream')
@@ -75,6 +77,7 @@ export class V1ChatController {
     });
   }
 
+  @HotRoute()
   @Post('embeddings')
   @ApiBody({ type: EmbeddingsRequestDto })
   @ApiOkResponse({

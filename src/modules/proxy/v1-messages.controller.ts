@@ -9,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
+import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { CHAT_REQUEST_ERRORS, UPSTREAM_ERRORS } from 'src/modules/proxy/route-errors';
@@ -27,6 +28,7 @@ import { MessagesService } from 'src/modules/proxy/messages.service';
 export class V1MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
+  @HotRoute()
   @Post('messages')
   @ApiBody({ type: AnthropicMessagesRequestDto })
   @ApiProduces('application/json', 'text/event-stream')
@@ -48,7 +50,7 @@ export class V1MessagesController {
   ): Promise<void> {
     const prepared = this.messages.prepare(auth, request.body);
     request.modelAlias = prepared.chat.model.alias;
-    const headers = anthropicClientHeaders(request.headers);
+    const headers = anthropicClientHeaders(request.headers, prepared.chat.model);
     if (prepared.isStream) {
       await this.messages.stream(reply, prepared, {
         onClientGone: 'abort',

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn, ValueTransformer } from 'typeorm';
 
 /** `pg` returns BIGINT as a string; token counts stay far below 2^53, so read them as numbers. */
-const BIGINT_NUMBER: ValueTransformer = {
+export const BIGINT_NUMBER: ValueTransformer = {
   to: (value: number | undefined) => value,
   from: (value: string | number) => Number(value),
 };

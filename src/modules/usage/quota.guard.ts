@@ -1,9 +1,12 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { ModelCatalog } from 'src/modules/models/model-catalog';
+import { QuotaReservations } from 'src/modules/usage/quota-reservations.service';
+import { reservationTokens } from 'src/modules/usage/reservation-size';
 import { QuotaService } from 'src/modules/usage/quota.service';
 import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
 import { periodWindow } from 'src/modules/usage/usage-period';
@@ -18,20 +21,26 @@ export const METERED_ROUTES: ReadonlySet<string> = new Set([
   '/v1/messages',
   '/v1/embeddings',
   '/c1/chat/completions',
+  '/c1/messages',
+  '/c1/v1/messages',
 ]);
 
 const PERIOD_WORDS = { day: 'today (UTC)', month: 'this month (UTC)', total: 'in total' } as const;
 
 /**
- * A key whose token quota is used up gets 429 `insufficient_quota` on the routes that go
- * upstream, before anything is sent or stored (a global guard, after the rate limit). Keys without a quota cost one property
- * read. The check is "used < limit": a request admitted just below the limit may take the key
- * past it (its size is known only once the upstream answers); the next one is refused.
+ * A key with a token quota gets 429 `insufficient_quota` on the routes that go upstream, before
+ * anything is sent or stored, once its used and reserved tokens reach the quota (a global
+ * guard, after the rate limit). An admitted request first reserves its maximum
+ * (`reservationTokens`) in the database, atomically across instances, and settles with its
+ * real usage: concurrent requests cannot overspend the quota by more than one request's worth
+ * (issue #22 item 5; docs/notes/throttling.md). Keys without a quota cost one property read.
  */
 @Injectable()
 export class QuotaGuard implements CanActivate {
   constructor(
     private readonly quota: QuotaService,
+    private readonly reservations: QuotaReservations,
+    private readonly catalog: ModelCatalog,
     private readonly metrics: MetricsService,
     @Inject(USAGE_CLOCK) private readonly clock: UsageClock,
   ) {}
@@ -39,32 +48,65 @@ export class QuotaGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const auth = request.auth;
-    if (!auth?.tokenQuota || !METERED_ROUTES.has(request.routeOptions.url ?? '')) {
+    const route = request.routeOptions.url ?? '';
+    if (!auth?.tokenQuota || !METERED_ROUTES.has(route)) {
       return true;
     }
-    const used = this.quota.used(auth.keyId, auth.tokenQuota.period);
-    return typeof used === 'number'
-      ? this.admit(auth, used)
-      : used.then((u) => this.admit(auth, u));
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const tokens = reservationTokens(
+      { route, body: request.body, bodyBytes: bodyBytes(request) },
+      this.catalog,
+    );
+    const reserved = this.reservations.reserve(auth, tokens).catch((error: unknown) => {
+      // Without the database the quota cannot be checked: refused, nothing was sent.
+      throw new ApiError('storage_error', 'The token quota of this API key could not be checked', {
+        cause: error,
+      });
+    });
+    return reserved.then((own) => {
+      if (!own) {
+        return this.refuse(auth);
+      }
+      request.auth = own;
+      const raw = reply.raw;
+      raw.once('close', () =>
+        // A /c1 turn goes on after its client hung up; its usage settles the reservation.
+        this.reservations.end(own, !raw.writableFinished && route.startsWith('/c1/')),
+      );
+      return true;
+    });
   }
 
-  private admit(auth: AuthContext, used: number): boolean {
+  private async refuse(auth: AuthContext): Promise<never> {
     const { limit, period } = auth.tokenQuota!;
-    if (used < limit) {
-      return true;
-    }
+    const { used } = await this.quota.usedNow(auth.keyId, period);
     this.metrics.refusals.inc({ code: 'insufficient_quota' });
     const headers: Record<string, string> = { [HEADER.shouldRetry]: 'false' };
     const now = this.clock();
     const resetsAt = periodWindow(period, now).resetsAt;
-    if (resetsAt !== null) {
+    if (used < limit) {
+      // Requests in flight hold the rest: worth retrying once they are done.
+      headers[HEADER.shouldRetry] = 'true';
+      headers[HEADER.retryAfter] = '1';
+    } else if (resetsAt !== null) {
       // Whole seconds until the next day or month starts (UTC): a retry before is pointless.
       headers[HEADER.retryAfter] = String(Math.max(1, Math.ceil((resetsAt - now) / 1000)));
     }
+    const inFlight =
+      used < limit ? '; requests in flight have reserved the rest until they finish' : '';
     throw new ApiError(
       'insufficient_quota',
-      `This API key has used ${used} of its ${limit} tokens ${PERIOD_WORDS[period]}`,
+      `This API key has used ${used} of its ${limit} tokens ${PERIOD_WORDS[period]}${inFlight}`,
       { headers },
     );
   }
+}
+
+/** The body's size: its content-length, else its JSON length (a chunked upload). */
+function bodyBytes(request: FastifyRequest): number {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared >= 0) {
+    return declared;
+  }
+  return request.body === undefined ? 0 : Buffer.byteLength(JSON.stringify(request.body) ?? '');
 }

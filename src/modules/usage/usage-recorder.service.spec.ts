@@ -57,6 +57,21 @@ describe(UsageRecorder.name, () => {
     expect(add).toHaveBeenCalledTimes(1);
   });
 
+  it('calls whenWritten callbacks only once the usage recorded before them is written', async () => {
+    const written: string[] = [];
+    recorder.record(key('a'), 'm1', usage(10, 5));
+    recorder.whenWritten(() => written.push('first'));
+    const add = jest.spyOn(repository, 'add').mockRejectedValueOnce(new Error('database down'));
+    await recorder.flush();
+    expect(add).toHaveBeenCalledTimes(1);
+    expect(written).toEqual([]);
+    recorder.record(key('a'), 'm1', usage(1, 1));
+    recorder.whenWritten(() => written.push('second'));
+    await recorder.flush();
+    expect(written).toEqual(['first', 'second']);
+    expect(await repository.tokensUsed('a')).toBe(17);
+  });
+
   it('files usage under the UTC day it was recorded on', async () => {
     now = Date.UTC(2026, 10, 22, 23, 59, 59, 999);
     recorder.record(key('a'), 'm', usage(1, 0));

@@ -28,7 +28,7 @@ function sane(value: number): number {
     : 0;
 }
 
-export type UsageListener = (keyId: string, day: string, tokens: number) => void;
+export type UsageListener = (keyId: string, day: string, tokens: number, auth: AuthContext) => void;
 
 /**
  * The `USAGE_SINK` the proxy reports every upstream answer's usage to. `record()` is
@@ -46,6 +46,8 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners: UsageListener[] = [];
+  /** Called once the usage recorded before them is written (see `whenWritten`). */
+  private writeWaiters: (() => void)[] = [];
   private isShutDown = false;
   private readonly logger = new Logger('Usage');
 
@@ -76,7 +78,7 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
       });
     }
     for (const listener of this.listeners) {
-      listener(auth.keyId, day, prompt + completion);
+      listener(auth.keyId, day, prompt + completion, auth);
     }
     if (this.isShutDown) {
       // A background turn that ended after the final flush: write it while the database is
@@ -88,6 +90,15 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
   /** `listener` hears of every recorded answer, synchronously (the quota cache). */
   onRecorded(listener: UsageListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Calls `callback` once everything recorded so far is in the database (after the next flush
+   * that writes it; a failed write keeps waiting with its batch). Quota reservations hold a
+   * request's real usage until then, so the usage is never counted by neither.
+   */
+  whenWritten(callback: () => void): void {
+    this.writeWaiters.push(callback);
   }
 
   /** Tokens of `keyId` recorded here but not written yet, within the days given. */
@@ -119,11 +130,15 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
    */
   flush(): Promise<void> {
     return this.exclusive(async () => {
+      const waiters = this.writeWaiters;
+      this.writeWaiters = [];
       if (this.pending.size === 0) {
+        notify(waiters);
         return;
       }
       const batch = [...this.pending.values()];
       this.pending = new Map();
+      let isWritten = true;
       for (let start = 0; start < batch.length; start += MAX_DELTAS_PER_ADD) {
         const chunk = batch.slice(start, start + MAX_DELTAS_PER_ADD);
         try {
@@ -134,7 +149,13 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
             `could not write usage (${chunk.length} rows kept for retry): ${String(error)}`,
           );
           this.restore(chunk);
+          isWritten = false;
         }
+      }
+      if (isWritten) {
+        notify(waiters);
+      } else {
+        this.writeWaiters = [...waiters, ...this.writeWaiters];
       }
     });
   }
@@ -181,5 +202,11 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
         this.pending.set(id, delta);
       }
     }
+  }
+}
+
+function notify(waiters: (() => void)[]): void {
+  for (const waiter of waiters) {
+    waiter();
   }
 }

@@ -1,6 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { USAGE_SINK } from 'src/common/types/usage-sink';
+import { ModelsModule } from 'src/modules/models/models.module';
 import { QuotaGuard } from 'src/modules/usage/quota.guard';
+import { QuotaReservations } from 'src/modules/usage/quota-reservations.service';
+import { QuotaReservationsRepository } from 'src/modules/usage/quota-reservations.repository';
 import { QuotaService } from 'src/modules/usage/quota.service';
 import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
@@ -15,6 +18,8 @@ import { UsageService } from 'src/modules/usage/usage.service';
  */
 @Global()
 @Module({
+  // The model catalog sizes quota reservations (a request's maximum tokens).
+  imports: [ModelsModule],
   controllers: [UsageController, KeyUsageController],
   providers: [
     { provide: USAGE_CLOCK, useValue: (() => Date.now()) satisfies UsageClock },
@@ -22,6 +27,8 @@ import { UsageService } from 'src/modules/usage/usage.service';
     UsageRecorder,
     { provide: USAGE_SINK, useExisting: UsageRecorder },
     QuotaService,
+    QuotaReservationsRepository,
+    QuotaReservations,
     QuotaGuard,
     UsageService,
   ],

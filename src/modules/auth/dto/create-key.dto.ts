@@ -9,7 +9,12 @@ import {
 import { ApiKeyRole } from 'src/modules/auth/api-key.entity';
 import { RateLimitDto, TokenQuotaDto } from 'src/modules/auth/dto/key-limits.dto';
 import { KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH } from 'src/modules/auth/key-material';
-import { USER_ID_MAX_LENGTH, USER_ID_PATTERN } from 'src/modules/auth/user-id';
+import {
+  END_USER_SEPARATOR,
+  NO_END_USER_SEPARATOR,
+  USER_ID_MAX_LENGTH,
+  USER_ID_PATTERN,
+} from 'src/modules/auth/user-id';
 
 export const KEY_ROLES: readonly ApiKeyRole[] = ['user', 'service', 'node'];
 const VISIBLE_ASCII = '{field} must contain only visible ASCII characters (no spaces)';
@@ -30,14 +35,21 @@ export class CreateKeyDto {
   name: string;
 
   @ApiProperty({
-    description: 'The user the key acts for; keys with the same user_id share its conversations',
+    description:
+      'The user the key acts for; keys with the same user_id share its conversations. No "/": it separates a service key\'s user from its end users (x-user-id)',
     example: 'alice',
     maxLength: USER_ID_MAX_LENGTH,
   })
   @StringField({
     required: true,
     maxLength: USER_ID_MAX_LENGTH,
-    pattern: { regex: USER_ID_PATTERN, message: VISIBLE_ASCII },
+    pattern: [
+      { regex: USER_ID_PATTERN, message: VISIBLE_ASCII },
+      {
+        regex: NO_END_USER_SEPARATOR,
+        message: `{field} must not contain "${END_USER_SEPARATOR}": it separates a service key's user from its end users`,
+      },
+    ],
   })
   user_id: string;
 

@@ -1,4 +1,5 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
+import { ownEntries } from 'src/common/validation/prototype-member-keys';
 import { unstorableTextProblem } from 'src/common/validation/storable-text';
 
 export const METADATA_MAX_KEYS = 16;
@@ -30,6 +31,17 @@ export function metadataProblem(value: unknown): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The client's metadata object with every key it sent, in an object without a prototype:
+ * keys such as `constructor` or `toString` are data like any other (issue #22 item 9). Anything
+ * that is not a plain object is left for the validator to refuse.
+ */
+export function ownMetadata(value: unknown): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? ownEntries(value)
+    : value;
 }
 
 /**

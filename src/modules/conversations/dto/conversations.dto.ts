@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   IsInt,
   IsNotEmpty,
@@ -10,7 +10,10 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { StorableText } from 'src/common/validation/fields';
-import { IsConversationMetadata } from 'src/modules/conversations/dto/conversation-metadata.validator';
+import {
+  IsConversationMetadata,
+  ownMetadata,
+} from 'src/modules/conversations/dto/conversation-metadata.validator';
 
 export const LIST_LIMIT_MAX = 100;
 export const LIST_LIMIT_DEFAULT = 20;
@@ -52,6 +55,7 @@ export class UpdateConversationDto {
       'Up to 16 string values (keys ≤ 64 characters); replaces the whole object; null clears it.',
   })
   @ValidateIf((o: UpdateConversationDto) => o.metadata !== undefined)
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => ownMetadata(obj.metadata))
   @IsConversationMetadata()
   metadata?: Record<string, string> | null;
 }

@@ -1,3 +1,4 @@
+import { openAIWire } from 'src/modules/proxy/wire/openai/openai.wire';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -41,6 +42,7 @@ function fakeCall(signal: CancelSignal) {
     body,
     model,
     upstream: model.upstreams[0],
+    wire: openAIWire,
     attempts: 1,
     startedAt: 0,
     signal,

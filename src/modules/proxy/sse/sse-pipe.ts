@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from 'src/common/errors/api-error';
+import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
 import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
@@ -17,11 +18,6 @@ const KEEP_ALIVE = ': keep-alive\n\n';
 
 /** How long an upstream may keep its connection open after the terminal event. */
 const DRAIN_AFTER_TERMINAL_MS = 5_000;
-
-/** The default final error event: the catalog envelope as one `data:` event. */
-export function sseErrorEvent(error: ApiError): string {
-  return `data: ${JSON.stringify(error.toEnvelope())}\n\n`;
-}
 
 export interface SsePipeOptions {
   /** Headers besides the SSE ones and those already set on the reply (`x-parley-applied`…). */

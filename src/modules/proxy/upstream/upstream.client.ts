@@ -32,9 +32,8 @@ import {
 } from 'src/modules/proxy/upstream/upstream-errors';
 import { UpstreamTransport } from 'src/modules/proxy/upstream/upstream-transport';
 import { upstreamErrorMessage } from 'src/modules/proxy/wire/upstream-error-message';
-
-/** `anthropic-version` sent to `anthropic` upstreams unless the caller names another. */
-export const ANTHROPIC_VERSION = '2023-06-01';
+import type { UpstreamOperation, WireFormat } from 'src/modules/proxy/wire/wire-format';
+import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 
 /** How long in-flight upstream requests may run on after the HTTP server closed. */
 const SHUTDOWN_POOL_GRACE_MS = 2_000;
@@ -42,11 +41,7 @@ const SHUTDOWN_POOL_GRACE_MS = 2_000;
 /** Cap on an upstream error body read to extract its message. */
 const ERROR_BODY_CAP = 64 * 1024;
 
-/**
- * What to call upstream. `chat` is the target's native generation endpoint:
- * `/chat/completions` for `openai`, `/messages` for `anthropic`.
- */
-export type UpstreamOperation = 'chat' | 'embeddings' | 'models';
+export type { UpstreamOperation };
 
 export interface UpstreamRequest {
   operation: UpstreamOperation;
@@ -54,7 +49,7 @@ export interface UpstreamRequest {
    * Builds the body for the upstream chosen for an attempt (its `format` and `model` differ
    * between upstreams of one alias). Called once per attempt; may throw an `ApiError`.
    */
-  body?: (upstream: CatalogUpstream) => string | Buffer;
+  body?: (upstream: CatalogUpstream, wire: WireFormat) => string | Buffer;
   /** Ask for an event stream (`accept: text/event-stream`). */
   stream?: boolean;
   /** Aborts the call (the client hung up): the upstream sees the connection close. */
@@ -81,6 +76,8 @@ export interface UpstreamCall {
   readonly body: Readable;
   readonly model: CatalogModel;
   readonly upstream: CatalogUpstream;
+  /** The format `upstream` speaks: how to read this answer. */
+  readonly wire: WireFormat;
   /** Attempts made (2 after a connect failure and a successful retry). */
   readonly attempts: number;
   /** `performance.now()` at the start of the first attempt. */
@@ -98,6 +95,8 @@ export interface UpstreamCall {
 
 interface Target {
   upstream: CatalogUpstream;
+  /** The format the upstream speaks: its paths and headers. */
+  wire: WireFormat;
   transport: UpstreamTransport;
   basePath: string;
   /** Headers sent on every request: auth for this upstream's format. */
@@ -138,6 +137,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     private readonly health: UpstreamHealthBook,
     private readonly metrics: MetricsService,
     private readonly picker: UpstreamPicker,
+    private readonly wires: WireFormats,
   ) {
     this.timeouts = config.upstream;
     this.maxBodyBytes = config.upstream.maxBodyBytes;
@@ -195,8 +195,8 @@ export class UpstreamClient implements OnApplicationShutdown {
       let body: string | Buffer | undefined;
       let path: string;
       try {
-        path = target.basePath + pathFor(target.upstream, request.operation);
-        body = request.body?.(target.upstream);
+        path = target.basePath + target.wire.path(request.operation);
+        body = request.body?.(target.upstream, target.wire);
       } catch (error) {
         release();
         throw error;
@@ -298,6 +298,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         body: response.body,
         model,
         upstream: target.upstream,
+        wire: target.wire,
         attempts: attempt,
         startedAt,
         signal,
@@ -475,23 +476,15 @@ export class UpstreamClient implements OnApplicationShutdown {
   }
 
   private buildTarget(upstream: CatalogUpstream, config: AppConfig): Target {
-    const baseHeaders: Record<string, string> = {};
-    if (upstream.format === 'anthropic') {
-      baseHeaders[HEADER.anthropicVersion] = ANTHROPIC_VERSION;
-      if (upstream.apiKey) {
-        baseHeaders[HEADER.apiKey] = upstream.apiKey;
-      }
-    } else {
-      if (upstream.apiKey) {
-        baseHeaders[HEADER.authorization] = `Bearer ${upstream.apiKey}`;
-      }
-      if (upstream.metricsUrl !== false) {
-        Object.assign(baseHeaders, LOAD_REPORT_REQUEST);
-      }
+    const wire = this.wires.get(upstream.format);
+    const baseHeaders = wire.baseHeaders(upstream.apiKey);
+    if (wire.reportsLoad && upstream.metricsUrl !== false) {
+      Object.assign(baseHeaders, LOAD_REPORT_REQUEST);
     }
     if (upstream.builtin === 'echo') {
       return {
         upstream,
+        wire,
         transport: new EchoTransport(upstream.model),
         basePath: '',
         baseHeaders,
@@ -512,6 +505,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     }
     return {
       upstream,
+      wire,
       transport: new PoolTransport(pool),
       basePath: url.pathname === '/' ? '' : url.pathname,
       baseHeaders,
@@ -525,9 +519,11 @@ export class UpstreamClient implements OnApplicationShutdown {
       ...target.baseHeaders,
       accept: request.stream ? 'text/event-stream' : 'application/json',
     };
-    const version = request.headers?.[HEADER.anthropicVersion];
-    if (version && target.upstream.format === 'anthropic') {
-      headers[HEADER.anthropicVersion] = version;
+    for (const name of target.wire.callerOverridableHeaders) {
+      const value = request.headers?.[name];
+      if (value) {
+        headers[name] = value;
+      }
     }
     if (request.operation !== 'models') {
       headers['content-type'] = 'application/json';
@@ -601,22 +597,6 @@ export class UpstreamClient implements OnApplicationShutdown {
       metrics.errors.set(code, counter);
     }
     counter.inc();
-  }
-}
-
-function pathFor(upstream: CatalogUpstream, operation: UpstreamOperation): string {
-  switch (operation) {
-    case 'models':
-      return '/models';
-    case 'chat':
-      return upstream.format === 'anthropic' ? '/messages' : '/chat/completions';
-    case 'embeddings':
-      if (upstream.format === 'anthropic') {
-        throw new ApiError('invalid_field', 'This model does not serve embeddings', {
-          param: 'model',
-        });
-      }
-      return '/embeddings';
   }
 }
 

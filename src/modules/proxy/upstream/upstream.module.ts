@@ -4,15 +4,17 @@ import { FleetRoutingModule } from 'src/modules/fleet/fleet-routing.module';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { UpstreamProbeService } from 'src/modules/proxy/upstream/upstream-probe.service';
+import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 
-/** Upstream HTTP (pools, balancing, retries, timeouts) and the readiness probe. */
+/** Upstream HTTP (pools, balancing, retries, timeouts), the wire formats, the readiness probe. */
 @Module({
   imports: [ModelsModule, FleetRoutingModule],
   providers: [
+    WireFormats,
     UpstreamClient,
     UpstreamProbeService,
     { provide: UPSTREAM_PROBE, useExisting: UpstreamProbeService },
   ],
-  exports: [UpstreamClient, UPSTREAM_PROBE],
+  exports: [WireFormats, UpstreamClient, UPSTREAM_PROBE],
 })
 export class UpstreamModule {}

@@ -117,6 +117,7 @@ export function echoCompletionEvents(
 export function echoEmbeddingsJson(body: Obj, model: string, t: Tokenizer): string {
   const inputs: unknown[] = Array.isArray(body.input) ? body.input : [body.input];
   let promptTokens = 0;
+  const asBase64 = base64Requested(body);
   const data = inputs.map((input, index) => {
     const text = typeof input === 'string' ? input : JSON.stringify(input ?? '');
     promptTokens += typeof input === 'string' ? t.encode(input).length : (input as []).length;
@@ -125,10 +126,9 @@ export function echoEmbeddingsJson(body: Obj, model: string, t: Tokenizer): stri
     const norm = Math.hypot(...raw) || 1;
     const vector = raw.map((x) => x / norm);
     // The official SDKs ask for base64 (little-endian float32) by default.
-    const embedding =
-      body.encoding_format === 'base64'
-        ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
-        : vector;
+    const embedding = asBase64
+      ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+      : vector;
     return { object: 'embedding', index, embedding };
   });
   return JSON.stringify({
@@ -144,4 +144,10 @@ export function echoModelsJson(model: string): string {
     object: 'list',
     data: [{ id: model, object: 'model', created: 0, owned_by: 'parley' }],
   });
+}
+
+/** `encoding_format: "base64"` (an embeddings option, not a wire format). */
+function base64Requested(body: Record<string, unknown>): boolean {
+  const encoding = body.encoding_format;
+  return encoding === 'base64';
 }

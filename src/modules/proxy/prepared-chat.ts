@@ -1,0 +1,42 @@
+import { AuthContext } from 'src/common/types/auth-context';
+import { CatalogModel } from 'src/modules/models/catalog.types';
+import { JsonObject } from 'src/kernel/json';
+
+/** A chat request checked against the catalog and the caller's key, ready to forward. */
+export interface PreparedChat {
+  auth: AuthContext;
+  model: CatalogModel;
+  /**
+   * The client's body as received, with unknown fields intact, `max_tokens` bounds applied
+   * and, for streams, `stream_options.include_usage: true`. Forwarded as is except `model`,
+   * which becomes the upstream's own name. /c1 replaces `messages` (history + new turn) and
+   * removes its own fields before calling `complete`/`stream`.
+   */
+  body: JsonObject;
+  isStream: boolean;
+  /** The client asked for the usage chunk itself (otherwise it is removed from its stream). */
+  clientWantsUsage: boolean;
+  /** Notes for `x-parley-applied` (`max_tokens_floored=16`); see `appliedHeader`. */
+  applied: string[];
+  /**
+   * The request already in Anthropic form (/v1/messages, /c1 history rendered from the neutral
+   * form), sent as is (with the upstream's model name) to `anthropic` upstreams instead of
+   * translating `body`. Without it, `body` is translated (wire/anthropic, issue #8).
+   */
+  anthropicBody?: JsonObject;
+  /**
+   * Renders the Anthropic request on demand (/c1/chat/completions: from the neutral history),
+   * called only when an `anthropic` upstream is chosen, so that a request the Anthropic
+   * rendering refuses (JSON `response_format`) still reaches an `openai` upstream of a mixed
+   * alias. Used when `anthropicBody` is not set; may throw `ApiError`.
+   */
+  renderAnthropic?: () => JsonObject;
+  /**
+   * `body.messages` already serialised, as UTF-8 bytes in pieces (/c1: each stored message is
+   * rendered once and kept with it, and the history's bytes are shared by the turns that
+   * forward it): spliced into the body for `openai` upstreams instead of serialising and
+   * encoding thousands of history messages again on every turn. Must encode `body.messages`
+   * exactly.
+   */
+  messagesBytes?: Buffer[];
+}

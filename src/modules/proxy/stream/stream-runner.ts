@@ -1,0 +1,140 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { AuthContext } from 'src/common/types/auth-context';
+import { TokenUsage } from 'src/common/types/usage-sink';
+import { APP_CONFIG } from 'src/config/config.module';
+import { AppConfig } from 'src/config/load-config';
+import { ApiError } from 'src/common/errors/api-error';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
+import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
+import { UsageReporter } from 'src/modules/proxy/usage-reporter';
+import { estimateUsage } from 'src/modules/proxy/usage-estimate';
+import type { StreamAdapter } from 'src/modules/proxy/wire/wire-format';
+
+export interface StreamRun<A extends StreamAdapter> {
+  reply: FastifyReply;
+  /**
+   * Opens the upstream call (normally `UpstreamClient.send` with `stream: true`), passing on
+   * `signal`: it aborts the call on a hang-up (`abort` mode), a cancel, or the shutdown.
+   */
+  open(signal: CancelSignal): Promise<UpstreamCall>;
+  /** The adapter for the upstream chosen (`call.wire.chatStream(…)` or your own). */
+  adapter(call: UpstreamCall): A;
+  /** Who pays and what for: usage is reported once, estimated from `prompt` when missing. */
+  usage: { auth: AuthContext; alias: string; prompt: unknown };
+  /** The final error event in the client's format (`wire.streamError`). */
+  formatError: (error: ApiError) => string;
+  /**
+   * `abort`: a client hang-up aborts the upstream at once (/v1). `detach`: the upstream is read
+   * to its end (bounded by the total timeout) so that the answer can be stored (/c1).
+   */
+  onClientGone: 'abort' | 'detach';
+  /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
+  signal?: CancelSignal;
+  /** Response headers besides the SSE ones (`x-parley-applied`, `x-conversation-id`). */
+  headers?: Record<string, string>;
+  /**
+   * Awaited once the outcome is known (usage reported), before the stream's last bytes (the
+   * terminal event or the final error event): /c1 stores its turn here. An `ApiError`
+   * returned replaces those last bytes. Also called after a hang-up (nothing is written then).
+   */
+  beforeEnd?(result: StreamRunResult<A>): Promise<ApiError | void> | ApiError | void;
+}
+
+export interface StreamRunResult<A extends StreamAdapter> extends SsePipeResult {
+  /** The adapter, to read what it assembled; null when no upstream answered. */
+  adapter: A | null;
+  /** Reported by the upstream, or estimated when the stream ended without it. */
+  usage: TokenUsage | null;
+}
+
+/**
+ * Runs every client stream Parley serves (/v1 chat and messages, /c1 turns): the one place
+ * that owns what streams share.
+ *
+ * - the `parley_active_streams` gauge and the shutdown drain (`LifecycleService.track`): at
+ *   the end of the grace period a stream is cut with a final `server_overloaded` event;
+ * - cancellation: a client hang-up aborts or detaches, `signal` aborts;
+ * - `: keep-alive` comments until the first upstream byte, headers sent then or at the first
+ *   tick, back-pressure, idle timeout (`pipeSse`);
+ * - time to first token, recorded from the first upstream body byte;
+ * - usage, reported once (estimated for a cut or abandoned stream);
+ * - the last write: the terminal event, or one final error event in the client's format.
+ *
+ * What differs between streams (passing through, translating, collecting the answer) is the
+ * `StreamAdapter`. Throws `ApiError` only when the upstream failed before any byte was sent;
+ * otherwise resolves with the outcome, also after a hang-up.
+ */
+@Injectable()
+export class StreamRunner {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly upstream: UpstreamClient,
+    private readonly usage: UsageReporter,
+    private readonly metrics: MetricsService,
+    private readonly lifecycle: LifecycleService,
+  ) {}
+
+  async run<A extends StreamAdapter>(run: StreamRun<A>): Promise<StreamRunResult<A>> {
+    // Assigned in callbacks, which the compiler cannot follow.
+    let call = null as UpstreamCall | null;
+    let adapter = null as A | null;
+    let final: StreamRunResult<A> | null = null;
+    const active = this.metrics.activeStreams;
+    active.inc();
+    const cut = new Cancellation();
+    const unfollow = cut.follow(run.signal);
+    const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
+    try {
+      const result = await pipeSse(
+        run.reply,
+        async (signal) => {
+          call = await run.open(signal);
+          adapter = run.adapter(call);
+          return call;
+        },
+        {
+          headers: run.headers,
+          keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
+          idleTimeoutMs: this.config.upstream.idleTimeoutMs,
+          onClientGone: run.onClientGone,
+          signal: cut,
+          isTerminal: (event) => adapter?.isTerminal(event) ?? false,
+          onEvent: (event) => adapter?.push(event),
+          onFirstByte: () => {
+            if (call) {
+              this.upstream.observeFirstByte(call);
+            }
+          },
+          formatError: run.formatError,
+          // Synchronous unless usage must be estimated: the stream's last bytes then leave in
+          // the same write as the events before them (see `pipeSse`).
+          beforeEnd: (ending) => {
+            const finish = (usage: TokenUsage | null) => {
+              if (usage) {
+                this.usage.report(run.usage.auth, run.usage.alias, usage);
+              }
+              final = { ...ending, adapter, usage };
+              return run.beforeEnd?.(final);
+            };
+            const reported = adapter?.usage ?? null;
+            if (reported || !ending.call || !adapter) {
+              return finish(reported);
+            }
+            return estimateUsage(run.usage.prompt, Math.max(0, adapter.contentEvents - 1)).then(
+              finish,
+            );
+          },
+        },
+      );
+      return final ?? { ...result, adapter, usage: null };
+    } finally {
+      work.done();
+      unfollow();
+      active.dec();
+    }
+  }
+}
