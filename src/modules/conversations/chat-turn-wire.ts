@@ -13,7 +13,7 @@ import {
 import { anthropicRequestFromNeutral } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
-import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
+import { renderOpenAIPrompt, RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import {
   AssembledCompletion,
   assembleCompletion,
@@ -30,7 +30,10 @@ import {
 /** `/c1/chat/completions`: a turn in the Chat Completions format (see `TurnWire`). */
 @Injectable()
 export class ChatTurnWire implements TurnWire {
-  constructor(private readonly chat: ChatCompletionsService) {}
+  constructor(
+    private readonly chat: ChatCompletionsService,
+    private readonly windows: RenderedWindows,
+  ) {}
 
   prepare(auth: AuthContext, body: JsonObject, context: { defaultModel?: string }): PreparedTurn {
     const chat = this.chat.prepare(auth, body, { defaultModel: context.defaultModel });
@@ -50,7 +53,7 @@ export class ChatTurnWire implements TurnWire {
   }
 
   renderPrompt(prepared: PreparedTurn, window: NeutralMessage[]): void {
-    renderChatPrompt(prepared.chat, window);
+    renderChatPrompt(prepared.chat, window, this.windows);
   }
 
   async complete(
@@ -122,8 +125,12 @@ export class ChatTurnWire implements TurnWire {
  * `response_format`), which must not fail a turn that an `openai` upstream of the same alias
  * serves.
  */
-export function renderChatPrompt(chat: PreparedChat, window: NeutralMessage[]): void {
-  renderOpenAIPrompt(chat, window);
+export function renderChatPrompt(
+  chat: PreparedChat,
+  window: NeutralMessage[],
+  windows: RenderedWindows,
+): void {
+  renderOpenAIPrompt(chat, window, windows);
   let rendered: JsonObject | undefined;
   chat.renderAnthropic = () =>
     (rendered ??= anthropicRequestFromNeutral(chat.body, window, {

@@ -10,6 +10,7 @@ import { ConversationsController } from 'src/modules/conversations/conversations
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { renderedWindowBytes, RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 
@@ -27,7 +28,18 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
     {
       provide: HistoryCache,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new HistoryCache(config.conversations.historyCacheBytes),
+      // HISTORY_CACHE_BYTES covers both caches of recent history: the stored messages and
+      // their rendered OpenAI windows.
+      useFactory: (config: AppConfig) => {
+        const total = config.conversations.historyCacheBytes;
+        return new HistoryCache(total - renderedWindowBytes(total));
+      },
+    },
+    {
+      provide: RenderedWindows,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new RenderedWindows(renderedWindowBytes(config.conversations.historyCacheBytes)),
     },
   ],
   exports: [ConversationsService, ConversationsRepository],

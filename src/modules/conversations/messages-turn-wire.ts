@@ -20,7 +20,7 @@ import {
   serializeAnthropicEvent,
 } from 'src/modules/proxy/wire/anthropic/stream-from-openai';
 import { NeutralMessage } from 'src/kernel/neutral-history';
-import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
+import { renderOpenAIPrompt, RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import { splitAnthropicTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import {
   PreparedTurn,
@@ -45,7 +45,10 @@ interface PreparedMessagesTurn extends PreparedTurn {
  */
 @Injectable()
 export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
-  constructor(private readonly messages: MessagesService) {}
+  constructor(
+    private readonly messages: MessagesService,
+    private readonly windows: RenderedWindows,
+  ) {}
 
   prepare(
     auth: AuthContext,
@@ -74,7 +77,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
    * translated body with the OpenAI rendering for an `openai` one.
    */
   renderPrompt(prepared: PreparedMessagesTurn, window: NeutralMessage[]): void {
-    renderOpenAIPrompt(prepared.chat, window);
+    renderOpenAIPrompt(prepared.chat, window, this.windows);
     const { system, messages } = neutralToAnthropic(window);
     const { system: _system, ...client } = prepared.client;
     prepared.chat.anthropicBody = {

@@ -1,4 +1,8 @@
-import { renderOpenAIPrompt } from 'src/modules/conversations/openai-prompt';
+import {
+  renderedWindowBytes,
+  RenderedWindows,
+  renderOpenAIPrompt,
+} from 'src/modules/conversations/openai-prompt';
 import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 
@@ -8,9 +12,12 @@ const text = (role: NeutralMessage['role'], t: string): NeutralMessage => ({
 });
 
 /** Renders `window` as a turn would, and returns what the upstream receives as `messages`. */
-function forwarded(window: NeutralMessage[]): { json: unknown; messages: unknown } {
+function forwarded(
+  window: NeutralMessage[],
+  cache: RenderedWindows = windows,
+): { json: unknown; messages: unknown } {
   const chat = { body: {} } as unknown as PreparedChat;
-  renderOpenAIPrompt(chat, window);
+  renderOpenAIPrompt(chat, window, cache);
   // The body is sent from the bytes: what they decode to is what the upstream gets.
   const json: unknown = JSON.parse(Buffer.concat(chat.messagesBytes!).toString('utf8'));
   return { json, messages: chat.body.messages };
@@ -23,6 +30,8 @@ function expected(window: NeutralMessage[]): unknown {
     content: (m.parts[0] as { text: string }).text,
   }));
 }
+
+const windows = new RenderedWindows(renderedWindowBytes(32 * 1024 * 1024));
 
 describe('renderOpenAIPrompt', () => {
   it('forwards the same messages, in order, when each turn extends the one before', () => {
@@ -61,5 +70,21 @@ describe('renderOpenAIPrompt', () => {
     expect(forwarded(window).json).toEqual(expected(window));
     expect(forwarded(window).json).toEqual(expected(window));
     expect(forwarded([]).json).toEqual([]);
+  });
+
+  it('keeps windows within their share of HISTORY_CACHE_BYTES, and renders the same without it', () => {
+    expect(renderedWindowBytes(32 * 1024 * 1024)).toBe(8 * 1024 * 1024);
+    expect(renderedWindowBytes(1024 * 1024 * 1024)).toBe(16 * 1024 * 1024);
+    const window = [text('user', 'x'.repeat(400)), text('assistant', 'y'), text('user', 'z')];
+    const none = new RenderedWindows(renderedWindowBytes(0));
+    expect(forwarded(window, none).json).toEqual(expected(window));
+    expect(none.longestPrefix(window)).toBeNull();
+    // 300 bytes hold neither rendering of a window whose JSON alone is over 400 characters.
+    const tiny = new RenderedWindows(300);
+    expect(forwarded(window, tiny).json).toEqual(expected(window));
+    expect(tiny.longestPrefix(window)).toBeNull();
+    const roomy = new RenderedWindows(64 * 1024);
+    forwarded(window, roomy);
+    expect(roomy.longestPrefix(window)?.sources).toEqual(window);
   });
 });

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { neutralToOpenAI, OpenAIMessage } from 'src/modules/proxy/wire/openai/openai-neutral';
@@ -31,52 +32,61 @@ const MAX_NEW_MESSAGES = 4;
  * forwards the history of the turn before plus a few new messages (and forks of one
  * conversation share their history), so the JSON of all but the last few messages is usually
  * here: extending it is a string concatenation instead of joining thousands of renderings.
- * Bounded by entries and characters (the strings share their common prefix while unflattened,
- * so the character count is an upper bound).
+ * Bounded by entries and bytes: its budget is a share of HISTORY_CACHE_BYTES (see
+ * `renderedWindowBytes`). A window costs its JSON characters plus its UTF-8 bytes (the strings
+ * share their common prefix while unflattened, so this is an upper bound).
  */
-class RenderedWindows {
-  private readonly entries = new Map<NeutralMessage, RenderedWindow>();
-  private chars = 0;
+export class RenderedWindows {
+  private readonly entries: LRUCache<NeutralMessage, RenderedWindow> | null;
 
-  constructor(
-    private readonly maxEntries: number,
-    private readonly maxChars: number,
-  ) {}
+  constructor(maxBytes: number) {
+    this.entries =
+      maxBytes > 0
+        ? new LRUCache<NeutralMessage, RenderedWindow>({
+            max: MAX_WINDOWS,
+            maxSize: maxBytes,
+            sizeCalculation: costOf,
+          })
+        : null;
+  }
 
   /** The longest cached window that `window` starts with (missing at most a few messages). */
   longestPrefix(window: NeutralMessage[]): RenderedWindow | null {
+    if (!this.entries) {
+      return null;
+    }
     const shortest = Math.max(1, window.length - MAX_NEW_MESSAGES);
     for (let length = window.length; length >= shortest; length--) {
       const entry = this.entries.get(window[length - 1]);
       if (entry && entry.sources.length === length && startsWith(window, entry.sources)) {
-        this.entries.delete(window[length - 1]);
-        this.entries.set(window[length - 1], entry);
         return entry;
       }
     }
     return null;
   }
 
+  /** Keeps `window` unless it alone exceeds the budget (lru-cache then stores nothing). */
   set(window: RenderedWindow): void {
-    if (window.sources.length === 0 || window.json.length > this.maxChars) {
-      return;
-    }
-    const key = window.sources[window.sources.length - 1];
-    const previous = this.entries.get(key);
-    if (previous) {
-      this.entries.delete(key);
-      this.chars -= previous.json.length;
-    }
-    this.entries.set(key, window);
-    this.chars += window.json.length;
-    for (const [oldest, entry] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.chars <= this.maxChars) {
-        break;
-      }
-      this.entries.delete(oldest);
-      this.chars -= entry.json.length;
+    if (this.entries && window.sources.length > 0) {
+      this.entries.set(window.sources[window.sources.length - 1], window);
     }
   }
+}
+
+/** The conversations in flight at once on a busy gateway. */
+const MAX_WINDOWS = 32;
+
+/** The share of HISTORY_CACHE_BYTES kept for rendered windows: a quarter, at most 16 MiB. */
+export function renderedWindowBytes(historyCacheBytes: number): number {
+  return Math.min(Math.floor(historyCacheBytes / 4), 16 * 1024 * 1024);
+}
+
+function costOf(window: RenderedWindow): number {
+  let bytes = window.json.length;
+  for (const piece of window.bytes) {
+    bytes += piece.length;
+  }
+  return Math.max(1, bytes);
 }
 
 /** Identity, not equality: a stored message object is never changed, so same object, same JSON. */
@@ -88,12 +98,6 @@ function startsWith(window: NeutralMessage[], prefix: NeutralMessage[]): boolean
   }
   return true;
 }
-
-/**
- * 32 windows, 8 Mi characters of JSON (plus as many bytes, shared between a window and its
- * stem): the conversations in flight at once on a busy gateway, ~16 MB at most.
- */
-const windows = new RenderedWindows(32, 8 * 1024 * 1024);
 
 function render(message: NeutralMessage): RenderedMessage {
   let rendered = renderings.get(message);
@@ -123,7 +127,11 @@ const CLOSE = Buffer.from(']');
  * and renders only its new messages: a turn on a 1,000-turn conversation neither serialises
  * nor joins 2,000 messages again.
  */
-export function renderOpenAIPrompt(chat: PreparedChat, window: NeutralMessage[]): void {
+export function renderOpenAIPrompt(
+  chat: PreparedChat,
+  window: NeutralMessage[],
+  windows: RenderedWindows,
+): void {
   const cached = windows.longestPrefix(window);
   const messages: OpenAIMessage[] = cached ? cached.messages.slice() : [];
   let json = cached ? cached.json : '';
