@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ClockModule } from 'src/common/time/clock.module';
 import { ConfigModule } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { DatabaseModule } from 'src/database/database.module';
@@ -26,6 +27,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ClockModule,
         DatabaseModule,
         MetricsModule,
         LifecycleModule,

@@ -1,3 +1,4 @@
+import { systemClock } from 'src/common/time/clock';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -176,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
   );
   let failures = 0;
   while (!stopping) {
-    const started = Date.now();
+    const started = systemClock();
     try {
       await post(options, await readGpus());
       if (failures > 0) {
@@ -192,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
       await sleep(waitMs);
       continue;
     }
-    await sleep(Math.max(0, options.intervalMs - (Date.now() - started)));
+    await sleep(Math.max(0, options.intervalMs - (systemClock() - started)));
   }
   return 0;
 }

@@ -4,7 +4,7 @@ import { ApiError } from 'src/common/errors/api-error';
 import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
 import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
 import { ApiKeyChanges, ApiKeysRepository, KeyCursor } from 'src/modules/auth/api-keys.repository';
-import { AUTH_CLOCK, Clock } from 'src/modules/auth/clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import { CreateKeyDto } from 'src/modules/auth/dto/create-key.dto';
 import {
   CreatedKeyResponseDto,
@@ -24,7 +24,7 @@ export class ApiKeysService {
   constructor(
     private readonly keys: ApiKeysRepository,
     private readonly lookup: ApiKeyLookup,
-    @Inject(AUTH_CLOCK) private readonly now: Clock,
+    @Inject(CLOCK) private readonly now: Clock,
   ) {}
 
   /** Newest first; `after` is the `next_cursor` of the previous page. */

@@ -1,3 +1,4 @@
+import { ClockModule } from 'src/common/time/clock.module';
 import { Logger, Module } from '@nestjs/common';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
@@ -7,7 +8,7 @@ import { ApiKeysRepository } from 'src/modules/auth/api-keys.repository';
 import { ApiKeysService } from 'src/modules/auth/api-keys.service';
 import { AuthFailureLimiter } from 'src/modules/auth/auth-failure-limiter';
 import { AuthService } from 'src/modules/auth/auth.service';
-import { AUTH_CLOCK, Clock } from 'src/modules/auth/clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import {
   KEY_ANNOUNCER,
   KeyBootstrapService,
@@ -26,26 +27,25 @@ import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module'
  */
 @Module({
   // Console sessions are the guard's second way in (see ApiKeyGuard).
-  imports: [ConsoleAuthModule],
+  imports: [ClockModule, ConsoleAuthModule],
   controllers: [KeysController, MeController],
   providers: [
-    { provide: AUTH_CLOCK, useValue: (() => Date.now()) satisfies Clock },
     { provide: KEY_ANNOUNCER, useValue: writeToStdout },
     ApiKeysRepository,
     {
       provide: ApiKeyLookup,
-      inject: [ApiKeysRepository, AUTH_CLOCK],
+      inject: [ApiKeysRepository, CLOCK],
       useFactory: (keys: ApiKeysRepository, now: Clock) => new ApiKeyLookup(keys, now),
     },
     {
       provide: AuthFailureLimiter,
-      inject: [APP_CONFIG, AUTH_CLOCK],
+      inject: [APP_CONFIG, CLOCK],
       useFactory: (config: AppConfig, now: Clock) =>
         new AuthFailureLimiter(config.auth.failuresPerMinute, now),
     },
     {
       provide: LastUsedRecorder,
-      inject: [ApiKeysRepository, AUTH_CLOCK],
+      inject: [ApiKeysRepository, CLOCK],
       useFactory: (keys: ApiKeysRepository, now: Clock) => {
         const logger = new Logger('auth');
         return new LastUsedRecorder(keys, now, (error) =>

@@ -1,13 +1,14 @@
+import { ClockModule } from 'src/common/time/clock.module';
 import { Module } from '@nestjs/common';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
-import { Clock } from 'src/modules/auth/clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import { ConsoleAdminBootstrapService } from 'src/modules/console-auth/console-admin-bootstrap.service';
 import { ConsoleAuthController } from 'src/modules/console-auth/console-auth.controller';
 import { ConsoleSessionGate } from 'src/modules/console-auth/console-session.gate';
 import { ConsoleSessionsRepository } from 'src/modules/console-auth/console-sessions.repository';
 import { ConsoleSessionsService } from 'src/modules/console-auth/console-sessions.service';
-import { CONSOLE_CLOCK, LOGIN_LIMITER } from 'src/modules/console-auth/console-tokens';
+import { LOGIN_LIMITER } from 'src/modules/console-auth/console-tokens';
 import { ConsoleUsersRepository } from 'src/modules/console-auth/console-users.repository';
 import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
 import { PasswordHasher } from 'src/modules/console-auth/password-hasher';
@@ -19,12 +20,12 @@ import { SignInLimiter } from 'src/modules/console-auth/sign-in-limiter';
  * carry a session cookie instead of a credential header, and the users service for the CLI.
  */
 @Module({
+  imports: [ClockModule],
   controllers: [ConsoleAuthController],
   providers: [
-    { provide: CONSOLE_CLOCK, useValue: (() => Date.now()) satisfies Clock },
     {
       provide: LOGIN_LIMITER,
-      inject: [APP_CONFIG, CONSOLE_CLOCK],
+      inject: [APP_CONFIG, CLOCK],
       useFactory: (config: AppConfig, now: Clock) =>
         new SignInLimiter(config.console.loginAttemptsPerMinute, now),
     },

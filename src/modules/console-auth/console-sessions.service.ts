@@ -2,9 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
-import { Clock } from 'src/modules/auth/clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import { hashApiKey } from 'src/modules/auth/key-material';
-import { CONSOLE_CLOCK } from 'src/modules/console-auth/console-tokens';
 import { ConsoleSessionsRepository } from 'src/modules/console-auth/console-sessions.repository';
 import { ConsoleSession } from 'src/common/types/console-session';
 import { ConsoleUserEntity } from 'src/modules/console-auth/console-user.entity';
@@ -33,7 +32,7 @@ export class ConsoleSessionsService {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly sessions: ConsoleSessionsRepository,
-    @Inject(CONSOLE_CLOCK) private readonly now: Clock,
+    @Inject(CLOCK) private readonly now: Clock,
   ) {
     this.idleMs = config.console.sessionIdleMs;
     this.maxMs = config.console.sessionMaxMs;

@@ -2,8 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { CONSOLE_USERNAME_PATTERN } from 'src/config/env.schema';
 import { ApiError } from 'src/common/errors/api-error';
-import { Clock } from 'src/modules/auth/clock';
-import { CONSOLE_CLOCK } from 'src/modules/console-auth/console-tokens';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import {
   ConsoleRole,
   CONSOLE_ROLES,
@@ -45,7 +44,7 @@ export class ConsoleUsersService {
     private readonly users: ConsoleUsersRepository,
     private readonly sessions: ConsoleSessionsRepository,
     private readonly hasher: PasswordHasher,
-    @Inject(CONSOLE_CLOCK) private readonly now: Clock,
+    @Inject(CLOCK) private readonly now: Clock,
   ) {}
 
   async create(username: string, password: string, role: ConsoleRole): Promise<ConsoleUserView> {

@@ -1,4 +1,5 @@
-import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleDestroy, OnModuleInit, Inject } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { DataSource } from 'typeorm';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { TrafficHistory, TrafficWindow } from 'src/modules/console/traffic-history';
@@ -27,13 +28,14 @@ export class OverviewService implements OnModuleInit, OnModuleDestroy {
   constructor(
     metrics: MetricsService,
     private readonly dataSource: DataSource,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.traffic = new TrafficHistory(metrics.http);
   }
 
   onModuleInit(): void {
-    this.traffic.sample(Date.now());
-    this.timer = setInterval(() => this.traffic.sample(Date.now()), MINUTE);
+    this.traffic.sample(this.clock());
+    this.timer = setInterval(() => this.traffic.sample(this.clock()), MINUTE);
     this.timer.unref();
   }
 
@@ -42,7 +44,7 @@ export class OverviewService implements OnModuleInit, OnModuleDestroy {
   }
 
   async overview(): Promise<OverviewResponse> {
-    const now = Date.now();
+    const now = this.clock();
     const today = new Date(now).toISOString().slice(0, 10);
     const weekAgo = new Date(now - 6 * 24 * HOUR).toISOString().slice(0, 10);
     return {

@@ -1,4 +1,5 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Query, Inject } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from 'src/modules/auth/auth.decorators';
 import { ApiError } from 'src/common/errors/api-error';
@@ -17,7 +18,10 @@ const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 @AdminOnly()
 @Controller('api/usage/report')
 export class UsageReportController {
-  constructor(private readonly report: UsageReportRepository) {}
+  constructor(
+    private readonly report: UsageReportRepository,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -27,7 +31,7 @@ export class UsageReportController {
   @ApiOkResponse({ type: UsageReportResponseDto })
   @ApiErrors('invalid_field')
   async get(@Query() query: UsageReportQueryDto): Promise<UsageReportResponseDto> {
-    const to = query.to ?? dayOf(Date.now());
+    const to = query.to ?? dayOf(this.clock());
     const from = query.from ?? dayOf(Date.parse(to) - 29 * DAY_MS);
     const days = (Date.parse(to) - Date.parse(from)) / DAY_MS + 1;
     if (!(days >= 1)) {

@@ -1,5 +1,6 @@
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -121,6 +122,7 @@ export class C1TurnService {
     private readonly lifecycle: LifecycleService,
     private readonly reaper: TurnReaper,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   async handle<P extends PreparedTurn>(
@@ -167,7 +169,7 @@ export class C1TurnService {
       const previous = await this.repository.findIdempotencyKey(
         auth.userId,
         idempotencyKey,
-        Date.now() - IDEMPOTENCY_TTL_MS,
+        this.clock() - IDEMPOTENCY_TTL_MS,
       );
       if (previous) {
         await this.replay(wire, previous, fingerprint, prepared, reply);

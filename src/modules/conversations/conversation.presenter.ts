@@ -1,3 +1,4 @@
+import { systemClock } from 'src/common/time/clock';
 import { ConversationRecord, StoredMessage } from 'src/modules/conversations/conversation.types';
 import {
   ConversationDetailResponseDto,
@@ -10,7 +11,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 
 export function toConversationResponse(
   c: ConversationRecord,
-  now: number = Date.now(),
+  now: number = systemClock(),
 ): ConversationResponseDto {
   return {
     id: c.id,
@@ -28,7 +29,7 @@ export function toConversationResponse(
 export function toConversationDetail(
   c: ConversationRecord,
   history: StoredMessage[],
-  now: number = Date.now(),
+  now: number = systemClock(),
 ): ConversationDetailResponseDto {
   return { ...toConversationResponse(c, now), messages: history.map(toMessageResponse) };
 }

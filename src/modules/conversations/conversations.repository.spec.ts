@@ -50,9 +50,12 @@ function repositorySuite(url: () => string) {
     db = await openTestDatabase(url());
   });
   afterAll(() => db?.close());
+  /** What the repository's clock reads; a test moves it by assigning a new reading. */
+  let readClock: () => number;
   beforeEach(() => {
     metrics = new MetricsService();
-    repo = new ConversationsRepository(db.dataSource, metrics);
+    readClock = () => Date.now();
+    repo = new ConversationsRepository(db.dataSource, metrics, () => readClock());
   });
 
   /** A conversation with `turns` completed user/assistant pairs after a system prompt. */
@@ -221,10 +224,10 @@ function repositorySuite(url: () => string) {
 
   it('replaces an Idempotency-Key record older than 24 hours', async () => {
     const start = Date.now();
-    repo.now = () => start - IDEMPOTENCY_TTL_MS - 1000;
+    readClock = () => start - IDEMPOTENCY_TTL_MS - 1000;
     const old = await repo.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
     await repo.finishTurn(old, answer('x'));
-    repo.now = () => start;
+    readClock = () => start;
     expect(await repo.findIdempotencyKey('alice', 'k-old', start - IDEMPOTENCY_TTL_MS)).toBeNull();
     const fresh = await repo.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'b' } }));
     expect((await repo.findIdempotencyKey('alice', 'k-old', 0))?.turnId).toBe(fresh.turnId);
@@ -251,7 +254,7 @@ function repositorySuite(url: () => string) {
 
   it('lists a user’s conversations newest first with a cursor, never another user’s', async () => {
     let t = 1_000_000;
-    repo.now = () => (t += 10);
+    readClock = () => (t += 10);
     const mine = [];
     for (let i = 0; i < 5; i++) {
       mine.push((await conversationWith(1, 'lister')).id);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { DataSource, EntityManager } from 'typeorm';
 import { inGroupCommit } from 'src/database/group-commit';
 import { inTransaction, serially } from 'src/database/serial-transactions';
@@ -36,12 +37,10 @@ export const INTERRUPTED_ERROR_CODE = 'internal_error';
 export class ConversationsRepository {
   private readonly logger = new Logger('conversations');
   private readonly postgresSql = new Map<string, string>();
-  /** The clock; tests replace it. */
-  now: () => number = () => Date.now();
-
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
+    @Inject(CLOCK) private readonly now: Clock = systemClock,
   ) {}
 
   // ---- reading ---------------------------------------------------------------------------

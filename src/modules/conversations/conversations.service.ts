@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Inject } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiError } from 'src/common/errors/api-error';
 import {
@@ -40,7 +41,10 @@ export function conversationNotFound(param: string | null = null): ApiError {
  */
 @Injectable()
 export class ConversationsService {
-  constructor(private readonly repository: ConversationsRepository) {}
+  constructor(
+    private readonly repository: ConversationsRepository,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
 
   /** The caller's conversation, or 404 (also for a malformed id: existence is not disclosed). */
   async findOwned(
@@ -72,7 +76,7 @@ export class ConversationsService {
     const rows = await this.repository.listConversations(auth.userId, limit + 1, after);
     const page = rows.slice(0, limit);
     const hasMore = rows.length > limit;
-    const now = Date.now();
+    const now = this.clock();
     return {
       object: 'list',
       data: page.map((c) => toConversationResponse(c, now)),

@@ -5,6 +5,7 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { databaseKind } from 'src/database/data-source';
@@ -54,17 +55,18 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
   constructor(
     private readonly repository: ConversationsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const isSqlite = databaseKind(this.config.db.url) === 'sqlite';
     const resolved = await this.repository.reapExpiredTurns(
-      isSqlite ? Number.MAX_SAFE_INTEGER : Date.now(),
+      isSqlite ? Number.MAX_SAFE_INTEGER : this.clock(),
     );
     if (resolved > 0) {
       this.logger.warn(`marked ${resolved} interrupted turn(s) failed at start`);
     }
-    await this.repository.purgeIdempotencyKeys(Date.now() - IDEMPOTENCY_TTL_MS);
+    await this.repository.purgeIdempotencyKeys(this.clock() - IDEMPOTENCY_TTL_MS);
     this.timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
@@ -84,7 +86,7 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
     if (this.unsettled.size >= MAX_UNSETTLED) {
       return;
     }
-    const until = Date.now() + this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS;
+    const until = this.clock() + this.config.upstream.totalTimeoutMs + CLAIM_MARGIN_MS;
     this.unsettled.set(turn.turnId, { turn, failure, until });
     if (!this.retryTimer) {
       this.retryTimer = setInterval(() => void this.retryUnsettled(), SETTLE_RETRY_MS);
@@ -106,7 +108,7 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
         } catch (error) {
           // conversation_conflict: the turn was resolved meanwhile (stored, reaped, deleted).
           const isResolved = error instanceof ApiError && error.code === 'conversation_conflict';
-          if (isResolved || Date.now() > entry.until) {
+          if (isResolved || this.clock() > entry.until) {
             this.unsettled.delete(turnId);
             continue;
           }
@@ -131,11 +133,11 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
 
   private async sweep(): Promise<void> {
     try {
-      const resolved = await this.repository.reapExpiredTurns(Date.now());
+      const resolved = await this.repository.reapExpiredTurns(this.clock());
       if (resolved > 0) {
         this.logger.warn(`marked ${resolved} expired turn(s) failed`);
       }
-      await this.repository.purgeIdempotencyKeys(Date.now() - IDEMPOTENCY_TTL_MS);
+      await this.repository.purgeIdempotencyKeys(this.clock() - IDEMPOTENCY_TTL_MS);
     } catch {
       // Logged by the repository; the next sweep tries again.
     }

@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Inject } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { Gauge } from 'prom-client';
 import { UpstreamLoadDto } from 'src/modules/fleet/dto/gpu-stats.dto';
 import { GpuStat } from 'src/modules/fleet/gpu-report';
@@ -28,8 +29,10 @@ export class FleetMetrics {
   constructor(
     metrics: MetricsService,
     private readonly fleet: FleetService,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     const registers = [metrics.registry];
+    const readClock = this.clock;
     const upstreamGauge = (
       name: string,
       help: string,
@@ -44,7 +47,7 @@ export class FleetMetrics {
         registers,
         collect() {
           this.reset();
-          const now = Date.now();
+          const now = readClock();
           for (const row of upstreams()) {
             const value = row.stale && !isStaleShown ? null : valueOf(row, now);
             if (value !== null) {
@@ -120,7 +123,7 @@ export class FleetMetrics {
       registers,
       async collect() {
         const rows = await nodes();
-        const now = Date.now();
+        const now = readClock();
         this.reset();
         for (const row of rows) {
           this.set({ node: row.node }, (now - row.reportedAt) / 1000);
@@ -130,7 +133,7 @@ export class FleetMetrics {
   }
 
   private upstreams(): UpstreamLoadDto[] {
-    const now = Date.now();
+    const now = this.clock();
     if (!this.upstreamSnapshot || now - this.upstreamSnapshot.at > SNAPSHOT_REUSE_MS) {
       this.upstreamSnapshot = { at: now, rows: this.fleet.upstreams(now) };
     }
@@ -139,7 +142,7 @@ export class FleetMetrics {
 
   /** The stored reports, read once per scrape; an unreadable database exports no GPU figures. */
   private nodes(): Promise<GpuReportEntity[]> {
-    const now = Date.now();
+    const now = this.clock();
     if (!this.nodeSnapshot || now - this.nodeSnapshot.at > SNAPSHOT_REUSE_MS) {
       this.nodeSnapshot = {
         at: now,

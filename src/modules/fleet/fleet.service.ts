@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { redactUrl } from 'src/common/logging/upstream-failure';
 import { AuthContext } from 'src/common/types/auth-context';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -37,6 +38,7 @@ export class FleetService {
     private readonly catalog: ModelCatalog,
     private readonly load: UpstreamLoadBook,
     private readonly health: UpstreamHealthBook,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.nodeStaleMs = config.fleet.nodeStaleMs;
   }
@@ -48,7 +50,7 @@ export class FleetService {
    */
   async report(key: AuthContext, body: unknown): Promise<GpuReportAcceptedDto> {
     const report = parseGpuReport(body);
-    const now = Date.now();
+    const now = this.clock();
     const since = now - NODE_FORGET_MS;
     if (
       !(await this.reports.isKnown(report.node, since)) &&
@@ -69,12 +71,12 @@ export class FleetService {
   }
 
   /** Nodes heard from within a day. */
-  async nodes(now = Date.now()): Promise<GpuReportEntity[]> {
+  async nodes(now = this.clock()): Promise<GpuReportEntity[]> {
     return this.reports.listSince(now - NODE_FORGET_MS, MAX_NODES);
   }
 
   async snapshot(): Promise<GpuStatsResponseDto> {
-    const now = Date.now();
+    const now = this.clock();
     const nodes: GpuNodeDto[] = (await this.nodes(now)).map((row) => ({
       node: row.node,
       reported_at: iso(row.reportedAt),
@@ -85,7 +87,7 @@ export class FleetService {
   }
 
   /** Every network upstream of the catalog with its last figures. */
-  upstreams(now = Date.now()): UpstreamLoadDto[] {
+  upstreams(now = this.clock()): UpstreamLoadDto[] {
     const rows: UpstreamLoadDto[] = [];
     for (const model of this.catalog.list()) {
       for (const upstream of model.upstreams) {

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -77,6 +78,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly adapterHost: HttpAdapterHost,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   /** True once a shutdown started: new requests are refused; don't start optional work. */
@@ -138,7 +140,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
   }
 
   private async runDrain(): Promise<void> {
-    const startedAt = Date.now();
+    const startedAt = this.clock();
     const grace = this.config.http.shutdownGraceMs;
     const reserve = Math.min(FINALIZE_RESERVE_MS, grace / 4);
     const log = this.log();
@@ -175,7 +177,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
       this.metrics.shutdownCuts.inc({ kind: 'connection' }, this.requestsInFlight);
     }
     server?.closeAllConnections();
-    log?.info({ ms: Date.now() - startedAt }, 'shutdown: drained');
+    log?.info({ ms: this.clock() - startedAt }, 'shutdown: drained');
   }
 
   /** Resolves true once nothing is in flight, false if `deadline` (epoch ms) comes first. */
@@ -185,7 +187,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
       if (this.requestsInFlight <= 0 && this.tracked.size === 0) {
         return true;
       }
-      const left = deadline - Date.now();
+      const left = deadline - this.clock();
       if (left <= 0) {
         return false;
       }

@@ -1,3 +1,4 @@
+import { epochSeconds } from 'src/common/time/clock';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { CatalogModel } from 'src/modules/models/catalog.types';
@@ -15,7 +16,7 @@ import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
  */
 @Injectable()
 export class ModelsService {
-  private readonly loadedAt = Math.floor(Date.now() / 1000);
+  private readonly loadedAt = epochSeconds();
 
   constructor(
     private readonly catalog: ModelCatalog,

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Inject } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { ErrorCode } from 'src/common/errors/error-catalog';
 
 export interface UpstreamHealth {
@@ -18,6 +19,8 @@ export interface UpstreamHealth {
  */
 @Injectable()
 export class UpstreamHealthBook {
+  constructor(@Inject(CLOCK) private readonly clock: Clock = systemClock) {}
+
   private readonly entries = new Map<string, UpstreamHealth>();
 
   get(id: string): UpstreamHealth {
@@ -29,7 +32,7 @@ export class UpstreamHealthBook {
   markUp(id: string, latencyMs: number): void {
     const entry = this.entry(id);
     entry.status = 'up';
-    entry.seenAt = Date.now();
+    entry.seenAt = this.clock();
     entry.latencyMs = latencyMs;
     entry.lastError = null;
   }
@@ -38,14 +41,14 @@ export class UpstreamHealthBook {
   markDown(id: string, code: ErrorCode): void {
     const entry = this.entry(id);
     entry.status = 'down';
-    entry.seenAt = Date.now();
+    entry.seenAt = this.clock();
     entry.lastError = code;
   }
 
   /** A failure of one request that says nothing about reachability (timeout, 5xx). */
   noteError(id: string, code: ErrorCode): void {
     const entry = this.entry(id);
-    entry.seenAt = Date.now();
+    entry.seenAt = this.clock();
     entry.lastError = code;
   }
 
@@ -53,7 +56,7 @@ export class UpstreamHealthBook {
   isRecentlyDown(id: string, withinMs: number): boolean {
     const entry = this.entries.get(id);
     return (
-      entry?.status === 'down' && entry.seenAt !== null && Date.now() - entry.seenAt < withinMs
+      entry?.status === 'down' && entry.seenAt !== null && this.clock() - entry.seenAt < withinMs
     );
   }
 

@@ -10,7 +10,7 @@ import { AuthContext } from 'src/common/types/auth-context';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { QuotaReservationsRepository } from 'src/modules/usage/quota-reservations.repository';
-import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import { periodWindow } from 'src/modules/usage/usage-period';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 
@@ -56,7 +56,7 @@ export class QuotaReservations implements OnApplicationBootstrap, OnApplicationS
     private readonly repository: QuotaReservationsRepository,
     private readonly recorder: UsageRecorder,
     @Inject(APP_CONFIG) config: AppConfig,
-    @Inject(USAGE_CLOCK) private readonly clock: UsageClock,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.heldMs = config.upstream.totalTimeoutMs + HELD_MARGIN_MS;
     recorder.onRecorded((_keyId, _day, tokens, auth) => this.settle(auth, tokens));

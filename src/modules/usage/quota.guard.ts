@@ -8,7 +8,7 @@ import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { QuotaReservations } from 'src/modules/usage/quota-reservations.service';
 import { reservationTokens } from 'src/modules/usage/reservation-size';
 import { QuotaService } from 'src/modules/usage/quota.service';
-import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import { periodWindow } from 'src/modules/usage/usage-period';
 
 /**
@@ -42,7 +42,7 @@ export class QuotaGuard implements CanActivate {
     private readonly reservations: QuotaReservations,
     private readonly catalog: ModelCatalog,
     private readonly metrics: MetricsService,
-    @Inject(USAGE_CLOCK) private readonly clock: UsageClock,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {

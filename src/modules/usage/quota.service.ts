@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import {
   periodWindow,
   PeriodWindow,
@@ -40,7 +40,7 @@ export class QuotaService {
   constructor(
     private readonly recorder: UsageRecorder,
     private readonly repository: UsageRepository,
-    @Inject(USAGE_CLOCK) private readonly clock: UsageClock,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
     recorder.onRecorded((keyId, day, tokens) => {
       for (const period of PERIODS) {

@@ -8,7 +8,7 @@ import {
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage, UsageSink } from 'src/common/types/usage-sink';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
+import { Clock, CLOCK } from 'src/common/time/clock';
 import { utcDay } from 'src/modules/usage/usage-period';
 import {
   MAX_DELTAS_PER_ADD,
@@ -54,7 +54,7 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
   constructor(
     private readonly repository: UsageRepository,
     private readonly metrics: MetricsService,
-    @Inject(USAGE_CLOCK) private readonly clock: UsageClock,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   record(auth: AuthContext, modelAlias: string, usage: TokenUsage): void {

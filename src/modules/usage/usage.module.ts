@@ -1,3 +1,4 @@
+import { ClockModule } from 'src/common/time/clock.module';
 import { Global, Module } from '@nestjs/common';
 import { USAGE_SINK } from 'src/common/types/usage-sink';
 import { ModelsModule } from 'src/modules/models/models.module';
@@ -5,7 +6,6 @@ import { QuotaGuard } from 'src/modules/usage/quota.guard';
 import { QuotaReservations } from 'src/modules/usage/quota-reservations.service';
 import { QuotaReservationsRepository } from 'src/modules/usage/quota-reservations.repository';
 import { QuotaService } from 'src/modules/usage/quota.service';
-import { USAGE_CLOCK, UsageClock } from 'src/modules/usage/usage-clock';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 import { KeyUsageController, UsageController } from 'src/modules/usage/usage.controller';
 import { UsageRepository } from 'src/modules/usage/usage.repository';
@@ -19,10 +19,9 @@ import { UsageService } from 'src/modules/usage/usage.service';
 @Global()
 @Module({
   // The model catalog sizes quota reservations (a request's maximum tokens).
-  imports: [ModelsModule],
+  imports: [ClockModule, ModelsModule],
   controllers: [UsageController, KeyUsageController],
   providers: [
-    { provide: USAGE_CLOCK, useValue: (() => Date.now()) satisfies UsageClock },
     UsageRepository,
     UsageRecorder,
     { provide: USAGE_SINK, useExisting: UsageRecorder },

@@ -5,6 +5,7 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import {
@@ -54,6 +55,7 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
     catalog: ModelCatalog,
     private readonly book: UpstreamLoadBook,
     private readonly fetcher: MetricsFetcher,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.intervalMs = config.fleet.scrapeIntervalMs;
     const byUrl = new Map<string, ScrapeState>();
@@ -99,7 +101,7 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
   }
 
   /** Starts the readings that are due; never waits for them. */
-  tick(now = Date.now()): void {
+  tick(now = this.clock()): void {
     for (const state of this.states) {
       if (!state.isRunning && state.nextAt <= now) {
         state.isRunning = true;
@@ -113,7 +115,7 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
   private async scrape(state: ScrapeState): Promise<void> {
     const { target } = state;
     // Due again one interval after this start, so readings keep the timer's pace.
-    const startedAt = Date.now();
+    const startedAt = this.clock();
     try {
       const answer = await this.fetcher.fetch(target.url, {
         timeoutMs: Math.min(SCRAPE_TIMEOUT_MS, Math.max(this.intervalMs, 250)),
@@ -131,7 +133,7 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
         figures = read.figures;
         state.memory = read.memory;
       }
-      const at = Date.now();
+      const at = this.clock();
       for (const id of state.upstreamIds) {
         this.book.record(id, figures, at);
       }

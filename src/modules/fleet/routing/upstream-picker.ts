@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
@@ -75,6 +76,7 @@ export class UpstreamPicker {
     private readonly book: UpstreamLoadBook,
     private readonly health: UpstreamHealthBook,
     metrics: MetricsService,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.margin = config.fleet.affinityQueueMargin;
     this.picks = new Counter({
@@ -99,7 +101,7 @@ export class UpstreamPicker {
     if (n === 1) {
       return candidates[0];
     }
-    const now = Date.now();
+    const now = this.clock();
     const key = request.affinityKey;
     const homeId = key === undefined ? undefined : this.affinity.homeOf(key);
     const loads = this.loadsOf(candidates, now);
@@ -159,7 +161,7 @@ export class UpstreamPicker {
     }
     const figures = readLoadReportHeader(value);
     if (figures) {
-      this.book.refresh(upstream.id, figures, Date.now());
+      this.book.refresh(upstream.id, figures, this.clock());
     }
   }
 

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Inject } from '@nestjs/common';
+import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { UpstreamCheckDto, UpstreamProbe } from 'src/kernel/upstream-probe';
 import { CatalogUpstream } from 'src/modules/models/catalog.types';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
@@ -22,10 +23,11 @@ export class UpstreamProbeService implements UpstreamProbe {
   constructor(
     private readonly catalog: ModelCatalog,
     private readonly client: UpstreamClient,
+    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   check(): Promise<UpstreamCheckDto[]> {
-    if (this.cached && Date.now() - this.cached.at < PROBE_CACHE_MS) {
+    if (this.cached && this.clock() - this.cached.at < PROBE_CACHE_MS) {
       return Promise.resolve(this.cached.result);
     }
     this.running ??= this.probeAll().finally(() => {
@@ -57,7 +59,7 @@ export class UpstreamProbeService implements UpstreamProbe {
         };
       }),
     );
-    this.cached = { at: Date.now(), result };
+    this.cached = { at: this.clock(), result };
     return result;
   }
 }

@@ -1,3 +1,4 @@
+import { Clock, systemClock } from 'src/common/time/clock';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import {
   BucketParams,
@@ -8,8 +9,6 @@ import {
   ThrottlerStorageRecord,
   toThrottlerRecord,
 } from 'src/modules/throttling/buckets/token-bucket';
-
-export type Clock = () => number;
 
 interface StoredBucket extends BucketState {
   /** When the bucket is full again if nobody takes from it: then it equals a fresh one. */
@@ -37,7 +36,7 @@ export class MemoryBucketStore implements ThrottlerStorage {
   private readonly timer: NodeJS.Timeout | null;
 
   constructor(options: MemoryBucketStoreOptions = {}) {
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.maxBuckets = options.maxBuckets ?? 100_000;
     const every = options.sweepIntervalMs ?? 60_000;
     this.timer = every > 0 ? setInterval(() => this.sweep(), every) : null;

@@ -1,3 +1,4 @@
+import { systemClock } from 'src/common/time/clock';
 import { Logger } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
@@ -118,7 +119,7 @@ export class RedisBucketStore implements ThrottlerStorage {
   }
 
   async take(bucket: string, p: BucketParams, now?: number): Promise<RedisTakeResult> {
-    if (this.redis.status === 'ready' && Date.now() >= this.retryRedisAt) {
+    if (this.redis.status === 'ready' && systemClock() >= this.retryRedisAt) {
       try {
         const [allowed, tokens] = await this.takeToken(
           this.keyFor(bucket),
@@ -163,8 +164,8 @@ export class RedisBucketStore implements ThrottlerStorage {
    * Redis still away after `timeoutMs`: the gateway starts anyway, on local buckets.
    */
   async onApplicationBootstrap(timeoutMs = 2_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.redis.status !== 'ready' && Date.now() < deadline) {
+    const deadline = systemClock() + timeoutMs;
+    while (this.redis.status !== 'ready' && systemClock() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (this.redis.status !== 'ready') {
@@ -177,7 +178,7 @@ export class RedisBucketStore implements ThrottlerStorage {
   }
 
   private degrade(error: Error): void {
-    this.retryRedisAt = Date.now() + RETRY_REDIS_AFTER_MS;
+    this.retryRedisAt = systemClock() + RETRY_REDIS_AFTER_MS;
     if (!this.isDegraded) {
       this.isDegraded = true;
       this.logger.warn(

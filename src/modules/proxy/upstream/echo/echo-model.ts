@@ -1,3 +1,4 @@
+import { epochSeconds } from 'src/common/time/clock';
 import { createHash, randomUUID } from 'node:crypto';
 import { Tokenizer } from 'src/modules/proxy/tokenizer';
 
@@ -48,7 +49,7 @@ export function echoAnswer(body: Obj, t: Tokenizer): EchoAnswer {
   const prompt = messages.reduce((sum, m) => sum + 3 + t.encode(textOf(m?.content)).length, 0) + 3;
   return {
     id: `chatcmpl-echo-${randomUUID()}`,
-    created: Math.floor(Date.now() / 1000),
+    created: epochSeconds(),
     content,
     finishReason,
     usage: {

@@ -1,3 +1,4 @@
+import { epochSeconds } from 'src/common/time/clock';
 import { HEADER } from 'src/common/http/headers';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
@@ -69,7 +70,7 @@ export const anthropicWire: WireFormat = {
   chatAnswer: (json, _bytes, alias) => {
     const answer = anthropicResponseToOpenAI(json, {
       model: alias,
-      created: Math.floor(Date.now() / 1000),
+      created: epochSeconds(),
     }) as unknown as JsonObject;
     return { json: answer, bytes: Buffer.from(JSON.stringify(answer)) };
   },
@@ -102,7 +103,7 @@ class AnthropicToChatAdapter implements ChatStreamAdapter {
   constructor(private readonly context: ChatStreamContext) {
     this.translator = new AnthropicUpstreamToChatStream({
       model: context.alias,
-      created: Math.floor(Date.now() / 1000),
+      created: epochSeconds(),
       includeUsage: context.clientWantsUsage,
     });
     this.accumulator = context.collect ? new OpenAiStreamAccumulator() : null;
