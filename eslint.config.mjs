@@ -42,6 +42,27 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'process', property: 'env', message: 'Read settings from AppConfig.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Read the time through Clock (src/common/time).',
+        },
+      ],
+    },
+  },
+  {
+    // The clock itself reads the system time; tests, benchmarks and scripts may too.
+    files: [
+      'src/common/time/clock.ts',
+      'src/**/*.spec.ts',
+      'test/**/*.ts',
+      'bench/**/*.ts',
+      'scripts/**/*.ts',
+    ],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read settings from AppConfig.' },
       ],
     },
   },
