@@ -9,6 +9,7 @@ import { requestIdFor } from 'src/common/http/request-id';
 import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { installRequestLogScope } from 'src/common/logging/request-log';
 import { installCheapAsyncResourceBind } from 'src/common/runtime/async-resource-bind';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
@@ -58,6 +59,7 @@ export async function createApp(
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   });
   const fastify = adapter.getInstance();
+  installRequestLogScope(fastify);
   recordRoutes(fastify);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

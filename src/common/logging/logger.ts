@@ -1,5 +1,6 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
+import { requestLog } from 'src/common/logging/request-log';
 import { AppConfig } from 'src/config/load-config';
 
 /** Paths pino replaces with "[redacted]": credentials always, content unless LOG_CONTENT. */
@@ -37,23 +38,31 @@ export function createLogger(log: AppConfig['log'], destination?: DestinationStr
   );
 }
 
-/** Routes Nest's own log calls (bootstrap, exceptions) into the same JSON stream. */
+/**
+ * Routes Nest's log calls (bootstrap, exceptions, every service's `new Logger(context)`) into
+ * the same JSON stream; during a request, into the request's logger, so the line carries its
+ * `reqId`.
+ */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
+  private get current(): Pick<Logger, 'info' | 'error' | 'warn' | 'debug' | 'trace'> {
+    return requestLog() ?? this.logger;
+  }
+
   log(message: unknown, context?: string) {
-    this.logger.info({ context }, String(message));
+    this.current.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {
-    this.logger.error({ context, trace }, String(message));
+    this.current.error({ context, trace }, String(message));
   }
   warn(message: unknown, context?: string) {
-    this.logger.warn({ context }, String(message));
+    this.current.warn({ context }, String(message));
   }
   debug(message: unknown, context?: string) {
-    this.logger.debug({ context }, String(message));
+    this.current.debug({ context }, String(message));
   }
   verbose(message: unknown, context?: string) {
-    this.logger.trace({ context }, String(message));
+    this.current.trace({ context }, String(message));
   }
 }

@@ -258,7 +258,6 @@ export class C1TurnService {
         signal: hangUp ? anyOf(hangUp.signal, shutdown) : shutdown,
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
-        log: request.log,
       });
     } catch (thrown) {
       const error =
@@ -286,7 +285,6 @@ export class C1TurnService {
         headers: { [HEADER.conversationId]: turn.conversation.id },
         requestId: String(request.id),
         affinityKey: turn.conversation.id,
-        log: request.log,
         // Runs before the stream's last bytes: a client that saw the end finds the turn stored.
         beforeEnd: (result) => this.storeStreamed(stored, prepared, result),
       }),

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import type { FastifyBaseLogger, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
@@ -42,8 +42,6 @@ export interface CallOptions {
   requestId?: string;
   /** Same key → same upstream while healthy (conversation affinity). */
   affinityKey?: string;
-  /** The request's logger (`request.log`): upstream failures are logged with its request id. */
-  log?: FastifyBaseLogger;
   /**
    * Extra safe headers for the upstream (`anthropic-version`, `anthropic-beta` from
    * /v1/messages). Not `headers`: in `StreamChatOptions` those are the client's response headers.
@@ -168,7 +166,6 @@ export class ChatCompletionsService implements OnModuleInit {
       signal: options.signal,
       requestId: options.requestId,
       affinityKey: options.affinityKey,
-      log: options.log,
       headers: options.upstreamHeaders,
     });
   }

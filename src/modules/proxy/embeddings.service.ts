@@ -54,7 +54,6 @@ export class EmbeddingsService {
       },
       signal: options.signal,
       requestId: options.requestId,
-      log: options.log,
     });
     const bytes = await this.upstream.readBody(call);
     let json: unknown;

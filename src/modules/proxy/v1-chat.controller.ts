@@ -63,7 +63,6 @@ export class V1ChatController {
       await this.chat.stream(reply, prepared, {
         onClientGone: 'abort',
         requestId: request.id,
-        log: request.log,
       });
       return;
     }
@@ -71,7 +70,6 @@ export class V1ChatController {
       const { bytes } = await this.chat.complete(prepared, {
         signal,
         requestId: request.id,
-        log: request.log,
       });
       return { bytes, applied: this.chat.appliedHeader(prepared) };
     });
@@ -101,7 +99,6 @@ export class V1ChatController {
       bytes: await this.embeddings.create(prepared, {
         signal,
         requestId: request.id,
-        log: request.log,
       }),
     }));
   }

@@ -1,6 +1,6 @@
+import { requestLog } from 'src/common/logging/request-log';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
-import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { redactUrl } from 'src/common/logging/upstream-failure';
@@ -49,7 +49,6 @@ export interface PickCandidate {
 export interface PickRequest {
   /** The conversation id on /c1: its turns stay on one upstream (prefix cache). */
   affinityKey?: string;
-  log?: FastifyBaseLogger;
 }
 
 interface Load {
@@ -140,7 +139,7 @@ export class UpstreamPicker {
     // On the request's own log line (and any later line of the request) rather than a line of
     // its own: a pino line costs several times the pick (bench/fleet-cost.ts).
     // A retry binds again: JSON readers keep the last `upstream`, the one that answered.
-    (request.log as Logger | undefined)?.setBindings({
+    (requestLog() as Logger | undefined)?.setBindings({
       upstream: this.shownUrl(chosen.upstream),
       pick: reason,
     });

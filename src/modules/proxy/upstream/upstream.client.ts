@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import type { FastifyBaseLogger } from 'fastify';
 import { Pool } from 'undici';
+import { requestLog } from 'src/common/logging/request-log';
 import {
   logUpstreamFailure,
   redactUrl,
@@ -60,8 +60,6 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Same key → same upstream while it is healthy (prefix-cache affinity for /c1). */
   affinityKey?: string;
-  /** The request's logger: failed attempts are logged there, with the request id. */
-  log?: FastifyBaseLogger;
 }
 
 /**
@@ -226,7 +224,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         const willRetry = kind === 'connect' && attempt === 1 && !signal.aborted;
         const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
         if (kind !== 'aborted') {
-          this.logFailure(request, {
+          this.logFailure({
             model: model.alias,
             upstreamUrl: target.upstream.url,
             code: apiError.code,
@@ -262,7 +260,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         release();
         this.health.noteError(target.upstream.id, 'upstream_error');
         this.countError(metrics, 'upstream_error');
-        this.logFailure(request, {
+        this.logFailure({
           model: model.alias,
           upstreamUrl: target.upstream.url,
           code: 'upstream_error',
@@ -312,7 +310,7 @@ export class UpstreamClient implements OnApplicationShutdown {
           if (kind !== 'aborted') {
             this.countError(metrics, apiError.code);
             this.health.noteError(target.upstream.id, apiError.code);
-            this.logFailure(request, {
+            this.logFailure({
               model: alias,
               upstreamUrl: target.upstream.url,
               code: apiError.code,
@@ -579,10 +577,11 @@ export class UpstreamClient implements OnApplicationShutdown {
     return metrics;
   }
 
-  /** One `upstream failure` log line per failed attempt, in the request's logger when given. */
-  private logFailure(request: UpstreamRequest, failure: UpstreamFailure): void {
-    if (request.log) {
-      logUpstreamFailure(request.log, failure);
+  /** One `upstream failure` log line per failed attempt, in the request's logger if any. */
+  private logFailure(failure: UpstreamFailure): void {
+    const log = requestLog();
+    if (log) {
+      logUpstreamFailure(log, failure);
       return;
     }
     this.logger.warn(
