@@ -26,7 +26,7 @@ import { MetricsFetcher } from 'src/modules/fleet/load/metrics-fetcher';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { CatalogUpstream } from 'src/modules/models/catalog.types';
+import { CatalogUpstream } from 'src/kernel/catalog-model';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import pino from 'pino';
 

@@ -1,3 +1,4 @@
+import { PreparedChat } from 'src/kernel/prepared-request';
 import type { FastifyReply } from 'fastify';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -5,11 +6,7 @@ import { assertStorableText } from 'src/common/validation/storable-text';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
-import {
-  CallOptions,
-  ChatCompletionsService,
-  PreparedChat,
-} from 'src/modules/proxy/chat-completions.service';
+import { CallOptions, ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { anthropicRequestFromNeutral } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';

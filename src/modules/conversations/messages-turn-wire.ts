@@ -1,3 +1,4 @@
+import { PreparedMessages } from 'src/kernel/prepared-request';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { Injectable } from '@nestjs/common';
@@ -7,7 +8,7 @@ import { TokenUsage } from 'src/common/types/usage-sink';
 import { JsonObject } from 'src/kernel/json';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
 import { CallOptions } from 'src/modules/proxy/chat-completions.service';
-import { MessagesService, PreparedMessages } from 'src/modules/proxy/messages.service';
+import { MessagesService } from 'src/modules/proxy/messages.service';
 import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
 import {
   anthropicResponseToNeutral,

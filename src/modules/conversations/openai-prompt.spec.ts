@@ -1,9 +1,9 @@
+import { PreparedChat } from 'src/kernel/prepared-request';
 import {
   renderedWindowBytes,
   RenderedWindows,
   renderOpenAIPrompt,
 } from 'src/modules/conversations/openai-prompt';
-import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 
 const text = (role: NeutralMessage['role'], t: string): NeutralMessage => ({

@@ -1,5 +1,5 @@
+import { PreparedChat } from 'src/kernel/prepared-request';
 import { LRUCache } from 'lru-cache';
-import { PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { neutralToOpenAI, OpenAIMessage } from 'src/modules/proxy/wire/openai/openai-neutral';
 

@@ -1,10 +1,11 @@
+import { PreparedChat } from 'src/kernel/prepared-request';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
-import { CallOptions, PreparedChat } from 'src/modules/proxy/chat-completions.service';
+import { CallOptions } from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { SplitTurn } from 'src/modules/conversations/turn-request';

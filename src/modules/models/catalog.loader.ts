@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { CatalogError, parseCatalog } from 'src/modules/models/catalog.schema';
-import { Catalog, CatalogModel } from 'src/modules/models/catalog.types';
+import { Catalog, CatalogModel } from 'src/kernel/catalog-model';
 
 export const ECHO_ALIAS = 'echo';
 

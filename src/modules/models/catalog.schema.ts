@@ -1,5 +1,5 @@
-import { CatalogModel, CatalogUpstream, ModelConstraints } from 'src/modules/models/catalog.types';
-import { isWireFormatName, WIRE_FORMAT_NAMES } from 'src/modules/proxy/wire/format-names';
+import { CatalogModel, CatalogUpstream, ModelConstraints } from 'src/kernel/catalog-model';
+import { isWireFormatName, WIRE_FORMAT_NAMES } from 'src/kernel/wire-format-names';
 
 /** A catalog that cannot be served; one line per problem, each naming the entry's path. */
 export class CatalogError extends Error {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from 'src/config/load-config';
 import { loadCatalog } from 'src/modules/models/catalog.loader';
-import { Catalog, CatalogModel } from 'src/modules/models/catalog.types';
+import { Catalog, CatalogModel } from 'src/kernel/catalog-model';
 
 /**
  * The models this gateway serves, loaded and validated once at boot (a bad MODELS_FILE stops

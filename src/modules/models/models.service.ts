@@ -1,7 +1,7 @@
 import { epochSeconds } from 'src/common/time/clock';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
-import { CatalogModel } from 'src/modules/models/catalog.types';
+import { CatalogModel } from 'src/kernel/catalog-model';
 import {
   InfoResponseDto,
   ModelInfoDto,

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HEADER } from 'src/common/http/headers';
-import { CatalogModel } from 'src/modules/models/catalog.types';
+import { CatalogModel } from 'src/kernel/catalog-model';
 import { checkAnthropicBetaHeader } from 'src/modules/models/constraints/cost-controls';
 
 /**

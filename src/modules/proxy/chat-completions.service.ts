@@ -15,7 +15,7 @@ import { checkChatCostControls } from 'src/modules/models/constraints/cost-contr
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { PreparedChat } from 'src/modules/proxy/prepared-chat';
+import { PreparedChat } from 'src/kernel/prepared-request';
 import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
@@ -27,8 +27,6 @@ import { UsageReporter } from 'src/modules/proxy/usage-reporter';
 import { AssembledCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 import { readUsage } from 'src/modules/proxy/wire/openai/stream-events';
 import type { ChatStreamAdapter } from 'src/modules/proxy/wire/wire-format';
-
-export type { PreparedChat } from 'src/modules/proxy/prepared-chat';
 
 export interface PrepareOptions {
   /** Used when the body has no `model` (/c1: the conversation's model). */

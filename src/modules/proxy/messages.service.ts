@@ -1,3 +1,4 @@
+import { PreparedChat, PreparedMessages } from 'src/kernel/prepared-request';
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
@@ -14,7 +15,6 @@ import {
   CallOptions,
   ChatCompletionsService,
   PrepareOptions,
-  PreparedChat,
 } from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
@@ -23,19 +23,6 @@ import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.ty
 import { anthropicRequestToOpenAI } from 'src/modules/proxy/wire/anthropic/request-to-openai';
 import type { MessagesStreamAdapter } from 'src/modules/proxy/wire/wire-format';
 import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
-
-/** An Anthropic Messages request checked like a chat completion, ready for either upstream. */
-export interface PreparedMessages {
-  /**
-   * The request translated to Chat Completions and checked by `ChatCompletionsService.prepare`
-   * (model, key, media, max_tokens bounds); `chat.anthropicBody` is the client's own body
-   * (unknown fields intact, bounded `max_tokens`), sent as is to `anthropic` upstreams.
-   */
-  chat: PreparedChat;
-  isStream: boolean;
-  /** The request's `stop_sequences`, to report which one ended an answer. */
-  stopSequences: string[];
-}
 
 export interface CompletedMessage {
   /** The Anthropic message: the upstream's bytes (anthropic) or the translation (openai). */

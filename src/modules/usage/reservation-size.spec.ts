@@ -1,4 +1,4 @@
-import { CatalogModel } from 'src/modules/models/catalog.types';
+import { CatalogModel } from 'src/kernel/catalog-model';
 import { reservationTokens, SizingCatalog } from 'src/modules/usage/reservation-size';
 
 const model = (alias: string, maxOutputTokens: number, contextWindow: number, maxN?: number) =>

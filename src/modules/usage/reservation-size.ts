@@ -1,4 +1,4 @@
-import { CatalogModel } from 'src/modules/models/catalog.types';
+import { CatalogModel } from 'src/kernel/catalog-model';
 
 /** What the size of a reservation is read from: the raw request, before any other check. */
 export interface MeteredRequest {

@@ -1,4 +1,4 @@
-import { CatalogUpstream } from 'src/modules/models/catalog.types';
+import { CatalogUpstream } from 'src/kernel/catalog-model';
 
 /** Ollama's default port: its load (models in memory) is at `/api/ps`, not `/metrics`. */
 const OLLAMA_PORT = '11434';

@@ -2,7 +2,7 @@ import { loadConfig } from 'src/config/load-config';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { PickCandidate, UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { CatalogUpstream } from 'src/modules/models/catalog.types';
+import { CatalogUpstream } from 'src/kernel/catalog-model';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 
 const upstream = (i: number): CatalogUpstream => ({

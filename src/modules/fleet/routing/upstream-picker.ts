@@ -10,7 +10,7 @@ import { readLoadReportHeader } from 'src/modules/fleet/load/load-figures';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { AffinityMemory } from 'src/modules/fleet/routing/affinity-memory';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
-import { CatalogUpstream } from 'src/modules/models/catalog.types';
+import { CatalogUpstream } from 'src/kernel/catalog-model';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 
 /** How long a refused upstream is skipped (unless all are down). */

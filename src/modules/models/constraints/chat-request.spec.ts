@@ -1,6 +1,6 @@
 import { ApiError } from 'src/common/errors/api-error';
 import { ErrorCode } from 'src/common/errors/error-catalog';
-import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
+import { CatalogModel, ModelConstraints } from 'src/kernel/catalog-model';
 import {
   applyTokenBounds,
   checkEmbeddingsInput,

@@ -1,6 +1,6 @@
 import { ApiError } from 'src/common/errors/api-error';
 import { isJsonObject, JsonObject } from 'src/kernel/json';
-import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
+import { CatalogModel, ModelConstraints } from 'src/kernel/catalog-model';
 import {
   checkDataImage,
   isDataUri,

@@ -1,4 +1,4 @@
-import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
+import { CatalogModel, ModelConstraints } from 'src/kernel/catalog-model';
 import {
   checkAnthropicBetaHeader,
   checkChatCostControls,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HEADER } from 'src/common/http/headers';
 import { ApiError } from 'src/common/errors/api-error';
-import { CatalogModel, ModelConstraints } from 'src/modules/models/catalog.types';
+import { CatalogModel, ModelConstraints } from 'src/kernel/catalog-model';
 import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 /**

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { FastifyInstance } from 'fastify';
 import { ApiError } from 'src/common/errors/api-error';
-import { CatalogModel } from 'src/modules/models/catalog.types';
+import { CatalogModel } from 'src/kernel/catalog-model';
 import { pipeSse, SsePipeOptions, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';

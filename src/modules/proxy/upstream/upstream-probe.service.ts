@@ -1,7 +1,7 @@
 import { Injectable, Inject } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { UpstreamCheckDto, UpstreamProbe } from 'src/kernel/upstream-probe';
-import { CatalogUpstream } from 'src/modules/models/catalog.types';
+import { CatalogUpstream } from 'src/kernel/catalog-model';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 

@@ -14,7 +14,7 @@ import { AppConfig } from 'src/config/load-config';
 import { HEADER } from 'src/common/http/headers';
 import { ApiError } from 'src/common/errors/api-error';
 import { ErrorCode } from 'src/common/errors/error-catalog';
-import { CatalogModel, CatalogUpstream } from 'src/modules/models/catalog.types';
+import { CatalogModel, CatalogUpstream } from 'src/kernel/catalog-model';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import { MetricsService } from 'src/modules/metrics/metrics.service';

@@ -1,10 +1,10 @@
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
-import type { PreparedChat } from 'src/modules/proxy/prepared-chat';
+import type { PreparedChat } from 'src/kernel/prepared-request';
 import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import type { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
-import type { WireFormatName } from 'src/modules/proxy/wire/format-names';
+import type { WireFormatName } from 'src/kernel/wire-format-names';
 import type { AssembledCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 
 /**

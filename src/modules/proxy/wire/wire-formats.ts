@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { anthropicWire } from 'src/modules/proxy/wire/anthropic/anthropic.wire';
-import { WireFormatName } from 'src/modules/proxy/wire/format-names';
+import { WireFormatName } from 'src/kernel/wire-format-names';
 import { openAIWire } from 'src/modules/proxy/wire/openai/openai.wire';
 import type { WireFormat } from 'src/modules/proxy/wire/wire-format';
 

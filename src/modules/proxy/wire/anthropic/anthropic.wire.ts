@@ -3,7 +3,7 @@ import { HEADER } from 'src/common/http/headers';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
-import type { PreparedChat } from 'src/modules/proxy/prepared-chat';
+import type { PreparedChat } from 'src/kernel/prepared-request';
 import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
 import { openAIRequestToAnthropic } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';

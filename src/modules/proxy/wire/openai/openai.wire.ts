@@ -1,5 +1,5 @@
 import { HEADER } from 'src/common/http/headers';
-import type { PreparedChat } from 'src/modules/proxy/prepared-chat';
+import type { PreparedChat } from 'src/kernel/prepared-request';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
 import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/response-from-openai';
 import { OpenAIChatPassThrough } from 'src/modules/proxy/wire/openai/chat-stream';

@@ -1,4 +1,4 @@
-import type { WireFormatName } from 'src/modules/proxy/wire/format-names';
+import type { WireFormatName } from 'src/kernel/wire-format-names';
 
 /** The wire format an upstream speaks (`wire/<format>/`): paths, auth headers, body shapes. */
 export type WireFormat = WireFormatName;

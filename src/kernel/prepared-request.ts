@@ -1,5 +1,5 @@
 import { AuthContext } from 'src/common/types/auth-context';
-import { CatalogModel } from 'src/modules/models/catalog.types';
+import { CatalogModel } from 'src/kernel/catalog-model';
 import { JsonObject } from 'src/kernel/json';
 
 /** A chat request checked against the catalog and the caller's key, ready to forward. */
@@ -39,4 +39,17 @@ export interface PreparedChat {
    * exactly.
    */
   messagesBytes?: Buffer[];
+}
+
+/** An Anthropic Messages request checked like a chat completion, ready for either upstream. */
+export interface PreparedMessages {
+  /**
+   * The request translated to Chat Completions and checked by `ChatCompletionsService.prepare`
+   * (model, key, media, max_tokens bounds); `chat.anthropicBody` is the client's own body
+   * (unknown fields intact, bounded `max_tokens`), sent as is to `anthropic` upstreams.
+   */
+  chat: PreparedChat;
+  isStream: boolean;
+  /** The request's `stop_sequences`, to report which one ended an answer. */
+  stopSequences: string[];
 }
