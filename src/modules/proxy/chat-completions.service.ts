@@ -310,6 +310,7 @@ export class ChatCompletionsService implements OnModuleInit {
           headers,
           keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
+          maxBytes: options.collect ? this.config.upstream.maxBodyBytes : undefined,
           onClientGone: options.onClientGone,
           signal: cut,
           isTerminal: (event) => (fromAnthropic ? fromAnthropic.isFinished : isOpenAiDone(event)),

@@ -225,6 +225,7 @@ export class MessagesService {
           headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,
           keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
+          maxBytes: options.collect ? this.config.upstream.maxBodyBytes : undefined,
           onClientGone: options.onClientGone,
           signal: cut,
           isTerminal: () => (passThrough ?? translator)?.isFinished ?? false,
