@@ -11,6 +11,7 @@ import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
 import { installCheapAsyncResourceBind } from 'src/common/runtime/async-resource-bind';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
+import { AuthService } from 'src/modules/auth/auth.service';
 import { ApiError } from 'src/modules/errors/api-error';
 import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { installRequestHooks } from 'src/modules/lifecycle/request-hooks';
@@ -65,7 +66,10 @@ export async function createApp(
   });
   const metrics = app.get(MetricsService);
   clientErrors.countWith(metrics);
-  installRequestHooks(adapter, app.get(LifecycleService), metrics, config);
+  const auth = app.get(AuthService, { strict: false });
+  installRequestHooks(adapter, app.get(LifecycleService), metrics, config, (headers) =>
+    auth.isRecognised(headers),
+  );
   fastify.addHook('onRequest', (request, reply, done) => {
     if (hasDotDotSegment(request.raw.url ?? '')) {
       sendApiError(reply, new ApiError('invalid_path', 'The path must not contain ".."'));

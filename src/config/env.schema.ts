@@ -257,6 +257,26 @@ export const ENV_SCHEMA = {
     default: 4096,
     doc: 'Requests in flight beyond which new ones get 503 `server_overloaded`.',
   }),
+  MAX_UNAUTHENTICATED_IN_FLIGHT: setting({
+    parse: int(1, 1_000_000),
+    default: 256,
+    doc: 'Requests still arriving without a recognised key (their own budget, apart from `MAX_IN_FLIGHT`); beyond it new ones get 503.',
+  }),
+  MIN_BODY_BYTES_PER_SEC: setting({
+    parse: int(0, 1_000_000_000),
+    default: 1024,
+    doc: 'Slowest average body upload accepted after its first 2 s; slower → connection cut (408). 0: off.',
+  }),
+  MAX_CONNECTIONS: setting({
+    parse: int(1, 10_000_000),
+    default: 10_000,
+    doc: 'Open client connections; beyond it idle keep-alive ones are closed first, then new ones refused.',
+  }),
+  MAX_CONNECTIONS_PER_ADDRESS: setting({
+    parse: int(0, 10_000_000),
+    default: 1024,
+    doc: 'Open connections per client address (0: no cap). Raise or disable behind a load balancer.',
+  }),
   SERVER_HEADERS_TIMEOUT_SECS: setting({
     parse: num(0.1, 3600),
     default: 10,

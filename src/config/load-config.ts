@@ -9,6 +9,10 @@ export interface AppConfig {
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxInFlight: number;
+    maxUnauthenticatedInFlight: number;
+    minBodyBytesPerSec: number;
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
     shutdownGraceMs: number;
     /** Fastify's `trustProxy`: the proxies whose X-Forwarded-For is believed, or null. */
     trustProxy: string | null;
@@ -84,6 +88,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       requestTimeoutMs: secs(v.SERVER_REQUEST_TIMEOUT_SECS),
       keepAliveTimeoutMs: secs(v.SERVER_KEEPALIVE_TIMEOUT_SECS),
       maxInFlight: v.MAX_IN_FLIGHT,
+      maxUnauthenticatedInFlight: v.MAX_UNAUTHENTICATED_IN_FLIGHT,
+      minBodyBytesPerSec: v.MIN_BODY_BYTES_PER_SEC,
+      maxConnections: v.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
       shutdownGraceMs: secs(v.SHUTDOWN_GRACE_SECS),
       trustProxy: orNull(v.TRUST_PROXY),
     },

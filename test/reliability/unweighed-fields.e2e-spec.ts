@@ -1,7 +1,7 @@
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { expectApiError } from 'test/support/expect-api-error';
-import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
 
 /**
  * Issue #22 item 2: a message's `name`, tool-call ids and reasoning signatures were neither
@@ -95,7 +95,7 @@ describe('stored identifier fields are capped and counted (#22 item 2)', () => {
     let id: string | null = null;
     let applied: string | null = null;
     for (let i = 0; i < 10; i++) {
-      const res = await gw.post(
+      const res: GatewayResponse = await gw.post(
         '/c1/chat/completions',
         {
           model: 'fake',

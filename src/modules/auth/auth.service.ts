@@ -81,6 +81,23 @@ export class AuthService {
     });
   }
 
+  /**
+   * True when the request carries a key that authenticated recently (or the admin token): a
+   * cheap, synchronous look before its body arrives, which lets the request hooks count work
+   * from unknown callers apart (#22 item 3). Not authentication: the guard still decides.
+   */
+  isRecognised(headers: IncomingHttpHeaders): boolean {
+    const credentials = readCredentials(headers[HEADER.authorization], headers[HEADER.apiKey]);
+    if (credentials.kind !== 'key') {
+      return false;
+    }
+    const keyHash = hashApiKey(credentials.key);
+    return (
+      this.lookup.isKnown(keyHash) ||
+      (this.adminHash !== null && hashesEqual(keyHash, this.adminHash))
+    );
+  }
+
   /** Operator routes: `Authorization: Bearer <ADMIN_TOKEN>` (or `x-api-key`), compared in constant time. */
   authenticateAdmin(request: AuthRequest): void {
     const credentials = readCredentials(
