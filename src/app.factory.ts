@@ -5,6 +5,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from 'src/app.module';
 import { hasDotDotSegment } from 'src/common/http/path-guard';
 import { requestIdFor } from 'src/common/http/request-id';
+import { answerRouterError } from 'src/common/http/router-errors';
 import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
@@ -56,6 +57,7 @@ export async function createApp(
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    frameworkErrors: answerRouterError,
   });
   const fastify = adapter.getInstance();
   recordRoutes(fastify);
