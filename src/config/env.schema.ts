@@ -231,6 +231,16 @@ export const ENV_SCHEMA = {
     default: 15,
     doc: 'Interval of `: keep-alive` comments while a stream waits for its first byte.',
   }),
+  METRICS_CACHE_SECS: setting({
+    parse: num(0, 60),
+    default: 1,
+    doc: '`/metrics` text is rendered at most this often; scrapes in between get the same text (0: every scrape).',
+  }),
+  METRICS_SCRAPES_PER_SECOND: setting({
+    parse: num(0.01, 1_000_000),
+    default: 2,
+    doc: '`/metrics` scrapes per client address and second (burst: 5 times that, at least 10); more → 429.',
+  }),
   METRICS_TOKEN: setting({
     parse: text(1),
     default: '',

@@ -35,7 +35,7 @@ export interface AppConfig {
     keepAliveIntervalMs: number;
     maxBodyBytes: number;
   };
-  metrics: { token: string | null };
+  metrics: { token: string | null; cacheMs: number; scrapesPerSecond: number };
   log: { level: EnvValues['LOG_LEVEL']; content: boolean };
 }
 
@@ -121,7 +121,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       keepAliveIntervalMs: secs(v.SSE_KEEPALIVE_SECS),
       maxBodyBytes: v.UPSTREAM_MAX_BODY_BYTES,
     },
-    metrics: { token: orNull(v.METRICS_TOKEN) },
+    metrics: {
+      token: orNull(v.METRICS_TOKEN),
+      cacheMs: secs(v.METRICS_CACHE_SECS),
+      scrapesPerSecond: v.METRICS_SCRAPES_PER_SECOND,
+    },
     log: { level: v.LOG_LEVEL, content: v.LOG_CONTENT },
   });
 }

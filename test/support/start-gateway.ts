@@ -102,6 +102,9 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
     RATE_LIMIT_PER_SECOND: '1000',
     RATE_LIMIT_BURST: '100000',
     AUTH_FAILURES_PER_MINUTE: '100000',
+    // Tests compare scrapes taken a few ms apart: no cached text, no scrape throttle.
+    METRICS_CACHE_SECS: '0',
+    METRICS_SCRAPES_PER_SECOND: '100000',
     LOG_LEVEL: 'info',
     ...options.env,
   };

@@ -22,7 +22,8 @@ import { MeController } from 'src/modules/auth/me.controller';
 /**
  * API keys: the global guard (APP_GUARD; it must be registered before the rate-limit guard,
  * so AuthModule comes first among the feature modules), `/api/keys`, and the first-start
- * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI.
+ * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI,
+ * and `AuthService` for the routes guarded by operator secrets (`/metrics`, `/readyz` details).
  */
 @Module({
   controllers: [KeysController, MeController],
@@ -57,6 +58,6 @@ import { MeController } from 'src/modules/auth/me.controller';
     KeyBootstrapService,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
   ],
-  exports: [ApiKeysService],
+  exports: [ApiKeysService, AuthService],
 })
 export class AuthModule {}
