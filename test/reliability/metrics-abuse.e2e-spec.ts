@@ -41,8 +41,8 @@ describe('/metrics is cached and throttled (#22 item 4)', () => {
     // A burst of 10 (less what the first test used, plus its refill), then refused.
     expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(13);
     expect(refused).not.toBeNull();
-    expectApiError(refused!, 429, 'rate_limit_exceeded', { param: null });
-    expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expectApiError(refused, 429, 'rate_limit_exceeded', { param: null });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await gw.get('/healthz', { key: null })).status).toBe(200);
   });
 });
