@@ -1,5 +1,5 @@
 import { expectApiError } from 'test/support/expect-api-error';
-import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { GatewayResponse, startGateway, TestGateway } from 'test/support/start-gateway';
 
 /**
  * Issue #22 item 4: /metrics was public, unthrottled and rendered on every scrape (~2.3 ms of
@@ -30,7 +30,7 @@ describe('/metrics is cached and throttled (#22 item 4)', () => {
 
   it('answers 429 rate_limit_exceeded with retry-after beyond the per-address budget', async () => {
     const statuses: number[] = [];
-    let refused = null;
+    let refused: GatewayResponse | null = null;
     for (let i = 0; i < 30; i++) {
       const res = await gw.get('/metrics', { key: null });
       statuses.push(res.status);
@@ -40,7 +40,9 @@ describe('/metrics is cached and throttled (#22 item 4)', () => {
     }
     // A burst of 10 (less what the first test used, plus its refill), then refused.
     expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(13);
-    expect(refused).not.toBeNull();
+    if (refused === null) {
+      throw new Error(`no scrape was refused: ${statuses.join(',')}`);
+    }
     expectApiError(refused, 429, 'rate_limit_exceeded', { param: null });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await gw.get('/healthz', { key: null })).status).toBe(200);
