@@ -141,7 +141,7 @@ export const ENV_SCHEMA = {
   HISTORY_CACHE_BYTES: setting({
     parse: int(0, 64 * 1024 * 1024 * 1024),
     default: 32 * 1024 * 1024,
-    doc: '/c1: memory for the history of recent turns (text + ~256 B per message), shared by forks; 0 = always read history from the database.',
+    doc: '/c1: memory for the history of recent turns (every stored string + ~256 B per message), shared by forks; 0 = always read history from the database.',
   }),
   MODELS_FILE: setting({
     parse: text(),
