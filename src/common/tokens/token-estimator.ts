@@ -45,9 +45,12 @@ function classOf(code: number): CharClass {
   return CharClass.Other;
 }
 
-/** Exact BPE count of `text`, its long same-class runs cut into `MAX_RUN`-character pieces. */
-function countBounded(text: string): number {
-  let tokens = 0;
+/**
+ * `text` cut into pieces with no same-class run longer than `MAX_RUN` (cut inside such runs
+ * only), so that BPE work on each piece stays bounded: the pieces of ordinary text are the text.
+ */
+export function boundedPieces(text: string): string[] {
+  const pieces: string[] = [];
   let pieceStart = 0;
   let runClass: CharClass | null = null;
   let runLength = 0;
@@ -56,7 +59,7 @@ function countBounded(text: string): number {
     if (cls === runClass) {
       runLength++;
       if (runLength > MAX_RUN) {
-        tokens += countTokens(text.slice(pieceStart, i), NO_SPECIAL);
+        pieces.push(text.slice(pieceStart, i));
         pieceStart = i;
         runLength = 1;
       }
@@ -66,7 +69,16 @@ function countBounded(text: string): number {
     }
   }
   if (pieceStart < text.length) {
-    tokens += countTokens(pieceStart === 0 ? text : text.slice(pieceStart), NO_SPECIAL);
+    pieces.push(pieceStart === 0 ? text : text.slice(pieceStart));
+  }
+  return pieces;
+}
+
+/** Exact BPE count of `text`, its long same-class runs counted in `MAX_RUN`-character pieces. */
+function countBounded(text: string): number {
+  let tokens = 0;
+  for (const piece of boundedPieces(text)) {
+    tokens += countTokens(piece, NO_SPECIAL);
   }
   return tokens;
 }
