@@ -135,3 +135,41 @@ describe('token estimation stays linear (#22 item 1)', () => {
     expect(after.status).toBe(200);
   }, 60_000);
 });
+
+describe('the built-in echo model tokenizes linearly too (#22 item 1)', () => {
+  let dir: string;
+  let gw: SpawnedGateway;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'parley-echo-tokens-'));
+    gw = await spawnGateway({ DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}` });
+  }, 60_000);
+
+  afterAll(async () => {
+    gw?.kill('SIGKILL');
+    await gw?.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers a 1 MB single-run message without holding the event loop', async () => {
+    await eventLoopLagMaxMs(gw.url);
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        model: 'echo',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }],
+      }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.choices[0].finish_reason).toBe('length');
+    expect(body.usage.completion_tokens).toBe(16);
+    await settle();
+    const lag = await eventLoopLagMaxMs(gw.url);
+    console.log(`echo, 1 MB single-run message: loop held ${lag.toFixed(0)} ms`);
+    expect(lag).toBeLessThan(LOOP_BOUND_MS);
+  }, 60_000);
+});
