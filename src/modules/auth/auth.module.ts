@@ -23,7 +23,8 @@ import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module'
 /**
  * API keys: the global guard (APP_GUARD; it must be registered before the rate-limit guard,
  * so AuthModule comes first among the feature modules), `/api/keys`, and the first-start
- * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI.
+ * bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the `keys` CLI,
+ * and `AuthService` for the routes guarded by operator secrets (`/metrics`, `/readyz` details).
  */
 @Module({
   // Console sessions are the guard's second way in (see ApiKeyGuard).
@@ -60,6 +61,6 @@ import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module'
     KeyBootstrapService,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
   ],
-  exports: [ApiKeysService],
+  exports: [ApiKeysService, AuthService],
 })
 export class AuthModule {}
