@@ -6,6 +6,7 @@ import { AppModule } from 'src/app.module';
 import { installHotRoutes } from 'src/common/http/hot-routes/install-hot-routes';
 import { hasDotDotSegment } from 'src/common/http/path-guard';
 import { requestIdFor } from 'src/common/http/request-id';
+import { answerRouterError } from 'src/common/http/router-errors';
 import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
@@ -13,6 +14,7 @@ import { installRequestLogScope } from 'src/common/logging/request-log';
 import { installCheapAsyncResourceBind } from 'src/common/runtime/async-resource-bind';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
+import { AuthService } from 'src/modules/auth/auth.service';
 import { ApiError } from 'src/common/errors/api-error';
 import { LifecycleService } from 'src/modules/lifecycle/lifecycle.service';
 import { installRequestHooks } from 'src/modules/lifecycle/request-hooks';
@@ -57,6 +59,7 @@ export async function createApp(
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    frameworkErrors: answerRouterError,
   });
   const fastify = adapter.getInstance();
   installRequestLogScope(fastify);
@@ -69,7 +72,10 @@ export async function createApp(
   installHotRoutes(app);
   const metrics = app.get(MetricsService);
   clientErrors.countWith(metrics);
-  installRequestHooks(adapter, app.get(LifecycleService), metrics, config);
+  const auth = app.get(AuthService, { strict: false });
+  installRequestHooks(adapter, app.get(LifecycleService), metrics, config, (headers) =>
+    auth.isRecognised(headers),
+  );
   fastify.addHook('onRequest', (request, reply, done) => {
     if (hasDotDotSegment(request.raw.url ?? '')) {
       sendApiError(reply, new ApiError('invalid_path', 'The path must not contain ".."'));

@@ -151,7 +151,7 @@ export const ENV_SCHEMA = {
   HISTORY_CACHE_BYTES: setting({
     parse: int(0, 64 * 1024 * 1024 * 1024),
     default: 32 * 1024 * 1024,
-    doc: '/c1: memory for the history of recent turns (text + ~256 B per message), shared by forks; 0 = always read history from the database.',
+    doc: '/c1: memory for the history of recent turns (every stored string + ~256 B per message), shared by forks; 0 = always read history from the database.',
   }),
   MODELS_FILE: setting({
     parse: text(),
@@ -282,6 +282,16 @@ export const ENV_SCHEMA = {
     default: 4,
     doc: "A conversation leaves its upstream when that upstream's waiting queue exceeds the least loaded one's by more than this.",
   }),
+  METRICS_CACHE_SECS: setting({
+    parse: num(0, 60),
+    default: 1,
+    doc: '`/metrics` text is rendered at most this often; scrapes in between get the same text (0: every scrape).',
+  }),
+  METRICS_SCRAPES_PER_SECOND: setting({
+    parse: num(0.01, 1_000_000),
+    default: 2,
+    doc: '`/metrics` scrapes per client address and second (burst: 5 times that, at least 10); more → 429.',
+  }),
   METRICS_TOKEN: setting({
     parse: text(1),
     default: '',
@@ -307,6 +317,26 @@ export const ENV_SCHEMA = {
     parse: int(1, 1_000_000),
     default: 4096,
     doc: 'Requests in flight beyond which new ones get 503 `server_overloaded`.',
+  }),
+  MAX_UNAUTHENTICATED_IN_FLIGHT: setting({
+    parse: int(1, 1_000_000),
+    default: 256,
+    doc: 'Requests still arriving without a recognised key (their own budget, apart from `MAX_IN_FLIGHT`); beyond it new ones get 503.',
+  }),
+  MIN_BODY_BYTES_PER_SEC: setting({
+    parse: int(0, 1_000_000_000),
+    default: 1024,
+    doc: 'Slowest average body upload accepted after its first 2 s; slower → connection cut (408). 0: off.',
+  }),
+  MAX_CONNECTIONS: setting({
+    parse: int(1, 10_000_000),
+    default: 10_000,
+    doc: 'Open client connections; beyond it idle keep-alive ones are closed first, then new ones refused.',
+  }),
+  MAX_CONNECTIONS_PER_ADDRESS: setting({
+    parse: int(0, 10_000_000),
+    default: 1024,
+    doc: 'Open connections per client address (0: no cap). Raise or disable behind a load balancer.',
   }),
   SERVER_HEADERS_TIMEOUT_SECS: setting({
     parse: num(0.1, 3600),

@@ -9,6 +9,10 @@ export interface AppConfig {
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxInFlight: number;
+    maxUnauthenticatedInFlight: number;
+    minBodyBytesPerSec: number;
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
     shutdownGraceMs: number;
     /** Fastify's `trustProxy`: the proxies whose X-Forwarded-For is believed, or null. */
     trustProxy: string | null;
@@ -38,7 +42,7 @@ export interface AppConfig {
     keepAliveIntervalMs: number;
     maxBodyBytes: number;
   };
-  metrics: { token: string | null };
+  metrics: { token: string | null; cacheMs: number; scrapesPerSecond: number };
   fleet: { scrapeIntervalMs: number; nodeStaleMs: number; affinityQueueMargin: number };
   log: { level: EnvValues['LOG_LEVEL']; content: boolean };
 }
@@ -92,6 +96,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       requestTimeoutMs: secs(v.SERVER_REQUEST_TIMEOUT_SECS),
       keepAliveTimeoutMs: secs(v.SERVER_KEEPALIVE_TIMEOUT_SECS),
       maxInFlight: v.MAX_IN_FLIGHT,
+      maxUnauthenticatedInFlight: v.MAX_UNAUTHENTICATED_IN_FLIGHT,
+      minBodyBytesPerSec: v.MIN_BODY_BYTES_PER_SEC,
+      maxConnections: v.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
       shutdownGraceMs: secs(v.SHUTDOWN_GRACE_SECS),
       trustProxy: orNull(v.TRUST_PROXY),
     },
@@ -128,7 +136,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       keepAliveIntervalMs: secs(v.SSE_KEEPALIVE_SECS),
       maxBodyBytes: v.UPSTREAM_MAX_BODY_BYTES,
     },
-    metrics: { token: orNull(v.METRICS_TOKEN) },
+    metrics: {
+      token: orNull(v.METRICS_TOKEN),
+      cacheMs: secs(v.METRICS_CACHE_SECS),
+      scrapesPerSecond: v.METRICS_SCRAPES_PER_SECOND,
+    },
     fleet: {
       scrapeIntervalMs: secs(v.FLEET_SCRAPE_SECS),
       nodeStaleMs: secs(v.FLEET_NODE_STALE_SECS),

@@ -30,10 +30,14 @@ async function requestLines(gw: TestGateway, reqId: string): Promise<Record<stri
 }
 
 /** Opens a POST whose headers are complete and whose body is not: in flight until finished. */
-async function holdOpenPost(gw: TestGateway, path = '/errors'): Promise<RawClient> {
+async function holdOpenPost(
+  gw: TestGateway,
+  path = '/errors',
+  extraHeaders = '',
+): Promise<RawClient> {
   const client = await openRawClient(Number(new URL(gw.url).port));
   await client.write(
-    `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{"a":`,
+    `POST ${path} HTTP/1.1\r\nhost: x\r\n${extraHeaders}content-type: application/json\r\ncontent-length: 7\r\n\r\n{"a":`,
   );
   return client;
 }
@@ -355,8 +359,15 @@ describe('load shedding (MAX_IN_FLIGHT)', () => {
   afterAll(() => gw.close());
 
   it('answers 503 server_overloaded with retry-after beyond the cap, keeps /healthz and /metrics, then recovers', async () => {
+    // A key that authenticated recently counts toward MAX_IN_FLIGHT from its headers on
+    // (unrecognised callers have their own budget until their body has arrived).
+    expect((await gw.get('/v1/me')).status).toBe(200);
     const before = await scrape(gw);
-    const held = [await holdOpenPost(gw), await holdOpenPost(gw)];
+    const withKey = `authorization: Bearer ${TEST_API_KEY}\r\n`;
+    const held = [
+      await holdOpenPost(gw, '/errors', withKey),
+      await holdOpenPost(gw, '/errors', withKey),
+    ];
     await sleep(50);
 
     const refused = await gw.get('/readyz', { key: null });

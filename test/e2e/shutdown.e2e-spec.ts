@@ -32,6 +32,8 @@ describe('SIGTERM on a real gateway process', () => {
     gw = await spawnGateway({
       DATABASE_URL: `sqlite:${join(dir, 'parley.sqlite')}`,
       SHUTDOWN_GRACE_SECS: String(graceMs / 1000),
+      // The stuck request below sends nothing for the whole grace period.
+      MIN_BODY_BYTES_PER_SEC: '0',
     });
     const finishing = await openRawClient(gw.port);
     const stuck = await openRawClient(gw.port);

@@ -32,7 +32,7 @@ describe('the built-in echo model (no MODELS_FILE)', () => {
         },
       ],
     });
-    const ready = await gw.get('/readyz', { key: null });
+    const ready = await gw.admin('GET', '/readyz');
     expect(ready.body.checks.upstreams).toEqual([
       { alias: 'echo', url: 'builtin:echo', status: 'up', latency_ms: expect.any(Number) },
     ]);

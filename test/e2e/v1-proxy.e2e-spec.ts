@@ -222,7 +222,16 @@ describe('/v1 through the official openai SDK', () => {
         },
       ],
     });
-    const ready = await gw.get('/readyz', { key: null });
+    // Public: status by alias only; URLs and latencies need the admin token or METRICS_TOKEN.
+    const open = await gw.get('/readyz', { key: null });
+    expect(open.status).toBe(200);
+    expect(open.body.checks.upstreams).toEqual([
+      { alias: 'fake', status: 'up' },
+      { alias: 'text-only', status: 'up' },
+      { alias: 'misconfigured', status: 'up' },
+      { alias: 'down', status: 'down' },
+    ]);
+    const ready = await gw.admin('GET', '/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body.checks.upstreams).toEqual([
       { alias: 'fake', url: up.url, status: 'up', latency_ms: expect.any(Number) },

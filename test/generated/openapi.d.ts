@@ -317,7 +317,7 @@ export interface paths {
     };
     /**
      * Prometheus metrics
-     * @description Public unless METRICS_TOKEN is set; then `Authorization: Bearer <METRICS_TOKEN>`.
+     * @description Public unless METRICS_TOKEN is set; then `Authorization: Bearer <METRICS_TOKEN>`. Rendered at most every METRICS_CACHE_SECS; METRICS_SCRAPES_PER_SECOND per client address (429 beyond).
      */
     get: operations['MetricsController_scrape'];
     put?: never;
@@ -1166,11 +1166,12 @@ export interface components {
     };
     UpstreamCheckDto: {
       alias: string;
-      latency_ms: number | null;
+      /** @description Only with METRICS_TOKEN or the admin token */
+      latency_ms?: number | null;
       /** @enum {string} */
       status: 'up' | 'down';
-      /** @description Base URL without credentials */
-      url: string;
+      /** @description Base URL without credentials; only with METRICS_TOKEN or the admin token */
+      url?: string;
     };
     UpstreamInfoDto: {
       /** @enum {string} */
@@ -2789,6 +2790,15 @@ export interface operations {
       };
       /** @description invalid_authorization, missing_authorization */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
         headers: {
           [name: string]: unknown;
         };

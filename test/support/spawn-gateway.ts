@@ -64,6 +64,9 @@ export async function spawnGateway(
       AUTH_FAILURES_PER_MINUTE: '100000',
       // Upstream load reading opens its own connections to the fakes; tests about fleet turn it on.
       FLEET_SCRAPE_SECS: '0',
+      // Tests compare scrapes taken a few ms apart: no cached text, no scrape throttle.
+      METRICS_CACHE_SECS: '0',
+      METRICS_SCRAPES_PER_SECOND: '100000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

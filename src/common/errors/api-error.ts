@@ -8,6 +8,12 @@ export interface ApiErrorOptions {
   param?: string | null;
   headers?: Record<string, string>;
   cause?: unknown;
+  /**
+   * The failure is the client's doing although its status is 5xx (a model server's 4xx to a
+   * request the gateway passed on, answered as `upstream_error`): logged as a warning, without
+   * a stack (#22 item 12).
+   */
+  isClientCaused?: boolean;
 }
 
 /**
@@ -19,6 +25,7 @@ export class ApiError extends Error {
   readonly type: ErrorType;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  readonly isClientCaused: boolean;
 
   constructor(
     readonly code: ErrorCode,
@@ -31,6 +38,7 @@ export class ApiError extends Error {
     this.type = entry.type;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.isClientCaused = options.isClientCaused ?? false;
   }
 
   toEnvelope(): ErrorEnvelope {

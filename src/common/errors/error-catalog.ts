@@ -155,7 +155,8 @@ export const ERROR_CATALOG = {
     type: 'invalid_request_error',
     status: 400,
     title: 'Invalid path',
-    description: 'The path contains a ".." segment (raw or percent-encoded).',
+    description:
+      'The path contains a ".." segment (raw or percent-encoded), an invalid percent-escape, or a path parameter over 200 characters.',
     remediation: 'Use the canonical path of the endpoint.',
     typicalParam: null,
   },

@@ -23,7 +23,8 @@ import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module'
 /**
  * API keys: the authentication guard (run first by RequestGuardChain), `/api/keys`, the
  * first-start bootstrap, and `GET /v1/me` (who the caller is). Exports `ApiKeysService` for the
- * `keys` CLI and `ApiKeyGuard` for the guard chain.
+ * `keys` CLI, `ApiKeyGuard` for the guard chain, and `AuthService` for the routes guarded by
+ * operator secrets (`/metrics`, `/readyz` details).
  */
 @Module({
   // Console sessions are the guard's second way in (see ApiKeyGuard).
@@ -59,6 +60,6 @@ import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module'
     KeyBootstrapService,
     ApiKeyGuard,
   ],
-  exports: [ApiKeysService, ApiKeyGuard],
+  exports: [ApiKeysService, ApiKeyGuard, AuthService],
 })
 export class AuthModule {}

@@ -81,6 +81,70 @@ export class AuthService {
     });
   }
 
+  /**
+   * True when the request carries a key that authenticated recently (or the admin token): a
+   * cheap, synchronous look before its body arrives, which lets the request hooks count work
+   * from unknown callers apart (#22 item 3). Not authentication: the guard still decides.
+   */
+  isRecognised(headers: IncomingHttpHeaders): boolean {
+    const credentials = readCredentials(headers[HEADER.authorization], headers[HEADER.apiKey]);
+    if (credentials.kind !== 'key') {
+      return false;
+    }
+    const keyHash = hashApiKey(credentials.key);
+    return (
+      this.lookup.isKnown(keyHash) ||
+      (this.adminHash !== null && hashesEqual(keyHash, this.adminHash))
+    );
+  }
+
+  /**
+   * A route guarded by an operator secret rather than an API key (`/metrics` with
+   * METRICS_TOKEN): `Authorization: Bearer <secret>` matching one of `secretHashes`
+   * (`hashApiKey`), compared in constant time. Otherwise the answers of a key: 401
+   * `missing_authorization` / `invalid_authorization`, and a wrong secret counts as a failed
+   * authentication of the address (429 once it has used up its attempts; #22 item 4).
+   */
+  authenticateSecret(
+    request: AuthRequest,
+    secretHashes: readonly string[],
+    messages: { missing: string; invalid: string },
+  ): void {
+    const header = request.headers[HEADER.authorization];
+    const presented = bearerToken(header);
+    if (presented !== null && matchesAny(presented, secretHashes)) {
+      return;
+    }
+    const isMissing = header === undefined || header === '';
+    const error = this.fail(request.ip, isMissing, true);
+    if (error.code === 'rate_limit_exceeded') {
+      throw error;
+    }
+    throw new ApiError(error.code, isMissing ? messages.missing : messages.invalid, {
+      headers: BEARER_CHALLENGE,
+    });
+  }
+
+  /**
+   * For answers with an operator-only part (`/readyz` details): true when the request carries
+   * one of the secrets. A wrong one counts as a failed authentication (it is still answered,
+   * without the details); none at all is not a failure.
+   */
+  hasSecret(request: AuthRequest, secretHashes: readonly string[]): boolean {
+    const header = request.headers[HEADER.authorization];
+    if (header === undefined || header === '') {
+      return false;
+    }
+    const presented = bearerToken(header);
+    if (presented !== null && matchesAny(presented, secretHashes)) {
+      return true;
+    }
+    if (this.failures.retryAfterSeconds(request.ip) === 0) {
+      this.failures.recordFailure(request.ip);
+    }
+    return false;
+  }
+
   /** Operator routes: `Authorization: Bearer <ADMIN_TOKEN>` (or `x-api-key`), compared in constant time. */
   authenticateAdmin(request: AuthRequest): void {
     const credentials = readCredentials(
@@ -163,4 +227,19 @@ export class AuthService {
       { headers: BEARER_CHALLENGE },
     );
   }
+}
+
+/** The token of `Authorization: Bearer <token>`, or null when there is none. */
+function bearerToken(authorization: string | string[] | undefined): string | null {
+  if (typeof authorization !== 'string' || authorization.length > 4096) {
+    return null;
+  }
+  const match = /^Bearer +(\S+) *$/i.exec(authorization);
+  return match ? match[1] : null;
+}
+
+function matchesAny(secret: string, hashes: readonly string[]): boolean {
+  const hash = hashApiKey(secret);
+  // Every hash is compared, so the time does not tell which secret matched.
+  return hashes.reduce((isMatch, h) => hashesEqual(hash, h) || isMatch, false);
 }

@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { assertStorableText } from 'src/common/validation/storable-text';
+import { assertTurnFieldCaps } from 'src/modules/conversations/turn-field-caps';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
@@ -46,6 +47,7 @@ export class ChatTurnWire implements TurnWire {
     const messages = prepared.chat.body.messages;
     const split = splitTurn(messages as OpenAIMessage[], isNewConversation);
     assertStorableText(messages, 'messages');
+    assertTurnFieldCaps(messages);
     return split;
   }
 

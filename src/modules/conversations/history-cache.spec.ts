@@ -91,4 +91,23 @@ describe(HistoryCache.name, () => {
     expect(cache.get('b')).toBeUndefined();
     expect(cache.size).toBe(0);
   });
+
+  it('weighs signatures, names and tool-call ids: 20 MB of them stay within a 1 MB budget', () => {
+    const budget = 1024 * 1024;
+    const cache = new HistoryCache(budget);
+    const big = 'S'.repeat(64 * 1024);
+    for (let i = 0; i < 160; i++) {
+      const m = message(`m${i}`, null);
+      m.name = 'n'.repeat(256);
+      m.parts = [
+        { type: 'reasoning', text: 'r', signature: big },
+        { type: 'tool_call', id: big, name: 'f', arguments: '{}' },
+        { type: 'tool_result', toolCallId: big, content: 'x' },
+      ];
+      cache.set([m]);
+    }
+    // Each message holds ~192 K characters (384 KiB): at most two fit in the budget.
+    expect(cache.size).toBeLessThanOrEqual(Math.floor(budget / (3 * big.length * 2)));
+    expect(cache.size).toBeGreaterThan(0);
+  });
 });

@@ -29,8 +29,8 @@ interface Node {
  * only when every message from the head to the root is held; otherwise (another instance
  * served the conversation, a restart, an eviction) the caller reads it from the database.
  * Messages holding images or other media are not kept (chains through them are read from the
- * database); the rest is bounded by HISTORY_CACHE_BYTES (text length + a fixed overhead per
- * message), least recently used first. Walking a chain marks every message on it used, so a
+ * database); the rest is bounded by HISTORY_CACHE_BYTES (every string a message holds + a fixed
+ * overhead per message), least recently used first. Walking a chain marks every message on it used, so a
  * message is never older than its descendants and eviction takes leaves before shared history.
  */
 @Injectable()
@@ -147,25 +147,31 @@ export class HistoryCache {
   }
 }
 
-/** Approximate bytes of a message, or null when it holds media (not kept). */
+/**
+ * Approximate bytes of a message (UTF-16: two per character), every string it holds included
+ * (name, ids, signatures: #22 item 2, a client controls them all), or null when it holds media
+ * (not kept).
+ */
 function weigh(message: StoredMessage): number | null {
-  let total = MESSAGE_OVERHEAD_BYTES;
+  let chars = (message.name?.length ?? 0) + (message.finishReason?.length ?? 0);
   for (const part of message.parts) {
     switch (part.type) {
       case 'text':
+        chars += part.text.length;
+        break;
       case 'reasoning':
-        total += part.text.length * 2;
+        chars += part.text.length + (part.signature?.length ?? 0);
         break;
       case 'tool_call':
-        total += (part.name.length + part.arguments.length) * 2;
+        chars += part.id.length + part.name.length + part.arguments.length;
         break;
       case 'tool_result':
-        total += part.content.length * 2;
+        chars += part.toolCallId.length + part.content.length;
         break;
       case 'image':
       case 'media':
         return null;
     }
   }
-  return total;
+  return MESSAGE_OVERHEAD_BYTES + chars * 2;
 }

@@ -48,6 +48,29 @@ describe('history window', () => {
     ).toBe(MEDIA_TOKENS + 4);
   });
 
+  it('counts every forwarded string: name, tool-call ids, reasoning and its signature', () => {
+    const words = 'alpha beta gamma delta '.repeat(10);
+    const bare = estimateTokens({ role: 'user', parts: [{ type: 'text', text: 'hi' }] });
+    expect(
+      estimateTokens({ role: 'user', name: words, parts: [{ type: 'text', text: 'hi' }] }),
+    ).toBe(bare + countTextTokens(words));
+    const call = estimateTokens({
+      role: 'assistant',
+      parts: [{ type: 'tool_call', id: words, name: 'f', arguments: '{}' }],
+    });
+    expect(call).toBeGreaterThan(countTextTokens(words));
+    const result = estimateTokens({
+      role: 'tool',
+      parts: [{ type: 'tool_result', toolCallId: words, content: 'ok' }],
+    });
+    expect(result).toBeGreaterThan(countTextTokens(words));
+    const reasoning = estimateTokens({
+      role: 'assistant',
+      parts: [{ type: 'reasoning', text: 'hm', signature: words }],
+    });
+    expect(reasoning).toBeGreaterThan(countTextTokens(words));
+  });
+
   it('forwards everything that fits, leaving failed and pending turns out', () => {
     const sys = msg('system', 5);
     const u1 = msg('user', 5);

@@ -1,40 +1,48 @@
-import { countTokens } from 'gpt-tokenizer';
+import { estimateTextTokens, TokenEstimator } from 'src/common/tokens/token-estimator';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
 
 /**
- * Token estimates with a real BPE tokenizer (gpt-tokenizer, o200k_base). Exact for OpenAI's
- * own models, within a few percent for the Llama/Qwen families: enough to keep a prompt
- * inside a context window. Computed once per message, when it is stored.
+ * Token estimates with a real BPE tokenizer (gpt-tokenizer, o200k_base), bounded in time
+ * (`TokenEstimator`). Near-exact for OpenAI's own models and ordinary text, within a few
+ * percent for the Llama/Qwen families: enough to keep a prompt inside a context window.
+ * Computed once per message, when it is stored.
  */
 const MESSAGE_OVERHEAD_TOKENS = 4;
 /** Images and other media: a flat estimate (a 1024×1024 image is 765 tokens on OpenAI). */
 export const MEDIA_TOKENS = 768;
-const NO_SPECIAL = { disallowedSpecial: new Set<string>() };
 
 export function countTextTokens(text: string): number {
-  return text ? countTokens(text, NO_SPECIAL) : 0;
+  return estimateTextTokens(text);
 }
 
-function partTokens(part: NeutralPart): number {
+function partTokens(part: NeutralPart, estimator: TokenEstimator): number {
   switch (part.type) {
     case 'text':
-      return countTextTokens(part.text);
+      return estimator.count(part.text);
     case 'image':
     case 'media':
       return MEDIA_TOKENS;
     case 'tool_call':
-      return countTextTokens(part.name) + countTextTokens(part.arguments) + 8;
+      return (
+        estimator.count(part.id) + estimator.count(part.name) + estimator.count(part.arguments) + 8
+      );
     case 'tool_result':
-      return countTextTokens(part.content) + 4;
+      return estimator.count(part.toolCallId) + estimator.count(part.content) + 4;
     case 'reasoning':
-      // Never forwarded again (openai-neutral drops it), so it costs nothing in the window.
-      return 0;
+      // Forwarded again to anthropic upstreams (with its signature; openai-neutral drops it):
+      // counted, so that the window holds whichever upstream serves the next turn.
+      return estimator.count(part.text) + estimator.count(part.signature ?? '');
   }
 }
 
+/** Tokens of everything the message forwards: its parts and its `name` (#22 item 2). */
 export function estimateTokens(message: NeutralMessage): number {
-  return message.parts.reduce((sum, p) => sum + partTokens(p), MESSAGE_OVERHEAD_TOKENS);
+  const estimator = new TokenEstimator();
+  return message.parts.reduce(
+    (sum, p) => sum + partTokens(p, estimator),
+    MESSAGE_OVERHEAD_TOKENS + estimator.count(message.name ?? ''),
+  );
 }
 
 export interface HistoryWindow {

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { assertStorableText } from 'src/common/validation/storable-text';
+import { assertTurnFieldCaps } from 'src/modules/conversations/turn-field-caps';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { JsonObject } from 'src/kernel/json';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
@@ -69,6 +70,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
     const split = splitAnthropicTurn(prepared.client, isNewConversation);
     assertStorableText(prepared.client.system, 'system');
     assertStorableText(prepared.client.messages, 'messages');
+    assertTurnFieldCaps(prepared.client.messages);
     return split;
   }
 

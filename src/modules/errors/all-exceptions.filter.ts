@@ -22,7 +22,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // A stream already started: its own code writes the final error event (see sse/).
       return;
     }
-    if (error.status >= 500) {
+    if (error.isClientCaused) {
+      // The upstream client already logged the attempt (`upstream failure`, warn).
+      this.logger.warn(`${error.code} on request ${String(request.id)}: refused upstream`);
+    } else if (error.status >= 500) {
       this.logger.error(
         `${error.code} on request ${String(request.id)}: ${describeForLog(exception)}`,
       );

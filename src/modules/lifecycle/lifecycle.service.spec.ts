@@ -35,7 +35,8 @@ describe(LifecycleService.name, () => {
     work.done();
     await drained;
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect(server.closeIdleConnections).toHaveBeenCalled();
+    // Idle keep-alive connections are not cut during the drain (they get 503s), only at its end.
+    expect(server.closeIdleConnections).not.toHaveBeenCalled();
     expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
   });
 

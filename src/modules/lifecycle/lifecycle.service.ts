@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -56,9 +57,9 @@ class Tracked implements TrackedWork {
  * (`/v1` and `/c1` SSE) and `/c1` turns finishing in the background after a client left.
  *
  * `drain()` (SIGTERM/SIGINT, and `app.close()` through `beforeApplicationShutdown`):
- * 1. sets `isDraining`, closes the listener (no new connections) and, every 20 ms, the
- *    keep-alive connections that are idle; a request that still arrives on a kept-alive
- *    connection gets 503 `server_overloaded` with `connection: close`;
+ * 1. sets `isDraining` and closes the listener (no new connections); a request that still
+ *    arrives on a kept-alive connection gets 503 `server_overloaded` with `connection: close`
+ *    (idle connections are not cut under it: the client gets an answer, not a reset);
  * 2. waits until no request is in flight and nothing is tracked, at most
  *    `SHUTDOWN_GRACE_SECS` minus a finalisation reserve (2 s, or a quarter of the grace);
  * 3. then calls `onDeadline` of everything still tracked, waits until the grace period ends
@@ -151,9 +152,17 @@ export class LifecycleService implements BeforeApplicationShutdown {
       'shutdown: draining',
     );
     if (server?.listening) {
-      server.close(() => undefined);
+      // `net.Server#close` stops accepting without closing the idle keep-alive connections, as
+      // `http.Server#close` would (Node >= 19): a request a client sends on one of them during
+      // the drain gets 503 with `connection: close` instead of a reset connection (#22 item 12).
+      // They are closed with the rest at the end of the drain.
+      if (server instanceof NetServer) {
+        NetServer.prototype.close.call(server, () => undefined);
+      } else {
+        (server as Server).close(() => undefined);
+      }
     }
-    let isIdle = await this.waitForIdle(server, startedAt + grace - reserve);
+    let isIdle = await this.waitForIdle(startedAt + grace - reserve);
     if (!isIdle) {
       this.deadlinePassed = true;
       const byKind = this.countTracked();
@@ -167,7 +176,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
       for (const work of [...this.tracked]) {
         work.cut(log);
       }
-      isIdle = await this.waitForIdle(server, startedAt + grace);
+      isIdle = await this.waitForIdle(startedAt + grace);
     }
     if (!isIdle) {
       log?.warn(
@@ -181,9 +190,8 @@ export class LifecycleService implements BeforeApplicationShutdown {
   }
 
   /** Resolves true once nothing is in flight, false if `deadline` (epoch ms) comes first. */
-  private async waitForIdle(server: Server | undefined, deadline: number): Promise<boolean> {
+  private async waitForIdle(deadline: number): Promise<boolean> {
     for (;;) {
-      server?.closeIdleConnections();
       if (this.requestsInFlight <= 0 && this.tracked.size === 0) {
         return true;
       }

@@ -119,7 +119,7 @@ export class MetricsService {
 
   readonly clientErrors = new Counter({
     name: 'parley_client_errors_total',
-    help: 'Connections cut at the HTTP layer: request_timeout (slow headers or body), header_overflow, bad_request',
+    help: 'Connections cut at the HTTP layer: request_timeout (slow headers or body), body_too_slow (MIN_BODY_BYTES_PER_SEC), header_overflow, bad_request, idle_closed and connection_refused (connection caps)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -132,11 +132,30 @@ export class MetricsService {
   });
 
   private inFlightProbe: () => number = () => 0;
+  private rendered: { at: number; text: Promise<string> } | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_process_' });
     this.httpRequests.feedFrom(this.http);
     this.httpDuration.feedFrom(this.http);
+  }
+
+  /**
+   * The Prometheus text, rendered at most once per `cacheMs` (METRICS_CACHE_SECS; #22 item 4:
+   * each render costs ~2 ms of CPU, so back-to-back scrapes slowed every other request);
+   * scrapes in between get the same text, concurrent ones share one render.
+   */
+  render(cacheMs: number, now = performance.now()): Promise<string> {
+    if (!this.rendered || now - this.rendered.at >= cacheMs) {
+      const text = this.registry.metrics();
+      this.rendered = { at: now, text };
+      text.catch(() => {
+        if (this.rendered?.text === text) {
+          this.rendered = null;
+        }
+      });
+    }
+    return this.rendered.text;
   }
 
   /** Where `parley_requests_in_flight` reads its value when scraped. */

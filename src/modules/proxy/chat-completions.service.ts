@@ -225,6 +225,7 @@ export class ChatCompletionsService implements OnModuleInit {
         }),
       usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
       formatError: sseErrorEvent,
+      assembled: collect,
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers,

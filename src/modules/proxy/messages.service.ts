@@ -157,6 +157,7 @@ export class MessagesService {
       usage: { auth: prepared.chat.auth, alias, prompt: prepared.chat.body.messages },
       // The client speaks the Messages API: its error event is Anthropic's.
       formatError: this.wires.get('anthropic').streamError,
+      assembled: collect,
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,

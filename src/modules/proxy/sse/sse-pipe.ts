@@ -27,6 +27,12 @@ export interface SsePipeOptions {
   /** Longest silence between two upstream chunks once the first has arrived. */
   idleTimeoutMs: number;
   /**
+   * Largest upstream stream, in bytes, when the caller assembles the answer in memory (/c1:
+   * UPSTREAM_MAX_BODY_BYTES, as for a JSON answer); beyond it the stream ends with 502
+   * `upstream_error`. Unbounded when absent: a pass-through stream holds nothing.
+   */
+  maxBytes?: number;
+  /**
    * What a client hang-up does. `abort` (/v1): the upstream request is aborted at once.
    * `detach` (/c1): nothing more is written, but the upstream is read to its end (bounded by
    * the total timeout) so the caller can store the whole answer.
@@ -221,6 +227,8 @@ export async function pipeSse(
     let result: SsePipeResult | null = null;
     let idle: NodeJS.Timeout | null = null;
     let isAtBoundary = true;
+    let receivedBytes = 0;
+    const maxBytes = options.maxBytes ?? Infinity;
     /** What the terminal event's chunk left to send (the terminal event included). */
     let terminalText: string | Buffer = '';
 
@@ -334,6 +342,16 @@ export async function pipeSse(
         idle?.refresh();
       }
       if (hasTerminal) {
+        return;
+      }
+      receivedBytes += chunk.length;
+      if (receivedBytes > maxBytes) {
+        fail(
+          new ApiError(
+            'upstream_error',
+            `The model server's answer is larger than ${maxBytes} bytes (UPSTREAM_MAX_BODY_BYTES)`,
+          ),
+        );
         return;
       }
       const wasAtBoundary = isAtBoundary;

@@ -32,6 +32,11 @@ export interface StreamRun<A extends StreamAdapter> {
    * to its end (bounded by the total timeout) so that the answer can be stored (/c1).
    */
   onClientGone: 'abort' | 'detach';
+  /**
+   * The answer is assembled in memory (a /c1 turn): the upstream stream is then capped at
+   * UPSTREAM_MAX_BODY_BYTES and ends with `upstream_error` past it. Pure pass-through is not.
+   */
+  assembled?: boolean;
   /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
   signal?: CancelSignal;
   /** Response headers besides the SSE ones (`x-parley-applied`, `x-conversation-id`). */
@@ -100,6 +105,7 @@ export class StreamRunner {
           headers: run.headers,
           keepAliveIntervalMs: this.config.upstream.keepAliveIntervalMs,
           idleTimeoutMs: this.config.upstream.idleTimeoutMs,
+          maxBytes: run.assembled ? this.config.upstream.maxBodyBytes : undefined,
           onClientGone: run.onClientGone,
           signal: cut,
           isTerminal: (event) => adapter?.isTerminal(event) ?? false,

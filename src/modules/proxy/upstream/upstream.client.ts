@@ -274,6 +274,9 @@ export class UpstreamClient implements OnApplicationShutdown {
         throw new ApiError(
           'upstream_error',
           `The model server answered ${response.statusCode}${message ? `: ${message}` : ''}`,
+          // 4xx other than 401/403/404/408/429: the request itself was refused (a parameter
+          // passed through), not a fault of the gateway or the model server.
+          { isClientCaused: isClientRefusal(response.statusCode) },
         );
       }
 
@@ -608,4 +611,9 @@ function errorCodeOf(error: unknown): string | undefined {
     return e.cause.code;
   }
   return typeof e?.name === 'string' ? e.name : undefined;
+}
+
+/** An upstream status that says the client's request was at fault, not the deployment. */
+function isClientRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 404, 408, 429].includes(status);
 }

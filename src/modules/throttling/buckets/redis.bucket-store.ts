@@ -77,8 +77,12 @@ export interface RedisTakeResult {
   source: 'redis' | 'local';
 }
 
-/** After a failed command, decisions stay local this long before Redis is tried again. */
-const RETRY_REDIS_AFTER_MS = 1_000;
+/**
+ * While Redis is away, a background PING this often tells when it is back. Requests never
+ * wait for Redis in the meantime (#22 item 11: a SIGSTOPped Redis, retried by live requests
+ * every second, cost each retry the whole command timeout and most of the throughput).
+ */
+const PROBE_EVERY_MS = 1_000;
 
 /**
  * Token buckets in Redis, shared by every gateway instance: one EVALSHA per decision.
@@ -89,14 +93,17 @@ const RETRY_REDIS_AFTER_MS = 1_000;
  * traffic because the rate limiter's cache is away would turn a Redis outage into a gateway
  * outage. The client never makes a request wait: no offline queue (a command while
  * disconnected fails at once), a short command timeout, no retries; it reconnects by itself.
+ * After one failure (a refused connection, or a command past REDIS_COMMAND_TIMEOUT_MS: a hung
+ * server), every decision is local until a background PING, once a second, answers in time.
  */
 export class RedisBucketStore implements ThrottlerStorage {
   readonly redis: Redis;
   private readonly takeToken: TakeTokenCommand;
   private readonly local: MemoryBucketStore;
   private readonly logger = new Logger('RateLimit');
-  private retryRedisAt = 0;
   private isDegraded = false;
+  private probe: NodeJS.Timeout | null = null;
+  private isClosed = false;
 
   constructor(private readonly options: RedisBucketStoreOptions) {
     this.local = options.local ?? new MemoryBucketStore();
@@ -119,7 +126,7 @@ export class RedisBucketStore implements ThrottlerStorage {
   }
 
   async take(bucket: string, p: BucketParams, now?: number): Promise<RedisTakeResult> {
-    if (this.redis.status === 'ready' && systemClock() >= this.retryRedisAt) {
+    if (this.redis.status === 'ready' && !this.isDegraded) {
       try {
         const [allowed, tokens] = await this.takeToken(
           this.keyFor(bucket),
@@ -128,10 +135,6 @@ export class RedisBucketStore implements ThrottlerStorage {
           TOKEN,
           now === undefined ? '' : String(now),
         );
-        if (this.isDegraded) {
-          this.isDegraded = false;
-          this.logger.log('Redis answers again: rate limits are shared again');
-        }
         return { allowed: allowed === 1, tokens: Number(tokens), source: 'redis' };
       } catch (error) {
         this.degrade(error as Error);
@@ -148,6 +151,8 @@ export class RedisBucketStore implements ThrottlerStorage {
   }
 
   async close(): Promise<void> {
+    this.isClosed = true;
+    this.stopProbe();
     this.local.close();
     if (this.redis.status === 'end') {
       return;
@@ -177,13 +182,52 @@ export class RedisBucketStore implements ThrottlerStorage {
     return this.close();
   }
 
+  /** True while decisions are taken locally (Redis failed and no probe has answered since). */
+  get isLocal(): boolean {
+    return this.isDegraded;
+  }
+
   private degrade(error: Error): void {
-    this.retryRedisAt = systemClock() + RETRY_REDIS_AFTER_MS;
-    if (!this.isDegraded) {
+    if (!this.isDegraded && !this.isClosed) {
       this.isDegraded = true;
       this.logger.warn(
         `Redis unavailable (${error.message}): rate limits are enforced per instance until it answers`,
       );
+    }
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probe || this.isClosed) {
+      return;
+    }
+    this.probe = setTimeout(() => void this.runProbe(), PROBE_EVERY_MS);
+    this.probe.unref();
+  }
+
+  /** One PING at a time; Redis is used again only once one answers within the timeout. */
+  private async runProbe(): Promise<void> {
+    try {
+      if (this.redis.status === 'ready') {
+        await this.redis.ping();
+        this.probe = null;
+        if (this.isDegraded && !this.isClosed) {
+          this.isDegraded = false;
+          this.logger.log('Redis answers again: rate limits are shared again');
+        }
+        return;
+      }
+    } catch {
+      // Still away: probe again.
+    }
+    this.probe = null;
+    this.scheduleProbe();
+  }
+
+  private stopProbe(): void {
+    if (this.probe) {
+      clearTimeout(this.probe);
+      this.probe = null;
     }
   }
 }

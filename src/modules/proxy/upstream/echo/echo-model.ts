@@ -1,6 +1,10 @@
 import { epochSeconds } from 'src/common/time/clock';
 import { createHash, randomUUID } from 'node:crypto';
+import { TokenEstimator } from 'src/common/tokens/token-estimator';
 import { Tokenizer } from 'src/modules/proxy/tokenizer';
+
+/** Longer than any o200k token (its longest are runs of spaces or dashes, under 130). */
+const MAX_TOKEN_CHARS = 256;
 
 /**
  * The built-in dev model's answers, in the OpenAI wire format (what vLLM would send). It
@@ -37,16 +41,24 @@ export function echoAnswer(body: Obj, t: Tokenizer): EchoAnswer {
   const lastUser = [...messages].reverse().find((m) => m?.role === 'user');
   const full = textOf(lastUser?.content);
   const limit: unknown = body.max_completion_tokens ?? body.max_tokens;
-  let tokens = t.encode(full);
+  const cap = typeof limit === 'number' && limit >= 0 ? limit : null;
+  // With a cap, only a prefix that surely holds `cap` tokens is encoded (no token is longer
+  // than MAX_TOKEN_CHARS), so a long message costs the answer's length, not its own.
+  const head = cap === null ? full : full.slice(0, (cap + 1) * MAX_TOKEN_CHARS);
+  let tokens = t.encode(head);
   let content = full;
   let finishReason: EchoAnswer['finishReason'] = 'stop';
-  if (typeof limit === 'number' && limit >= 0 && tokens.length > limit) {
-    tokens = tokens.slice(0, limit);
+  if (cap !== null && tokens.length > cap) {
+    tokens = tokens.slice(0, cap);
     content = t.decode(tokens);
     finishReason = 'length';
+  } else if (head !== full) {
+    tokens = t.encode(full);
   }
-  // OpenAI's chat accounting: 3 tokens per message, 3 to prime the answer.
-  const prompt = messages.reduce((sum, m) => sum + 3 + t.encode(textOf(m?.content)).length, 0) + 3;
+  // OpenAI's chat accounting: 3 tokens per message, 3 to prime the answer (estimated in
+  // bounded time: see TokenEstimator).
+  const estimator = new TokenEstimator();
+  const prompt = messages.reduce((sum, m) => sum + 3 + estimator.count(textOf(m?.content)), 0) + 3;
   return {
     id: `chatcmpl-echo-${randomUUID()}`,
     created: epochSeconds(),
