@@ -88,3 +88,21 @@ export class AnthropicMessageResponseDto {
   @ApiProperty({ type: String, nullable: true }) stop_sequence: string | null;
   @ApiProperty({ type: AnthropicUsageDto }) usage: AnthropicUsageDto;
 }
+
+export class CountMessageTokensRequestDto {
+  @ApiProperty({ example: 'echo', description: 'A catalog alias (GET /v1/models)' })
+  model: string;
+  @ApiProperty({ type: [AnthropicMessageParamDto] }) messages: AnthropicMessageParamDto[];
+  @ApiPropertyOptional({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }],
+    description: 'A string or text blocks',
+  })
+  system?: unknown;
+  @ApiPropertyOptional({ type: [AnthropicToolDto], description: 'Counted as their JSON text' })
+  tools?: AnthropicToolDto[];
+}
+
+export class MessageTokensCountDto {
+  @ApiProperty({ description: 'Tokens of the system prompt, messages and tools', example: 14 })
+  input_tokens: number;
+}
