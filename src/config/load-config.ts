@@ -32,7 +32,7 @@ export interface AppConfig {
     maxBodyBytes: number;
   };
   metrics: { token: string | null };
-  log: { level: EnvValues['LOG_LEVEL']; content: boolean };
+  log: { level: EnvValues['LOG_LEVEL']; format: EnvValues['LOG_FORMAT']; content: boolean };
 }
 
 export class ConfigError extends Error {
@@ -114,7 +114,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       maxBodyBytes: v.UPSTREAM_MAX_BODY_BYTES,
     },
     metrics: { token: orNull(v.METRICS_TOKEN) },
-    log: { level: v.LOG_LEVEL, content: v.LOG_CONTENT },
+    log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT, content: v.LOG_CONTENT },
   });
 }
 
