@@ -11,7 +11,8 @@ import { join } from 'node:path';
  * (npm run build).
  */
 const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
-const ANSI = /\x1b\[[0-9;]*m/g;
+/** Colour codes pino-pretty writes to a terminal. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 async function freePort(): Promise<number> {
   const server = createServer();
