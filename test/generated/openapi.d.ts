@@ -67,6 +67,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** A conversation turn (Chat Completions format); the gateway keeps the history */
     post: operations['C1ChatController_chatCompletions'];
     delete?: never;
     options?: never;
@@ -81,6 +82,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List the caller's conversations, newest first */
     get: operations['ConversationsController_list'];
     put?: never;
     post?: never;
@@ -97,12 +99,15 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Get a conversation with its messages */
     get: operations['ConversationsController_get'];
     put?: never;
     post?: never;
+    /** Delete a conversation and its messages */
     delete: operations['ConversationsController_remove'];
     options?: never;
     head?: never;
+    /** Change a conversation's title or metadata */
     patch: operations['ConversationsController_update'];
     trace?: never;
   };
@@ -115,6 +120,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Fork a conversation at a message (edit and retry, branching) */
     post: operations['ConversationsController_fork'];
     delete?: never;
     options?: never;
@@ -131,7 +137,42 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** A conversation turn (Anthropic Messages format); same history as /c1/chat/completions */
     post: operations['C1MessagesController_createMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the models this key may use (as /v1/models) */
+    get: operations['C1ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/models/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a model (as /v1/models/{id}) */
+    get: operations['C1ModelsController_retrieve'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -145,6 +186,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** The error catalog: every code the gateway can answer */
     get: operations['ErrorsController_list'];
     put?: never;
     post?: never;
@@ -161,6 +203,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Liveness: the process is up */
     get: operations['HealthController_health'];
     put?: never;
     post?: never;
@@ -197,6 +240,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Readiness: the database and each upstream */
     get: operations['HealthController_ready'];
     put?: never;
     post?: never;
@@ -215,6 +259,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** OpenAI Chat Completions, JSON or SSE */
     post: operations['V1ChatController_chatCompletions'];
     delete?: never;
     options?: never;
@@ -231,6 +276,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** OpenAI Embeddings, passed through */
     post: operations['V1ChatController_createEmbeddings'];
     delete?: never;
     options?: never;
@@ -245,6 +291,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** The catalog with constraints and upstream health */
     get: operations['ModelsController_info'];
     put?: never;
     post?: never;
@@ -280,7 +327,25 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Anthropic Messages, JSON or SSE */
     post: operations['V1MessagesController_createMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/messages/count_tokens': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Count the tokens of an Anthropic Messages prompt (countTokens) */
+    post: operations['CountTokensController_count'];
     delete?: never;
     options?: never;
     head?: never;
@@ -294,7 +359,25 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List the models this key may use */
     get: operations['ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/models/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a model (OpenAI models.retrieve) */
+    get: operations['ModelsController_retrieve'];
     put?: never;
     post?: never;
     delete?: never;
@@ -324,15 +407,62 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    AnthropicAutoToolChoiceDto: {
+      disable_parallel_tool_use?: boolean;
+      /** @enum {string} */
+      type: 'auto' | 'any' | 'none';
+    };
+    AnthropicBase64ImageSourceDto: {
+      data: string;
+      /** @enum {string} */
+      media_type: 'image/jpeg' | 'image/png' | 'image/gif' | 'image/webp';
+      /** @enum {string} */
+      type: 'base64';
+    };
+    AnthropicBase64PdfSourceDto: {
+      data: string;
+      /** @enum {string} */
+      media_type: 'application/pdf';
+      /** @enum {string} */
+      type: 'base64';
+    };
+    AnthropicDocumentBlockDto: {
+      source:
+        | components['schemas']['AnthropicBase64PdfSourceDto']
+        | components['schemas']['AnthropicPlainTextSourceDto'];
+      title?: string;
+      /** @enum {string} */
+      type: 'document';
+    };
+    AnthropicImageBlockDto: {
+      source:
+        | components['schemas']['AnthropicBase64ImageSourceDto']
+        | components['schemas']['AnthropicUrlSourceDto'];
+      /** @enum {string} */
+      type: 'image';
+    };
     AnthropicMessageParamDto: {
       /** @description A string, or content blocks: text, image (base64 or url source), document (base64 PDF or text), tool_use, tool_result, thinking */
-      content: string | Record<string, never>[];
+      content:
+        | string
+        | (
+            | components['schemas']['AnthropicTextBlockDto']
+            | components['schemas']['AnthropicImageBlockDto']
+            | components['schemas']['AnthropicDocumentBlockDto']
+            | components['schemas']['AnthropicToolUseBlockDto']
+            | components['schemas']['AnthropicToolResultBlockDto']
+            | components['schemas']['AnthropicThinkingBlockDto']
+          )[];
       /** @enum {string} */
       role: 'user' | 'assistant';
     };
     AnthropicMessageResponseDto: {
       /** @description Content blocks: thinking, text, tool_use */
-      content: Record<string, never>[];
+      content: (
+        | components['schemas']['AnthropicTextBlockDto']
+        | components['schemas']['AnthropicToolUseBlockDto']
+        | components['schemas']['AnthropicThinkingBlockDto']
+      )[];
       /** @example msg_chatcmpl-123 */
       id: string;
       /** @description The alias asked for (translated answers) or the upstream's model name (native) */
@@ -351,10 +481,7 @@ export interface components {
       /** @description Required by the Messages API; raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
       max_tokens: number;
       messages: components['schemas']['AnthropicMessageParamDto'][];
-      /** @description {user_id} */
-      metadata?: {
-        [key: string]: unknown;
-      };
+      metadata?: components['schemas']['AnthropicMetadataDto'];
       /**
        * @description A catalog alias (GET /v1/models)
        * @example echo
@@ -364,15 +491,42 @@ export interface components {
       /** @description Answer as server-sent events */
       stream?: boolean;
       /** @description A string or text blocks */
-      system?: string | Record<string, never>[];
+      system?: string | components['schemas']['AnthropicTextBlockDto'][];
       temperature?: number;
-      /** @description {type: auto | any | tool | none, name?, disable_parallel_tool_use?} */
-      tool_choice?: {
-        [key: string]: unknown;
-      };
+      tool_choice?:
+        | components['schemas']['AnthropicAutoToolChoiceDto']
+        | components['schemas']['AnthropicNamedToolChoiceDto'];
       tools?: components['schemas']['AnthropicToolDto'][];
       top_k?: number;
       top_p?: number;
+    };
+    AnthropicMetadataDto: {
+      /** @description An end user's id, forwarded to anthropic upstreams */
+      user_id?: string;
+    };
+    AnthropicNamedToolChoiceDto: {
+      disable_parallel_tool_use?: boolean;
+      name: string;
+      /** @enum {string} */
+      type: 'tool';
+    };
+    AnthropicPlainTextSourceDto: {
+      data: string;
+      /** @enum {string} */
+      media_type: 'text/plain';
+      /** @enum {string} */
+      type: 'text';
+    };
+    AnthropicTextBlockDto: {
+      text: string;
+      /** @enum {string} */
+      type: 'text';
+    };
+    AnthropicThinkingBlockDto: {
+      signature: string;
+      thinking: string;
+      /** @enum {string} */
+      type: 'thinking';
     };
     AnthropicToolDto: {
       description?: string;
@@ -382,32 +536,83 @@ export interface components {
       };
       name: string;
     };
+    AnthropicToolResultBlockDto: {
+      content?:
+        | string
+        | (
+            | components['schemas']['AnthropicTextBlockDto']
+            | components['schemas']['AnthropicImageBlockDto']
+          )[];
+      is_error?: boolean;
+      tool_use_id: string;
+      /** @enum {string} */
+      type: 'tool_result';
+    };
+    AnthropicToolUseBlockDto: {
+      id: string;
+      /** @description The arguments */
+      input: {
+        [key: string]: unknown;
+      };
+      name: string;
+      /** @enum {string} */
+      type: 'tool_use';
+    };
+    AnthropicUrlSourceDto: {
+      /** @enum {string} */
+      type: 'url';
+      /** @description Forwarded only to models with accepts_image_url */
+      url: string;
+    };
     AnthropicUsageDto: {
       cache_creation_input_tokens?: number | null;
       cache_read_input_tokens?: number | null;
       input_tokens: number;
       output_tokens: number;
     };
+    AudioUrlPartDto: {
+      audio_url: components['schemas']['MediaUrlDto'];
+      /** @enum {string} */
+      type: 'audio_url';
+    };
     C1ChatCompletionRequestDto: {
       /** @description The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation. */
       conversation_id?: string;
       /** @description Only run the turn if this is the conversation's last message (else 409 conversation_conflict). */
       expected_last_message_id?: string;
+      frequency_penalty?: number;
+      logprobs?: boolean;
       /** @description Same bounds as max_tokens */
       max_completion_tokens?: number;
       /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
       max_tokens?: number;
       messages: components['schemas']['ChatMessageDto'][];
       /**
-       * @description A catalog alias (GET /v1/models)
+       * @description A catalog alias; after the first turn, omitted means the conversation's model.
        * @example echo
        */
-      model: string;
+      model?: string;
+      /** @description Answers to generate (1 on /c1: a conversation keeps one answer) */
+      n?: number;
+      parallel_tool_calls?: boolean;
+      presence_penalty?: number;
+      response_format?:
+        | components['schemas']['TextFormatDto']
+        | components['schemas']['JsonObjectFormatDto']
+        | components['schemas']['JsonSchemaFormatDto'];
+      seed?: number;
+      /** @description Up to 4 sequences where the model stops */
+      stop?: string | string[];
       /** @description Answer as server-sent events */
       stream?: boolean;
       stream_options?: components['schemas']['StreamOptionsDto'];
       temperature?: number;
-      tools?: Record<string, never>[];
+      tool_choice?: ('none' | 'auto' | 'required') | components['schemas']['NamedToolChoiceDto'];
+      tools?: components['schemas']['FunctionToolDto'][];
+      top_logprobs?: number;
+      top_p?: number;
+      /** @description An end user's id, forwarded to the upstream */
+      user?: string;
     };
     C1ChatCompletionResponseDto: {
       choices: components['schemas']['ChatCompletionChoiceDto'][];
@@ -422,7 +627,11 @@ export interface components {
     };
     C1MessageResponseDto: {
       /** @description Content blocks: thinking, text, tool_use */
-      content: Record<string, never>[];
+      content: (
+        | components['schemas']['AnthropicTextBlockDto']
+        | components['schemas']['AnthropicToolUseBlockDto']
+        | components['schemas']['AnthropicThinkingBlockDto']
+      )[];
       conversation_id: string;
       /** @example msg_chatcmpl-123 */
       id: string;
@@ -446,10 +655,7 @@ export interface components {
       /** @description Required by the Messages API; raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
       max_tokens: number;
       messages: components['schemas']['AnthropicMessageParamDto'][];
-      /** @description {user_id} */
-      metadata?: {
-        [key: string]: unknown;
-      };
+      metadata?: components['schemas']['AnthropicMetadataDto'];
       /**
        * @description A catalog alias; after the first turn, omitted means the conversation's model.
        * @example echo
@@ -459,12 +665,11 @@ export interface components {
       /** @description Answer as server-sent events */
       stream?: boolean;
       /** @description A string or text blocks */
-      system?: string | Record<string, never>[];
+      system?: string | components['schemas']['AnthropicTextBlockDto'][];
       temperature?: number;
-      /** @description {type: auto | any | tool | none, name?, disable_parallel_tool_use?} */
-      tool_choice?: {
-        [key: string]: unknown;
-      };
+      tool_choice?:
+        | components['schemas']['AnthropicAutoToolChoiceDto']
+        | components['schemas']['AnthropicNamedToolChoiceDto'];
       tools?: components['schemas']['AnthropicToolDto'][];
       top_k?: number;
       top_p?: number;
@@ -509,6 +714,7 @@ export interface components {
         | 'missing_authorization'
         | 'missing_field'
         | 'model_access_denied'
+        | 'model_not_found'
         | 'model_not_in_allowlist'
         | 'no_active_turn'
         | 'node_role_required'
@@ -532,17 +738,24 @@ export interface components {
       typical_param: string | null;
     };
     ChatCompletionChoiceDto: {
+      /** @description stop, length, tool_calls, content_filter (or a server-specific reason) */
       finish_reason: string | null;
       index: number;
+      /** @description Token log probabilities when the request asked for logprobs */
+      logprobs?: components['schemas']['ChoiceLogprobsDto'] | null;
       message: components['schemas']['ChatCompletionMessageDto'];
     };
     ChatCompletionMessageDto: {
       content: string | null;
+      /** @description The model's visible reasoning, when the server sends it */
+      reasoning_content?: string;
       /** @enum {string} */
       role: 'assistant';
-      tool_calls?: Record<string, never>[];
+      tool_calls?: components['schemas']['ToolCallDto'][];
     };
     ChatCompletionRequestDto: {
+      frequency_penalty?: number;
+      logprobs?: boolean;
       /** @description Same bounds as max_tokens */
       max_completion_tokens?: number;
       /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
@@ -553,11 +766,27 @@ export interface components {
        * @example echo
        */
       model: string;
+      /** @description Answers to generate (1 on /c1: a conversation keeps one answer) */
+      n?: number;
+      parallel_tool_calls?: boolean;
+      presence_penalty?: number;
+      response_format?:
+        | components['schemas']['TextFormatDto']
+        | components['schemas']['JsonObjectFormatDto']
+        | components['schemas']['JsonSchemaFormatDto'];
+      seed?: number;
+      /** @description Up to 4 sequences where the model stops */
+      stop?: string | string[];
       /** @description Answer as server-sent events */
       stream?: boolean;
       stream_options?: components['schemas']['StreamOptionsDto'];
       temperature?: number;
-      tools?: Record<string, never>[];
+      tool_choice?: ('none' | 'auto' | 'required') | components['schemas']['NamedToolChoiceDto'];
+      tools?: components['schemas']['FunctionToolDto'][];
+      top_logprobs?: number;
+      top_p?: number;
+      /** @description An end user's id, forwarded to the upstream */
+      user?: string;
     };
     ChatCompletionResponseDto: {
       choices: components['schemas']['ChatCompletionChoiceDto'][];
@@ -570,13 +799,27 @@ export interface components {
       usage: components['schemas']['UsageDto'];
     };
     ChatMessageDto: {
-      /** @description A string, or content parts (text, image_url with a data: URI or, for models that accept them, an http(s) URL; input_audio; audio_url/video_url/file with inline data only) */
-      content?: (string | Record<string, never>[]) | null;
+      /** @description A string, or content parts (text, image_url with a data: URI or, for models that accept them, an http(s) URL; input_audio; audio_url/video_url/file with inline data only). null: an assistant message with tool_calls only. */
+      content?:
+        | (string | null)
+        | (
+            | components['schemas']['TextPartDto']
+            | components['schemas']['ImageUrlPartDto']
+            | components['schemas']['InputAudioPartDto']
+            | components['schemas']['FilePartDto']
+            | components['schemas']['AudioUrlPartDto']
+            | components['schemas']['VideoUrlPartDto']
+          )[];
       name?: string;
       /** @enum {string} */
       role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+      /** @description tool: the id of the call this message answers */
       tool_call_id?: string;
-      tool_calls?: Record<string, never>[];
+      /** @description assistant: the tools it called */
+      tool_calls?: components['schemas']['ToolCallDto'][];
+    };
+    ChoiceLogprobsDto: {
+      content: components['schemas']['TokenLogprobDto'][] | null;
     };
     ComponentCheckDto: {
       /** @enum {string} */
@@ -611,7 +854,16 @@ export interface components {
     };
     ConversationMessageDto: {
       /** @description OpenAI-style content: a string, or an array of content parts. */
-      content: (string | Record<string, never>[]) | null;
+      content:
+        | (string | null)
+        | (
+            | components['schemas']['TextPartDto']
+            | components['schemas']['ImageUrlPartDto']
+            | components['schemas']['InputAudioPartDto']
+            | components['schemas']['FilePartDto']
+            | components['schemas']['AudioUrlPartDto']
+            | components['schemas']['VideoUrlPartDto']
+          )[];
       /** @description Unix seconds */
       created_at: number;
       error: components['schemas']['MessageErrorDto'] | null;
@@ -625,9 +877,9 @@ export interface components {
       /** @enum {string} */
       status: 'pending' | 'completed' | 'incomplete' | 'failed';
       tool_call_id?: string;
-      tool_calls?: Record<string, never>[];
+      tool_calls?: components['schemas']['ToolCallDto'][];
       /** @description Tool results stored inside this (user) message, as OpenAI tool messages. */
-      tool_results?: Record<string, never>[];
+      tool_results?: components['schemas']['ChatMessageDto'][];
       usage: components['schemas']['UsageDto'] | null;
     };
     ConversationResponseDto: {
@@ -647,6 +899,18 @@ export interface components {
       title: string | null;
       /** @description Unix seconds */
       updated_at: number;
+    };
+    CountMessageTokensRequestDto: {
+      messages: components['schemas']['AnthropicMessageParamDto'][];
+      /**
+       * @description A catalog alias (GET /v1/models)
+       * @example echo
+       */
+      model: string;
+      /** @description A string or text blocks */
+      system?: string | components['schemas']['AnthropicTextBlockDto'][];
+      /** @description Counted as their JSON text */
+      tools?: components['schemas']['AnthropicToolDto'][];
     };
     CreateKeyDto: {
       /**
@@ -734,7 +998,11 @@ export interface components {
       model: string;
       /** @enum {string} */
       object: 'list';
-      usage: components['schemas']['UsageDto'];
+      usage: components['schemas']['EmbeddingsUsageDto'];
+    };
+    EmbeddingsUsageDto: {
+      prompt_tokens: number;
+      total_tokens: number;
     };
     ErrorBodyDto: {
       /** @enum {string} */
@@ -762,6 +1030,7 @@ export interface components {
         | 'missing_authorization'
         | 'missing_field'
         | 'model_access_denied'
+        | 'model_not_found'
         | 'model_not_in_allowlist'
         | 'no_active_turn'
         | 'node_role_required'
@@ -798,13 +1067,53 @@ export interface components {
     ErrorEnvelopeDto: {
       error: components['schemas']['ErrorBodyDto'];
     };
+    FileDataDto: {
+      /** @description A data: URI (inline only; URLs are refused) */
+      file_data?: string;
+      filename?: string;
+    };
+    FilePartDto: {
+      file: components['schemas']['FileDataDto'];
+      /** @enum {string} */
+      type: 'file';
+    };
     ForkConversationDto: {
       /** @description The last message the new conversation keeps (inclusive). */
       message_id: string;
     };
+    FunctionCallDto: {
+      /** @description The arguments as JSON text, as the model produced them */
+      arguments: string;
+      name: string;
+    };
+    FunctionDefinitionDto: {
+      description?: string;
+      name: string;
+      /** @description JSON schema of the arguments */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      strict?: boolean;
+    };
+    FunctionToolDto: {
+      function: components['schemas']['FunctionDefinitionDto'];
+      /** @enum {string} */
+      type: 'function';
+    };
     HealthResponseDto: {
       /** @example ok */
       status: string;
+    };
+    ImageUrlDto: {
+      /** @enum {string} */
+      detail?: 'auto' | 'low' | 'high';
+      /** @description A data: URI (image/jpeg, png, webp, gif; checked), or an http(s) URL for models with accepts_image_url */
+      url: string;
+    };
+    ImageUrlPartDto: {
+      image_url: components['schemas']['ImageUrlDto'];
+      /** @enum {string} */
+      type: 'image_url';
     };
     InfoResponseDto: {
       /** @description True when serving the built-in dev catalog (no MODELS_FILE) */
@@ -812,6 +1121,34 @@ export interface components {
       models: components['schemas']['ModelInfoDto'][];
       /** @enum {string} */
       object: 'parley.info';
+    };
+    InputAudioDto: {
+      /** @description Base64 audio */
+      data: string;
+      /** @enum {string} */
+      format: 'wav' | 'mp3';
+    };
+    InputAudioPartDto: {
+      input_audio: components['schemas']['InputAudioDto'];
+      /** @enum {string} */
+      type: 'input_audio';
+    };
+    JsonObjectFormatDto: {
+      /** @enum {string} */
+      type: 'json_object';
+    };
+    JsonSchemaDto: {
+      description?: string;
+      name: string;
+      schema?: {
+        [key: string]: unknown;
+      };
+      strict?: boolean;
+    };
+    JsonSchemaFormatDto: {
+      json_schema: components['schemas']['JsonSchemaDto'];
+      /** @enum {string} */
+      type: 'json_schema';
     };
     KeyListResponseDto: {
       data: components['schemas']['KeyResponseDto'][];
@@ -851,9 +1188,20 @@ export interface components {
       /** @description Sums over every matching row */
       totals: components['schemas']['UsageTotalsDto'];
     };
+    MediaUrlDto: {
+      /** @description A data: URI: URLs are refused (media_url_not_supported) */
+      url: string;
+    };
     MessageErrorDto: {
       /** @example upstream_error */
       code: string;
+    };
+    MessageTokensCountDto: {
+      /**
+       * @description Tokens of the system prompt, messages and tools
+       * @example 14
+       */
+      input_tokens: number;
     };
     ModelConstraintsDto: {
       accepts_image_url: boolean;
@@ -888,6 +1236,14 @@ export interface components {
       object: 'model';
       /** @example parley */
       owned_by: string;
+    };
+    NamedFunctionDto: {
+      name: string;
+    };
+    NamedToolChoiceDto: {
+      function: components['schemas']['NamedFunctionDto'];
+      /** @enum {string} */
+      type: 'function';
     };
     QuotaStatusDto: {
       /** @example 1000000 */
@@ -929,6 +1285,21 @@ export interface components {
       /** @description Receive the final usage-only chunk */
       include_usage?: boolean;
     };
+    TextFormatDto: {
+      /** @enum {string} */
+      type: 'text';
+    };
+    TextPartDto: {
+      text: string;
+      /** @enum {string} */
+      type: 'text';
+    };
+    TokenLogprobDto: {
+      bytes: number[] | null;
+      logprob: number;
+      token: string;
+      top_logprobs: components['schemas']['TopLogprobDto'][];
+    };
     TokenQuotaDto: {
       /** @example 1000000 */
       limit: number;
@@ -937,6 +1308,17 @@ export interface components {
        * @enum {string}
        */
       period: 'day' | 'month' | 'total';
+    };
+    ToolCallDto: {
+      function: components['schemas']['FunctionCallDto'];
+      id: string;
+      /** @enum {string} */
+      type: 'function';
+    };
+    TopLogprobDto: {
+      bytes: number[] | null;
+      logprob: number;
+      token: string;
     };
     UpdateConversationDto: {
       /** @description Up to 16 string values (keys ≤ 64 characters); replaces the whole object; null clears it. */
@@ -1037,11 +1419,31 @@ export interface components {
       /** @example 1540 */
       total_tokens: number;
     };
+    VideoUrlPartDto: {
+      /** @enum {string} */
+      type: 'video_url';
+      video_url: components['schemas']['MediaUrlDto'];
+    };
   };
   responses: never;
   parameters: never;
   requestBodies: never;
-  headers: never;
+  headers: {
+    /** @description Seconds to wait before retrying (429, 503). */
+    'retry-after': number;
+    /** @description The conversation this turn belongs to (new or continued). */
+    'x-conversation-id': string;
+    /** @description What the gateway changed in the request, comma-separated: max_tokens_floored=<N>, max_tokens_capped=<N>, history_truncated=<N>. */
+    'x-parley-applied': string;
+    /** @description The key's token-bucket size (burst). */
+    'x-ratelimit-limit': number;
+    /** @description Requests left in the bucket after this one. */
+    'x-ratelimit-remaining': number;
+    /** @description Seconds until the bucket is full again. */
+    'x-ratelimit-reset': number;
+    /** @description The request's id: the client's x-request-id when sane, else generated. In every log line. */
+    'x-request-id': string;
+  };
   pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1063,6 +1465,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1072,6 +1478,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1081,6 +1491,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1090,6 +1501,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1113,6 +1529,10 @@ export interface operations {
     responses: {
       201: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1122,6 +1542,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1131,6 +1555,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1140,6 +1565,23 @@ export interface operations {
       /** @description key_already_exists */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1149,6 +1591,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1170,6 +1617,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1179,6 +1630,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1188,6 +1640,10 @@ export interface operations {
       /** @description key_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1197,6 +1653,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1218,6 +1679,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1227,6 +1692,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1236,6 +1702,10 @@ export interface operations {
       /** @description key_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1245,6 +1715,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1270,6 +1745,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1279,6 +1758,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1288,6 +1771,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1297,6 +1781,23 @@ export interface operations {
       /** @description key_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1306,6 +1807,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1336,6 +1842,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1345,6 +1855,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1354,6 +1868,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1363,6 +1878,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1394,6 +1914,12 @@ export interface operations {
       /** @description The upstream answer with conversation_id; x-conversation-id header. Streams: server-sent events as on /v1. */
       200: {
         headers: {
+          'x-conversation-id': components['headers']['x-conversation-id'];
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1404,6 +1930,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1414,6 +1944,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1423,6 +1954,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1433,6 +1968,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1443,6 +1982,10 @@ export interface operations {
       /** @description conversation_busy, conversation_conflict */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1450,9 +1993,27 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
-      /** @description rate_limit_exceeded */
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1462,6 +2023,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1472,6 +2037,10 @@ export interface operations {
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1482,6 +2051,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1492,6 +2066,10 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1518,6 +2096,10 @@ export interface operations {
       /** @description Newest first */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1527,6 +2109,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1536,6 +2122,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1545,6 +2132,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1554,6 +2145,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1563,6 +2159,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1585,6 +2185,10 @@ export interface operations {
       /** @description With its messages, in order */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1594,6 +2198,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1603,6 +2208,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1612,6 +2221,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1621,6 +2234,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1630,6 +2248,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1651,6 +2273,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1660,6 +2286,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1669,6 +2296,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1678,6 +2309,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1687,6 +2322,10 @@ export interface operations {
       /** @description conversation_busy */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1696,6 +2335,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1705,6 +2349,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1730,6 +2378,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1739,6 +2391,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1748,6 +2404,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1757,6 +2414,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1766,6 +2427,23 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1775,6 +2453,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1784,6 +2467,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1810,6 +2497,10 @@ export interface operations {
       /** @description A new conversation holding the history up to and including message_id */
       201: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1819,6 +2510,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1828,6 +2523,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1837,6 +2533,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1846,6 +2546,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1855,6 +2559,23 @@ export interface operations {
       /** @description conversation_busy */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1864,6 +2585,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1873,6 +2599,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1904,6 +2634,12 @@ export interface operations {
       /** @description The Anthropic message with conversation_id; x-conversation-id header. Streams: the Messages event sequence as on /v1/messages. */
       200: {
         headers: {
+          'x-conversation-id': components['headers']['x-conversation-id'];
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1914,6 +2650,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1924,6 +2664,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1933,6 +2674,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1943,6 +2688,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1953,6 +2702,10 @@ export interface operations {
       /** @description conversation_busy, conversation_conflict */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1960,9 +2713,27 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1972,6 +2743,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1982,6 +2757,10 @@ export interface operations {
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1992,6 +2771,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2002,11 +2786,153 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  C1ModelsController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The models this key may use (as GET /v1/models); also at /c1/v1/models */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelListResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  C1ModelsController_retrieve: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A catalog alias, as listed by GET /v1/models */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description As GET /v1/models/{id} */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelObjectDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_not_found */
+      404: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };
@@ -2023,6 +2949,7 @@ export interface operations {
       /** @description Every error code Parley returns */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2043,6 +2970,7 @@ export interface operations {
       /** @description The process is up */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2063,6 +2991,7 @@ export interface operations {
       /** @description Prometheus text exposition format */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2072,6 +3001,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2092,6 +3022,7 @@ export interface operations {
       /** @description Ready to serve */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2101,6 +3032,8 @@ export interface operations {
       /** @description Not ready */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2125,6 +3058,11 @@ export interface operations {
       /** @description The upstream answer, passed through. With stream: true, server-sent events ending with data: [DONE], or with one data: {"error": …} event when the stream fails after it started. */
       200: {
         headers: {
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2135,6 +3073,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2145,6 +3087,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2155,6 +3098,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2162,9 +3109,40 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2175,6 +3153,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2185,6 +3168,10 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2210,6 +3197,10 @@ export interface operations {
       /** @description The upstream answer, passed through */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2219,6 +3210,10 @@ export interface operations {
       /** @description invalid_field, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2228,6 +3223,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2237,6 +3233,37 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2246,6 +3273,10 @@ export interface operations {
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2255,6 +3286,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2264,6 +3300,10 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2284,6 +3324,10 @@ export interface operations {
       /** @description The catalog with constraints and per-upstream health as last seen (no keys, no credentials) */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2293,6 +3337,34 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2312,6 +3384,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2321,6 +3397,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2330,6 +3410,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2339,6 +3420,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2348,6 +3433,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2372,6 +3462,11 @@ export interface operations {
       /** @description The Anthropic Messages answer (translated from an openai upstream, passed through from an anthropic one). With stream: true, the Messages event sequence (message_start … message_stop), or an event: error carrying the catalog error when the stream fails after it started. */
       200: {
         headers: {
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2382,6 +3477,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2392,6 +3491,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2402,6 +3502,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2409,9 +3513,40 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2422,6 +3557,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2432,11 +3572,106 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  CountTokensController_count: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CountMessageTokensRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The prompt's size in tokens, counted by the gateway's tokenizer (o200k_base): an estimate within a few percent for most open models. Also served at /c1/v1/messages/count_tokens. */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MessageTokensCountDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };
@@ -2453,6 +3688,10 @@ export interface operations {
       /** @description The models this key may use, in the OpenAI list format */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2462,6 +3701,111 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ModelsController_retrieve: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A catalog alias, as listed by GET /v1/models */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The model, in the OpenAI format */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelObjectDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_not_found */
+      404: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2490,6 +3834,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2499,6 +3847,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2508,6 +3860,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2517,6 +3870,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2526,6 +3883,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {

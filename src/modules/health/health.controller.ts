@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Optional, Res } from '@nestjs/common';
 import {
   ApiOkResponse,
+  ApiOperation,
   ApiProperty,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -37,6 +38,7 @@ export class HealthController {
   ) {}
 
   @Get('healthz')
+  @ApiOperation({ summary: 'Liveness: the process is up' })
   @Public()
   @ApiOkResponse({ type: HealthResponseDto, description: 'The process is up' })
   health(): HealthResponseDto {
@@ -45,6 +47,7 @@ export class HealthController {
 
   /** 200 while the database answers and at least one upstream is reachable; 503 otherwise. */
   @Get('readyz')
+  @ApiOperation({ summary: 'Readiness: the database and each upstream' })
   @Public()
   @ApiOkResponse({ type: ReadinessResponseDto, description: 'Ready to serve' })
   @ApiServiceUnavailableResponse({ type: ReadinessResponseDto, description: 'Not ready' })

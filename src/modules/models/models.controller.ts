@@ -1,5 +1,11 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExcludeEndpoint,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
@@ -24,6 +30,7 @@ export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 
   @Get('models')
+  @ApiOperation({ summary: 'List the models this key may use' })
   @ApiOkResponse({
     type: ModelListResponseDto,
     description: 'The models this key may use, in the OpenAI list format',
@@ -33,6 +40,7 @@ export class ModelsController {
   }
 
   @Get('models/:id')
+  @ApiOperation({ summary: 'Get a model (OpenAI models.retrieve)' })
   @ApiParam(MODEL_ID)
   @ApiOkResponse({ type: ModelObjectDto, description: 'The model, in the OpenAI format' })
   @ApiErrors('model_not_found')
@@ -41,6 +49,7 @@ export class ModelsController {
   }
 
   @Get('info')
+  @ApiOperation({ summary: 'The catalog with constraints and upstream health' })
   @ApiOkResponse({
     type: InfoResponseDto,
     description:
@@ -64,6 +73,7 @@ export class C1ModelsController {
   constructor(private readonly models: ModelsService) {}
 
   @Get('models')
+  @ApiOperation({ summary: 'List the models this key may use (as /v1/models)' })
   @ApiOkResponse({
     type: ModelListResponseDto,
     description: 'The models this key may use (as GET /v1/models); also at /c1/v1/models',
@@ -79,6 +89,7 @@ export class C1ModelsController {
   }
 
   @Get('models/:id')
+  @ApiOperation({ summary: 'Get a model (as /v1/models/{id})' })
   @ApiParam(MODEL_ID)
   @ApiOkResponse({ type: ModelObjectDto, description: 'As GET /v1/models/{id}' })
   @ApiErrors('model_not_found')

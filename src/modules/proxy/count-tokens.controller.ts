@@ -1,5 +1,5 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -24,6 +24,7 @@ export class CountTokensController {
   constructor(private readonly counter: CountTokensService) {}
 
   @Post('v1/messages/count_tokens')
+  @ApiOperation({ summary: 'Count the tokens of an Anthropic Messages prompt (countTokens)' })
   @HttpCode(200)
   @ApiBody({ type: CountMessageTokensRequestDto })
   @ApiOkResponse({
