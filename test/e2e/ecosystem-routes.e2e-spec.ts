@@ -55,9 +55,12 @@ describe('routes clients expect', () => {
       const error: unknown = await client.models.retrieve('gpt-nope').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.NotFoundError);
       expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
-      expectApiError(await gw.get('/v1/models/gpt-nope'), 404, 'model_not_found', {
-        param: 'model',
-      });
+      const res = await gw.get('/v1/models/gpt-nope');
+      expectApiError(res, 404, 'model_not_found', { param: 'model' });
+      // The headers the OpenAPI document promises on every authenticated response.
+      for (const name of ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining']) {
+        expect([name, res.headers.get(name)]).toEqual([name, expect.any(String)]);
+      }
     });
 
     it("hides a catalog model outside the key's allowed models behind the same 404", async () => {
