@@ -196,4 +196,18 @@ describe('routes clients expect', () => {
       );
     });
   });
+
+  it('refuses /c1/messages (both paths) with insufficient_quota once the quota is used up', async () => {
+    const { key } = await createKey(gw, { token_quota: { limit: 1, period: 'total' } });
+    const chat = { model: 'llama', messages: [{ role: 'user', content: 'spend it' }] };
+    expect((await gw.post('/v1/chat/completions', chat, { key })).status).toBe(200);
+    const before = upstream.received.length;
+    const turn = { model: 'llama', max_tokens: 16, messages: [{ role: 'user', content: 'more' }] };
+    expectApiError(await gw.post('/c1/messages', turn, { key }), 429, 'insufficient_quota');
+    expectApiError(await gw.post('/c1/v1/messages', turn, { key }), 429, 'insufficient_quota');
+    expect(upstream.received.length).toBe(before);
+    // Counting tokens sends nothing upstream: it stays open to a key over its quota.
+    const counted = await gw.post('/v1/messages/count_tokens', turn, { key });
+    expect(counted.status).toBe(200);
+  });
 });

@@ -2726,7 +2726,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
         };
       };
-      /** @description rate_limit_exceeded */
+      /** @description insufficient_quota, rate_limit_exceeded */
       429: {
         headers: {
           'retry-after': components['headers']['retry-after'];

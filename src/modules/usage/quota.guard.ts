@@ -18,6 +18,8 @@ export const METERED_ROUTES: ReadonlySet<string> = new Set([
   '/v1/messages',
   '/v1/embeddings',
   '/c1/chat/completions',
+  '/c1/messages',
+  '/c1/v1/messages',
 ]);
 
 const PERIOD_WORDS = { day: 'today (UTC)', month: 'this month (UTC)', total: 'in total' } as const;
