@@ -30,6 +30,7 @@ import {
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
+import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
   firstUserText,
@@ -119,6 +120,7 @@ export class C1TurnService {
     private readonly cache: HistoryCache,
     private readonly lifecycle: LifecycleService,
     private readonly reaper: TurnReaper,
+    private readonly resentHistory: ResentHistoryReconciler,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -160,7 +162,6 @@ export class C1TurnService {
       headers: request.headers,
     });
     request.modelAlias = prepared.chat.model.alias;
-    const split = wire.splitTurn(prepared, conversation === null);
 
     if (idempotencyKey && fingerprint) {
       const previous = await this.repository.findIdempotencyKey(
@@ -174,6 +175,9 @@ export class C1TurnService {
       }
     }
 
+    // After the replay check: a retried resend must find its stored answer, not a history
+    // that has grown by it.
+    const split = await this.resentHistory.splitTurn(wire, prepared, conversation, fields);
     const turn = await this.repository.startTurn({
       userId: auth.userId,
       conversationId: conversation?.id ?? null,

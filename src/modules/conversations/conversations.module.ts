@@ -10,6 +10,7 @@ import { ConversationsController } from 'src/modules/conversations/conversations
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 
@@ -24,6 +25,7 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
     ChatTurnWire,
     MessagesTurnWire,
     TurnReaper,
+    ResentHistoryReconciler,
     {
       provide: HistoryCache,
       inject: [APP_CONFIG],
