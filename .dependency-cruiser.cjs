@@ -70,10 +70,12 @@ module.exports = {
     exclude: { path: '\\.spec\\.ts$' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
+    // Resolve as TypeScript does with `moduleResolution: node`: package `exports` maps ignored.
     enhancedResolveOptions: {
-      exportsFields: ['exports'],
+      exportsFields: [],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
       mainFields: ['main', 'types', 'typings'],
+      extensions: ['.ts', '.d.ts', '.js', '.json'],
     },
   },
 };

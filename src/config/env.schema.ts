@@ -303,6 +303,11 @@ export const ENV_SCHEMA = {
     default: 'info',
     doc: 'Log level.',
   }),
+  LOG_FORMAT: setting({
+    parse: oneOf('auto', 'json', 'pretty'),
+    default: 'auto',
+    doc: 'Log lines as JSON, or readable (`pretty`, colours). `auto`: pretty when stdout is a terminal, JSON otherwise.',
+  }),
   LOG_CONTENT: setting({
     parse: bool,
     default: false,

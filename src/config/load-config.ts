@@ -44,7 +44,7 @@ export interface AppConfig {
   };
   metrics: { token: string | null; cacheMs: number; scrapesPerSecond: number };
   fleet: { scrapeIntervalMs: number; nodeStaleMs: number; affinityQueueMargin: number };
-  log: { level: EnvValues['LOG_LEVEL']; content: boolean };
+  log: { level: EnvValues['LOG_LEVEL']; format: EnvValues['LOG_FORMAT']; content: boolean };
 }
 
 export class ConfigError extends Error {
@@ -146,7 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       nodeStaleMs: secs(v.FLEET_NODE_STALE_SECS),
       affinityQueueMargin: v.FLEET_AFFINITY_QUEUE_MARGIN,
     },
-    log: { level: v.LOG_LEVEL, content: v.LOG_CONTENT },
+    log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT, content: v.LOG_CONTENT },
   });
 }
 

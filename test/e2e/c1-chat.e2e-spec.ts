@@ -469,7 +469,7 @@ describe('/c1/chat/completions', () => {
     expect(stored).toHaveLength(11);
   });
 
-  it('refuses a system message after the first turn', async () => {
+  it('refuses a system prompt the conversation does not have: 409 conversation_conflict', async () => {
     const { id } = await newConversation('sys later');
     const res = await gw.post(
       '/c1/chat/completions',
@@ -481,7 +481,22 @@ describe('/c1/chat/completions', () => {
       },
       { headers: { 'x-conversation-id': id } },
     );
-    expectApiError(res, 400, 'invalid_field', { param: 'messages[0].role' });
+    expectApiError(res, 409, 'conversation_conflict', { param: 'messages[0]' });
+  });
+
+  it('still refuses a system message after the start of the turn', async () => {
+    const { id } = await newConversation('sys in the middle');
+    const res = await gw.post(
+      '/c1/chat/completions',
+      {
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'system', content: 'new rules' },
+        ],
+      },
+      { headers: { 'x-conversation-id': id } },
+    );
+    expectApiError(res, 400, 'invalid_field', { param: 'messages[1].role' });
   });
 
   it('stores tool calls and forwards them with the tool results on the next turn', async () => {

@@ -250,8 +250,12 @@ describe('/c1/messages', () => {
         resume(id),
       ),
     );
-    expect(system).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((system.error as any).error).toMatchObject({ code: 'invalid_field', param: 'system' });
+    // A system prompt on a later turn is read as a resent history that contradicts the stored one.
+    expect(system).toBeInstanceOf(Anthropic.ConflictError);
+    expect((system.error as any).error).toMatchObject({
+      code: 'conversation_conflict',
+      param: 'system',
+    });
 
     const badBlock = await anthropicSdkError(
       anthropic.messages.create(

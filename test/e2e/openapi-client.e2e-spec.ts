@@ -105,4 +105,115 @@ describe('a typed client generated from openapi/openapi.json', () => {
     expect(bad.error?.error).toMatchObject({ code: 'invalid_field', param: 'name' });
     expect((await user.GET('/v1/me')).data?.user_id).toBe('default');
   });
+
+  // No cast below: these calls compile only because the document types tools, content parts,
+  // tool calls, Anthropic blocks and the /c1 fields (npm run typecheck checks them).
+  const PNG =
+    'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+  it('sends chat requests with content parts, tools, tool choice and a response format', async () => {
+    const user = createClient<paths>({
+      baseUrl: gw.url,
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    const { data, response } = await user.POST('/v1/chat/completions', {
+      body: {
+        model: 'echo',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'call_1', type: 'function', function: { name: 'look', arguments: '{}' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'a red pixel' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is in this image?' },
+              { type: 'image_url', image_url: { url: PNG, detail: 'low' } },
+            ],
+          },
+        ],
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'look',
+              description: 'Looks at the image',
+              parameters: { type: 'object', properties: {} },
+            },
+          },
+        ],
+        tool_choice: 'auto',
+        response_format: { type: 'text' },
+        stop: ['\n\n'],
+        top_p: 1,
+        seed: 7,
+        user: 'typed-user',
+        stream_options: { include_usage: true },
+      },
+    });
+    expect(response.status).toBe(200);
+    const choice = data?.choices[0];
+    expect(choice?.message.content).toBe('What is in this image?');
+    expect(choice?.message.tool_calls?.map((c) => c.function.name) ?? []).toEqual([]);
+    expect(response.headers.get('x-request-id')).toEqual(expect.any(String));
+  });
+
+  it('continues a /c1 conversation without naming the model, and counts Anthropic tokens', async () => {
+    const user = createClient<paths>({
+      baseUrl: gw.url,
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    const first = await user.POST('/c1/chat/completions', {
+      body: { model: 'echo', messages: [{ role: 'user', content: 'typed hello' }] },
+    });
+    const id = first.data?.conversation_id;
+    expect(first.response.headers.get('x-conversation-id')).toBe(id);
+    const second = await user.POST('/c1/chat/completions', {
+      body: { conversation_id: id, messages: [{ role: 'user', content: 'typed again' }] },
+    });
+    expect(second.data?.choices[0].message.content).toBe('typed again');
+    const conversation = await user.GET('/c1/conversations/{id}', {
+      params: { path: { id: id ?? '' } },
+    });
+    expect(conversation.data?.messages.map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
+
+    const anthropic = await user.POST('/v1/messages', {
+      body: {
+        model: 'echo',
+        max_tokens: 64,
+        system: [{ type: 'text', text: 'Be brief.' }],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Describe' },
+              {
+                type: 'image',
+                source: { type: 'base64', media_type: 'image/png', data: PNG.split(',')[1] },
+              },
+            ],
+          },
+        ],
+        tool_choice: { type: 'auto' },
+      },
+    });
+    const block = anthropic.data?.content[0];
+    expect(block?.type === 'text' ? block.text : null).toBe('Describe');
+    const counted = await user.POST('/v1/messages/count_tokens', {
+      body: { model: 'echo', messages: [{ role: 'user', content: 'Hello there' }] },
+    });
+    expect(counted.data?.input_tokens).toBe(8);
+    const model = await user.GET('/v1/models/{id}', { params: { path: { id: 'echo' } } });
+    expect(model.data?.id).toBe('echo');
+  });
 });

@@ -205,6 +205,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** A conversation turn (Chat Completions format); the gateway keeps the history */
     post: operations['C1ChatController_chatCompletions'];
     delete?: never;
     options?: never;
@@ -219,6 +220,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List the caller's conversations, newest first */
     get: operations['ConversationsController_list'];
     put?: never;
     post?: never;
@@ -235,12 +237,15 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Get a conversation with its messages */
     get: operations['ConversationsController_get'];
     put?: never;
     post?: never;
+    /** Delete a conversation and its messages */
     delete: operations['ConversationsController_remove'];
     options?: never;
     head?: never;
+    /** Change a conversation's title or metadata */
     patch: operations['ConversationsController_update'];
     trace?: never;
   };
@@ -253,6 +258,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Fork a conversation at a message (edit and retry, branching) */
     post: operations['ConversationsController_fork'];
     delete?: never;
     options?: never;
@@ -269,7 +275,42 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** A conversation turn (Anthropic Messages format); same history as /c1/chat/completions */
     post: operations['C1MessagesController_createMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the models this key may use (as /v1/models) */
+    get: operations['C1ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/models/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a model (as /v1/models/{id}) */
+    get: operations['C1ModelsController_retrieve'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -283,6 +324,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** The error catalog: every code the gateway can answer */
     get: operations['ErrorsController_list'];
     put?: never;
     post?: never;
@@ -299,6 +341,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Liveness: the process is up */
     get: operations['HealthController_health'];
     put?: never;
     post?: never;
@@ -335,6 +378,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Readiness: the database and each upstream */
     get: operations['HealthController_ready'];
     put?: never;
     post?: never;
@@ -353,6 +397,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** OpenAI Chat Completions, JSON or SSE */
     post: operations['V1ChatController_chatCompletions'];
     delete?: never;
     options?: never;
@@ -369,6 +414,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** OpenAI Embeddings, passed through */
     post: operations['V1ChatController_createEmbeddings'];
     delete?: never;
     options?: never;
@@ -383,6 +429,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** The catalog with constraints and upstream health */
     get: operations['ModelsController_info'];
     put?: never;
     post?: never;
@@ -418,7 +465,25 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Anthropic Messages, JSON or SSE */
     post: operations['V1MessagesController_createMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/messages/count_tokens': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Count the tokens of an Anthropic Messages prompt (countTokens) */
+    post: operations['CountTokensController_count'];
     delete?: never;
     options?: never;
     head?: never;
@@ -432,7 +497,25 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List the models this key may use */
     get: operations['ModelsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/models/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a model (OpenAI models.retrieve) */
+    get: operations['ModelsController_retrieve'];
     put?: never;
     post?: never;
     delete?: never;
@@ -462,15 +545,62 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    AnthropicAutoToolChoiceDto: {
+      disable_parallel_tool_use?: boolean;
+      /** @enum {string} */
+      type: 'auto' | 'any' | 'none';
+    };
+    AnthropicBase64ImageSourceDto: {
+      data: string;
+      /** @enum {string} */
+      media_type: 'image/jpeg' | 'image/png' | 'image/gif' | 'image/webp';
+      /** @enum {string} */
+      type: 'base64';
+    };
+    AnthropicBase64PdfSourceDto: {
+      data: string;
+      /** @enum {string} */
+      media_type: 'application/pdf';
+      /** @enum {string} */
+      type: 'base64';
+    };
+    AnthropicDocumentBlockDto: {
+      source:
+        | components['schemas']['AnthropicBase64PdfSourceDto']
+        | components['schemas']['AnthropicPlainTextSourceDto'];
+      title?: string;
+      /** @enum {string} */
+      type: 'document';
+    };
+    AnthropicImageBlockDto: {
+      source:
+        | components['schemas']['AnthropicBase64ImageSourceDto']
+        | components['schemas']['AnthropicUrlSourceDto'];
+      /** @enum {string} */
+      type: 'image';
+    };
     AnthropicMessageParamDto: {
       /** @description A string, or content blocks: text, image (base64 or url source), document (base64 PDF or text), tool_use, tool_result, thinking */
-      content: string | Record<string, never>[];
+      content:
+        | string
+        | (
+            | components['schemas']['AnthropicTextBlockDto']
+            | components['schemas']['AnthropicImageBlockDto']
+            | components['schemas']['AnthropicDocumentBlockDto']
+            | components['schemas']['AnthropicToolUseBlockDto']
+            | components['schemas']['AnthropicToolResultBlockDto']
+            | components['schemas']['AnthropicThinkingBlockDto']
+          )[];
       /** @enum {string} */
       role: 'user' | 'assistant';
     };
     AnthropicMessageResponseDto: {
       /** @description Content blocks: thinking, text, tool_use */
-      content: Record<string, never>[];
+      content: (
+        | components['schemas']['AnthropicTextBlockDto']
+        | components['schemas']['AnthropicToolUseBlockDto']
+        | components['schemas']['AnthropicThinkingBlockDto']
+      )[];
       /** @example msg_chatcmpl-123 */
       id: string;
       /** @description The alias asked for (translated answers) or the upstream's model name (native) */
@@ -489,10 +619,7 @@ export interface components {
       /** @description Required by the Messages API; raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
       max_tokens: number;
       messages: components['schemas']['AnthropicMessageParamDto'][];
-      /** @description {user_id} */
-      metadata?: {
-        [key: string]: unknown;
-      };
+      metadata?: components['schemas']['AnthropicMetadataDto'];
       /**
        * @description A catalog alias (GET /v1/models)
        * @example echo
@@ -502,15 +629,42 @@ export interface components {
       /** @description Answer as server-sent events */
       stream?: boolean;
       /** @description A string or text blocks */
-      system?: string | Record<string, never>[];
+      system?: string | components['schemas']['AnthropicTextBlockDto'][];
       temperature?: number;
-      /** @description {type: auto | any | tool | none, name?, disable_parallel_tool_use?} */
-      tool_choice?: {
-        [key: string]: unknown;
-      };
+      tool_choice?:
+        | components['schemas']['AnthropicAutoToolChoiceDto']
+        | components['schemas']['AnthropicNamedToolChoiceDto'];
       tools?: components['schemas']['AnthropicToolDto'][];
       top_k?: number;
       top_p?: number;
+    };
+    AnthropicMetadataDto: {
+      /** @description An end user's id, forwarded to anthropic upstreams */
+      user_id?: string;
+    };
+    AnthropicNamedToolChoiceDto: {
+      disable_parallel_tool_use?: boolean;
+      name: string;
+      /** @enum {string} */
+      type: 'tool';
+    };
+    AnthropicPlainTextSourceDto: {
+      data: string;
+      /** @enum {string} */
+      media_type: 'text/plain';
+      /** @enum {string} */
+      type: 'text';
+    };
+    AnthropicTextBlockDto: {
+      text: string;
+      /** @enum {string} */
+      type: 'text';
+    };
+    AnthropicThinkingBlockDto: {
+      signature: string;
+      thinking: string;
+      /** @enum {string} */
+      type: 'thinking';
     };
     AnthropicToolDto: {
       description?: string;
@@ -520,32 +674,83 @@ export interface components {
       };
       name: string;
     };
+    AnthropicToolResultBlockDto: {
+      content?:
+        | string
+        | (
+            | components['schemas']['AnthropicTextBlockDto']
+            | components['schemas']['AnthropicImageBlockDto']
+          )[];
+      is_error?: boolean;
+      tool_use_id: string;
+      /** @enum {string} */
+      type: 'tool_result';
+    };
+    AnthropicToolUseBlockDto: {
+      id: string;
+      /** @description The arguments */
+      input: {
+        [key: string]: unknown;
+      };
+      name: string;
+      /** @enum {string} */
+      type: 'tool_use';
+    };
+    AnthropicUrlSourceDto: {
+      /** @enum {string} */
+      type: 'url';
+      /** @description Forwarded only to models with accepts_image_url */
+      url: string;
+    };
     AnthropicUsageDto: {
       cache_creation_input_tokens?: number | null;
       cache_read_input_tokens?: number | null;
       input_tokens: number;
       output_tokens: number;
     };
+    AudioUrlPartDto: {
+      audio_url: components['schemas']['MediaUrlDto'];
+      /** @enum {string} */
+      type: 'audio_url';
+    };
     C1ChatCompletionRequestDto: {
       /** @description The conversation to continue (or the x-conversation-id header; both must agree). None: a new conversation. */
       conversation_id?: string;
       /** @description Only run the turn if this is the conversation's last message (else 409 conversation_conflict). */
       expected_last_message_id?: string;
+      frequency_penalty?: number;
+      logprobs?: boolean;
       /** @description Same bounds as max_tokens */
       max_completion_tokens?: number;
       /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
       max_tokens?: number;
       messages: components['schemas']['ChatMessageDto'][];
       /**
-       * @description A catalog alias (GET /v1/models)
+       * @description A catalog alias; after the first turn, omitted means the conversation's model.
        * @example echo
        */
-      model: string;
+      model?: string;
+      /** @description Answers to generate (1 on /c1: a conversation keeps one answer) */
+      n?: number;
+      parallel_tool_calls?: boolean;
+      presence_penalty?: number;
+      response_format?:
+        | components['schemas']['TextFormatDto']
+        | components['schemas']['JsonObjectFormatDto']
+        | components['schemas']['JsonSchemaFormatDto'];
+      seed?: number;
+      /** @description Up to 4 sequences where the model stops */
+      stop?: string | string[];
       /** @description Answer as server-sent events */
       stream?: boolean;
       stream_options?: components['schemas']['StreamOptionsDto'];
       temperature?: number;
-      tools?: Record<string, never>[];
+      tool_choice?: ('none' | 'auto' | 'required') | components['schemas']['NamedToolChoiceDto'];
+      tools?: components['schemas']['FunctionToolDto'][];
+      top_logprobs?: number;
+      top_p?: number;
+      /** @description An end user's id, forwarded to the upstream */
+      user?: string;
     };
     C1ChatCompletionResponseDto: {
       choices: components['schemas']['ChatCompletionChoiceDto'][];
@@ -560,7 +765,11 @@ export interface components {
     };
     C1MessageResponseDto: {
       /** @description Content blocks: thinking, text, tool_use */
-      content: Record<string, never>[];
+      content: (
+        | components['schemas']['AnthropicTextBlockDto']
+        | components['schemas']['AnthropicToolUseBlockDto']
+        | components['schemas']['AnthropicThinkingBlockDto']
+      )[];
       conversation_id: string;
       /** @example msg_chatcmpl-123 */
       id: string;
@@ -584,10 +793,7 @@ export interface components {
       /** @description Required by the Messages API; raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
       max_tokens: number;
       messages: components['schemas']['AnthropicMessageParamDto'][];
-      /** @description {user_id} */
-      metadata?: {
-        [key: string]: unknown;
-      };
+      metadata?: components['schemas']['AnthropicMetadataDto'];
       /**
        * @description A catalog alias; after the first turn, omitted means the conversation's model.
        * @example echo
@@ -597,12 +803,11 @@ export interface components {
       /** @description Answer as server-sent events */
       stream?: boolean;
       /** @description A string or text blocks */
-      system?: string | Record<string, never>[];
+      system?: string | components['schemas']['AnthropicTextBlockDto'][];
       temperature?: number;
-      /** @description {type: auto | any | tool | none, name?, disable_parallel_tool_use?} */
-      tool_choice?: {
-        [key: string]: unknown;
-      };
+      tool_choice?:
+        | components['schemas']['AnthropicAutoToolChoiceDto']
+        | components['schemas']['AnthropicNamedToolChoiceDto'];
       tools?: components['schemas']['AnthropicToolDto'][];
       top_k?: number;
       top_p?: number;
@@ -647,6 +852,7 @@ export interface components {
         | 'missing_authorization'
         | 'missing_field'
         | 'model_access_denied'
+        | 'model_not_found'
         | 'model_not_in_allowlist'
         | 'no_active_turn'
         | 'node_role_required'
@@ -670,17 +876,24 @@ export interface components {
       typical_param: string | null;
     };
     ChatCompletionChoiceDto: {
+      /** @description stop, length, tool_calls, content_filter (or a server-specific reason) */
       finish_reason: string | null;
       index: number;
+      /** @description Token log probabilities when the request asked for logprobs */
+      logprobs?: components['schemas']['ChoiceLogprobsDto'] | null;
       message: components['schemas']['ChatCompletionMessageDto'];
     };
     ChatCompletionMessageDto: {
       content: string | null;
+      /** @description The model's visible reasoning, when the server sends it */
+      reasoning_content?: string;
       /** @enum {string} */
       role: 'assistant';
-      tool_calls?: Record<string, never>[];
+      tool_calls?: components['schemas']['ToolCallDto'][];
     };
     ChatCompletionRequestDto: {
+      frequency_penalty?: number;
+      logprobs?: boolean;
       /** @description Same bounds as max_tokens */
       max_completion_tokens?: number;
       /** @description Raised to the model's min_max_tokens or lowered to its max_output_tokens, reported in x-parley-applied */
@@ -691,11 +904,27 @@ export interface components {
        * @example echo
        */
       model: string;
+      /** @description Answers to generate (1 on /c1: a conversation keeps one answer) */
+      n?: number;
+      parallel_tool_calls?: boolean;
+      presence_penalty?: number;
+      response_format?:
+        | components['schemas']['TextFormatDto']
+        | components['schemas']['JsonObjectFormatDto']
+        | components['schemas']['JsonSchemaFormatDto'];
+      seed?: number;
+      /** @description Up to 4 sequences where the model stops */
+      stop?: string | string[];
       /** @description Answer as server-sent events */
       stream?: boolean;
       stream_options?: components['schemas']['StreamOptionsDto'];
       temperature?: number;
-      tools?: Record<string, never>[];
+      tool_choice?: ('none' | 'auto' | 'required') | components['schemas']['NamedToolChoiceDto'];
+      tools?: components['schemas']['FunctionToolDto'][];
+      top_logprobs?: number;
+      top_p?: number;
+      /** @description An end user's id, forwarded to the upstream */
+      user?: string;
     };
     ChatCompletionResponseDto: {
       choices: components['schemas']['ChatCompletionChoiceDto'][];
@@ -708,13 +937,27 @@ export interface components {
       usage: components['schemas']['UsageDto'];
     };
     ChatMessageDto: {
-      /** @description A string, or content parts (text, image_url with a data: URI or, for models that accept them, an http(s) URL; input_audio; audio_url/video_url/file with inline data only) */
-      content?: (string | Record<string, never>[]) | null;
+      /** @description A string, or content parts (text, image_url with a data: URI or, for models that accept them, an http(s) URL; input_audio; audio_url/video_url/file with inline data only). null: an assistant message with tool_calls only. */
+      content?:
+        | (string | null)
+        | (
+            | components['schemas']['TextPartDto']
+            | components['schemas']['ImageUrlPartDto']
+            | components['schemas']['InputAudioPartDto']
+            | components['schemas']['FilePartDto']
+            | components['schemas']['AudioUrlPartDto']
+            | components['schemas']['VideoUrlPartDto']
+          )[];
       name?: string;
       /** @enum {string} */
       role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+      /** @description tool: the id of the call this message answers */
       tool_call_id?: string;
-      tool_calls?: Record<string, never>[];
+      /** @description assistant: the tools it called */
+      tool_calls?: components['schemas']['ToolCallDto'][];
+    };
+    ChoiceLogprobsDto: {
+      content: components['schemas']['TokenLogprobDto'][] | null;
     };
     ComponentCheckDto: {
       /** @enum {string} */
@@ -749,7 +992,16 @@ export interface components {
     };
     ConversationMessageDto: {
       /** @description OpenAI-style content: a string, or an array of content parts. */
-      content: (string | Record<string, never>[]) | null;
+      content:
+        | (string | null)
+        | (
+            | components['schemas']['TextPartDto']
+            | components['schemas']['ImageUrlPartDto']
+            | components['schemas']['InputAudioPartDto']
+            | components['schemas']['FilePartDto']
+            | components['schemas']['AudioUrlPartDto']
+            | components['schemas']['VideoUrlPartDto']
+          )[];
       /** @description Unix seconds */
       created_at: number;
       error: components['schemas']['MessageErrorDto'] | null;
@@ -763,9 +1015,9 @@ export interface components {
       /** @enum {string} */
       status: 'pending' | 'completed' | 'incomplete' | 'failed';
       tool_call_id?: string;
-      tool_calls?: Record<string, never>[];
+      tool_calls?: components['schemas']['ToolCallDto'][];
       /** @description Tool results stored inside this (user) message, as OpenAI tool messages. */
-      tool_results?: Record<string, never>[];
+      tool_results?: components['schemas']['ChatMessageDto'][];
       usage: components['schemas']['UsageDto'] | null;
     };
     ConversationResponseDto: {
@@ -785,6 +1037,18 @@ export interface components {
       title: string | null;
       /** @description Unix seconds */
       updated_at: number;
+    };
+    CountMessageTokensRequestDto: {
+      messages: components['schemas']['AnthropicMessageParamDto'][];
+      /**
+       * @description A catalog alias (GET /v1/models)
+       * @example echo
+       */
+      model: string;
+      /** @description A string or text blocks */
+      system?: string | components['schemas']['AnthropicTextBlockDto'][];
+      /** @description Counted as their JSON text */
+      tools?: components['schemas']['AnthropicToolDto'][];
     };
     CreateKeyDto: {
       /**
@@ -872,7 +1136,11 @@ export interface components {
       model: string;
       /** @enum {string} */
       object: 'list';
-      usage: components['schemas']['UsageDto'];
+      usage: components['schemas']['EmbeddingsUsageDto'];
+    };
+    EmbeddingsUsageDto: {
+      prompt_tokens: number;
+      total_tokens: number;
     };
     ErrorBodyDto: {
       /** @enum {string} */
@@ -900,6 +1168,7 @@ export interface components {
         | 'missing_authorization'
         | 'missing_field'
         | 'model_access_denied'
+        | 'model_not_found'
         | 'model_not_in_allowlist'
         | 'no_active_turn'
         | 'node_role_required'
@@ -936,9 +1205,38 @@ export interface components {
     ErrorEnvelopeDto: {
       error: components['schemas']['ErrorBodyDto'];
     };
+    FileDataDto: {
+      /** @description A data: URI (inline only; URLs are refused) */
+      file_data?: string;
+      filename?: string;
+    };
+    FilePartDto: {
+      file: components['schemas']['FileDataDto'];
+      /** @enum {string} */
+      type: 'file';
+    };
     ForkConversationDto: {
       /** @description The last message the new conversation keeps (inclusive). */
       message_id: string;
+    };
+    FunctionCallDto: {
+      /** @description The arguments as JSON text, as the model produced them */
+      arguments: string;
+      name: string;
+    };
+    FunctionDefinitionDto: {
+      description?: string;
+      name: string;
+      /** @description JSON schema of the arguments */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      strict?: boolean;
+    };
+    FunctionToolDto: {
+      function: components['schemas']['FunctionDefinitionDto'];
+      /** @enum {string} */
+      type: 'function';
     };
     GpuNodeDto: {
       gpus: components['schemas']['GpuStatDto'][];
@@ -988,12 +1286,51 @@ export interface components {
       /** @example ok */
       status: string;
     };
+    ImageUrlDto: {
+      /** @enum {string} */
+      detail?: 'auto' | 'low' | 'high';
+      /** @description A data: URI (image/jpeg, png, webp, gif; checked), or an http(s) URL for models with accepts_image_url */
+      url: string;
+    };
+    ImageUrlPartDto: {
+      image_url: components['schemas']['ImageUrlDto'];
+      /** @enum {string} */
+      type: 'image_url';
+    };
     InfoResponseDto: {
       /** @description True when serving the built-in dev catalog (no MODELS_FILE) */
       dev: boolean;
       models: components['schemas']['ModelInfoDto'][];
       /** @enum {string} */
       object: 'parley.info';
+    };
+    InputAudioDto: {
+      /** @description Base64 audio */
+      data: string;
+      /** @enum {string} */
+      format: 'wav' | 'mp3';
+    };
+    InputAudioPartDto: {
+      input_audio: components['schemas']['InputAudioDto'];
+      /** @enum {string} */
+      type: 'input_audio';
+    };
+    JsonObjectFormatDto: {
+      /** @enum {string} */
+      type: 'json_object';
+    };
+    JsonSchemaDto: {
+      description?: string;
+      name: string;
+      schema?: {
+        [key: string]: unknown;
+      };
+      strict?: boolean;
+    };
+    JsonSchemaFormatDto: {
+      json_schema: components['schemas']['JsonSchemaDto'];
+      /** @enum {string} */
+      type: 'json_schema';
     };
     KeyListResponseDto: {
       data: components['schemas']['KeyResponseDto'][];
@@ -1049,9 +1386,20 @@ export interface components {
       /** @example admin */
       user: string;
     };
+    MediaUrlDto: {
+      /** @description A data: URI: URLs are refused (media_url_not_supported) */
+      url: string;
+    };
     MessageErrorDto: {
       /** @example upstream_error */
       code: string;
+    };
+    MessageTokensCountDto: {
+      /**
+       * @description Tokens of the system prompt, messages and tools
+       * @example 14
+       */
+      input_tokens: number;
     };
     ModelConstraintsDto: {
       accepts_image_url: boolean;
@@ -1086,6 +1434,14 @@ export interface components {
       object: 'model';
       /** @example parley */
       owned_by: string;
+    };
+    NamedFunctionDto: {
+      name: string;
+    };
+    NamedToolChoiceDto: {
+      function: components['schemas']['NamedFunctionDto'];
+      /** @enum {string} */
+      type: 'function';
     };
     QuotaStatusDto: {
       /** @example 1000000 */
@@ -1135,6 +1491,21 @@ export interface components {
       /** @description Receive the final usage-only chunk */
       include_usage?: boolean;
     };
+    TextFormatDto: {
+      /** @enum {string} */
+      type: 'text';
+    };
+    TextPartDto: {
+      text: string;
+      /** @enum {string} */
+      type: 'text';
+    };
+    TokenLogprobDto: {
+      bytes: number[] | null;
+      logprob: number;
+      token: string;
+      top_logprobs: components['schemas']['TopLogprobDto'][];
+    };
     TokenQuotaDto: {
       /** @example 1000000 */
       limit: number;
@@ -1143,6 +1514,17 @@ export interface components {
        * @enum {string}
        */
       period: 'day' | 'month' | 'total';
+    };
+    ToolCallDto: {
+      function: components['schemas']['FunctionCallDto'];
+      id: string;
+      /** @enum {string} */
+      type: 'function';
+    };
+    TopLogprobDto: {
+      bytes: number[] | null;
+      logprob: number;
+      token: string;
     };
     UpdateConversationDto: {
       /** @description Up to 16 string values (keys ≤ 64 characters); replaces the whole object; null clears it. */
@@ -1304,11 +1686,31 @@ export interface components {
       /** @example 1540 */
       total_tokens: number;
     };
+    VideoUrlPartDto: {
+      /** @enum {string} */
+      type: 'video_url';
+      video_url: components['schemas']['MediaUrlDto'];
+    };
   };
   responses: never;
   parameters: never;
   requestBodies: never;
-  headers: never;
+  headers: {
+    /** @description Seconds to wait before retrying (429, 503). */
+    'retry-after': number;
+    /** @description The conversation this turn belongs to (new or continued). */
+    'x-conversation-id': string;
+    /** @description What the gateway changed in the request, comma-separated: max_tokens_floored=<N>, max_tokens_capped=<N>, history_truncated=<N>. */
+    'x-parley-applied': string;
+    /** @description The key's token-bucket size (burst). */
+    'x-ratelimit-limit': number;
+    /** @description Requests left in the bucket after this one. */
+    'x-ratelimit-remaining': number;
+    /** @description Seconds until the bucket is full again. */
+    'x-ratelimit-reset': number;
+    /** @description The request's id: the client's x-request-id when sane, else generated. In every log line. */
+    'x-request-id': string;
+  };
   pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1324,6 +1726,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1333,6 +1739,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1342,6 +1749,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1365,6 +1777,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1374,6 +1790,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1383,6 +1803,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1392,6 +1813,23 @@ export interface operations {
       /** @description node_role_required */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1401,6 +1839,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1426,6 +1869,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1435,6 +1882,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1444,6 +1895,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1453,6 +1905,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1476,6 +1933,10 @@ export interface operations {
     responses: {
       201: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1485,6 +1946,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1494,6 +1959,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1503,6 +1969,23 @@ export interface operations {
       /** @description key_already_exists */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1512,6 +1995,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1533,6 +2021,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1542,6 +2034,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1551,6 +2044,10 @@ export interface operations {
       /** @description key_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1560,6 +2057,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1581,6 +2083,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1590,6 +2096,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1599,6 +2106,10 @@ export interface operations {
       /** @description key_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1608,6 +2119,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1633,6 +2149,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1642,6 +2162,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1651,6 +2175,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1660,6 +2185,23 @@ export interface operations {
       /** @description key_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1669,6 +2211,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1692,6 +2239,7 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1701,6 +2249,7 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1710,6 +2259,17 @@ export interface operations {
       /** @description invalid_credentials */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1719,6 +2279,8 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1739,6 +2301,7 @@ export interface operations {
       /** @description csrf_failed */
       403: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1758,6 +2321,7 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1767,6 +2331,7 @@ export interface operations {
       /** @description missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1786,6 +2351,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content?: never;
@@ -1793,6 +2362,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1802,6 +2372,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1832,6 +2407,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1841,6 +2420,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1850,6 +2433,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1859,6 +2443,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1886,6 +2475,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1895,6 +2488,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1904,6 +2501,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1913,6 +2511,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1939,6 +2542,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1948,6 +2555,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1957,6 +2568,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1966,6 +2578,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1988,6 +2605,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -1997,6 +2618,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2006,6 +2631,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2015,6 +2641,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2024,6 +2654,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2046,6 +2681,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2055,6 +2694,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2064,6 +2707,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2073,6 +2717,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2082,6 +2730,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2113,6 +2766,12 @@ export interface operations {
       /** @description The upstream answer with conversation_id; x-conversation-id header. Streams: server-sent events as on /v1. */
       200: {
         headers: {
+          'x-conversation-id': components['headers']['x-conversation-id'];
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2123,6 +2782,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2133,6 +2796,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2142,6 +2806,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2152,6 +2820,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2162,6 +2834,10 @@ export interface operations {
       /** @description conversation_busy, conversation_conflict */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2169,9 +2845,27 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
-      /** @description rate_limit_exceeded */
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2181,6 +2875,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2191,6 +2889,10 @@ export interface operations {
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2201,6 +2903,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2211,6 +2918,10 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2237,6 +2948,10 @@ export interface operations {
       /** @description Newest first */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2246,6 +2961,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2255,6 +2974,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2264,6 +2984,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2273,6 +2997,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2282,6 +3011,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2304,6 +3037,10 @@ export interface operations {
       /** @description With its messages, in order */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2313,6 +3050,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2322,6 +3060,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2331,6 +3073,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2340,6 +3086,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2349,6 +3100,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2370,6 +3125,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2379,6 +3138,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2388,6 +3148,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2397,6 +3161,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2406,6 +3174,10 @@ export interface operations {
       /** @description conversation_busy */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2415,6 +3187,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2424,6 +3201,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2449,6 +3230,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2458,6 +3243,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2467,6 +3256,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2476,6 +3266,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2485,6 +3279,23 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2494,6 +3305,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2503,6 +3319,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2529,6 +3349,10 @@ export interface operations {
       /** @description A new conversation holding the history up to and including message_id */
       201: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2538,6 +3362,10 @@ export interface operations {
       /** @description invalid_field, missing_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2547,6 +3375,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2556,6 +3385,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2565,6 +3398,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2574,6 +3411,23 @@ export interface operations {
       /** @description conversation_busy */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2583,6 +3437,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2592,6 +3451,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2623,6 +3486,12 @@ export interface operations {
       /** @description The Anthropic message with conversation_id; x-conversation-id header. Streams: the Messages event sequence as on /v1/messages. */
       200: {
         headers: {
+          'x-conversation-id': components['headers']['x-conversation-id'];
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2633,6 +3502,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2643,6 +3516,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2652,6 +3526,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2662,6 +3540,10 @@ export interface operations {
       /** @description conversation_not_found */
       404: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2672,6 +3554,10 @@ export interface operations {
       /** @description conversation_busy, conversation_conflict */
       409: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2679,9 +3565,27 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
-      /** @description rate_limit_exceeded */
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2691,6 +3595,10 @@ export interface operations {
       /** @description storage_error */
       500: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2701,6 +3609,10 @@ export interface operations {
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2711,6 +3623,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2721,11 +3638,153 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  C1ModelsController_list: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The models this key may use (as GET /v1/models); also at /c1/v1/models */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelListResponseDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  C1ModelsController_retrieve: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A catalog alias, as listed by GET /v1/models */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description As GET /v1/models/{id} */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelObjectDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_not_found */
+      404: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };
@@ -2742,6 +3801,7 @@ export interface operations {
       /** @description Every error code Parley returns */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2762,6 +3822,7 @@ export interface operations {
       /** @description The process is up */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2782,6 +3843,7 @@ export interface operations {
       /** @description Prometheus text exposition format */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2791,6 +3853,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2800,6 +3863,8 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2820,6 +3885,7 @@ export interface operations {
       /** @description Ready to serve */
       200: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2829,6 +3895,8 @@ export interface operations {
       /** @description Not ready */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2853,6 +3921,11 @@ export interface operations {
       /** @description The upstream answer, passed through. With stream: true, server-sent events ending with data: [DONE], or with one data: {"error": …} event when the stream fails after it started. */
       200: {
         headers: {
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2863,6 +3936,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2873,6 +3950,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2883,6 +3961,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2890,9 +3972,40 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2903,6 +4016,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2913,6 +4031,10 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2938,6 +4060,10 @@ export interface operations {
       /** @description The upstream answer, passed through */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2947,6 +4073,10 @@ export interface operations {
       /** @description invalid_field, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2956,6 +4086,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2965,6 +4096,37 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2974,6 +4136,10 @@ export interface operations {
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2983,6 +4149,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -2992,6 +4163,10 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3012,6 +4187,10 @@ export interface operations {
       /** @description The catalog with constraints and per-upstream health as last seen (no keys, no credentials) */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3021,6 +4200,34 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3040,6 +4247,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3049,6 +4260,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3058,6 +4273,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3067,6 +4283,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3076,6 +4296,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3100,6 +4325,11 @@ export interface operations {
       /** @description The Anthropic Messages answer (translated from an openai upstream, passed through from an anthropic one). With stream: true, the Messages event sequence (message_start … message_stop), or an event: error carrying the catalog error when the stream fails after it started. */
       200: {
         headers: {
+          'x-parley-applied': components['headers']['x-parley-applied'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3110,6 +4340,10 @@ export interface operations {
       /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3120,6 +4354,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3130,6 +4365,10 @@ export interface operations {
       /** @description model_access_denied */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3137,9 +4376,40 @@ export interface operations {
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
         };
       };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description insufficient_quota, rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
       /** @description upstream_error */
       502: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3150,6 +4420,11 @@ export interface operations {
       /** @description upstream_unavailable */
       503: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3160,11 +4435,106 @@ export interface operations {
       /** @description upstream_timeout */
       504: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
           'text/event-stream': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  CountTokensController_count: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CountMessageTokensRequestDto'];
+      };
+    };
+    responses: {
+      /** @description The prompt's size in tokens, counted by the gateway's tokenizer (o200k_base): an estimate within a few percent for most open models. Also served at /c1/v1/messages/count_tokens. */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MessageTokensCountDto'];
+        };
+      };
+      /** @description image_decode_error, image_url_not_supported, invalid_field, max_tokens_below_minimum, media_url_not_supported, missing_field, model_not_in_allowlist */
+      400: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_access_denied */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description body_too_large */
+      413: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };
@@ -3181,6 +4551,10 @@ export interface operations {
       /** @description The models this key may use, in the OpenAI list format */
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3190,6 +4564,111 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ModelsController_retrieve: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description A catalog alias, as listed by GET /v1/models */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The model, in the OpenAI format */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelObjectDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description model_not_found */
+      404: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3218,6 +4697,10 @@ export interface operations {
     responses: {
       200: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3227,6 +4710,10 @@ export interface operations {
       /** @description invalid_field */
       400: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3236,6 +4723,7 @@ export interface operations {
       /** @description invalid_authorization, missing_authorization */
       401: {
         headers: {
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3245,6 +4733,10 @@ export interface operations {
       /** @description user_override_forbidden */
       403: {
         headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {
@@ -3254,6 +4746,11 @@ export interface operations {
       /** @description rate_limit_exceeded */
       429: {
         headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
         content: {

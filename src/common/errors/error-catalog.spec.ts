@@ -55,6 +55,9 @@ const SPEC_CODES: Record<string, number> = {
   node_role_required: 403,
   prompt_blocked: 400,
   sensitive_words_detected: 400,
+  // Beyond the spec's table: GET /v1/models/{id} (openai models.retrieve) answers an unknown
+  // model with a 404 as OpenAI does; no listed code is a 404 about a model.
+  model_not_found: 404,
 };
 
 describe('ERROR_CATALOG', () => {

@@ -21,7 +21,7 @@ export interface CatalogEntry {
   typicalParam: string | null;
 }
 
-export const ERROR_CATALOG_VERSION = '2';
+export const ERROR_CATALOG_VERSION = '3';
 
 export const ERROR_CATALOG = {
   body_too_large: {
@@ -63,7 +63,7 @@ export const ERROR_CATALOG = {
     status: 409,
     title: 'Conversation moved on',
     description:
-      'expected_last_message_id does not match the last message of the conversation: another client added a turn.',
+      'expected_last_message_id does not match the last message of the conversation (another client added a turn), or a resent history contradicts the stored one (param names the first differing message).',
     remediation: 'Reload the conversation, then decide whether to send the turn again.',
     typicalParam: 'expected_last_message_id',
   },
@@ -216,6 +216,15 @@ export const ERROR_CATALOG = {
     title: 'Model not allowed for this key',
     description: "The model is served here, but not to this API key's allowed-model list.",
     remediation: 'Use a model the key allows, or ask the operator to extend its list.',
+    typicalParam: 'model',
+  },
+  model_not_found: {
+    type: 'not_found',
+    status: 404,
+    title: 'Model not found',
+    description:
+      'GET /v1/models/{id}: no model with this id is served to the calling key (not in the catalog, or outside its allowed models).',
+    remediation: 'GET /v1/models lists the models this key may use.',
     typicalParam: 'model',
   },
   model_not_in_allowlist: {

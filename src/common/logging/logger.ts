@@ -1,5 +1,6 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { requestLog } from 'src/common/logging/request-log';
 import { AppConfig } from 'src/config/load-config';
 
@@ -17,14 +18,39 @@ const CREDENTIAL_PATHS = [
 const CONTENT_PATHS = ['body', 'messages', 'prompt', 'content', 'text', 'upstream_message'];
 
 /**
- * Stdout, written in batches: one `write` per ~4 KiB of lines (or every 250 ms when quieter)
- * instead of one per line. With one line per request, a write per line cost about a quarter
- * of the gateway's CPU on `/v1` (docs/notes/bench.md). Lines still buffered are flushed at
- * exit (pino registers the destination for that).
+ * JSON on stdout, written in batches: one `write` per ~4 KiB of lines (or every 250 ms when
+ * quieter) instead of one per line, which cost about a quarter of the gateway's CPU on `/v1`
+ * (docs/notes/bench.md). Lines still buffered are flushed at exit (pino registers the
+ * destination for that).
  */
 const STDOUT_BATCHED = { fd: 1, sync: false, minLength: 4096, periodicFlush: 250 };
 
-export function createLogger(log: AppConfig['log'], destination?: DestinationStream): Logger {
+/**
+ * Where log lines go when no destination is given: JSON on stdout for machines, or readable
+ * lines (pino-pretty, in process: no worker thread) for a person at a terminal. `auto` decides
+ * by whether stdout is a TTY, so `npm start` in a terminal is readable while `docker logs` and
+ * log shippers get JSON.
+ */
+export function logDestination(
+  format: AppConfig['log']['format'],
+  isTty = process.stdout.isTTY === true,
+): DestinationStream {
+  if (format === 'pretty' || (format === 'auto' && isTty)) {
+    return pinoPretty({
+      colorize: isTty,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      singleLine: true,
+      sync: false,
+    });
+  }
+  return pino.destination(STDOUT_BATCHED);
+}
+
+export function createLogger(
+  log: Omit<AppConfig['log'], 'format'> & Partial<Pick<AppConfig['log'], 'format'>>,
+  destination?: DestinationStream,
+): Logger {
   return pino(
     {
       level: log.level,
@@ -34,9 +60,15 @@ export function createLogger(log: AppConfig['log'], destination?: DestinationStr
         censor: '[redacted]',
       },
     },
-    destination ?? pino.destination(STDOUT_BATCHED),
+    destination ?? logDestination(log.format ?? 'auto'),
   );
 }
+
+/**
+ * Nest's start-up chatter, one line per module, controller and route (~60 lines): at debug,
+ * so that `info` shows what an operator acts on (listening, warnings, the first key).
+ */
+const STARTUP_DETAIL_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
 
 /**
  * Routes Nest's log calls (bootstrap, exceptions, every service's `new Logger(context)`) into
@@ -51,6 +83,10 @@ export class PinoNestLogger implements LoggerService {
   }
 
   log(message: unknown, context?: string) {
+    if (context !== undefined && STARTUP_DETAIL_CONTEXTS.has(context)) {
+      this.logger.debug({ context }, String(message));
+      return;
+    }
     this.current.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {

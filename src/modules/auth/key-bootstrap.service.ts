@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiKeysService, DEFAULT_USER_ID } from 'src/modules/auth/api-keys.service';
+import { firstKeyBanner } from 'src/modules/auth/first-key-banner';
+import { ModelCatalog } from 'src/modules/models/model-catalog';
 
 /** Where the first key is printed: stdout, outside the JSON log stream. Replaced in tests. */
 export const KEY_ANNOUNCER = Symbol('KEY_ANNOUNCER');
@@ -15,7 +17,7 @@ export const writeToStdout: KeyAnnouncer = (line) => {
 /**
  * First start (SPEC "Running it"): with BOOTSTRAP_API_KEY, upsert it for user `default` and
  * print nothing; otherwise, when the database holds no key, create one for `default` and
- * print it once. Runs when the server starts, before it listens; not in the `keys` CLI,
+ * print it once, framed, with a curl line to try it (`firstKeyBanner`). Runs when the server starts, before it listens; not in the `keys` CLI,
  * whose operator manages keys explicitly.
  */
 @Injectable()
@@ -27,6 +29,7 @@ export class KeyBootstrapService implements OnApplicationBootstrap {
     private readonly keys: ApiKeysService,
     private readonly adapterHost: HttpAdapterHost,
     @Inject(KEY_ANNOUNCER) private readonly announce: KeyAnnouncer,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -39,11 +42,31 @@ export class KeyBootstrapService implements OnApplicationBootstrap {
     const created = await this.keys.ensureBootstrapKey(this.config.auth.bootstrapKey);
     if (created) {
       this.announce(
-        `Parley created the first API key, for user "${DEFAULT_USER_ID}". It is shown only this once: ${created.key}`,
+        firstKeyBanner({
+          key: created.key,
+          keyId: created.id,
+          userId: DEFAULT_USER_ID,
+          host: this.config.http.host,
+          port: this.config.http.port,
+          model: this.firstModel(),
+          rateLimit: this.config.limits,
+        }),
       );
       this.logger.warn(
         `No API key existed: created key ${created.id} for user "${DEFAULT_USER_ID}" and printed it once on stdout`,
       );
+    }
+  }
+
+  /**
+   * The catalog's first alias, for the banner's curl line. Looked up in the whole app rather
+   * than imported: the `keys` CLI shares this module and must not load the catalog.
+   */
+  private firstModel(): string {
+    try {
+      return this.moduleRef.get(ModelCatalog, { strict: false }).list()[0]?.alias ?? 'echo';
+    } catch {
+      return 'echo';
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
-import { ApiTags, IntersectionType } from '@nestjs/swagger';
+import { ApiOperation, ApiPropertyOptional, ApiTags, IntersectionType } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -19,7 +19,13 @@ import {
 class C1ChatCompletionRequestDto extends IntersectionType(
   ChatCompletionRequestDto,
   ConversationTurnFieldsDto,
-) {}
+) {
+  @ApiPropertyOptional({
+    example: 'echo',
+    description: "A catalog alias; after the first turn, omitted means the conversation's model.",
+  })
+  declare model: string;
+}
 
 class C1ChatCompletionResponseDto extends IntersectionType(
   ChatCompletionResponseDto,
@@ -36,6 +42,9 @@ export class C1ChatController {
   ) {}
 
   @Post('chat/completions')
+  @ApiOperation({
+    summary: 'A conversation turn (Chat Completions format); the gateway keeps the history',
+  })
   @ApiConversationTurn({
     body: {
       type: C1ChatCompletionRequestDto,

@@ -1,6 +1,7 @@
 import { Controller, Post, Req, Res } from '@nestjs/common';
 import {
   ApiExcludeEndpoint,
+  ApiOperation,
   ApiPropertyOptional,
   ApiTags,
   IntersectionType,
@@ -51,6 +52,10 @@ export class C1MessagesController {
   ) {}
 
   @Post('messages')
+  @ApiOperation({
+    summary:
+      'A conversation turn (Anthropic Messages format); same history as /c1/chat/completions',
+  })
   @ApiConversationTurn({
     body: {
       type: C1MessagesRequestDto,

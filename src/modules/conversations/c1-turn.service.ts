@@ -32,6 +32,7 @@ import {
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
+import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
   firstUserText,
@@ -121,6 +122,7 @@ export class C1TurnService {
     private readonly cache: HistoryCache,
     private readonly lifecycle: LifecycleService,
     private readonly reaper: TurnReaper,
+    private readonly resentHistory: ResentHistoryReconciler,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -163,7 +165,6 @@ export class C1TurnService {
       headers: request.headers,
     });
     request.modelAlias = prepared.chat.model.alias;
-    const split = wire.splitTurn(prepared, conversation === null);
 
     if (idempotencyKey && fingerprint) {
       const previous = await this.repository.findIdempotencyKey(
@@ -177,6 +178,9 @@ export class C1TurnService {
       }
     }
 
+    // After the replay check: a retried resend must find its stored answer, not a history
+    // that has grown by it.
+    const split = await this.resentHistory.splitTurn(wire, prepared, conversation, fields);
     const turn = await this.repository.startTurn({
       userId: auth.userId,
       conversationId: conversation?.id ?? null,

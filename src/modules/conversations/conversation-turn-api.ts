@@ -11,6 +11,7 @@ import {
 import { HEADER } from 'src/common/http/headers';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { CHAT_REQUEST_ERRORS, UPSTREAM_ERRORS } from 'src/modules/proxy/route-errors';
+import { headerRef } from 'src/openapi-conventions';
 
 /**
  * The OpenAPI description of a /c1 turn route (`/c1/chat/completions`, `/c1/messages`): its
@@ -38,7 +39,13 @@ export function ApiConversationTurn(options: {
     }),
     ApiHeader({ name: HEADER.conversationId, required: false }),
     ApiProduces('application/json', 'text/event-stream'),
-    ApiOkResponse(options.ok),
+    ApiOkResponse({
+      ...options.ok,
+      headers: {
+        [HEADER.conversationId]: headerRef(HEADER.conversationId),
+        [HEADER.applied]: headerRef(HEADER.applied),
+      },
+    }),
     ApiErrors(
       ...CHAT_REQUEST_ERRORS,
       'conversation_not_found',

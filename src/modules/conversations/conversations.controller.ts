@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
@@ -22,6 +22,7 @@ export class ConversationsController {
   constructor(private readonly conversations: ConversationsService) {}
 
   @Get()
+  @ApiOperation({ summary: "List the caller's conversations, newest first" })
   @ApiOkResponse({ type: ConversationListResponseDto, description: 'Newest first' })
   @ApiErrors('invalid_field', 'storage_error')
   list(@CurrentKey() key: AuthContext, @Query() query: ListConversationsQueryDto) {
@@ -29,6 +30,7 @@ export class ConversationsController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a conversation with its messages' })
   @ApiOkResponse({
     type: ConversationDetailResponseDto,
     description: 'With its messages, in order',
@@ -39,6 +41,7 @@ export class ConversationsController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: "Change a conversation's title or metadata" })
   @ApiOkResponse({ type: ConversationResponseDto })
   @ApiErrors('conversation_not_found', 'missing_field', 'invalid_field', 'storage_error')
   update(
@@ -50,6 +53,7 @@ export class ConversationsController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete a conversation and its messages' })
   @ApiOkResponse({ type: DeletedConversationResponseDto })
   @ApiErrors('conversation_not_found', 'conversation_busy', 'storage_error')
   remove(@CurrentKey() key: AuthContext, @Param('id') id: string) {
@@ -57,6 +61,7 @@ export class ConversationsController {
   }
 
   @Post(':id/fork')
+  @ApiOperation({ summary: 'Fork a conversation at a message (edit and retry, branching)' })
   @ApiCreatedResponse({
     type: ConversationDetailResponseDto,
     description: 'A new conversation holding the history up to and including message_id',

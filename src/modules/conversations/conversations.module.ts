@@ -11,6 +11,7 @@ import { ConversationsRepository } from 'src/modules/conversations/conversations
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { renderedWindowBytes, RenderedWindows } from 'src/modules/conversations/openai-prompt';
+import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 
@@ -25,6 +26,7 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
     ChatTurnWire,
     MessagesTurnWire,
     TurnReaper,
+    ResentHistoryReconciler,
     {
       provide: HistoryCache,
       inject: [APP_CONFIG],

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { Public } from 'src/common/decorators/public.decorator';
 import {
   ERROR_CATALOG,
@@ -45,6 +45,7 @@ const CATALOG_RESPONSE: ErrorCatalogResponseDto = {
 @Controller('errors')
 export class ErrorsController {
   @Get()
+  @ApiOperation({ summary: 'The error catalog: every code the gateway can answer' })
   @Public()
   @ApiOkResponse({ type: ErrorCatalogResponseDto, description: 'Every error code Parley returns' })
   list(): ErrorCatalogResponseDto {

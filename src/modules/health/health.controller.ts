@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Optional, Req, Res } from '@nestjs/common';
 import {
   ApiOkResponse,
+  ApiOperation,
   ApiProperty,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -50,6 +51,7 @@ export class HealthController {
   }
 
   @Get('healthz')
+  @ApiOperation({ summary: 'Liveness: the process is up' })
   @Public()
   @ApiOkResponse({ type: HealthResponseDto, description: 'The process is up' })
   health(): HealthResponseDto {
@@ -63,6 +65,7 @@ export class HealthController {
    * item 12). A wrong token is a failed authentication, answered without the details.
    */
   @Get('readyz')
+  @ApiOperation({ summary: 'Readiness: the database and each upstream' })
   @Public()
   @ApiOkResponse({ type: ReadinessResponseDto, description: 'Ready to serve' })
   @ApiServiceUnavailableResponse({ type: ReadinessResponseDto, description: 'Not ready' })

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
-import { ModelsController } from 'src/modules/models/models.controller';
+import { C1ModelsController, ModelsController } from 'src/modules/models/models.controller';
 import { ModelsService } from 'src/modules/models/models.service';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 
@@ -20,7 +20,7 @@ import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
     UpstreamHealthBook,
     ModelsService,
   ],
-  controllers: [ModelsController],
+  controllers: [ModelsController, C1ModelsController],
   exports: [ModelCatalog, UpstreamHealthBook],
 })
 export class ModelsModule {}

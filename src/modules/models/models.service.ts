@@ -1,17 +1,19 @@
 import { epochSeconds } from 'src/common/time/clock';
 import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
+import { ApiError } from 'src/common/errors/api-error';
 import { CatalogModel } from 'src/kernel/catalog-model';
 import {
   InfoResponseDto,
   ModelInfoDto,
   ModelListResponseDto,
+  ModelObjectDto,
 } from 'src/modules/models/dto/models-response.dto';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 
 /**
- * `/v1/models` and `/v1/info`. Both list only the models the caller's key may use (a key
+ * `/v1/models`, `/v1/models/{id}` and `/v1/info` (the model routes are also under `/c1`). Both list only the models the caller's key may use (a key
  * restricted to some aliases does not learn about the others).
  */
 @Injectable()
@@ -24,15 +26,25 @@ export class ModelsService {
   ) {}
 
   list(auth: AuthContext): ModelListResponseDto {
-    return {
-      object: 'list',
-      data: this.visible(auth).map((m) => ({
-        id: m.alias,
-        object: 'model',
-        created: this.loadedAt,
-        owned_by: 'parley',
-      })),
-    };
+    return { object: 'list', data: this.visible(auth).map((m) => this.modelObject(m)) };
+  }
+
+  /**
+   * One model (`GET /v1/models/{id}`). A model outside the key's allowed list is as unknown
+   * as one outside the catalog (same 404), as the list hides it.
+   */
+  retrieve(auth: AuthContext, id: string): ModelObjectDto {
+    const model = this.visible(auth).find((m) => m.alias === id);
+    if (!model) {
+      throw new ApiError('model_not_found', `The model "${id.slice(0, 200)}" does not exist`, {
+        param: 'model',
+      });
+    }
+    return this.modelObject(model);
+  }
+
+  private modelObject(m: CatalogModel): ModelObjectDto {
+    return { id: m.alias, object: 'model', created: this.loadedAt, owned_by: 'parley' };
   }
 
   info(auth: AuthContext): InfoResponseDto {

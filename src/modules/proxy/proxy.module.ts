@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ModelsModule } from 'src/modules/models/models.module';
+import { CountTokensController } from 'src/modules/proxy/count-tokens.controller';
+import { CountTokensService } from 'src/modules/proxy/count-tokens.service';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
 import { MessagesService } from 'src/modules/proxy/messages.service';
@@ -24,8 +26,9 @@ import { V1MessagesController } from 'src/modules/proxy/v1-messages.controller';
     ChatCompletionsService,
     EmbeddingsService,
     MessagesService,
+    CountTokensService,
   ],
-  controllers: [V1ChatController, V1MessagesController],
+  controllers: [V1ChatController, V1MessagesController, CountTokensController],
   exports: [
     UsageReporter,
     StreamRunner,

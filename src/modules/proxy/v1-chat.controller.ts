@@ -3,6 +3,7 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiOkResponse,
+  ApiOperation,
   ApiProduces,
   ApiSecurity,
   ApiTags,
@@ -26,6 +27,8 @@ import {
 } from 'src/modules/proxy/dto/chat-completion.dto';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
 import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
+import { HEADER } from 'src/common/http/headers';
+import { headerRef } from 'src/openapi-conventions';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -39,10 +42,12 @@ export class V1ChatController {
 
   @HotRoute()
   @Post('chat/completions')
+  @ApiOperation({ summary: 'OpenAI Chat Completions, JSON or SSE' })
   @ApiBody({ type: ChatCompletionRequestDto })
   @ApiProduces('application/json', 'text/event-stream')
   @ApiOkResponse({
     type: ChatCompletionResponseDto,
+    headers: { [HEADER.applied]: headerRef(HEADER.applied) },
     description:
       'The upstream answer, passed through. With stream: true, server-sent events ending with data: [DONE], or with one data: {"error": …} event when the stream fails after it started.',
   })
@@ -77,6 +82,7 @@ export class V1ChatController {
 
   @HotRoute()
   @Post('embeddings')
+  @ApiOperation({ summary: 'OpenAI Embeddings, passed through' })
   @ApiBody({ type: EmbeddingsRequestDto })
   @ApiOkResponse({
     type: EmbeddingsResponseDto,

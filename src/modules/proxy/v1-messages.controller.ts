@@ -3,6 +3,7 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiOkResponse,
+  ApiOperation,
   ApiProduces,
   ApiSecurity,
   ApiTags,
@@ -20,6 +21,8 @@ import {
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
 import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
 import { MessagesService } from 'src/modules/proxy/messages.service';
+import { HEADER } from 'src/common/http/headers';
+import { headerRef } from 'src/openapi-conventions';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -30,10 +33,12 @@ export class V1MessagesController {
 
   @HotRoute()
   @Post('messages')
+  @ApiOperation({ summary: 'Anthropic Messages, JSON or SSE' })
   @ApiBody({ type: AnthropicMessagesRequestDto })
   @ApiProduces('application/json', 'text/event-stream')
   @ApiOkResponse({
     type: AnthropicMessageResponseDto,
+    headers: { [HEADER.applied]: headerRef(HEADER.applied) },
     description:
       'The Anthropic Messages answer (translated from an openai upstream, passed through from an anthropic one). With stream: true, the Messages event sequence (message_start … message_stop), or an event: error carrying the catalog error when the stream fails after it started.',
   })

@@ -14,6 +14,8 @@ import {
   IsConversationMetadata,
   ownMetadata,
 } from 'src/modules/conversations/dto/conversation-metadata.validator';
+import { ChatMessageDto, UsageDto } from 'src/modules/proxy/dto/chat-completion.dto';
+import { CONTENT_PART_SCHEMA, ToolCallDto } from 'src/modules/proxy/dto/openai-parts.dto';
 
 export const LIST_LIMIT_MAX = 100;
 export const LIST_LIMIT_DEFAULT = 20;
@@ -68,12 +70,6 @@ export class ForkConversationDto {
   message_id: string;
 }
 
-export class UsageDto {
-  @ApiProperty() prompt_tokens: number;
-  @ApiProperty() completion_tokens: number;
-  @ApiProperty() total_tokens: number;
-}
-
 export class MessageErrorDto {
   @ApiProperty({ example: 'upstream_error' }) code: string;
 }
@@ -82,19 +78,20 @@ export class ConversationMessageDto {
   @ApiProperty() id: string;
   @ApiProperty({ enum: ['system', 'user', 'assistant', 'tool'] }) role: string;
   @ApiProperty({
-    nullable: true,
-    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }],
+    oneOf: [
+      { type: 'string', nullable: true },
+      { type: 'array', items: CONTENT_PART_SCHEMA },
+    ],
     description: 'OpenAI-style content: a string, or an array of content parts.',
   })
   content: string | Record<string, unknown>[] | null;
   @ApiPropertyOptional() name?: string;
-  @ApiPropertyOptional({ type: 'array', items: { type: 'object' } })
+  @ApiPropertyOptional({ type: [ToolCallDto] })
   tool_calls?: Record<string, unknown>[];
   @ApiPropertyOptional() tool_call_id?: string;
   @ApiPropertyOptional() reasoning_content?: string;
   @ApiPropertyOptional({
-    type: 'array',
-    items: { type: 'object' },
+    type: [ChatMessageDto],
     description: 'Tool results stored inside this (user) message, as OpenAI tool messages.',
   })
   tool_results?: Record<string, unknown>[];
