@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { addressKey } from 'src/common/http/client-address';
 import { Clock, systemClock } from 'src/common/time/clock';
 
@@ -13,33 +14,31 @@ interface Bucket {
  * dropped address starts again with a full bucket, which only ever errs toward serving).
  */
 export class AddressThrottle {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: LRUCache<string, Bucket>;
 
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
     private readonly now: Clock = systemClock,
-    private readonly maxAddresses = 10_000,
-  ) {}
+    maxAddresses = 10_000,
+  ) {
+    this.buckets = new LRUCache<string, Bucket>({ max: maxAddresses });
+  }
 
   /** Takes one request from the address's bucket: 0 when allowed, else whole seconds to wait. */
   take(address: string): number {
     const key = addressKey(address);
     const now = this.now();
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    this.buckets.delete(key);
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: this.burst, at: now };
+      this.buckets.set(key, bucket);
+    }
     bucket.tokens = Math.min(
       this.burst,
       bucket.tokens + ((now - bucket.at) * this.perSecond) / 1000,
     );
     bucket.at = now;
-    this.buckets.set(key, bucket);
-    if (this.buckets.size > this.maxAddresses) {
-      const oldest = this.buckets.keys().next().value;
-      if (oldest !== undefined) {
-        this.buckets.delete(oldest);
-      }
-    }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
