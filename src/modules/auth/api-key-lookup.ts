@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
 import { hashesEqual } from 'src/modules/auth/key-material';
@@ -51,7 +52,8 @@ export function authContextFor(key: ApiKeyEntity): AuthContext {
  * `freshMs`. Unknown and inactive keys are never cached.
  */
 export class ApiKeyLookup {
-  private readonly entries = new Map<string, Entry>();
+  /** Least recently loaded dropped first: reads `peek`, so only a load counts as use. */
+  private readonly entries: LRUCache<string, Entry>;
   private readonly inFlight = new Map<string, Promise<AuthContext | null>>();
   /** Bumped by `forget`: a load that started before a revocation must not re-cache the key. */
   private generation = 0;
@@ -60,11 +62,13 @@ export class ApiKeyLookup {
     private readonly source: KeySource,
     private readonly now: () => number,
     private readonly options: ApiKeyLookupOptions = DEFAULT_LOOKUP_OPTIONS,
-  ) {}
+  ) {
+    this.entries = new LRUCache<string, Entry>({ max: options.maxEntries });
+  }
 
   /** The cached context when it is fresh; undefined when the database must be asked. */
   fresh(keyHash: string): AuthContext | undefined {
-    const entry = this.entries.get(keyHash);
+    const entry = this.entries.peek(keyHash);
     return entry && this.now() - entry.loadedAt < this.options.freshMs ? entry.context : undefined;
   }
 
@@ -73,7 +77,7 @@ export class ApiKeyLookup {
    * since. Lets a valid key through while its client address is throttled for failures.
    */
   isKnown(keyHash: string): boolean {
-    const entry = this.entries.get(keyHash);
+    const entry = this.entries.peek(keyHash);
     return entry !== undefined && this.now() - entry.loadedAt < this.options.rememberMs;
   }
 
@@ -113,15 +117,6 @@ export class ApiKeyLookup {
   }
 
   private remember(keyHash: string, context: AuthContext): void {
-    // Re-inserting moves the entry to the end, so the first one is the least recently loaded.
-    this.entries.delete(keyHash);
-    while (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) {
-        break;
-      }
-      this.entries.delete(oldest);
-    }
     this.entries.set(keyHash, { context, loadedAt: this.now() });
   }
 }
