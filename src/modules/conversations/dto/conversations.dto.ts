@@ -11,6 +11,7 @@ import {
 } from 'class-validator';
 import { StorableText } from 'src/common/validation/fields';
 import { IsConversationMetadata } from 'src/modules/conversations/dto/conversation-metadata.validator';
+import { SEARCH_QUERY_MAX_LENGTH } from 'src/modules/search/search-query';
 
 export const LIST_LIMIT_MAX = 100;
 export const LIST_LIMIT_DEFAULT = 20;
@@ -34,6 +35,18 @@ export class ListConversationsQueryDto {
   @IsString({ message: 'after must be a string' })
   @MaxLength(200, { message: 'after is not a valid cursor' })
   after?: string;
+
+  @ApiPropertyOptional({
+    maxLength: SEARCH_QUERY_MAX_LENGTH,
+    description:
+      'Full-text search over your messages: the answer is then a list of hits (best first) instead of conversations.',
+  })
+  @IsOptional()
+  @IsString({ message: 'q must be a string' })
+  @MaxLength(SEARCH_QUERY_MAX_LENGTH, {
+    message: `q must be at most ${SEARCH_QUERY_MAX_LENGTH} characters`,
+  })
+  q?: string;
 }
 
 export class UpdateConversationDto {
