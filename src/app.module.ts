@@ -10,6 +10,7 @@ import { AuthModule } from 'src/modules/auth/auth.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
+import { HistoryModule } from 'src/modules/history/history.module';
 import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { ModelsModule } from 'src/modules/models/models.module';
@@ -36,6 +37,7 @@ export class AppModule {
         ModelsModule,
         ProxyModule,
         ConversationsModule,
+        HistoryModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
