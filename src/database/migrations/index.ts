@@ -1,12 +1,12 @@
 import { Conversations1795322800000 } from 'src/database/migrations/1795322800000-Conversations';
 import { ApiKeys1795322890000 } from 'src/database/migrations/1795322890000-ApiKeys';
 import { UsageDaily1795323435802 } from 'src/database/migrations/1795323435802-UsageDaily';
-import { MessageSearch1795500000000 } from 'src/database/migrations/1795500000000-MessageSearch';
+import { History1795500000000 } from 'src/database/migrations/1795500000000-History';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
   Conversations1795322800000,
   ApiKeys1795322890000,
   UsageDaily1795323435802,
-  MessageSearch1795500000000,
+  History1795500000000,
 ];

@@ -1,11 +1,12 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
 import {
   POSTGRES_SEARCH_TRIGGERS,
   SQLITE_SEARCH_TRIGGERS,
 } from 'src/modules/search/search-index.ddl';
 
 /**
- * Full-text search over stored messages (issue #19, docs/notes/history.md).
+ * Issue #19 (docs/notes/history.md): an index on `conversations.updated_at` for the retention
+ * sweep, and full-text search over stored messages.
  *
  * SQLite: `message_search_docs` holds each message's searchable text and owner; two FTS5
  * indexes use it as their external content (the text is stored once): `message_search_words`
@@ -18,10 +19,14 @@ import {
  *
  * Existing messages are indexed here, once.
  */
-export class MessageSearch1795500000000 implements MigrationInterface {
-  name = 'MessageSearch1795500000000';
+export class History1795500000000 implements MigrationInterface {
+  name = 'History1795500000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createIndex(
+      'conversations',
+      new TableIndex({ name: 'idx_conversations_updated', columnNames: ['updated_at'] }),
+    );
     if (queryRunner.connection.options.type === 'postgres') {
       await this.upPostgres(queryRunner);
       return;
@@ -93,6 +98,7 @@ export class MessageSearch1795500000000 implements MigrationInterface {
       await queryRunner.query('DROP TABLE message_search_words');
     }
     await queryRunner.query('DROP TABLE message_search_docs');
+    await queryRunner.dropIndex('conversations', 'idx_conversations_updated');
   }
 }
 
