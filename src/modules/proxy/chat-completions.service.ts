@@ -23,6 +23,7 @@ import { openAIRequestToAnthropic } from 'src/modules/proxy/wire/anthropic/reque
 import { anthropicResponseToOpenAI } from 'src/modules/proxy/wire/anthropic/response-to-openai';
 import { AnthropicUpstreamToChatStream } from 'src/modules/proxy/wire/anthropic/sse-adapters';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
@@ -167,6 +168,7 @@ export class ChatCompletionsService implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly lifecycle: LifecycleService,
     @Optional() @Inject(USAGE_SINK) private readonly usageSink?: UsageSink,
+    @Optional() private readonly policy?: PolicyService,
   ) {}
 
   /** Loads the tokenizer (usage estimates, echo model) before the app listens. */
@@ -191,6 +193,7 @@ export class ChatCompletionsService implements OnModuleInit {
     }
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
     checkMessages(body.messages, model.constraints, model.alias);
+    this.policy?.checkInput(model.alias, body.messages);
     const { stream, clientWantsUsage } = readStreamFlags(body);
     const applied = applyTokenBounds(body, model.constraints);
     if (stream) {
@@ -260,6 +263,7 @@ export class ChatCompletionsService implements OnModuleInit {
     if (usage) {
       this.reportUsage(prepared, usage);
     }
+    this.policy?.checkAnswer(alias, answer);
     return { bytes: answerBytes, json: answer, usage, call };
   }
 
@@ -277,6 +281,7 @@ export class ChatCompletionsService implements OnModuleInit {
     options: StreamChatOptions,
   ): Promise<StreamedChat> {
     const accumulator = options.collect ? new OpenAiStreamAccumulator() : null;
+    const policy = this.policy?.streamScanner(prepared.model.alias) ?? null;
     let usage: TokenUsage | null = null;
     let contentEvents = 0;
     let opened: UpstreamCall | null = null;
@@ -325,7 +330,14 @@ export class ChatCompletionsService implements OnModuleInit {
               if (usage) {
                 this.reportUsage(prepared, usage);
               }
-              final = { ...ending, completion: accumulator?.result() ?? null, usage };
+              final = {
+                ...ending,
+                // A blocked answer is not an `incomplete` one: nothing of it may be kept.
+                outcome:
+                  ending.error?.code === 'sensitive_words_detected' ? 'failed' : ending.outcome,
+                completion: accumulator?.result() ?? null,
+                usage,
+              };
               return options.beforeEnd?.(final);
             };
             if (usage || !ending.call) {
@@ -342,14 +354,21 @@ export class ChatCompletionsService implements OnModuleInit {
             if (fromAnthropic) {
               const translated = fromAnthropic.push(event);
               for (const chunk of translated.chunks) {
+                policy?.push(chunk as unknown as JsonObject);
                 contentEvents++;
                 accumulator?.push(chunk);
                 options.onEvent?.(event, chunk as unknown as JsonObject);
               }
               usage = fromAnthropic.usage ?? usage;
+              if (fromAnthropic.isFinished) {
+                policy?.end();
+              }
               return translated.text;
             }
             if (event.isComment || event.data === '[DONE]') {
+              if (!event.isComment) {
+                policy?.end();
+              }
               options.onEvent?.(event, null);
               return undefined;
             }
@@ -357,9 +376,10 @@ export class ChatCompletionsService implements OnModuleInit {
             const data = event.data;
             let chunk: JsonObject | null = null;
             const hasUsage = mayCarryUsage(data);
-            if (accumulator || hasUsage || mayCarryError(data) || options.onEvent) {
+            if (accumulator || hasUsage || mayCarryError(data) || options.onEvent || policy) {
               chunk = parseChunk(data);
             }
+            policy?.push(chunk);
             const errorMessage = chunk && mayCarryError(data) ? chunkErrorMessage(chunk) : null;
             if (errorMessage !== null) {
               throw new ApiError('upstream_error', `The model server reported: ${errorMessage}`);

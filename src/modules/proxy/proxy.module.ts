@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ModelsModule } from 'src/modules/models/models.module';
+import { PolicyModule } from 'src/modules/policy/policy.module';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
 import { MessagesService } from 'src/modules/proxy/messages.service';
@@ -13,7 +14,7 @@ import { V1MessagesController } from 'src/modules/proxy/v1-messages.controller';
  * the re-exported modules `UpstreamClient` and `ModelCatalog`.
  */
 @Module({
-  imports: [ModelsModule, UpstreamModule],
+  imports: [ModelsModule, UpstreamModule, PolicyModule],
   providers: [ChatCompletionsService, EmbeddingsService, MessagesService],
   controllers: [V1ChatController, V1MessagesController],
   exports: [
