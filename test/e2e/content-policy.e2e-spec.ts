@@ -195,6 +195,37 @@ describe('content policy (POLICY_FILE)', () => {
       });
     });
 
+    it('blocks Anthropic Messages answers too, JSON and streamed, on /v1 and /c1', async () => {
+      const body = (stream: boolean) => ({
+        model: 'fake',
+        max_tokens: 200,
+        stream,
+        messages: [
+          { role: 'user', content: `${'fine words '.repeat(10)}kaboom ${'more '.repeat(10)}` },
+        ],
+      });
+      for (const path of ['/v1/messages', '/c1/messages']) {
+        const json = await gw.post(path, body(false));
+        expect(json.status).toBe(400);
+        expect(json.text).toContain('sensitive_words_detected');
+        expect(json.text).not.toContain('fine words');
+        const streamed = await gw.post(path, body(true));
+        expect(streamed.status).toBe(200);
+        const frames = parseSseFrames(streamed.text);
+        const last = frames[frames.length - 1];
+        expect(last.event).toBe('error');
+        expect(last.data).toContain('sensitive_words_detected');
+        expect(frames.some((f) => f.event === 'message_stop')).toBe(false);
+        expect(streamed.text).not.toContain('kaboom');
+      }
+      const [latest] = (await gw.get('/c1/conversations?limit=1')).body.data;
+      const detail = (await gw.get(`/c1/conversations/${latest.id}`)).body;
+      expect(detail.messages[1]).toMatchObject({
+        status: 'failed',
+        error: { code: 'sensitive_words_detected' },
+      });
+    });
+
     it('lets a stream through when a chunk ends in what is only the start of a longer word', async () => {
       const textWith = (pad: number) => `${'x'.repeat(pad)} kabooms are fine ${'y '.repeat(20)}`;
       const pad = [...Array(400).keys()].find((n) =>

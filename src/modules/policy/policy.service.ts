@@ -82,6 +82,21 @@ export class PolicyService {
     }
   }
 
+  /** Checks a complete Anthropic Messages answer: its text blocks. */
+  checkMessage(alias: string, message: { content?: unknown }): void {
+    const matcher = this.matchers.get(`output:${alias}`);
+    if (!matcher || !Array.isArray(message.content)) {
+      return;
+    }
+    for (const block of message.content) {
+      const text = (block as JsonLike | null)?.text;
+      const rule = typeof text === 'string' ? matcher.find(text) : null;
+      if (rule) {
+        throw sensitiveWordsError(rule.name);
+      }
+    }
+  }
+
   /**
    * A scanner for a streamed answer, fed with each chunk (Chat Completions chunk form) and
    * ended at the terminal event; null when no output rule applies to the model.
@@ -108,6 +123,30 @@ export class StreamPolicy {
       if (typeof content === 'string') {
         this.scanner.push(content, typeof c.index === 'number' ? c.index : 0);
       }
+    }
+  }
+
+  /**
+   * Feeds one upstream event as it arrived: a Chat Completions chunk, or an Anthropic
+   * `content_block_delta` (`anthropic` true). Events that cannot carry text are not parsed.
+   */
+  pushEvent(event: { data: string; isComment: boolean }, isAnthropic: boolean): void {
+    if (event.isComment || !event.data.includes(isAnthropic ? 'text_delta' : '"content"')) {
+      return;
+    }
+    let parsed: JsonLike | null = null;
+    try {
+      parsed = JSON.parse(event.data) as JsonLike;
+    } catch {
+      return;
+    }
+    if (!isAnthropic) {
+      this.push(parsed);
+      return;
+    }
+    const delta = parsed?.delta as JsonLike | undefined;
+    if (delta?.type === 'text_delta' && typeof delta.text === 'string') {
+      this.scanner.push(delta.text, typeof parsed.index === 'number' ? parsed.index : 0);
     }
   }
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -23,6 +23,7 @@ import {
   PreparedChat,
 } from 'src/modules/proxy/chat-completions.service';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
@@ -97,6 +98,7 @@ export class MessagesService {
     private readonly upstream: UpstreamClient,
     private readonly metrics: MetricsService,
     private readonly lifecycle: LifecycleService,
+    @Optional() private readonly policy?: PolicyService,
   ) {}
 
   /**
@@ -176,6 +178,7 @@ export class MessagesService {
     if (usage) {
       this.chat.reportUsage(prepared.chat, usage);
     }
+    this.policy?.checkMessage(alias, message);
     return { bytes: answer, message, usage };
   }
 
@@ -198,6 +201,7 @@ export class MessagesService {
     let startedAt = 0;
     let contentEvents = 0;
     let final: StreamedMessage | null = null;
+    const policy = this.policy?.streamScanner(alias) ?? null;
     const applied = this.appliedHeader(prepared);
     const active = this.metrics.activeStreams;
     active.inc();
@@ -236,11 +240,17 @@ export class MessagesService {
             if (!event.isComment) {
               contentEvents++;
             }
+            policy?.pushEvent(event, passThrough !== null);
+            let out: string | null | undefined = undefined;
             if (passThrough) {
               passThrough.observe(event);
-              return undefined;
+            } else {
+              out = translator?.push(event) ?? null;
             }
-            return translator?.push(event) ?? null;
+            if ((passThrough ?? translator)?.isFinished) {
+              policy?.end();
+            }
+            return out;
           },
           formatError: formatAnthropicStreamError,
           beforeEnd: async (ending) => {
@@ -257,7 +267,14 @@ export class MessagesService {
             }
             const assembler = adapter?.assembler;
             const message = options.collect && assembler?.hasStarted ? assembler.message() : null;
-            final = { ...ending, usage, message };
+            final = {
+              ...ending,
+              // A blocked answer is not an `incomplete` one: nothing of it may be kept.
+              outcome:
+                ending.error?.code === 'sensitive_words_detected' ? 'failed' : ending.outcome,
+              usage,
+              message,
+            };
             return options.beforeEnd?.(final);
           },
         },
