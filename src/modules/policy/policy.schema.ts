@@ -104,6 +104,14 @@ export function parsePolicy(doc: unknown, aliases: ReadonlySet<string>): PolicyR
       return items;
     };
     const words = (list('words') ?? []).map((w) => w.trim().toLowerCase());
+    words.forEach((word, j) => {
+      if (!/[\p{L}\p{N}]/u.test(word)) {
+        problem(
+          `${path}.words[${j}]`,
+          'must contain a letter or a digit (use `patterns` for symbols)',
+        );
+      }
+    });
     const patterns = list('patterns') ?? [];
     const models = list('models');
     if (words.length === 0 && patterns.length === 0) {
