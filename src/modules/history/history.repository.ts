@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, serially } from 'src/database/serial-transactions';
 
 /** Rows one DELETE removes at most: keeps each write transaction short (SQLite has one writer). */
@@ -41,12 +41,15 @@ export class HistoryRepository {
     return serially(this.dataSource, () => this.dataSource.query(this.sql(text), values));
   }
 
-  /** One write statement in its own short transaction; resolves with the rows it changed. */
-  private async write(text: string, values: unknown[]): Promise<number> {
-    return inTransaction(this.dataSource, async (em) => {
-      const result = await em.queryRunner!.query(this.sql(text), values, true);
-      return (result as { affected?: number }).affected ?? 0;
-    });
+  /** A write inside `em`'s transaction; resolves with the rows it changed. */
+  private async exec(em: EntityManager, text: string, values: unknown[]): Promise<number> {
+    const result = await em.queryRunner!.query(this.sql(text), values, true);
+    return (result as { affected?: number }).affected ?? 0;
+  }
+
+  /** One write statement in its own short transaction. */
+  private write(text: string, values: unknown[]): Promise<number> {
+    return inTransaction(this.dataSource, (em) => this.exec(em, text, values));
   }
 
   /** A page of a user's conversation ids in id order (stable while conversations change). */
@@ -88,9 +91,7 @@ export class HistoryRepository {
     now: number,
   ): Promise<number | null> {
     return inTransaction(this.dataSource, async (em) => {
-      const exec = async (text: string, values: unknown[]) =>
-        ((await em.queryRunner!.query(this.sql(text), values, true)) as { affected?: number })
-          .affected ?? 0;
+      const exec = (text: string, values: unknown[]) => this.exec(em, text, values);
       const deleted = await exec(
         `DELETE FROM conversations WHERE id = ? AND updated_at < ?
          AND (active_turn_id IS NULL OR active_turn_expires_at < ?)`,
@@ -157,9 +158,7 @@ export class HistoryRepository {
    */
   async deleteTree(treeId: string): Promise<{ conversations: number; messages: number }> {
     return inTransaction(this.dataSource, async (em) => {
-      const exec = async (text: string, values: unknown[]) =>
-        ((await em.queryRunner!.query(this.sql(text), values, true)) as { affected?: number })
-          .affected ?? 0;
+      const exec = (text: string, values: unknown[]) => this.exec(em, text, values);
       const messages = await exec('DELETE FROM messages WHERE tree_id = ?', [treeId]);
       const conversations = await exec('DELETE FROM conversations WHERE tree_id = ?', [treeId]);
       return { conversations, messages };
