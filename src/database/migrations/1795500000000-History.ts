@@ -46,7 +46,7 @@ export class History1795500000000 implements MigrationInterface {
       `CREATE VIRTUAL TABLE message_search_words USING fts5(owner, body, content='message_search_docs', content_rowid='rid', tokenize='porter unicode61 remove_diacritics 2')`,
     );
     await queryRunner.query(
-      `CREATE VIRTUAL TABLE message_search_grams USING fts5(owner, body, content='message_search_docs', content_rowid='rid', tokenize='trigram')`,
+      `CREATE VIRTUAL TABLE message_search_grams USING fts5(body, content='message_search_docs', content_rowid='rid', tokenize='trigram')`,
     );
     for (const statement of SQLITE_SEARCH_TRIGGERS) {
       await queryRunner.query(statement.create);

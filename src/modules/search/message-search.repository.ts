@@ -84,30 +84,52 @@ export class MessageSearchRepository {
     limit: number,
     offset: number,
   ): Promise<Record<string, unknown>[]> {
-    const index = query.isSubstring ? 'message_search_grams' : 'message_search_words';
-    const indexed = query.isSubstring ? query.terms.filter(isTrigramSearchable) : query.terms;
-    const scanned = query.isSubstring ? query.terms.filter((t) => !isTrigramSearchable(t)) : [];
-    const match = [
-      `owner : ${fts5Phrase(ownerToken(userId))}`,
-      ...indexed.map((t) => `body : ${fts5Phrase(t)}`),
-    ].join(' AND ');
-    // The trigram path cuts its own snippet (short terms are matched by LIKE, which FTS5
-    // cannot highlight); the word path lets FTS5 mark the stems it matched.
-    const snippet = query.isSubstring
-      ? 'NULL'
-      : `snippet(${index}, 1, char(57344), char(57345), '…', 24)`;
+    const conversation = `(SELECT c.id FROM conversations c WHERE c.tree_id = d.tree_id AND c.user_id = ?
+      ORDER BY c.updated_at DESC LIMIT 1) AS conversation_id`;
+    if (!query.isSubstring) {
+      // The owner token is ANDed inside the index: FTS5 intersects it with the terms, so the
+      // cost follows the caller's matches, not everybody's.
+      const match = [
+        `owner : ${fts5Phrase(ownerToken(userId))}`,
+        ...query.terms.map((t) => `body : ${fts5Phrase(t)}`),
+      ].join(' AND ');
+      return this.dataSource.query(
+        `SELECT d.message_id, m.role, m.created_at, d.body, ${conversation},
+           snippet(message_search_words, 1, char(57344), char(57345), '…', 24) AS snippet
+         FROM message_search_words f
+         JOIN message_search_docs d ON d.rid = f.rowid
+         JOIN messages m ON m.id = d.message_id
+         WHERE message_search_words MATCH ? AND d.user_id = ?
+         ORDER BY bm25(message_search_words, 0.0, 1.0), d.rid DESC
+         LIMIT ? OFFSET ?`,
+        [userId, match, userId, limit, offset],
+      );
+    }
+    // Substrings. Terms of 3+ characters go through the trigram index (selective: a trigram of
+    // Chinese or Japanese text is rare); the caller's rows are then kept by `user_id`. Only
+    // shorter terms: the caller's own rows (the user_id index) are scanned with LIKE.
+    const indexed = query.terms.filter(isTrigramSearchable);
+    const likes = query.terms.map(() => "AND d.body LIKE ? ESCAPE '\\'").join(' ');
+    const patterns = query.terms.map(likeContains);
+    if (indexed.length === 0) {
+      return this.dataSource.query(
+        `SELECT d.message_id, m.role, m.created_at, d.body, ${conversation}, NULL AS snippet
+         FROM message_search_docs d JOIN messages m ON m.id = d.message_id
+         WHERE d.user_id = ? ${likes}
+         ORDER BY d.rid DESC
+         LIMIT ? OFFSET ?`,
+        [userId, userId, ...patterns, limit, offset],
+      );
+    }
     return this.dataSource.query(
-      `SELECT d.message_id, m.role, m.created_at, d.body, ${snippet} AS snippet,
-         (SELECT c.id FROM conversations c WHERE c.tree_id = d.tree_id AND c.user_id = ?
-          ORDER BY c.updated_at DESC LIMIT 1) AS conversation_id
-       FROM ${index} f
+      `SELECT d.message_id, m.role, m.created_at, d.body, ${conversation}, NULL AS snippet
+       FROM message_search_grams f
        JOIN message_search_docs d ON d.rid = f.rowid
        JOIN messages m ON m.id = d.message_id
-       WHERE ${index} MATCH ? AND d.user_id = ?
-         ${scanned.map(() => "AND d.body LIKE ? ESCAPE '\\'").join(' ')}
-       ORDER BY bm25(${index}, 0.0, 1.0), d.rid DESC
+       WHERE message_search_grams MATCH ? AND d.user_id = ? ${likes}
+       ORDER BY bm25(message_search_grams), d.rid DESC
        LIMIT ? OFFSET ?`,
-      [userId, match, userId, ...scanned.map(likeContains), limit, offset],
+      [userId, indexed.map(fts5Phrase).join(' AND '), userId, ...patterns, limit, offset],
     );
   }
 

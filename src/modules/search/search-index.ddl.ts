@@ -23,7 +23,7 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
   {
     create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_insert AFTER INSERT ON message_search_docs BEGIN
       INSERT INTO message_search_words (rowid, owner, body) VALUES (new.rid, new.owner, new.body);
-      INSERT INTO message_search_grams (rowid, owner, body) VALUES (new.rid, new.owner, new.body);
+      INSERT INTO message_search_grams (rowid, body) VALUES (new.rid, new.body);
     END`,
     drop: 'DROP TRIGGER IF EXISTS message_search_docs_insert',
   },
@@ -31,7 +31,7 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
     // External-content FTS5 tables are told what to forget with the old values.
     create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_delete AFTER DELETE ON message_search_docs BEGIN
       INSERT INTO message_search_words (message_search_words, rowid, owner, body) VALUES ('delete', old.rid, old.owner, old.body);
-      INSERT INTO message_search_grams (message_search_grams, rowid, owner, body) VALUES ('delete', old.rid, old.owner, old.body);
+      INSERT INTO message_search_grams (message_search_grams, rowid, body) VALUES ('delete', old.rid, old.body);
     END`,
     drop: 'DROP TRIGGER IF EXISTS message_search_docs_delete',
   },

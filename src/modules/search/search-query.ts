@@ -47,9 +47,9 @@ export function fts5Phrase(text: string): string {
 }
 
 /**
- * The owner token indexed beside each message (`'U' || hex(user_id) || 'U'` in SQLite). Hex
- * has no separators, so it is one word for unicode61; the `U`s, which are not hex digits, keep
- * one user's token from matching inside another's under the trigram tokenizer.
+ * The owner token indexed beside each message in the words index (`'U' || hex(user_id) || 'U'`
+ * in SQLite): hex has no separators, so it is exactly one unicode61 word per user, whatever
+ * characters the user id holds.
  */
 export function ownerToken(userId: string): string {
   return `U${Buffer.from(userId, 'utf8').toString('hex').toUpperCase()}U`;
