@@ -26,7 +26,7 @@ import Database from 'better-sqlite3';
 import { openDatabase } from 'src/database/data-source';
 import { PolicyRule } from 'src/modules/policy/policy.schema';
 import { PolicyService } from 'src/modules/policy/policy.service';
-import { SQLITE_SEARCH_TRIGGERS } from 'src/modules/search/search-index.ddl';
+import { SQLITE_SEARCH_TRIGGERS, SQLITE_UNSPACED_GLOB } from 'src/modules/search/search-index.ddl';
 import { ownerToken } from 'src/modules/search/search-query';
 import { startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
@@ -147,7 +147,9 @@ async function searchBench() {
   })();
   const inserted = performance.now();
   db.exec("INSERT INTO message_search_words (message_search_words) VALUES ('rebuild')");
-  db.exec("INSERT INTO message_search_grams (message_search_grams) VALUES ('rebuild')");
+  db.exec(
+    `INSERT INTO message_search_grams (rowid, body) SELECT rid, body FROM message_search_docs WHERE body GLOB ${SQLITE_UNSPACED_GLOB}`,
+  );
   for (const t of SQLITE_SEARCH_TRIGGERS) {
     db.exec(t.create);
   }

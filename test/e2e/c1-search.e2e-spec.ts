@@ -80,6 +80,16 @@ describe('/c1/conversations?q= (search)', () => {
       expect(hits[0].snippet).toContain(`<mark>${q}</mark>`);
     }
     expect((await search('大阪')).body.data).toEqual([]);
+    // Mixed text is found by its Latin words too; deleting forgets both kinds of index entry.
+    const mixed = await say('Meeting notes: 会議資料 for the quokka project');
+    expect((await search('quokka')).body.data).toHaveLength(2);
+    expect((await search('会議資料')).body.data).toHaveLength(2);
+    for (const gone of [id, mixed]) {
+      expect((await gw.delete(`/c1/conversations/${gone}`)).status).toBe(200);
+    }
+    expect((await search('東京タワー')).body.data).toEqual([]);
+    expect((await search('会議資料')).body.data).toEqual([]);
+    expect((await search('quokka')).body.data).toEqual([]);
   });
 
   it('never matches another user’s text, nor another end user of the same service', async () => {

@@ -19,11 +19,19 @@ const SQLITE_TEXT = (content: string) =>
   `(SELECT group_concat(coalesce(json_extract(p.value, '$.text'), json_extract(p.value, '$.content')), char(10))
     FROM json_each(${content}) p WHERE json_extract(p.value, '$.type') IN ('text', 'tool_result'))`;
 
+/**
+ * Texts holding characters of a script written without spaces (Thai, Lao, Myanmar, Khmer,
+ * Hangul, kana, CJK ideographs), as a GLOB over code point ranges. Only those go into the
+ * trigram index: substring queries need such a character (src/modules/search/search-query.ts),
+ * and trigrams of every message cost more than the rest of a stored turn.
+ */
+export const SQLITE_UNSPACED_GLOB =
+  "'*[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u1100-\u11FF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF]*'";
+
 export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
   {
     create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_insert AFTER INSERT ON message_search_docs BEGIN
       INSERT INTO message_search_words (rowid, owner, body) VALUES (new.rid, new.owner, new.body);
-      INSERT INTO message_search_grams (rowid, body) VALUES (new.rid, new.body);
     END`,
     drop: 'DROP TRIGGER IF EXISTS message_search_docs_insert',
   },
@@ -31,9 +39,24 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
     // External-content FTS5 tables are told what to forget with the old values.
     create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_delete AFTER DELETE ON message_search_docs BEGIN
       INSERT INTO message_search_words (message_search_words, rowid, owner, body) VALUES ('delete', old.rid, old.owner, old.body);
-      INSERT INTO message_search_grams (message_search_grams, rowid, body) VALUES ('delete', old.rid, old.body);
     END`,
     drop: 'DROP TRIGGER IF EXISTS message_search_docs_delete',
+  },
+  {
+    // The same condition on both sides: telling FTS5 to forget a row it never indexed would
+    // corrupt the index.
+    create: `CREATE TRIGGER IF NOT EXISTS message_search_grams_insert AFTER INSERT ON message_search_docs
+      WHEN new.body GLOB ${SQLITE_UNSPACED_GLOB} BEGIN
+      INSERT INTO message_search_grams (rowid, body) VALUES (new.rid, new.body);
+    END`,
+    drop: 'DROP TRIGGER IF EXISTS message_search_grams_insert',
+  },
+  {
+    create: `CREATE TRIGGER IF NOT EXISTS message_search_grams_delete AFTER DELETE ON message_search_docs
+      WHEN old.body GLOB ${SQLITE_UNSPACED_GLOB} BEGIN
+      INSERT INTO message_search_grams (message_search_grams, rowid, body) VALUES ('delete', old.rid, old.body);
+    END`,
+    drop: 'DROP TRIGGER IF EXISTS message_search_grams_delete',
   },
   {
     create: `CREATE TRIGGER IF NOT EXISTS messages_search_insert AFTER INSERT ON messages BEGIN
