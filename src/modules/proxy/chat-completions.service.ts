@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
@@ -20,6 +20,7 @@ import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { sseErrorEvent, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { UsageReporter } from 'src/modules/proxy/usage-reporter';
@@ -113,6 +114,7 @@ export class ChatCompletionsService implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly runner: StreamRunner,
     private readonly usage: UsageReporter,
+    @Optional() private readonly policy?: PolicyService,
   ) {}
 
   /** Loads the tokenizer (usage estimates, echo model) before the app listens. */
@@ -138,6 +140,7 @@ export class ChatCompletionsService implements OnModuleInit {
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
     checkChatCostControls(body, model);
     checkMessages(body.messages, model.constraints, model.alias);
+    this.policy?.checkInput(model.alias, body.messages);
     const { stream, clientWantsUsage } = readStreamFlags(body);
     const applied = applyTokenBounds(body, model.constraints);
     if (stream) {
@@ -199,6 +202,7 @@ export class ChatCompletionsService implements OnModuleInit {
     if (usage) {
       this.reportUsage(prepared, usage);
     }
+    this.policy?.checkAnswer(alias, answer.json);
     return { bytes: answer.bytes, json: answer.json, usage, call };
   }
 
@@ -230,6 +234,10 @@ export class ChatCompletionsService implements OnModuleInit {
       usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
       formatError: sseErrorEvent,
       assembled: collect,
+      inspect: this.policy
+        ? (call) =>
+            this.policy?.streamScanner(prepared.model.alias, call.wire.isMessagesNative) ?? null
+        : undefined,
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers,

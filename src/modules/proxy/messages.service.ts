@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -21,6 +21,7 @@ import {
 } from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
 import { anthropicRequestToOpenAI } from 'src/modules/proxy/wire/anthropic/request-to-openai';
@@ -87,6 +88,7 @@ export class MessagesService {
     private readonly metrics: MetricsService,
     private readonly runner: StreamRunner,
     private readonly wires: WireFormats,
+    @Optional() private readonly policy?: PolicyService,
   ) {}
 
   /**
@@ -147,6 +149,7 @@ export class MessagesService {
     if (answer.usage) {
       this.chat.reportUsage(prepared.chat, answer.usage);
     }
+    this.policy?.checkMessage(alias, answer.message);
     return answer;
   }
 
@@ -174,6 +177,9 @@ export class MessagesService {
       // The client speaks the Messages API: its error event is Anthropic's.
       formatError: this.wires.get('anthropic').streamError,
       assembled: collect,
+      inspect: this.policy
+        ? (call) => this.policy?.streamScanner(alias, call.wire.isMessagesNative) ?? null
+        : undefined,
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,
