@@ -14,6 +14,7 @@ import { ConversationsModule } from 'src/modules/conversations/conversations.mod
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { FleetModule } from 'src/modules/fleet/fleet.module';
 import { HealthModule } from 'src/modules/health/health.module';
+import { HistoryModule } from 'src/modules/history/history.module';
 import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { ModelsModule } from 'src/modules/models/models.module';
@@ -42,6 +43,7 @@ export class AppModule {
         ConversationsModule,
         FleetModule,
         ConsoleModule,
+        HistoryModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -158,6 +158,21 @@ export const ENV_SCHEMA = {
     default: '',
     doc: 'Model catalog (YAML or JSON). Unset: the built-in `echo` dev model.',
   }),
+  CONVERSATION_TTL_DAYS: setting({
+    parse: int(0, 36_500),
+    default: 0,
+    doc: 'Conversations idle longer than this many days are deleted (with their messages) by a background sweep. Unset or 0: kept forever.',
+  }),
+  RETENTION_SWEEP_SECS: setting({
+    parse: num(1, 86_400),
+    default: 600,
+    doc: 'How often the retention sweep runs when `CONVERSATION_TTL_DAYS` is set.',
+  }),
+  POLICY_FILE: setting({
+    parse: text(),
+    default: '',
+    doc: 'Content policy (YAML or JSON): words and patterns that block a prompt or an answer. Unset: no policy.',
+  }),
   ADMIN_TOKEN: setting({
     parse: credential,
     default: '',

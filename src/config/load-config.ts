@@ -19,6 +19,9 @@ export interface AppConfig {
   };
   db: { url: string; poolMax: number; statementTimeoutMs: number };
   conversations: { historyCacheBytes: number };
+  /** Retention (issue #19): `ttlMs` null keeps conversations forever. */
+  history: { ttlMs: number | null; sweepIntervalMs: number };
+  policy: { file: string | null };
   models: {
     file: string | null;
     /** Reads the variables a catalog names in `api_key_env` (upstream keys), at boot only. */
@@ -109,6 +112,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
     },
     conversations: { historyCacheBytes: v.HISTORY_CACHE_BYTES },
+    history: {
+      ttlMs: v.CONVERSATION_TTL_DAYS === 0 ? null : v.CONVERSATION_TTL_DAYS * 86_400_000,
+      sweepIntervalMs: secs(v.RETENTION_SWEEP_SECS),
+    },
+    policy: { file: orNull(v.POLICY_FILE) },
     models: { file: orNull(v.MODELS_FILE), readEnv: (name: string) => env[name] },
     auth: {
       adminToken: orNull(v.ADMIN_TOKEN),

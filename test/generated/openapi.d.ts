@@ -196,6 +196,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/users/{user_id}/data': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Erase a user's conversations, messages, Idempotency-Keys and search entries (usage totals stay). An end user of a service key is `<service user>/<x-user-id>`, URL-encoded (`svc%2Falice`). */
+    delete: operations['UserDataController_remove'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/c1/chat/completions': {
     parameters: {
       query?: never;
@@ -249,6 +266,22 @@ export interface paths {
     patch: operations['ConversationsController_update'];
     trace?: never;
   };
+  '/c1/conversations/{id}/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ExportController_exportOne'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/c1/conversations/{id}/fork': {
     parameters: {
       query?: never;
@@ -260,6 +293,22 @@ export interface paths {
     put?: never;
     /** Fork a conversation at a message (edit and retry, branching) */
     post: operations['ConversationsController_fork'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/c1/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['ExportController_exportAll'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1142,6 +1191,12 @@ export interface components {
       prompt_tokens: number;
       total_tokens: number;
     };
+    ErasedCountsDto: {
+      conversations: number;
+      idempotency_keys: number;
+      messages: number;
+      search_entries: number;
+    };
     ErrorBodyDto: {
       /** @enum {string} */
       code:
@@ -1487,6 +1542,27 @@ export interface components {
        */
       node: string;
     };
+    SearchHitDto: {
+      /** @description The conversation holding the message (the most recently active one when forks share it). */
+      conversation_id: string;
+      /** @description Unix seconds */
+      created_at: number;
+      message_id: string;
+      /** @example conversation.search_hit */
+      object: string;
+      /** @enum {string} */
+      role: 'system' | 'user' | 'assistant' | 'tool';
+      /** @description HTML-escaped excerpt of the message with `<mark>` around the matched words: safe to render as HTML. */
+      snippet: string;
+    };
+    SearchHitListResponseDto: {
+      /** @description Best match first. */
+      data: components['schemas']['SearchHitDto'][];
+      has_more: boolean;
+      next_cursor: string | null;
+      /** @example list */
+      object: string;
+    };
     StreamOptionsDto: {
       /** @description Receive the final usage-only chunk */
       include_usage?: boolean;
@@ -1685,6 +1761,14 @@ export interface components {
       requests: number;
       /** @example 1540 */
       total_tokens: number;
+    };
+    UserDataDeletedResponseDto: {
+      /** @description What was deleted. Usage totals are kept: they hold no content. */
+      deleted: components['schemas']['ErasedCountsDto'];
+      include_end_users: boolean;
+      /** @example user_data.deleted */
+      object: string;
+      user_id: string;
     };
     VideoUrlPartDto: {
       /** @enum {string} */
@@ -2531,6 +2615,8 @@ export interface operations {
         limit?: number;
         /** @description The `next_cursor` of the previous page. */
         after?: string;
+        /** @description Full-text search over your messages: the answer is then a list of hits (best first) instead of conversations. */
+        q?: string;
       };
       header?: never;
       path: {
@@ -2743,6 +2829,84 @@ export interface operations {
       };
     };
   };
+  UserDataController_remove: {
+    parameters: {
+      query?: {
+        /** @description Also erase the end users a service user acts for (`<user_id>/<x-user-id>`). Default: only `user_id` itself. */
+        include_end_users?: 'true' | 'false';
+      };
+      header?: never;
+      path: {
+        user_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UserDataDeletedResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   C1ChatController_chatCompletions: {
     parameters: {
       query?: never;
@@ -2938,6 +3102,8 @@ export interface operations {
         limit?: number;
         /** @description The `next_cursor` of the previous page. */
         after?: string;
+        /** @description Full-text search over your messages: the answer is then a list of hits (best first) instead of conversations. */
+        q?: string;
       };
       header?: never;
       path?: never;
@@ -2945,7 +3111,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description Newest first */
+      /** @description Newest first; with `q`, the matching messages, best first */
       200: {
         headers: {
           'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
@@ -2955,7 +3121,9 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['ConversationListResponseDto'];
+          'application/json':
+            | components['schemas']['ConversationListResponseDto']
+            | components['schemas']['SearchHitListResponseDto'];
         };
       };
       /** @description invalid_field */
@@ -3331,6 +3499,114 @@ export interface operations {
       };
     };
   };
+  ExportController_exportOne: {
+    parameters: {
+      query?: {
+        format?: 'json' | 'markdown';
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A download (Content-Disposition): JSON, or Markdown that reads like the chat */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConversationDetailResponseDto'];
+          'text/markdown': components['schemas']['ConversationDetailResponseDto'];
+        };
+      };
+      /** @description invalid_field */
+      400: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/markdown': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description conversation_not_found */
+      404: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/markdown': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+          'text/markdown': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
   ConversationsController_fork: {
     parameters: {
       query?: never;
@@ -3459,6 +3735,78 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+    };
+  };
+  ExportController_exportAll: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Every conversation of the caller with its messages, one JSON object per line (JSON Lines), streamed. A failure after the first line ends the stream with an error envelope line. */
+      200: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description invalid_authorization, missing_authorization */
+      401: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description user_override_forbidden */
+      403: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description rate_limit_exceeded */
+      429: {
+        headers: {
+          'retry-after': components['headers']['retry-after'];
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelopeDto'];
+        };
+      };
+      /** @description storage_error */
+      500: {
+        headers: {
+          'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
+          'x-ratelimit-remaining': components['headers']['x-ratelimit-remaining'];
+          'x-ratelimit-reset': components['headers']['x-ratelimit-reset'];
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/x-ndjson': components['schemas']['ErrorEnvelopeDto'];
         };
       };
     };

@@ -6,6 +6,7 @@ import { ConsoleUsers1796400000000 } from 'src/database/migrations/1796400000000
 import { UsageReportIndex1796400000001 } from 'src/database/migrations/1796400000001-UsageReportIndex';
 import { ServiceUserNamespace1796390000000 } from 'src/database/migrations/1796390000000-ServiceUserNamespace';
 import { QuotaReservations1796390100000 } from 'src/database/migrations/1796390100000-QuotaReservations';
+import { History1795500000000 } from 'src/database/migrations/1795500000000-History';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
@@ -17,4 +18,5 @@ export const MIGRATIONS: Function[] = [
   UsageReportIndex1796400000001,
   ServiceUserNamespace1796390000000,
   QuotaReservations1796390100000,
+  History1795500000000,
 ];

@@ -9,6 +9,8 @@ import { EPOCH_MS } from 'src/modules/conversations/db-columns';
 @Entity({ name: 'conversations' })
 @Index('idx_conversations_user_updated', ['userId', 'updatedAt', 'id'])
 @Index('idx_conversations_turn_expiry', ['activeTurnExpiresAt'])
+/** The retention sweep's scan (issue #19). */
+@Index('idx_conversations_updated', ['updatedAt'])
 export class ConversationEntity {
   /** Random UUIDv4, never sequential (ids are not to be guessed). */
   @PrimaryColumn({ type: 'varchar', length: 36 })

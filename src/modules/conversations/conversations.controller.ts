@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
@@ -11,21 +18,41 @@ import {
   ConversationResponseDto,
   DeletedConversationResponseDto,
   ForkConversationDto,
+  LIST_LIMIT_DEFAULT,
+  LIST_LIMIT_MAX,
   ListConversationsQueryDto,
   UpdateConversationDto,
 } from 'src/modules/conversations/dto/conversations.dto';
+import { SearchHitListResponseDto } from 'src/modules/search/dto/search.dto';
+import { SearchService } from 'src/modules/search/search.service';
 
 @ApiTags('conversations')
 @ApiKeyAuth()
 @Controller('c1/conversations')
 export class ConversationsController {
-  constructor(private readonly conversations: ConversationsService) {}
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly search: SearchService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: "List the caller's conversations, newest first" })
-  @ApiOkResponse({ type: ConversationListResponseDto, description: 'Newest first' })
+  @ApiExtraModels(ConversationListResponseDto, SearchHitListResponseDto)
+  @ApiOkResponse({
+    description: 'Newest first; with `q`, the matching messages, best first',
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(ConversationListResponseDto) },
+        { $ref: getSchemaPath(SearchHitListResponseDto) },
+      ],
+    },
+  })
   @ApiErrors('invalid_field', 'storage_error')
   list(@CurrentKey() key: AuthContext, @Query() query: ListConversationsQueryDto) {
+    if (query.q !== undefined) {
+      const limit = Math.min(query.limit ?? LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX);
+      return this.search.search(key, query.q, limit, query.after);
+    }
     return this.conversations.list(key, query);
   }
 

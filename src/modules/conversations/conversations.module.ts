@@ -14,10 +14,11 @@ import { renderedWindowBytes, RenderedWindows } from 'src/modules/conversations/
 import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
+import { SearchModule } from 'src/modules/search/search.module';
 
 /** /c1: conversations stored per user, built on the /v1 engine of ProxyModule. */
 @Module({
-  imports: [ProxyModule],
+  imports: [ProxyModule, SearchModule],
   controllers: [C1ChatController, C1MessagesController, ConversationsController],
   providers: [
     ConversationsRepository,

@@ -1,15 +1,9 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
-import {
-  applyTokenBounds,
-  checkMessages,
-  readStreamFlags,
-  requireJsonObject,
-  resolveModel,
-} from 'src/modules/models/constraints/chat-request';
+import { applyTokenBounds, checkMessages, readStreamFlags, requireJsonObject, resolveModel } from 'src/modules/models/constraints/chat-request';
 import { JsonObject } from 'src/kernel/json';
 import { checkChatCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
@@ -21,6 +15,7 @@ import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { UsageReporter } from 'src/modules/proxy/usage-reporter';
@@ -110,6 +105,7 @@ export class ChatCompletionsService implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly runner: StreamRunner,
     private readonly usage: UsageReporter,
+    @Optional() private readonly policy?: PolicyService,
   ) {}
 
   /** Loads the tokenizer (usage estimates, echo model) before the app listens. */
@@ -135,6 +131,7 @@ export class ChatCompletionsService implements OnModuleInit {
     const model = resolveModel(this.catalog, body.model, auth.allowedModels);
     checkChatCostControls(body, model);
     checkMessages(body.messages, model.constraints, model.alias);
+    this.policy?.checkInput(model.alias, body.messages);
     const { stream, clientWantsUsage } = readStreamFlags(body);
     const applied = applyTokenBounds(body, model.constraints);
     if (stream) {
@@ -195,6 +192,7 @@ export class ChatCompletionsService implements OnModuleInit {
     if (usage) {
       this.reportUsage(prepared, usage);
     }
+    this.policy?.checkAnswer(alias, answer.json);
     return { bytes: answer.bytes, json: answer.json, usage, call };
   }
 
@@ -226,6 +224,10 @@ export class ChatCompletionsService implements OnModuleInit {
       usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
       formatError: sseErrorEvent,
       assembled: collect,
+      inspect: this.policy
+        ? (call) =>
+            this.policy?.streamScanner(prepared.model.alias, call.wire.isMessagesNative) ?? null
+        : undefined,
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers,

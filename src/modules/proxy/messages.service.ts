@@ -1,5 +1,5 @@
+import { Injectable, Optional } from '@nestjs/common';
 import { PreparedChat, PreparedMessages } from 'src/kernel/prepared-request';
-import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -11,13 +11,10 @@ import { JsonObject } from 'src/kernel/json';
 import { checkMessagesCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
-import {
-  CallOptions,
-  ChatCompletionsService,
-  PrepareOptions,
-} from 'src/modules/proxy/chat-completions.service';
+import { CallOptions, ChatCompletionsService, PrepareOptions } from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { AnthropicResponse } from 'src/modules/proxy/wire/anthropic/anthropic.types';
 import { anthropicRequestToOpenAI } from 'src/modules/proxy/wire/anthropic/request-to-openai';
@@ -71,6 +68,7 @@ export class MessagesService {
     private readonly metrics: MetricsService,
     private readonly runner: StreamRunner,
     private readonly wires: WireFormats,
+    @Optional() private readonly policy?: PolicyService,
   ) {}
 
   /**
@@ -131,6 +129,7 @@ export class MessagesService {
     if (answer.usage) {
       this.chat.reportUsage(prepared.chat, answer.usage);
     }
+    this.policy?.checkMessage(alias, answer.message);
     return answer;
   }
 
@@ -158,6 +157,9 @@ export class MessagesService {
       // The client speaks the Messages API: its error event is Anthropic's.
       formatError: this.wires.get('anthropic').streamError,
       assembled: collect,
+      inspect: this.policy
+        ? (call) => this.policy?.streamScanner(alias, call.wire.isMessagesNative) ?? null
+        : undefined,
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { CountTokensController } from 'src/modules/proxy/count-tokens.controller';
 import { CountTokensService } from 'src/modules/proxy/count-tokens.service';
+import { PolicyModule } from 'src/modules/policy/policy.module';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
 import { MessagesService } from 'src/modules/proxy/messages.service';
@@ -19,7 +20,7 @@ import { V1MessagesController } from 'src/modules/proxy/v1-messages.controller';
  * itself.
  */
 @Module({
-  imports: [ModelsModule, UpstreamModule],
+  imports: [ModelsModule, UpstreamModule, PolicyModule],
   providers: [
     UsageReporter,
     StreamRunner,

@@ -16,6 +16,7 @@ import {
 } from 'src/modules/conversations/dto/conversation-metadata.validator';
 import { ChatMessageDto, UsageDto } from 'src/modules/proxy/dto/chat-completion.dto';
 import { CONTENT_PART_SCHEMA, ToolCallDto } from 'src/modules/proxy/dto/openai-parts.dto';
+import { SEARCH_QUERY_MAX_LENGTH } from 'src/modules/search/search-query';
 
 export const LIST_LIMIT_MAX = 100;
 export const LIST_LIMIT_DEFAULT = 20;
@@ -39,6 +40,18 @@ export class ListConversationsQueryDto {
   @IsString({ message: 'after must be a string' })
   @MaxLength(200, { message: 'after is not a valid cursor' })
   after?: string;
+
+  @ApiPropertyOptional({
+    maxLength: SEARCH_QUERY_MAX_LENGTH,
+    description:
+      'Full-text search over your messages: the answer is then a list of hits (best first) instead of conversations.',
+  })
+  @IsOptional()
+  @IsString({ message: 'q must be a string' })
+  @MaxLength(SEARCH_QUERY_MAX_LENGTH, {
+    message: `q must be at most ${SEARCH_QUERY_MAX_LENGTH} characters`,
+  })
+  q?: string;
 }
 
 export class UpdateConversationDto {

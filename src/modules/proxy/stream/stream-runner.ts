@@ -7,12 +7,21 @@ import { AppConfig } from 'src/config/load-config';
 import { ApiError } from 'src/common/errors/api-error';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { UsageReporter } from 'src/modules/proxy/usage-reporter';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
 import type { StreamAdapter } from 'src/modules/proxy/wire/wire-format';
+
+/** See `StreamRun.inspect`. */
+export interface StreamInspector {
+  /** Each upstream event, in order, before the adapter translates it. */
+  see(event: SseEvent): void;
+  /** After the terminal event: what is still held back (a word at the very end) is judged. */
+  end(): void;
+}
 
 export interface StreamRun<A extends StreamAdapter> {
   reply: FastifyReply;
@@ -37,6 +46,12 @@ export interface StreamRun<A extends StreamAdapter> {
    * UPSTREAM_MAX_BODY_BYTES and ends with `upstream_error` past it. Pure pass-through is not.
    */
   assembled?: boolean;
+  /**
+   * Looks at the upstream's events as they arrive (the content policy's output rules): an
+   * `ApiError` it throws ends the stream with that error at once, and the outcome is `failed`
+   * (nothing of a blocked answer may be kept, not even as `incomplete`).
+   */
+  inspect?(call: UpstreamCall): StreamInspector | null;
   /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
   signal?: CancelSignal;
   /** Response headers besides the SSE ones (`x-parley-applied`, `x-conversation-id`). */
@@ -87,6 +102,21 @@ export class StreamRunner {
     // Assigned in callbacks, which the compiler cannot follow.
     let call = null as UpstreamCall | null;
     let adapter = null as A | null;
+    let inspector = null as StreamInspector | null;
+    let blocked = false;
+    const inspected = (event: SseEvent) => {
+      try {
+        inspector?.see(event);
+        const out = adapter?.push(event);
+        if (inspector && adapter?.isTerminal(event)) {
+          inspector.end();
+        }
+        return out;
+      } catch (error) {
+        blocked = inspector !== null && error instanceof ApiError;
+        throw error;
+      }
+    };
     let final: StreamRunResult<A> | null = null;
     const active = this.metrics.activeStreams;
     active.inc();
@@ -99,6 +129,7 @@ export class StreamRunner {
         async (signal) => {
           call = await run.open(signal);
           adapter = run.adapter(call);
+          inspector = run.inspect?.(call) ?? null;
           return call;
         },
         {
@@ -109,7 +140,7 @@ export class StreamRunner {
           onClientGone: run.onClientGone,
           signal: cut,
           isTerminal: (event) => adapter?.isTerminal(event) ?? false,
-          onEvent: (event) => adapter?.push(event),
+          onEvent: (event) => (inspector ? inspected(event) : adapter?.push(event)),
           onFirstByte: () => {
             if (call) {
               this.upstream.observeFirstByte(call);
@@ -123,7 +154,8 @@ export class StreamRunner {
               if (usage) {
                 this.usage.report(run.usage.auth, run.usage.alias, usage);
               }
-              final = { ...ending, adapter, usage };
+              const outcome = blocked && ending.error ? 'failed' : ending.outcome;
+              final = { ...ending, outcome, adapter, usage };
               return run.beforeEnd?.(final);
             };
             const reported = adapter?.usage ?? null;

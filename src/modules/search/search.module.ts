@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { MessageSearchRepository } from 'src/modules/search/message-search.repository';
+import { SearchIndexKeeper } from 'src/modules/search/search-index-keeper';
+import { SearchService } from 'src/modules/search/search.service';
+
+/** Full-text search over stored messages; the index itself is kept by database triggers. */
+@Module({
+  providers: [MessageSearchRepository, SearchService, SearchIndexKeeper],
+  exports: [SearchService],
+})
+export class SearchModule {}
