@@ -3,7 +3,13 @@ import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
-import { applyTokenBounds, checkMessages, readStreamFlags, requireJsonObject, resolveModel } from 'src/modules/models/constraints/chat-request';
+import {
+  applyTokenBounds,
+  checkMessages,
+  readStreamFlags,
+  requireJsonObject,
+  resolveModel,
+} from 'src/modules/models/constraints/chat-request';
 import { JsonObject } from 'src/kernel/json';
 import { checkChatCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/common/validation/json-depth';

@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiError } from 'src/common/errors/api-error';
 import { CatalogModel } from 'src/kernel/catalog-model';
-import { checkEmbeddingsInput, requireJsonObject, resolveModel } from 'src/modules/models/constraints/chat-request';
+import {
+  checkEmbeddingsInput,
+  requireJsonObject,
+  resolveModel,
+} from 'src/modules/models/constraints/chat-request';
 import { JsonObject } from 'src/kernel/json';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';

@@ -11,7 +11,11 @@ import { JsonObject } from 'src/kernel/json';
 import { checkMessagesCostControls } from 'src/modules/models/constraints/cost-controls';
 import { assertJsonDepth } from 'src/common/validation/json-depth';
 import { ModelCatalog } from 'src/modules/models/model-catalog';
-import { CallOptions, ChatCompletionsService, PrepareOptions } from 'src/modules/proxy/chat-completions.service';
+import {
+  CallOptions,
+  ChatCompletionsService,
+  PrepareOptions,
+} from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
 import { PolicyService } from 'src/modules/policy/policy.service';

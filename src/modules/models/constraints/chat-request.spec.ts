@@ -1,7 +1,15 @@
 import { ApiError } from 'src/common/errors/api-error';
 import { ErrorCode } from 'src/common/errors/error-catalog';
 import { CatalogModel, ModelConstraints } from 'src/kernel/catalog-model';
-import { applyTokenBounds, checkEmbeddingsInput, checkMessages, MAX_LIST_ITEMS, readStreamFlags, requireJsonObject, resolveModel } from 'src/modules/models/constraints/chat-request';
+import {
+  applyTokenBounds,
+  checkEmbeddingsInput,
+  checkMessages,
+  MAX_LIST_ITEMS,
+  readStreamFlags,
+  requireJsonObject,
+  resolveModel,
+} from 'src/modules/models/constraints/chat-request';
 
 const PNG_B64 = Buffer.from([
   0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d,

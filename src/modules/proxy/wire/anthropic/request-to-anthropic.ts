@@ -12,7 +12,13 @@ import {
   AnthropicConversation,
   neutralToAnthropic,
 } from 'src/modules/proxy/wire/anthropic/neutral-anthropic';
-import { invalidField, isNonEmptyString, missingField, parseDataUri, parseToolArguments } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import {
+  invalidField,
+  isNonEmptyString,
+  missingField,
+  parseDataUri,
+  parseToolArguments,
+} from 'src/modules/proxy/wire/anthropic/wire-utils';
 import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 export interface OpenAIToAnthropicOptions {

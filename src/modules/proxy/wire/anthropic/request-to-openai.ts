@@ -8,7 +8,13 @@ import {
   OpenAIToolCall,
   OpenAIToolChoice,
 } from 'src/modules/proxy/wire/anthropic/openai-chat.types';
-import { describeType, invalidField, isNonEmptyString, missingField, toDataUri } from 'src/modules/proxy/wire/anthropic/wire-utils';
+import {
+  describeType,
+  invalidField,
+  isNonEmptyString,
+  missingField,
+  toDataUri,
+} from 'src/modules/proxy/wire/anthropic/wire-utils';
 import { JsonObject, isJsonObject } from 'src/kernel/json';
 
 export interface AnthropicToOpenAIOptions {
