@@ -8,6 +8,7 @@ import { validationExceptionFactory } from 'src/common/validation/validation-exc
 import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
+import { ResponsesModule } from 'src/modules/responses/responses.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { HealthModule } from 'src/modules/health/health.module';
 import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
@@ -36,6 +37,7 @@ export class AppModule {
         ModelsModule,
         ProxyModule,
         ConversationsModule,
+        ResponsesModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

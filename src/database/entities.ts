@@ -2,6 +2,7 @@ import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
+import { ResponseEntity } from 'src/modules/responses/response.entity';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
 
 /** Every TypeORM entity; the app and the CLI share this list. */
@@ -11,4 +12,5 @@ export const ENTITIES: Function[] = [
   MessageEntity,
   IdempotencyKeyEntity,
   DailyUsageEntity,
+  ResponseEntity,
 ];

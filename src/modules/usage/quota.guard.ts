@@ -18,6 +18,7 @@ export const METERED_ROUTES: ReadonlySet<string> = new Set([
   '/v1/messages',
   '/v1/embeddings',
   '/c1/chat/completions',
+  '/v1/responses',
 ]);
 
 const PERIOD_WORDS = { day: 'today (UTC)', month: 'this month (UTC)', total: 'in total' } as const;
