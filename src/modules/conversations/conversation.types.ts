@@ -67,7 +67,10 @@ export interface StartTurnInput {
    * Writes more rows in the turn's transaction (the Responses API's own record of the turn),
    * so they are committed with it or not at all.
    */
-  onStored?: (em: EntityManager, stored: { turnId: string; conversationId: string }) => Promise<void>;
+  onStored?: (
+    em: EntityManager,
+    stored: { turnId: string; conversationId: string },
+  ) => Promise<void>;
 }
 
 export interface StartedTurn {

@@ -43,8 +43,8 @@ export function pageItems(
   return {
     object: 'list',
     data,
-    first_id: (data[0]?.id as string | undefined) ?? null,
-    last_id: (data[data.length - 1]?.id as string | undefined) ?? null,
+    first_id: data[0]?.id ?? null,
+    last_id: data[data.length - 1]?.id ?? null,
     has_more: start + limit < ordered.length,
   };
 }

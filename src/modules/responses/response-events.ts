@@ -112,7 +112,7 @@ export class ResponseEventBuilder {
         const item = functionCallItem(this.messageId, open.callIndex, open, itemStatus);
         events.push(
           this.event('response.function_call_arguments.done', {
-            item_id: item.id as string,
+            item_id: item.id,
             output_index: open.outputIndex,
             name: open.name,
             arguments: open.arguments,
@@ -206,7 +206,7 @@ export class ResponseEventBuilder {
   }
 
   private event(type: string, fields: JsonObject): ResponseEvent {
-    return { type, sequence_number: this.sequence++, ...fields } as ResponseEvent;
+    return { type, sequence_number: this.sequence++, ...fields };
   }
 }
 

@@ -81,7 +81,8 @@ export function storedToItems(m: StoredMessage): JsonObject[] {
         },
       ];
     }
-    default:
+    case 'system':
+    case 'user':
       return [
         {
           type: 'message',
@@ -138,7 +139,10 @@ function inputContent(part: NeutralPart): JsonObject[] {
           detail: 'auto',
         },
       ];
-    default:
+    case 'media':
+    case 'reasoning':
+    case 'tool_call':
+    case 'tool_result':
       return [];
   }
 }
@@ -174,7 +178,7 @@ export function inputToChatMessages(input: unknown): OpenAIMessage[] {
     if (!isObject(item)) {
       throw invalid(`${param} must be an object`, param);
     }
-    const type = item.type ?? (item.role !== undefined ? 'message' : undefined);
+    const type: unknown = item.type ?? (item.role !== undefined ? 'message' : null);
     switch (type) {
       case 'message':
         messages.push(messageToChat(item, param));

@@ -86,11 +86,11 @@ export function toResponseObject(view: ResponseView): JsonObject {
     store: s.store,
     temperature: s.temperature,
     text: s.text,
-    tool_choice: s.tool_choice as JsonObject[string],
+    tool_choice: s.tool_choice,
     tools: s.tools,
     top_p: s.top_p,
     truncation: s.truncation,
     usage,
     user: s.user,
-  } as JsonObject;
+  };
 }

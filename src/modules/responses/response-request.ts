@@ -222,7 +222,7 @@ export function toChatBody(
 ): JsonObject {
   const s = request.settings;
   const body: JsonObject = {
-    model: (request.model ?? defaultModel) as JsonObject[string],
+    model: request.model ?? defaultModel,
     messages,
     stream: true,
   };

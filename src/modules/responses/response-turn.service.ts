@@ -12,7 +12,6 @@ import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle
 import { JsonObject, requireJsonObject } from 'src/modules/models/constraints/chat-request';
 import { ChatCompletionsService, PreparedChat } from 'src/modules/proxy/chat-completions.service';
 import { NeutralMessage } from 'src/modules/proxy/wire/neutral';
-import { OpenAIMessage } from 'src/modules/proxy/wire/openai/openai-neutral';
 import { renderChatPrompt } from 'src/modules/conversations/chat-turn-wire';
 import { defaultTitle } from 'src/modules/conversations/conversation.presenter';
 import {
@@ -121,11 +120,7 @@ export class ResponseTurnService {
     try {
       prepared = this.chat.prepare(
         auth,
-        toChatBody(
-          parsed,
-          chatMessages as unknown as JsonObject[],
-          base?.conversation.model ?? null,
-        ),
+        toChatBody(parsed, chatMessages, base?.conversation.model ?? null),
       );
     } catch (error) {
       throw inResponsesTerms(error);
@@ -134,7 +129,7 @@ export class ResponseTurnService {
     const isNew = base === null || base.headId === null;
     let split: SplitTurn;
     try {
-      split = splitTurn(chatMessages as OpenAIMessage[], isNew);
+      split = splitTurn(chatMessages, isNew);
     } catch (error) {
       throw inResponsesTerms(error);
     }
@@ -194,7 +189,7 @@ export class ResponseTurnService {
       signal,
       requestId: String(request.id),
     };
-    await this.failOnError(run, async () => this.render(run, history, inputs));
+    await this.failOnError(run, () => Promise.resolve(this.render(run, history, inputs)));
     if (parsed.stream) {
       await this.streamed(run, reply);
     } else {
