@@ -39,12 +39,16 @@ export function pageItems(
     }
     start = at + 1;
   }
-  const data = ordered.slice(start, start + limit);
+  return listOf(ordered.slice(start, start + limit), start + limit < ordered.length);
+}
+
+/** Items in OpenAI's list shape. */
+export function listOf(data: JsonObject[], hasMore = false): JsonObject {
   return {
     object: 'list',
     data,
     first_id: data[0]?.id ?? null,
     last_id: data[data.length - 1]?.id ?? null,
-    has_more: start + limit < ordered.length,
+    has_more: hasMore,
   };
 }

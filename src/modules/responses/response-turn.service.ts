@@ -115,6 +115,10 @@ export class ResponseTurnService {
   ): Promise<void> {
     const parsed = readResponseRequest(requireJsonObject(request.body));
     const base = await this.resolveBase(auth, parsed);
+    if (parsed.conversationId !== null && base) {
+      // Echoed as Parley names it (`conv_<id>`), however the client named it.
+      parsed.settings.conversation = base.conversation.id;
+    }
     const chatMessages = inputToChatMessages(await this.resolveReferences(auth, parsed.input));
     let prepared: PreparedChat;
     try {
