@@ -171,7 +171,7 @@ describe('/v1/conversations', () => {
 
     // The last item (what a session's pop removes): nothing is copied.
     const items = await client.conversations.items.list(conversation.id);
-    await client.conversations.items.delete(items.data[0].id, {
+    await client.conversations.items.delete(items.data[0].id!, {
       conversation_id: conversation.id,
     });
     await client.responses.create({ model: 'fake', conversation: conversation.id, input: 'E' });
