@@ -150,7 +150,7 @@ describe('/v1/conversations', () => {
       ],
     });
     expect(added.data.map((i: any) => i.content[0].text)).toEqual(['keep A', 'drop B', 'keep C']);
-    const b = added.data[1];
+    const b = added.data[1] as { id: string };
     const one = await client.conversations.items.retrieve(b.id, {
       conversation_id: conversation.id,
     });
