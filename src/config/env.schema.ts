@@ -138,6 +138,11 @@ export const ENV_SCHEMA = {
     default: 10_000,
     doc: 'PostgreSQL: statement timeout (0 = none); SQLite: busy timeout.',
   }),
+  BACKGROUND_STALE_SECS: setting({
+    parse: int(2, 3600),
+    default: 15,
+    doc: '/v1/responses background: a running generation whose heartbeat is older than this is taken as dead (its process crashed) and resolved to a final status by any instance.',
+  }),
   HISTORY_CACHE_BYTES: setting({
     parse: int(0, 64 * 1024 * 1024 * 1024),
     default: 32 * 1024 * 1024,

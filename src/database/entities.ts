@@ -2,6 +2,7 @@ import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
+import { ResponseEventEntity } from 'src/modules/responses/response-event.entity';
 import { ResponseEntity } from 'src/modules/responses/response.entity';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
 
@@ -13,4 +14,5 @@ export const ENTITIES: Function[] = [
   IdempotencyKeyEntity,
   DailyUsageEntity,
   ResponseEntity,
+  ResponseEventEntity,
 ];

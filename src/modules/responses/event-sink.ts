@@ -6,7 +6,8 @@ import { ResponseEvent, serializeResponseEvent } from 'src/modules/responses/res
 /** Where the events of a response go as they are built. */
 export interface ResponseEventSink {
   send(events: ResponseEvent[]): void;
-  end(): void;
+  /** After the final event; resolves once it is delivered (stored, for a durable sink). */
+  end(): void | Promise<void>;
 }
 
 /** Events nobody reads (a JSON response: only the final object is answered). */

@@ -24,6 +24,8 @@ import { ConversationsRepository } from 'src/modules/conversations/conversations
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import { firstUserText, splitTurn, SplitTurn } from 'src/modules/conversations/turn-request';
+import { BackgroundRuns } from 'src/modules/responses/background-runs';
+import { DurableEventSink, TeeSink } from 'src/modules/responses/durable-event-sink';
 import { ChatChunkSource, ChunkRunResult } from 'src/modules/responses/chat-chunk-source';
 import { DISCARD_EVENTS, ResponseEventSink, SseReplySink } from 'src/modules/responses/event-sink';
 import { ResponseEventBuilder } from 'src/modules/responses/response-events';
@@ -39,7 +41,7 @@ import {
   ResponseRequest,
   toChatBody,
 } from 'src/modules/responses/response-request';
-import { answerOf, viewOf } from 'src/modules/responses/response-view';
+import { answerOf, viewOf, viewOfTurn } from 'src/modules/responses/response-view';
 import { ResponseRecord, ResponsesRepository } from 'src/modules/responses/responses.repository';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -64,6 +66,8 @@ interface Run {
   sink: ResponseEventSink;
   signal: AbortSignal;
   requestId: string;
+  /** A background response stopped by `POST /v1/responses/{id}/cancel`. */
+  isCancelled: boolean;
 }
 
 const previousNotFound = () =>
@@ -95,6 +99,7 @@ export class ResponseTurnService {
     private readonly conversations: ConversationsRepository,
     private readonly responses: ResponsesRepository,
     private readonly lifecycle: LifecycleService,
+    private readonly runs: BackgroundRuns,
   ) {}
 
   async create(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -155,6 +160,9 @@ export class ResponseTurnService {
         ? parseResponseId(parsed.previousResponseId)
         : null,
       settings: parsed.settings,
+      runState: parsed.settings.background ? 'running' : null,
+      heartbeatAt: parsed.settings.background ? now : null,
+      cancelRequestedAt: null,
       createdAt: now,
     };
     let turn: StartedTurn | null = null;
@@ -192,9 +200,12 @@ export class ResponseTurnService {
       sink: DISCARD_EVENTS,
       signal,
       requestId: String(request.id),
+      isCancelled: false,
     };
     await this.failOnError(run, () => Promise.resolve(this.render(run, history, inputs)));
-    if (parsed.stream) {
+    if (parsed.settings.background) {
+      await this.background(run, reply);
+    } else if (parsed.stream) {
       await this.streamed(run, reply);
     } else {
       await this.json(run, reply);
@@ -357,6 +368,60 @@ export class ResponseTurnService {
   }
 
   /**
+   * A background response: the generation runs in the gateway, detached from this request
+   * (tracked by the lifecycle like any turn: a shutdown waits for it, then stops it and stores
+   * what arrived), its events stored as they come. Answers at once with the queued response,
+   * or, with `stream: true`, streams it to this client as well.
+   */
+  private async background(run: Run, reply: FastifyReply): Promise<void> {
+    const stop = new AbortController();
+    const cancel = () => {
+      run.isCancelled = true;
+      run.record.cancelRequestedAt = Date.now();
+      stop.abort();
+    };
+    const durable = new DurableEventSink(
+      this.responses,
+      run.record.id,
+      Math.max(1_000, this.config.responses.backgroundStaleMs / 4),
+      cancel,
+    );
+    const applied = this.chat.appliedHeader(run.prepared);
+    const headers: Record<string, string> = applied ? { [HEADER.applied]: applied } : {};
+    run.sink = run.request.stream
+      ? new TeeSink([new SseReplySink(reply, headers), durable])
+      : durable;
+    run.signal = stop.signal;
+    const work = this.lifecycle.track('turn', () => stop.abort(shutdownError()));
+    this.runs.register(run.record.id, cancel);
+    const generation = this.generate(run)
+      .catch(async (error: unknown) => {
+        // Failed before the upstream answered: the turn is stored failed; end the log too.
+        this.logger.warn(`background response ${run.record.id} failed: ${String(error)}`);
+        const messages = await this.responses.turnMessages(run.record.id).catch(() => []);
+        const builder = new ResponseEventBuilder(run.answerId);
+        durable.send([
+          ...builder.start(toResponseObject(viewOf(run.record, null))),
+          ...builder.finish(toResponseObject(viewOfTurn(run.record, messages))),
+        ]);
+        await durable.end();
+      })
+      .finally(() => {
+        this.runs.unregister(run.record.id);
+        work.done();
+      });
+    if (run.request.stream) {
+      await generation;
+      return;
+    }
+    const queued = { ...toResponseObject(viewOf(run.record, null)), status: 'queued' };
+    if (applied) {
+      void reply.header(HEADER.applied, applied);
+    }
+    void reply.status(200).header('content-type', JSON_TYPE).send(JSON.stringify(queued));
+  }
+
+  /**
    * Forwards the turn and stores its answer; events go to `run.sink` as they are built.
    * Resolves with the final response object. Throws `ApiError` when the upstream failed
    * before answering (the turn is then stored failed).
@@ -378,13 +443,14 @@ export class ResponseTurnService {
       run.signal,
     );
     const answer = builder.answer();
+    const code = run.isCancelled ? 'cancelled' : (result.error?.code ?? 'upstream_error');
     const stored =
       result.outcome === 'incomplete' && answer.parts.length === 0
-        ? await this.storeFailure(run, result.error?.code ?? 'upstream_error')
+        ? await this.storeFailure(run, code)
         : await this.storeAnswer(run, answer, result, builder.reason);
     const final = toResponseObject(viewOf(run.record, stored));
     run.sink.send(builder.finish(final));
-    run.sink.end();
+    await run.sink.end();
     return final;
   }
 
@@ -410,7 +476,8 @@ export class ResponseTurnService {
     return this.conversations.finishTurn(run.turn, answer);
   }
 
-  private async storeFailure(run: Run, code: ErrorCode): Promise<StoredMessage> {
+  /** `code`: a catalog code, or `cancelled` for a cancelled background response. */
+  private async storeFailure(run: Run, code: string): Promise<StoredMessage> {
     const failure = { id: run.answerId, errorCode: code, model: run.prepared.model.alias };
     if (!run.turn) {
       const empty = { role: 'assistant' as const, parts: [], status: 'failed' as const };

@@ -11,12 +11,20 @@ import { storedToItems } from 'src/modules/responses/response-items';
  * or the stream was cut); a failed turn → `failed`. One derivation for the answer to
  * `POST`, the final stream event and `GET`, so they never disagree.
  */
-export function statusOf(answer: StoredMessage | null): ResponseStatus {
+export function statusOf(
+  answer: StoredMessage | null,
+  record: { cancelRequestedAt: number | null },
+  isInputFailed = false,
+): ResponseStatus {
   if (!answer) {
-    return 'in_progress';
+    // A turn failed without an answer: its process died and the reaper resolved it.
+    return isInputFailed ? 'failed' : 'in_progress';
+  }
+  if (record.cancelRequestedAt !== null && answer.status !== 'completed') {
+    return 'cancelled';
   }
   if (answer.status === 'failed') {
-    return answer.errorCode === CANCELLED ? 'cancelled' : 'failed';
+    return 'failed';
   }
   if (answer.status === 'completed' && answer.finishReason !== 'length') {
     return 'completed';
@@ -24,12 +32,13 @@ export function statusOf(answer: StoredMessage | null): ResponseStatus {
   return answer.status === 'pending' ? 'in_progress' : 'incomplete';
 }
 
-/** Error code stored on the answer of a cancelled background response. */
-export const CANCELLED = 'cancelled';
-
 /** The response object's parts from its record and the turn's stored answer. */
-export function viewOf(record: ResponseRecord, answer: StoredMessage | null): ResponseView {
-  const status = statusOf(answer);
+export function viewOf(
+  record: ResponseRecord,
+  answer: StoredMessage | null,
+  isInputFailed = false,
+): ResponseView {
+  const status = statusOf(answer, record, isInputFailed);
   const code = answer?.errorCode as ErrorCode | null | undefined;
   return {
     id: record.id,
@@ -38,15 +47,17 @@ export function viewOf(record: ResponseRecord, answer: StoredMessage | null): Re
     model: record.model,
     settings: record.settings,
     previousResponseId: record.previousResponseId,
-    output: answer && status !== 'failed' ? storedToItems(answer) : [],
+    output: answer && answer.status !== 'failed' ? storedToItems(answer) : [],
     usage:
       answer && answer.promptTokens !== null
         ? { inputTokens: answer.promptTokens, outputTokens: answer.completionTokens ?? 0 }
         : null,
     error:
-      status === 'failed' && code
-        ? { code, message: ERROR_CATALOG[code]?.title ?? 'The response failed' }
-        : null,
+      status === 'failed' && isInputFailed && !code
+        ? { code: 'internal_error', message: 'The gateway stopped before the response finished' }
+        : status === 'failed' && code
+          ? { code, message: ERROR_CATALOG[code]?.title ?? 'The response failed' }
+          : null,
     finishReason: answer?.finishReason ?? null,
   };
 }
@@ -63,4 +74,11 @@ export function answerOf(turnMessages: StoredMessage[]): StoredMessage | null {
 export function inputItemsOf(turnMessages: StoredMessage[]): JsonObject[] {
   const answer = answerOf(turnMessages);
   return turnMessages.filter((m) => m !== answer).flatMap(storedToItems);
+}
+
+/** The response object's parts from its record and every message its turn stored. */
+export function viewOfTurn(record: ResponseRecord, turnMessages: StoredMessage[]): ResponseView {
+  const answer = answerOf(turnMessages);
+  const isInputFailed = !answer && turnMessages.some((m) => m.status === 'failed');
+  return viewOf(record, answer, isInputFailed);
 }

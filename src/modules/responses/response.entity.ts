@@ -7,6 +7,7 @@ import { EPOCH_MS } from 'src/modules/conversations/db-columns';
  */
 @Entity({ name: 'responses' })
 @Index('idx_responses_conversation', ['conversationId'])
+@Index('idx_responses_run_state', ['runState'])
 export class ResponseEntity {
   /** The turn id (`resp_<id>` on the wire). */
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -28,6 +29,21 @@ export class ResponseEntity {
   /** JSON: the request fields the response object echoes (`ResponseSettings`). */
   @Column({ type: 'text' })
   request: string;
+
+  /**
+   * `running` while a background generation runs (null otherwise, and once its final event is
+   * stored). With `heartbeatAt`, finds generations whose process died.
+   */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  runState: 'running' | null;
+
+  /** Renewed by the running generation; a stale one means its process is gone. */
+  @Column({ type: 'bigint', nullable: true, transformer: EPOCH_MS })
+  heartbeatAt: number | null;
+
+  /** Set by `POST /v1/responses/{id}/cancel` on any instance; the runner stops on seeing it. */
+  @Column({ type: 'bigint', nullable: true, transformer: EPOCH_MS })
+  cancelRequestedAt: number | null;
 
   @Column({ type: 'bigint', transformer: EPOCH_MS })
   createdAt: number;

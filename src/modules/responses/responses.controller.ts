@@ -1,5 +1,5 @@
-import { Controller, Delete, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -53,10 +53,41 @@ export class ResponsesController {
   }
 
   @Get(':id')
+  @ApiProduces('application/json', 'text/event-stream')
+  @ApiQuery({
+    name: 'stream',
+    required: false,
+    description: '`true`: the events of a background response (stored ones, then new ones).',
+  })
+  @ApiQuery({
+    name: 'starting_after',
+    required: false,
+    description: 'With stream=true: only events with a larger sequence_number.',
+  })
   @ApiOkResponse({ type: ResponseObjectDto })
-  @ApiErrors('response_not_found', 'storage_error')
-  get(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
-    return this.responses.get(auth, id);
+  @ApiErrors('response_not_found', 'invalid_field', 'storage_error')
+  async get(
+    @CurrentKey() auth: AuthContext,
+    @Param('id') id: string,
+    @Query() query: Record<string, unknown>,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    if (query.stream === 'true') {
+      await this.responses.streamEvents(auth, id, query.starting_after, reply);
+      return;
+    }
+    void reply
+      .status(200)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(JSON.stringify(await this.responses.get(auth, id)));
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ResponseObjectDto, description: 'The response, `cancelled` once stopped' })
+  @ApiErrors('response_not_found', 'invalid_field', 'storage_error')
+  cancel(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
+    return this.responses.cancel(auth, id);
   }
 
   @Delete(':id')

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
+import { BackgroundRuns } from 'src/modules/responses/background-runs';
 import { ChatChunkSource } from 'src/modules/responses/chat-chunk-source';
 import { ResponseTurnService } from 'src/modules/responses/response-turn.service';
 import { ConversationItemsRepository } from 'src/modules/responses/conversation-items.repository';
@@ -15,6 +16,7 @@ import { ResponsesService } from 'src/modules/responses/responses.service';
   imports: [ProxyModule, ConversationsModule],
   controllers: [ResponsesController, ConversationsApiController],
   providers: [
+    BackgroundRuns,
     ChatChunkSource,
     ResponsesRepository,
     ResponsesService,
