@@ -4,7 +4,9 @@ import {
   Logger,
   OnApplicationBootstrap,
   OnApplicationShutdown,
+  OnModuleInit,
 } from '@nestjs/common';
+import { databaseKind } from 'src/database/data-source';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { JsonObject } from 'src/modules/models/constraints/chat-request';
@@ -38,7 +40,7 @@ const FINAL_EVENT: Record<string, string> = {
  * no response stays `in_progress` forever.
  */
 @Injectable()
-export class BackgroundRuns implements OnApplicationBootstrap, OnApplicationShutdown {
+export class BackgroundRuns implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('responses');
   private readonly local = new Map<string, () => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -65,6 +67,17 @@ export class BackgroundRuns implements OnApplicationBootstrap, OnApplicationShut
     return cancel !== undefined;
   }
 
+  /**
+   * On SQLite one process owns the database, so every run still marked running at start was
+   * cut by a crash: resolved now, before the turn reaper fails their turns (which would lose
+   * what arrived). On PostgreSQL other instances may be running theirs: the heartbeat decides.
+   */
+  async onModuleInit(): Promise<void> {
+    if (databaseKind(this.config.db.url) === 'sqlite') {
+      await this.sweep(Date.now() + 1);
+    }
+  }
+
   onApplicationBootstrap(): void {
     void this.sweep();
     this.timer = setInterval(() => void this.sweep(), this.config.responses.backgroundStaleMs / 2);
@@ -77,15 +90,14 @@ export class BackgroundRuns implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  /** Resolves every run whose heartbeat is stale; returns how many. */
-  async sweep(): Promise<number> {
+  /** Resolves every run whose heartbeat is older than `cutoff`; returns how many. */
+  async sweep(cutoff = Date.now() - this.config.responses.backgroundStaleMs): Promise<number> {
     if (this.isSweeping) {
       return 0;
     }
     this.isSweeping = true;
     let resolved = 0;
     try {
-      const cutoff = Date.now() - this.config.responses.backgroundStaleMs;
       for (const run of await this.responses.staleRuns(cutoff)) {
         if (this.local.has(run.id) || !(await this.responses.takeOver(run.id, run.heartbeatAt))) {
           continue;

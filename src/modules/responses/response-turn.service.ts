@@ -223,14 +223,20 @@ export class ResponseTurnService {
       if (!previous || !conversation) {
         throw previousNotFound();
       }
-      const answer = answerOf(await this.responses.turnMessages(previous.id));
-      if (!answer) {
+      const messages = await this.responses.turnMessages(previous.id);
+      const answer = answerOf(messages);
+      if (!answer && messages.some((m) => m.status === 'pending')) {
         throw new ApiError(
           'conversation_busy',
           'The previous response is still in progress; continue it once it has finished',
         );
       }
-      return { conversation, headId: answer.id, answer };
+      // A turn that failed without an answer is continued after its (failed) inputs.
+      const end = answer ?? messages[messages.length - 1];
+      if (!end) {
+        throw previousNotFound();
+      }
+      return { conversation, headId: end.id, answer: end };
     }
     if (parsed.conversationId !== null) {
       const id = parseConversationId(parsed.conversationId);
