@@ -3,6 +3,8 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { C1ChatController } from 'src/modules/conversations/c1-chat.controller';
 import { C1MessagesController } from 'src/modules/conversations/c1-messages.controller';
+import { C1ReattachController } from 'src/modules/conversations/c1-reattach.controller';
+import { LiveTurns } from 'src/modules/conversations/live-turns';
 import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
 import { ChatTurnWire } from 'src/modules/conversations/chat-turn-wire';
 import { MessagesTurnWire } from 'src/modules/conversations/messages-turn-wire';
@@ -16,7 +18,12 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
 /** /c1: conversations stored per user, built on the /v1 engine of ProxyModule. */
 @Module({
   imports: [ProxyModule],
-  controllers: [C1ChatController, C1MessagesController, ConversationsController],
+  controllers: [
+    C1ChatController,
+    C1MessagesController,
+    C1ReattachController,
+    ConversationsController,
+  ],
   providers: [
     ConversationsRepository,
     ConversationsService,
@@ -24,6 +31,7 @@ import { ProxyModule } from 'src/modules/proxy/proxy.module';
     ChatTurnWire,
     MessagesTurnWire,
     TurnReaper,
+    LiveTurns,
     {
       provide: HistoryCache,
       inject: [APP_CONFIG],

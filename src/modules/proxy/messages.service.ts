@@ -72,6 +72,8 @@ export interface MessagesStreamOptions extends CallOptions {
    * been reported already.
    */
   beforeEnd?(result: StreamedMessage): Promise<ApiError | void> | ApiError | void;
+  /** Observes each event's text as the client gets it (also after it left): /c1 reattach. */
+  onSent?(text: string): void;
 }
 
 export interface StreamedMessage extends SsePipeResult {
@@ -238,9 +240,14 @@ export class MessagesService {
             }
             if (passThrough) {
               passThrough.observe(event);
+              options.onSent?.(`${event.raw}\n\n`);
               return undefined;
             }
-            return translator?.push(event) ?? null;
+            const text = translator?.push(event) ?? null;
+            if (text) {
+              options.onSent?.(text);
+            }
+            return text;
           },
           formatError: formatAnthropicStreamError,
           beforeEnd: async (ending) => {
