@@ -224,3 +224,47 @@ describe('/v1/responses background across kill -9', () => {
     expect(next.status).toBe('completed');
   });
 });
+
+describe('/v1/responses background across two instances', () => {
+  let up: FakeUpstream;
+  let a: TestGateway;
+  let b: TestGateway;
+
+  beforeAll(async () => {
+    up = await startFakeUpstream({ chunkDelayMs: 80, streamChunks: 30 });
+    const models = fakeModelCatalog(up.url);
+    a = await startGateway({ models });
+    b = await startGateway({ models, databaseUrl: a.databaseUrl });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await up?.close();
+  });
+
+  it('is followed and cancelled through the other instance', async () => {
+    const onA = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${a.url}/v1`, maxRetries: 0 });
+    const onB = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${b.url}/v1`, maxRetries: 0 });
+    const input = 'started on A, followed and cancelled on B';
+    const queued = await onA.responses.create({ model: 'fake', input, background: true });
+
+    // B follows A's run from the database while it generates.
+    const followed = resume(onB, queued.id);
+    await sleep(700);
+    const cancelled = await onB.responses.cancel(queued.id);
+    expect(cancelled.status).toBe('cancelled');
+    const events = await followed;
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events[events.length - 1].type).toBe('response.cancelled');
+    const text = events
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => e.delta)
+      .join('');
+    expect(text.length).toBeGreaterThan(0);
+    expect(`You said: ${input}`.startsWith(text)).toBe(true);
+    expect(text.length).toBeLessThan(`You said: ${input}`.length);
+    // A stopped its upstream.
+    expect(up.received[up.received.length - 1].hungUp).toBe(true);
+    expect((await onA.responses.retrieve(queued.id)).status).toBe('cancelled');
+  });
+});
