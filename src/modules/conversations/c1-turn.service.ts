@@ -82,7 +82,8 @@ function toNeutral(m: StoredMessage): NeutralMessage {
   return neutral;
 }
 
-const toNew = (m: NeutralMessage): NewMessage => ({
+/** A neutral message to store, its size counted once. */
+export const toNew = (m: NeutralMessage): NewMessage => ({
   role: m.role,
   parts: m.parts,
   name: m.name ?? null,

@@ -427,7 +427,8 @@ export class ChatCompletionsService implements OnModuleInit {
   }
 }
 
-function parseChunk(data: string): JsonObject | null {
+/** One SSE `data:` payload as a JSON object; null when it is not one. */
+export function parseChunk(data: string): JsonObject | null {
   try {
     const value: unknown = JSON.parse(data);
     return typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -7,6 +7,7 @@ import { JsonObject } from 'src/modules/models/constraints/chat-request';
 import {
   CallOptions,
   ChatCompletionsService,
+  parseChunk,
   PreparedChat,
 } from 'src/modules/proxy/chat-completions.service';
 import { SseDecoder } from 'src/modules/proxy/sse/sse-decoder';
@@ -154,16 +155,5 @@ export class ChatChunkSource {
     }
     this.chat.reportUsage(prepared, usage);
     return { outcome: isDone ? 'completed' : 'incomplete', error: isDone ? null : error, usage };
-  }
-}
-
-function parseChunk(data: string): JsonObject | null {
-  try {
-    const value: unknown = JSON.parse(data);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as JsonObject)
-      : null;
-  } catch {
-    return null;
   }
 }

@@ -22,7 +22,7 @@ import {
   storedToItems,
 } from 'src/modules/responses/response-items';
 import { conversationIdOf, parseConversationId } from 'src/modules/responses/response-object';
-import { readMetadata } from 'src/modules/responses/response-request';
+import { readMetadata, restateParam } from 'src/modules/responses/response-request';
 
 /** At most this many items per create or append call (as OpenAI). */
 export const MAX_ITEMS_PER_CALL = 20;
@@ -199,14 +199,7 @@ function toConversationObject(c: {
 }
 
 function inItemsTerms(error: unknown): unknown {
-  if (!(error instanceof ApiError) || error.param === null || !error.param.startsWith('input')) {
-    return error;
-  }
-  const param = error.param.replace(/^input/, 'items');
-  return new ApiError(error.code, error.message.split(error.param).join(param), {
-    param,
-    cause: error,
-  });
+  return restateParam(error, (param) => param.replace(/^input/, 'items'));
 }
 
 const asNeutral = (m: NewMessage) => ({ role: m.role, parts: m.parts });

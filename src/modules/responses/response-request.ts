@@ -272,15 +272,12 @@ export function toChatBody(
   return body;
 }
 
-/** A chat-check error restated in Responses terms (`max_tokens` → `max_output_tokens`…). */
-export function inResponsesTerms(error: unknown): unknown {
+/** An error restated with its `param` (and the path in its message) renamed. */
+export function restateParam(error: unknown, rename: (param: string) => string): unknown {
   if (!(error instanceof ApiError) || error.param === null) {
     return error;
   }
-  const param = error.param
-    .replace(/^max_tokens$/, 'max_output_tokens')
-    .replace(/^messages(\[\d+\])?/, 'input')
-    .replace(/^response_format/, 'text.format');
+  const param = rename(error.param);
   if (param === error.param) {
     return error;
   }
@@ -289,4 +286,14 @@ export function inResponsesTerms(error: unknown): unknown {
     headers: error.headers,
     cause: error,
   });
+}
+
+/** A chat-check error restated in Responses terms (`max_tokens` → `max_output_tokens`…). */
+export function inResponsesTerms(error: unknown): unknown {
+  return restateParam(error, (param) =>
+    param
+      .replace(/^max_tokens$/, 'max_output_tokens')
+      .replace(/^messages(\[\d+\])?/, 'input')
+      .replace(/^response_format/, 'text.format'),
+  );
 }

@@ -20,6 +20,7 @@ import {
   StartedTurn,
   StoredMessage,
 } from 'src/modules/conversations/conversation.types';
+import { toNew } from 'src/modules/conversations/c1-turn.service';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
@@ -520,13 +521,6 @@ export class ResponseTurnService {
     }
   }
 }
-
-const toNew = (m: NeutralMessage): NewMessage => ({
-  role: m.role,
-  parts: m.parts,
-  name: m.name ?? null,
-  tokenEstimate: estimateTokens(m),
-});
 
 const toNeutral = (m: StoredMessage): NeutralMessage => ({
   role: m.role,

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager, MoreThan } from 'typeorm';
 import { inTransaction } from 'src/database/serial-transactions';
-import { ApiError } from 'src/modules/errors/api-error';
+import { withStorageErrors } from 'src/modules/responses/storage-errors';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import { entityToMessage } from 'src/modules/conversations/conversations.repository';
@@ -185,20 +185,8 @@ export class ResponsesRepository {
     });
   }
 
-  private async run<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof ApiError) {
-        throw error;
-      }
-      this.logger.error(
-        `storage failure: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      throw new ApiError('storage_error', 'The database could not complete the request', {
-        cause: error,
-      });
-    }
+  private run<T>(work: () => Promise<T>): Promise<T> {
+    return withStorageErrors(this.logger, work);
   }
 }
 
