@@ -15,7 +15,7 @@ export interface AppConfig {
   };
   db: { url: string; poolMax: number; statementTimeoutMs: number };
   conversations: { historyCacheBytes: number };
-  responses: { backgroundStaleMs: number };
+  responses: { backgroundStaleMs: number; backgroundMaxRuns: number };
   models: {
     file: string | null;
     /** Reads the variables a catalog names in `api_key_env` (upstream keys), at boot only. */
@@ -94,7 +94,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
     },
     conversations: { historyCacheBytes: v.HISTORY_CACHE_BYTES },
-    responses: { backgroundStaleMs: v.BACKGROUND_STALE_SECS * 1000 },
+    responses: {
+      backgroundStaleMs: v.BACKGROUND_STALE_SECS * 1000,
+      backgroundMaxRuns: v.BACKGROUND_MAX_RUNS,
+    },
     models: { file: orNull(v.MODELS_FILE), readEnv: (name: string) => env[name] },
     auth: {
       adminToken: orNull(v.ADMIN_TOKEN),

@@ -268,3 +268,40 @@ describe('/v1/responses background across two instances', () => {
     expect((await onA.responses.retrieve(queued.id)).status).toBe('cancelled');
   });
 });
+
+describe('/v1/responses background limits', () => {
+  let up: FakeUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    up = await startFakeUpstream({ chunkDelayMs: 100, streamChunks: 10 });
+    gw = await startGateway({
+      models: fakeModelCatalog(up.url),
+      env: { BACKGROUND_MAX_RUNS: '1' },
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+  });
+
+  it('refuses a background response beyond BACKGROUND_MAX_RUNS, storing nothing', async () => {
+    const first = await gw.post('/v1/responses', {
+      model: 'fake',
+      input: 'one running',
+      background: true,
+    });
+    expect(first.body.status).toBe('queued');
+    const second = await gw.post('/v1/responses', {
+      model: 'fake',
+      input: 'one too many',
+      background: true,
+    });
+    expect(second.status).toBe(503);
+    expect(second.body.error.code).toBe('server_overloaded');
+    expect(second.headers.get('retry-after')).toBe('5');
+    expect(up.received.filter((r) => r.body?.messages?.[0]?.content === 'one too many')).toEqual(
+      [],
+    );
+  });
+});

@@ -451,6 +451,25 @@ describe('/v1/responses', () => {
       'invalid_field',
       { param: 'input[0].type' },
     );
+    const references = Array.from({ length: 201 }, () => ({
+      type: 'item_reference',
+      id: 'msg_00000000-0000-4000-8000-000000000000',
+    }));
+    expectApiError(
+      await gw.post('/v1/responses', { model: 'fake', input: references }),
+      400,
+      'invalid_field',
+      { param: 'input' },
+    );
+    expectApiError(
+      await gw.post('/v1/responses', {
+        model: 'fake',
+        input: [{ type: 'item_reference', id: 'msg_00000000-0000-4000-8000-000000000000' }],
+      }),
+      400,
+      'invalid_field',
+      { param: 'input[0].id' },
+    );
     expectApiError(
       await gw.post('/v1/responses', { model: 'nope', input: 'x' }),
       400,

@@ -9,6 +9,7 @@ import {
 import { databaseKind } from 'src/database/data-source';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
+import { ApiError } from 'src/modules/errors/api-error';
 import { JsonObject } from 'src/modules/models/constraints/chat-request';
 import { NeutralPart } from 'src/modules/proxy/wire/neutral';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
@@ -54,6 +55,20 @@ export class BackgroundRuns implements OnModuleInit, OnApplicationBootstrap, OnA
 
   register(id: string, cancel: () => void): void {
     this.local.set(id, cancel);
+  }
+
+  /**
+   * Refuses a new background response when this instance runs BACKGROUND_MAX_RUNS already:
+   * each holds an upstream stream with no client to pace it. Checked before anything is stored.
+   */
+  assertRoom(): void {
+    if (this.local.size >= this.config.responses.backgroundMaxRuns) {
+      throw new ApiError(
+        'server_overloaded',
+        'Too many background responses are running on this gateway; retry later',
+        { headers: { 'retry-after': '5' } },
+      );
+    }
   }
 
   unregister(id: string): void {

@@ -46,6 +46,8 @@ import { answerOf, viewOf, viewOfTurn } from 'src/modules/responses/response-vie
 import { ResponseRecord, ResponsesRepository } from 'src/modules/responses/responses.repository';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Each `item_reference` is one read: bounded so that one request cannot ask for thousands. */
+const MAX_ITEM_REFERENCES = 200;
 
 /** Where the new turn attaches: a conversation and the message it continues from. */
 interface Base {
@@ -120,6 +122,9 @@ export class ResponseTurnService {
     signal: AbortSignal,
   ): Promise<void> {
     const parsed = readResponseRequest(requireJsonObject(request.body));
+    if (parsed.settings.background) {
+      this.runs.assertRoom();
+    }
     const base = await this.resolveBase(auth, parsed);
     if (parsed.conversationId !== null && base) {
       // Echoed as Parley names it (`conv_<id>`), however the client named it.
@@ -274,6 +279,16 @@ export class ResponseTurnService {
   private async resolveReferences(auth: AuthContext, input: unknown): Promise<unknown> {
     if (!Array.isArray(input)) {
       return input;
+    }
+    const references = input.filter(
+      (item: unknown) => (item as JsonObject | null)?.type === 'item_reference',
+    ).length;
+    if (references > MAX_ITEM_REFERENCES) {
+      throw new ApiError(
+        'invalid_field',
+        `input may hold at most ${MAX_ITEM_REFERENCES} item_reference items (send previous_response_id or conversation instead)`,
+        { param: 'input' },
+      );
     }
     return Promise.all(
       input.map(async (item: unknown, i) => {
