@@ -263,6 +263,7 @@ function responsesMode(
               ...(stream ? { stream: true } : {}),
             }),
             stream,
+            streamEnd: 'event: response.completed',
           }
         : v1Chat(target),
     checks: [C1_CHECK],
