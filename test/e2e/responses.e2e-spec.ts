@@ -238,6 +238,26 @@ describe('/v1/responses', () => {
     expect(deleted.body).toEqual({ id: response.id, object: 'response.deleted', deleted: true });
     expectApiError(await gw.get(`/v1/responses/${response.id}`), 404, 'response_not_found');
     expectApiError(await gw.delete(`/v1/responses/${response.id}`), 404, 'response_not_found');
+
+    // A response whose conversation was deleted on /c1 is gone too (not in_progress forever).
+    const other = await client.responses.create({
+      model: 'fake',
+      input: 'in a doomed conversation',
+    });
+    const conversation = (
+      await sql<{ conversation_id: string }>(
+        gw.databaseUrl,
+        'SELECT conversation_id FROM responses WHERE id = $1',
+        [other.id.slice('resp_'.length)],
+      )
+    )[0].conversation_id;
+    expect((await gw.delete(`/c1/conversations/${conversation}`)).status).toBe(200);
+    expectApiError(await gw.get(`/v1/responses/${other.id}`), 404, 'response_not_found');
+    expectApiError(
+      await gw.get(`/v1/responses/${other.id}/input_items`),
+      404,
+      'response_not_found',
+    );
   });
 
   it('streams the typed events with strictly increasing sequence numbers', async () => {

@@ -53,9 +53,21 @@ export class ResponsesService {
   }
 
   async get(auth: AuthContext, id: string): Promise<JsonObject> {
+    const { record, messages } = await this.findWithTurn(auth, id);
+    return toResponseObject(viewOfTurn(record, messages));
+  }
+
+  /**
+   * The response and its turn's messages. A turn whose messages are gone (its conversation was
+   * deleted) is a response that no longer exists: 404, never `in_progress` forever.
+   */
+  private async findWithTurn(auth: AuthContext, id: string) {
     const record = await this.findOwned(auth, id);
     const messages = await this.repository.turnMessages(record.id);
-    return toResponseObject(viewOfTurn(record, messages));
+    if (messages.length === 0) {
+      throw notFound();
+    }
+    return { record, messages };
   }
 
   /** Forgets the response; the messages it added stay in its conversation (as on OpenAI). */
@@ -164,8 +176,7 @@ export class ResponsesService {
   }
 
   async inputItems(auth: AuthContext, id: string, query: ItemPageQuery): Promise<JsonObject> {
-    const record = await this.findOwned(auth, id);
-    const messages = await this.repository.turnMessages(record.id);
+    const { messages } = await this.findWithTurn(auth, id);
     return pageItems(inputItemsOf(messages), query, 'desc');
   }
 }
