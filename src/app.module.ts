@@ -9,6 +9,7 @@ import { AllExceptionsFilter } from 'src/modules/errors/all-exceptions.filter';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { ConsoleModule } from 'src/modules/console/console.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
+import { ResponsesModule } from 'src/modules/responses/responses.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { FleetModule } from 'src/modules/fleet/fleet.module';
 import { HealthModule } from 'src/modules/health/health.module';
@@ -42,6 +43,7 @@ export class AppModule {
         FleetModule,
         ConsoleModule,
         HistoryModule,
+        ResponsesModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
