@@ -16,11 +16,18 @@ export interface RequestSpec {
   body: string;
   /** An SSE answer is expected. */
   stream: boolean;
+  /** What a complete stream contains (default `data: [DONE]`; Responses: its final event). */
+  streamEnd?: string;
   /**
    * Extra headers for each request, leased until its answer arrives (a conversation id from a
    * pool, so that no two requests use one conversation at the same time).
    */
   lease?: () => Lease;
+}
+
+/** The text a complete stream of `spec` contains. */
+export function streamEndOf(spec: RequestSpec): string {
+  return spec.streamEnd ?? 'data: [DONE]';
 }
 
 export interface Lease {
@@ -191,7 +198,7 @@ export async function runProbe(
       }
     }
     const end = performance.now();
-    if (spec.stream && (!text.includes('data: [DONE]') || ERROR_EVENT.test(text))) {
+    if (spec.stream && (!text.includes(streamEndOf(spec)) || ERROR_EVENT.test(text))) {
       badStreams++;
       fail(`stream without [DONE] or with an error event: ${text.slice(-300)}`);
       return;

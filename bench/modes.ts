@@ -84,6 +84,8 @@ export const ALL_MODE_NAMES = [
   'c1-10',
   'c1-100',
   'c1-1000',
+  'responses-json',
+  'responses-sse',
   'memory',
 ];
 
@@ -176,6 +178,8 @@ export function buildModes(env: ModeEnv): Mode[] {
     ]),
     c1NewMode(env, v1('burst', false), auth),
     ...[10, 100, 1000].map((turns) => c1ContinueMode(env, turns, v1('burst', false), auth)),
+    responsesMode(false, v1('burst', false), auth),
+    responsesMode(true, v1('burst', true), auth),
     {
       kind: 'memory',
       name: 'memory',
@@ -226,6 +230,44 @@ function c1NewMode(
         : v1Json(target),
     checks: [C1_CHECK],
     notes: [],
+  };
+}
+
+/**
+ * `POST /v1/responses` turns on new conversations (stored, as `/c1` turns are), JSON or typed
+ * SSE events; direct and floor run the /v1 chat request for the comparison. Its cost per
+ * request is read against `c1-new`'s (issue 15: within 1.2x).
+ */
+function responsesMode(
+  stream: boolean,
+  v1Chat: (target: TargetName) => RequestSpec,
+  auth: Record<string, string>,
+): LoadMode {
+  return {
+    kind: 'load',
+    name: stream ? 'responses-sse' : 'responses-json',
+    title: `/v1/responses ${stream ? 'SSE' : 'JSON'} on a new conversation, 16 connections (direct and floor: /v1 chat)`,
+    connections: 16,
+    stream,
+    spec: (target) =>
+      target === 'parley'
+        ? {
+            method: 'POST',
+            path: '/v1/responses',
+            headers: auth,
+            body: JSON.stringify({
+              model: 'bench-burst',
+              instructions: SYSTEM,
+              input: QUESTION,
+              max_output_tokens: 256,
+              ...(stream ? { stream: true } : {}),
+            }),
+            stream,
+            streamEnd: 'event: response.completed',
+          }
+        : v1Chat(target),
+    checks: [C1_CHECK],
+    notes: ["Compare its CPU ms/request with c1-new's: a response is a /c1 turn in other shapes."],
   };
 }
 

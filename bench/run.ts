@@ -20,6 +20,7 @@ import {
   runSlowStreams,
   sendOnce,
   SlowStreamsResult,
+  streamEndOf,
 } from './drive';
 import {
   ALL_MODE_NAMES,
@@ -199,7 +200,7 @@ async function preflight(origin: string, mode: LoadMode | MemoryMode, target: Ta
     if (res.status < 200 || res.status >= 300) {
       return `${res.status} ${res.text.slice(0, 300)}`;
     }
-    if (spec.stream && !res.text.includes('data: [DONE]')) {
+    if (spec.stream && !res.text.includes(streamEndOf(spec))) {
       return `stream without [DONE]: ${res.text.slice(-300)}`;
     }
     return null;

@@ -11,6 +11,7 @@ import { AccessModule } from 'src/modules/access/access.module';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { ConsoleModule } from 'src/modules/console/console.module';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
+import { ResponsesModule } from 'src/modules/responses/responses.module';
 import { ErrorsModule } from 'src/modules/errors/errors.module';
 import { FleetModule } from 'src/modules/fleet/fleet.module';
 import { HealthModule } from 'src/modules/health/health.module';
@@ -44,6 +45,7 @@ export class AppModule {
         FleetModule,
         ConsoleModule,
         HistoryModule,
+        ResponsesModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -148,6 +148,16 @@ export const ENV_SCHEMA = {
     default: 10_000,
     doc: 'PostgreSQL: statement timeout (0 = none); SQLite: busy timeout.',
   }),
+  BACKGROUND_STALE_SECS: setting({
+    parse: int(2, 3600),
+    default: 15,
+    doc: '/v1/responses background: a running generation whose heartbeat is older than this is taken as dead (its process crashed) and resolved to a final status by any instance.',
+  }),
+  BACKGROUND_MAX_RUNS: setting({
+    parse: int(0, 100_000),
+    default: 256,
+    doc: '/v1/responses background: generations one instance runs at once; beyond, a new one is refused with 503 server_overloaded (0 = background responses refused).',
+  }),
   HISTORY_CACHE_BYTES: setting({
     parse: int(0, 64 * 1024 * 1024 * 1024),
     default: 32 * 1024 * 1024,

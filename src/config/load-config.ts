@@ -22,6 +22,7 @@ export interface AppConfig {
   /** Retention (issue #19): `ttlMs` null keeps conversations forever. */
   history: { ttlMs: number | null; sweepIntervalMs: number };
   policy: { file: string | null };
+  responses: { backgroundStaleMs: number; backgroundMaxRuns: number };
   models: {
     file: string | null;
     /** Reads the variables a catalog names in `api_key_env` (upstream keys), at boot only. */
@@ -117,6 +118,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sweepIntervalMs: secs(v.RETENTION_SWEEP_SECS),
     },
     policy: { file: orNull(v.POLICY_FILE) },
+    responses: {
+      backgroundStaleMs: v.BACKGROUND_STALE_SECS * 1000,
+      backgroundMaxRuns: v.BACKGROUND_MAX_RUNS,
+    },
     models: { file: orNull(v.MODELS_FILE), readEnv: (name: string) => env[name] },
     auth: {
       adminToken: orNull(v.ADMIN_TOKEN),

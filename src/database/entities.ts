@@ -4,6 +4,8 @@ import { ConsoleUserEntity } from 'src/modules/console-auth/console-user.entity'
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
+import { ResponseEventEntity } from 'src/modules/responses/response-event.entity';
+import { ResponseEntity } from 'src/modules/responses/response.entity';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
 import { GpuReportEntity } from 'src/modules/fleet/gpu-report.entity';
 import { QuotaReservationEntity } from 'src/modules/usage/quota-reservation.entity';
@@ -19,4 +21,6 @@ export const ENTITIES: Function[] = [
   ConsoleUserEntity,
   ConsoleSessionEntity,
   QuotaReservationEntity,
+  ResponseEntity,
+  ResponseEventEntity,
 ];

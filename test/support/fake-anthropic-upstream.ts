@@ -146,6 +146,7 @@ export async function startFakeAnthropicUpstream(
       case 'stall':
       case 'cut':
       case 'message':
+      case 'tool_calls': // scripted here as a `message` of tool_use blocks
         break;
     }
     const path = (req.url ?? '').split('?')[0];

@@ -16,6 +16,8 @@ export type Behaviour =
   | { kind: 'cut'; chunks: number }
   /** Destroy the socket without answering. */
   | { kind: 'reset' }
+  /** Answer with these tool calls (finish_reason `tool_calls`); streamed in pieces. */
+  | { kind: 'tool_calls'; calls: Array<{ id: string; name: string; arguments: string }> }
   /** Reply with this raw body and content type. */
   | {
       kind: 'raw';
@@ -253,6 +255,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       case 'ok':
       case 'stall':
       case 'cut':
+      case 'tool_calls':
         break;
     }
     const path = (req.url ?? '').split('?')[0];
@@ -300,6 +303,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     const id = `chatcmpl-fake-${received.length}`;
     const created = 1_700_000_000;
+    const calls = behaviour.kind === 'tool_calls' ? behaviour.calls : null;
+    const toolCalls = calls?.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments },
+    }));
     if (!body?.stream) {
       json(res, {
         id,
@@ -309,8 +318,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: answer },
-            finish_reason: 'stop',
+            message: calls
+              ? { role: 'assistant', content: null, tool_calls: toolCalls }
+              : { role: 'assistant', content: answer },
+            finish_reason: calls ? 'tool_calls' : 'stop',
             logprobs: null,
           },
         ],
@@ -329,11 +340,29 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
         ...extra,
       })}\n\n`;
-    const events = [
-      event({ role: 'assistant', content: '' }, null),
-      ...pieces.map((p) => event({ content: p }, null)),
-      event({}, 'stop'),
-    ];
+    const events = calls
+      ? [
+          event({ role: 'assistant', content: null }, null),
+          ...calls.flatMap((c, index) => [
+            event(
+              {
+                tool_calls: [
+                  { index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } },
+                ],
+              },
+              null,
+            ),
+            ...splitAnswer(c.arguments, 2).map((piece) =>
+              event({ tool_calls: [{ index, function: { arguments: piece } }] }, null),
+            ),
+          ]),
+          event({}, 'tool_calls'),
+        ]
+      : [
+          event({ role: 'assistant', content: '' }, null),
+          ...pieces.map((p) => event({ content: p }, null)),
+          event({}, 'stop'),
+        ];
     for (let i = 0; i < events.length; i++) {
       if (res.destroyed) {
         return;

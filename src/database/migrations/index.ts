@@ -7,6 +7,7 @@ import { UsageReportIndex1796400000001 } from 'src/database/migrations/179640000
 import { ServiceUserNamespace1796390000000 } from 'src/database/migrations/1796390000000-ServiceUserNamespace';
 import { QuotaReservations1796390100000 } from 'src/database/migrations/1796390100000-QuotaReservations';
 import { History1795500000000 } from 'src/database/migrations/1795500000000-History';
+import { Responses1795400000000 } from 'src/database/migrations/1795400000000-Responses';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
@@ -19,4 +20,5 @@ export const MIGRATIONS: Function[] = [
   ServiceUserNamespace1796390000000,
   QuotaReservations1796390100000,
   History1795500000000,
+  Responses1795400000000,
 ];

@@ -31,6 +31,7 @@ import {
 } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { LiveTurns } from 'src/modules/conversations/live-turns';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { CLAIM_MARGIN_MS, TurnReaper } from 'src/modules/conversations/turn-reaper';
@@ -84,7 +85,8 @@ function toNeutral(m: StoredMessage): NeutralMessage {
   return neutral;
 }
 
-const toNew = (m: NeutralMessage): NewMessage => ({
+/** A neutral message to store, its size counted once. */
+export const toNew = (m: NeutralMessage): NewMessage => ({
   role: m.role,
   parts: m.parts,
   name: m.name ?? null,
@@ -124,6 +126,7 @@ export class C1TurnService {
     private readonly reaper: TurnReaper,
     private readonly resentHistory: ResentHistoryReconciler,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly liveTurns: LiveTurns,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -281,9 +284,12 @@ export class C1TurnService {
   private async streamTurn<P extends PreparedTurn>(run: TurnRun<P>): Promise<void> {
     const { wire, stored, prepared, request, reply, isCancelOnHangUp, shutdown } = run;
     const turn = stored.turn;
+    // What the client is sent, kept while the turn runs for clients that reattach.
+    const live = this.liveTurns.start(turn.conversation.id, turn.turnId);
     // The upstream failed before anything was sent: a plain HTTP error, turn failed.
     await this.failTurnOnError(stored, prepared, () =>
       wire.stream(reply, prepared, {
+        onSent: (text) => live.push(text),
         onClientGone: isCancelOnHangUp ? 'abort' : 'detach',
         signal: shutdown,
         headers: { [HEADER.conversationId]: turn.conversation.id },
@@ -292,7 +298,7 @@ export class C1TurnService {
         // Runs before the stream's last bytes: a client that saw the end finds the turn stored.
         beforeEnd: (result) => this.storeStreamed(stored, prepared, result),
       }),
-    );
+    ).finally(() => this.liveTurns.finish(turn.conversation.id, live));
   }
 
   /**

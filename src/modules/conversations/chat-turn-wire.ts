@@ -78,6 +78,13 @@ export class ChatTurnWire implements TurnWire {
     await this.chat.stream(reply, prepared.chat, {
       ...options,
       collect: true,
+      onEvent: (event, chunk) => {
+        if (chunk) {
+          options.onSent?.(`data: ${JSON.stringify(chunk)}\n\n`);
+        } else if (event.data === '[DONE]') {
+          options.onSent?.('data: [DONE]\n\n');
+        }
+      },
       beforeEnd: (result) =>
         options.beforeEnd({ ...result, answer: answerOf(result.completion, result.usage) }),
     });

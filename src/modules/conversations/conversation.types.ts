@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { MessageStatus } from 'src/modules/conversations/message.entity';
 import { NeutralPart, NeutralRole } from 'src/kernel/neutral-history';
 
@@ -62,6 +63,14 @@ export interface StartTurnInput {
   idempotency?: { key: string; fingerprint: string } | null;
   /** How long the claim holds before another turn (or the reaper) may take it over. */
   claimTtlMs: number;
+  /**
+   * Writes more rows in the turn's transaction (the Responses API's own record of the turn),
+   * so they are committed with it or not at all.
+   */
+  onStored?: (
+    em: EntityManager,
+    stored: { turnId: string; conversationId: string },
+  ) => Promise<void>;
 }
 
 export interface StartedTurn {
@@ -76,6 +85,8 @@ export interface StartedTurn {
 }
 
 export interface AssistantResult {
+  /** The message id to store it under, when the caller already named it (a streamed item). */
+  id?: string;
   parts: NeutralPart[];
   name?: string | null;
   status: 'completed' | 'incomplete';
@@ -87,6 +98,8 @@ export interface AssistantResult {
 }
 
 export interface TurnFailure {
+  /** As `AssistantResult.id`. */
+  id?: string;
   errorCode: string;
   model: string;
 }

@@ -3,6 +3,8 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { C1ChatController } from 'src/modules/conversations/c1-chat.controller';
 import { C1MessagesController } from 'src/modules/conversations/c1-messages.controller';
+import { C1ReattachController } from 'src/modules/conversations/c1-reattach.controller';
+import { LiveTurns } from 'src/modules/conversations/live-turns';
 import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
 import { ChatTurnWire } from 'src/modules/conversations/chat-turn-wire';
 import { MessagesTurnWire } from 'src/modules/conversations/messages-turn-wire';
@@ -19,7 +21,12 @@ import { SearchModule } from 'src/modules/search/search.module';
 /** /c1: conversations stored per user, built on the /v1 engine of ProxyModule. */
 @Module({
   imports: [ProxyModule, SearchModule],
-  controllers: [C1ChatController, C1MessagesController, ConversationsController],
+  controllers: [
+    C1ChatController,
+    C1MessagesController,
+    C1ReattachController,
+    ConversationsController,
+  ],
   providers: [
     ConversationsRepository,
     ConversationsService,
@@ -28,6 +35,7 @@ import { SearchModule } from 'src/modules/search/search.module';
     MessagesTurnWire,
     TurnReaper,
     ResentHistoryReconciler,
+    LiveTurns,
     {
       provide: HistoryCache,
       inject: [APP_CONFIG],
@@ -45,6 +53,6 @@ import { SearchModule } from 'src/modules/search/search.module';
         new RenderedWindows(renderedWindowBytes(config.conversations.historyCacheBytes)),
     },
   ],
-  exports: [ConversationsService, ConversationsRepository],
+  exports: [ConversationsService, ConversationsRepository, RenderedWindows],
 })
 export class ConversationsModule {}

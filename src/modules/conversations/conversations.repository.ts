@@ -276,6 +276,7 @@ export class ConversationsRepository {
             throw error;
           }
         }
+        await input.onStored?.(em, { turnId, conversationId: conversation.id });
         const stored = rows.map(entityToMessage);
         return {
           conversation,
@@ -305,7 +306,7 @@ export class ConversationsRepository {
             tokenEstimate: result.tokenEstimate,
           },
           {
-            id: randomUUID(),
+            id: result.id ?? randomUUID(),
             treeId: turn.conversation.treeId,
             parentId: last.id,
             depth: last.depth + 1,
@@ -343,7 +344,7 @@ export class ConversationsRepository {
         const assistant = newMessageRow(
           { role: 'assistant', parts: [], tokenEstimate: 0 },
           {
-            id: randomUUID(),
+            id: failure.id ?? randomUUID(),
             treeId: turn.conversation.treeId,
             parentId: last.id,
             depth: last.depth + 1,
@@ -794,7 +795,7 @@ function rowToConversation(row: Record<string, unknown>): ConversationRecord {
   });
 }
 
-function entityToMessage(row: MessageEntity): StoredMessage {
+export function entityToMessage(row: MessageEntity): StoredMessage {
   return {
     id: row.id,
     treeId: row.treeId,

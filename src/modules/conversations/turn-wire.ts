@@ -69,6 +69,11 @@ export interface TurnStreamOptions extends CallOptions {
    * stored here, so a client that saw the end finds it stored.
    */
   beforeEnd(result: TurnStreamResult): Promise<ApiError | void>;
+  /**
+   * Each event's SSE text in the client's format, as it is produced (also after the client
+   * left): what `GET /c1/conversations/{id}/stream` replays.
+   */
+  onSent?(text: string): void;
 }
 
 export interface TurnStreamResult extends SsePipeResult {

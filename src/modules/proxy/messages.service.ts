@@ -47,6 +47,8 @@ export interface MessagesStreamOptions extends CallOptions {
    * been reported already.
    */
   beforeEnd?(result: StreamedMessage): Promise<ApiError | void> | ApiError | void;
+  /** Observes each event's text as the client gets it (also after it left): /c1 reattach. */
+  onSent?(text: string): void;
 }
 
 export interface StreamedMessage extends SsePipeResult {
@@ -164,6 +166,7 @@ export class MessagesService {
       inspect: this.policy
         ? (call) => this.policy?.streamScanner(alias, call.wire.isMessagesNative) ?? null
         : undefined,
+      onSent: options.onSent && ((text) => options.onSent?.(text)),
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, [HEADER.applied]: applied } : options.headers,

@@ -23,6 +23,7 @@ export const METERED_ROUTES: ReadonlySet<string> = new Set([
   '/c1/chat/completions',
   '/c1/messages',
   '/c1/v1/messages',
+  '/v1/responses',
 ]);
 
 const PERIOD_WORDS = { day: 'today (UTC)', month: 'this month (UTC)', total: 'in total' } as const;

@@ -52,6 +52,8 @@ export interface StreamRun<A extends StreamAdapter> {
    * (nothing of a blocked answer may be kept, not even as `incomplete`).
    */
   inspect?(call: UpstreamCall): StreamInspector | null;
+  /** Sees the text of each event as the client gets it (also after it left): /c1 reattach. */
+  onSent?(text: string): void;
   /** Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`). */
   signal?: CancelSignal;
   /** Response headers besides the SSE ones (`x-parley-applied`, `x-conversation-id`). */
@@ -140,7 +142,13 @@ export class StreamRunner {
           onClientGone: run.onClientGone,
           signal: cut,
           isTerminal: (event) => adapter?.isTerminal(event) ?? false,
-          onEvent: (event) => (inspector ? inspected(event) : adapter?.push(event)),
+          onEvent: (event) => {
+            const out = inspector ? inspected(event) : adapter?.push(event);
+            if (run.onSent && out !== null) {
+              run.onSent(out === undefined ? `${event.raw}\n\n` : out);
+            }
+            return out;
+          },
           onFirstByte: () => {
             if (call) {
               this.upstream.observeFirstByte(call);

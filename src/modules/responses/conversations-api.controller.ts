@@ -1,0 +1,139 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { CurrentKey } from 'src/common/decorators/current-key.decorator';
+import { AuthContext } from 'src/common/types/auth-context';
+import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
+import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
+import { ConversationsApiService } from 'src/modules/responses/conversations-api.service';
+import {
+  ItemListResponseDto,
+  ListItemsQueryDto,
+  ResponseItemDto,
+} from 'src/modules/responses/dto/responses.dto';
+
+class ConversationObjectDto {
+  @ApiProperty({
+    example: 'conv_…',
+    description: '`conv_` and the /c1 conversation id (either is accepted).',
+  })
+  id: string;
+  @ApiProperty({ enum: ['conversation'] }) object: string;
+  @ApiProperty({ description: 'Unix seconds.' }) created_at: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  metadata: Record<string, string>;
+}
+
+class DeletedConversationObjectDto {
+  @ApiProperty() id: string;
+  @ApiProperty({ enum: ['conversation.deleted'] }) object: string;
+  @ApiProperty() deleted: boolean;
+}
+
+class CreateConversationBodyDto {
+  @ApiPropertyOptional({ type: [ResponseItemDto], maxItems: 20 })
+  items?: ResponseItemDto[];
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  metadata?: Record<string, string>;
+}
+
+class UpdateConversationBodyDto {
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, nullable: true })
+  metadata: Record<string, string> | null;
+}
+
+class AddItemsBodyDto {
+  @ApiProperty({ type: [ResponseItemDto], maxItems: 20 })
+  items: ResponseItemDto[];
+}
+
+/**
+ * OpenAI's Conversations API (`/v1/conversations`) on the `/c1` conversations. Bodies are read
+ * as OpenAI clients send them (items are OpenAI's open shapes), so they are taken raw and
+ * checked by the service, like the `/v1` proxy bodies.
+ */
+@ApiTags('responses')
+@ApiKeyAuth()
+@Controller('v1/conversations')
+export class ConversationsApiController {
+  constructor(private readonly conversations: ConversationsApiService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiBody({ type: CreateConversationBodyDto, required: false })
+  @ApiOkResponse({ type: ConversationObjectDto })
+  @ApiErrors('invalid_field', 'missing_field', 'storage_error')
+  create(@CurrentKey() auth: AuthContext, @Body() body: unknown) {
+    return this.conversations.create(auth, body);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: ConversationObjectDto })
+  @ApiErrors('conversation_not_found', 'storage_error')
+  get(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
+    return this.conversations.get(auth, id);
+  }
+
+  @Post(':id')
+  @HttpCode(200)
+  @ApiBody({ type: UpdateConversationBodyDto })
+  @ApiOkResponse({ type: ConversationObjectDto })
+  @ApiErrors('conversation_not_found', 'invalid_field', 'missing_field', 'storage_error')
+  update(@CurrentKey() auth: AuthContext, @Param('id') id: string, @Body() body: unknown) {
+    return this.conversations.update(auth, id, body);
+  }
+
+  @Delete(':id')
+  @ApiOkResponse({ type: DeletedConversationObjectDto })
+  @ApiErrors('conversation_not_found', 'conversation_busy', 'storage_error')
+  delete(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
+    return this.conversations.delete(auth, id);
+  }
+
+  @Post(':id/items')
+  @HttpCode(200)
+  @ApiBody({ type: AddItemsBodyDto })
+  @ApiOkResponse({ type: ItemListResponseDto, description: 'The items added, in order' })
+  @ApiErrors(
+    'conversation_not_found',
+    'conversation_busy',
+    'invalid_field',
+    'missing_field',
+    'storage_error',
+  )
+  addItems(@CurrentKey() auth: AuthContext, @Param('id') id: string, @Body() body: unknown) {
+    return this.conversations.addItems(auth, id, body);
+  }
+
+  @Get(':id/items')
+  @ApiOkResponse({ type: ItemListResponseDto, description: 'Newest first unless order=asc' })
+  @ApiErrors('conversation_not_found', 'invalid_field', 'storage_error')
+  listItems(
+    @CurrentKey() auth: AuthContext,
+    @Param('id') id: string,
+    @Query() query: ListItemsQueryDto,
+  ) {
+    return this.conversations.listItems(auth, id, query);
+  }
+
+  @Get(':id/items/:itemId')
+  @ApiOkResponse({ type: ResponseItemDto })
+  @ApiErrors('conversation_not_found', 'storage_error')
+  getItem(
+    @CurrentKey() auth: AuthContext,
+    @Param('id') id: string,
+    @Param('itemId') itemId: string,
+  ) {
+    return this.conversations.getItem(auth, id, itemId);
+  }
+
+  @Delete(':id/items/:itemId')
+  @ApiOkResponse({ type: ConversationObjectDto, description: 'The conversation' })
+  @ApiErrors('conversation_not_found', 'conversation_busy', 'storage_error')
+  deleteItem(
+    @CurrentKey() auth: AuthContext,
+    @Param('id') id: string,
+    @Param('itemId') itemId: string,
+  ) {
+    return this.conversations.deleteItem(auth, id, itemId);
+  }
+}

@@ -1,0 +1,120 @@
+import { openConstraints } from 'test/support/fake-catalog';
+import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import { expectApiError } from 'test/support/expect-api-error';
+import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+
+/**
+ * GET /c1/conversations/{id}/stream: a client that left a streamed /c1 turn (a reloaded chat
+ * tab) reattaches to it, gets what was sent, then follows it to its end; Last-Event-ID skips
+ * what it has.
+ */
+describe('/c1 reattach', () => {
+  let slow: FakeUpstream;
+  let gw: TestGateway;
+  let bobKey: string;
+
+  beforeAll(async () => {
+    slow = await startFakeUpstream({ chunkDelayMs: 60, streamChunks: 12 });
+    gw = await startGateway({
+      models: {
+        models: [
+          {
+            alias: 'slow',
+            upstreams: [{ url: slow.url, format: 'openai', model: 'slow-model' }],
+            constraints: openConstraints(),
+          },
+        ],
+      },
+    });
+    bobKey = (await createKey(gw, { name: 'bob', user_id: 'bob' })).key;
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await slow?.close();
+  });
+
+  /** Starts a streamed turn, reads its first bytes, and hangs up; resolves with its id. */
+  async function startAndLeave(text: string): Promise<string> {
+    const controller = new AbortController();
+    const res = await fetch(`${gw.url}/c1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'slow',
+        stream: true,
+        messages: [{ role: 'user', content: text }],
+      }),
+      signal: controller.signal,
+    });
+    const id = res.headers.get('x-conversation-id')!;
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    return id;
+  }
+
+  /** The SSE events of a reattach, read to the end: their ids and data. */
+  async function reattach(id: string, lastEventId?: string) {
+    const res = await fetch(`${gw.url}/c1/conversations/${id}/stream`, {
+      headers: {
+        authorization: `Bearer ${TEST_API_KEY}`,
+        ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const text = await res.text();
+    return text
+      .split('\n\n')
+      .filter((block) => block.trim() !== '')
+      .map((block) => {
+        const idLine = /^id: (\d+)$/m.exec(block);
+        const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
+        return { id: Number(idLine?.[1]), data };
+      });
+  }
+
+  const contentOf = (events: { data: string }[]) =>
+    events
+      .filter((e) => e.data !== '[DONE]')
+      .map((e) => JSON.parse(e.data).choices?.[0]?.delta?.content ?? '')
+      .join('');
+
+  it('replays what was sent, then follows the turn to its end', async () => {
+    const id = await startAndLeave('reattach to this answer please');
+    const events = await reattach(id);
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i));
+    expect(events[events.length - 1].data).toBe('[DONE]');
+    expect(contentOf(events)).toBe('You said: reattach to this answer please');
+    // The turn was stored whole, though its client left.
+    const detail = await gw.get(`/c1/conversations/${id}`);
+    expect(detail.body.messages[1]).toMatchObject({
+      content: 'You said: reattach to this answer please',
+      status: 'completed',
+    });
+    // Nothing generates any more.
+    expectApiError(await gw.get(`/c1/conversations/${id}/stream`), 404, 'no_active_turn');
+  });
+
+  it('skips what the client has with Last-Event-ID', async () => {
+    const id = await startAndLeave('skip the first few events of this one');
+    const events = await reattach(id, '3');
+    expect(events[0].id).toBe(4);
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 4));
+    expect(events[events.length - 1].data).toBe('[DONE]');
+  });
+
+  it("answers another user's conversation like a missing one, and checks Last-Event-ID", async () => {
+    const id = await startAndLeave('private stream');
+    const foreign = await gw.get(`/c1/conversations/${id}/stream`, { key: bobKey });
+    const missing = await gw.get(`/c1/conversations/00000000-0000-4000-8000-000000000000/stream`, {
+      key: bobKey,
+    });
+    expectApiError(foreign, 404, 'conversation_not_found');
+    expect(foreign.text).toBe(missing.text);
+    const bad = await gw.get(`/c1/conversations/${id}/stream`, {
+      headers: { 'last-event-id': 'abc' },
+    });
+    expectApiError(bad, 400, 'invalid_field', { param: 'last-event-id' });
+  });
+});

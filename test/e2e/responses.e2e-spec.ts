@@ -1,0 +1,506 @@
+import OpenAI from 'openai';
+import { openConstraints } from 'test/support/fake-catalog';
+import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import {
+  FakeAnthropicUpstream,
+  startFakeAnthropicUpstream,
+} from 'test/support/fake-anthropic-upstream';
+import { expectApiError } from 'test/support/expect-api-error';
+import { sql } from 'test/support/sql';
+import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+
+/**
+ * POST/GET/DELETE /v1/responses end to end, driven by the official `openai` SDK against fake
+ * `openai` and `anthropic` upstreams: their records prove which history went upstream.
+ */
+describe('/v1/responses', () => {
+  let up: FakeUpstream;
+  let an: FakeAnthropicUpstream;
+  let gw: TestGateway;
+  let client: OpenAI;
+  let bob: OpenAI;
+  let bobKey: string;
+
+  beforeAll(async () => {
+    up = await startFakeUpstream({ streamChunks: 4 });
+    an = await startFakeAnthropicUpstream({ streamChunks: 3 });
+    gw = await startGateway({
+      env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
+      models: {
+        models: [
+          {
+            alias: 'fake',
+            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
+            constraints: openConstraints(),
+          },
+          {
+            alias: 'claude',
+            upstreams: [
+              {
+                url: an.url,
+                format: 'anthropic',
+                model: 'claude-upstream',
+                api_key_env: 'FAKE_ANTHROPIC_KEY',
+              },
+            ],
+            constraints: openConstraints(),
+          },
+          {
+            alias: 'tiny',
+            upstreams: [{ url: up.url, format: 'openai', model: 'tiny-model' }],
+            constraints: openConstraints({ context_window: 300, max_output_tokens: 100 }),
+          },
+        ],
+      },
+    });
+    client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    bobKey = (await createKey(gw, { name: 'bob', user_id: 'bob' })).key;
+    bob = new OpenAI({ apiKey: bobKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+    await an?.close();
+  });
+
+  const chats = (u: { received: { url: string; body: any }[] }) =>
+    u.received.filter((r) => /\/(chat\/completions|messages)$/.test(r.url));
+  const lastForwarded = (u: { received: { url: string; body: any }[] } = up) =>
+    chats(u)[chats(u).length - 1].body;
+  const roleText = (messages: any[]) =>
+    messages.map((m) => {
+      const content =
+        typeof m.content === 'string'
+          ? m.content
+          : Array.isArray(m.content)
+            ? m.content.map((p: any) => p.text ?? p.type).join('|')
+            : '';
+      const calls = m.tool_calls ? ` calls:${m.tool_calls.map((c: any) => c.function.name)}` : '';
+      return `${m.role}:${content}${calls}`;
+    });
+  const count = async (table: string) =>
+    Number((await sql<{ n: number }>(gw.databaseUrl, `SELECT COUNT(*) AS n FROM ${table}`))[0].n);
+
+  it('answers a string input with a response object, stores it, and lists its input items', async () => {
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'Hello there',
+      instructions: 'Be brief.',
+      metadata: { topic: 'greeting' },
+    });
+    expect(response.id).toMatch(/^resp_[0-9a-f-]{36}$/);
+    expect(response).toMatchObject({
+      object: 'response',
+      status: 'completed',
+      model: 'fake',
+      instructions: 'Be brief.',
+      metadata: { topic: 'greeting' },
+      store: true,
+      previous_response_id: null,
+      conversation: null,
+      error: null,
+    });
+    expect(response.output_text).toBe('You said: Hello there');
+    expect(response.output).toHaveLength(1);
+    expect(response.output[0]).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      status: 'completed',
+    });
+    expect(response.output[0].id).toMatch(/^msg_/);
+    const usage = response.usage!;
+    expect(usage.input_tokens).toBeGreaterThan(0);
+    expect(usage.total_tokens).toBe(usage.input_tokens + usage.output_tokens);
+    expect(roleText(lastForwarded().messages)).toEqual(['system:Be brief.', 'user:Hello there']);
+    expect(lastForwarded().model).toBe('fake-model');
+
+    const retrieved = await client.responses.retrieve(response.id);
+    expect(retrieved.id).toBe(response.id);
+    expect(retrieved.output).toEqual(response.output);
+    expect(retrieved.usage).toEqual(response.usage);
+    expect(retrieved.status).toBe('completed');
+
+    const items = await client.responses.inputItems.list(response.id);
+    expect(items.data).toEqual([
+      {
+        type: 'message',
+        id: expect.stringMatching(/^msg_/),
+        status: 'completed',
+        role: 'user',
+        content: [{ type: 'input_text', text: 'Hello there' }],
+      },
+    ]);
+  });
+
+  it('continues from previous_response_id with the whole history, instructions not carried over', async () => {
+    const first = await client.responses.create({
+      model: 'fake',
+      input: 'one',
+      instructions: 'First only.',
+    });
+    const second = await client.responses.create({
+      model: 'fake',
+      input: 'two',
+      previous_response_id: first.id,
+    });
+    expect(second.previous_response_id).toBe(first.id);
+    expect(second.output_text).toBe('You said: two');
+    expect(roleText(lastForwarded().messages)).toEqual([
+      'user:one',
+      'assistant:You said: one',
+      'user:two',
+    ]);
+    // Branching: a second continuation of `first` forks, leaving `second` where it was.
+    const branch = await client.responses.create({
+      model: 'fake',
+      input: 'three',
+      previous_response_id: first.id,
+    });
+    expect(roleText(lastForwarded().messages)).toEqual([
+      'user:one',
+      'assistant:You said: one',
+      'user:three',
+    ]);
+    await client.responses.create({
+      model: 'fake',
+      input: 'four',
+      previous_response_id: second.id,
+    });
+    expect(roleText(lastForwarded().messages)).toEqual([
+      'user:one',
+      'assistant:You said: one',
+      'user:two',
+      'assistant:You said: two',
+      'user:four',
+    ]);
+    expect(branch.status).toBe('completed');
+  });
+
+  it('refuses an unknown, unstored or foreign previous_response_id, and both ways of continuing', async () => {
+    const mine = await client.responses.create({ model: 'fake', input: 'mine' });
+    const unstored = await client.responses.create({ model: 'fake', input: 'x', store: false });
+    const forwarded = chats(up).length;
+    for (const [key, previous] of [
+      [TEST_API_KEY, 'resp_00000000-0000-4000-8000-000000000000'],
+      [TEST_API_KEY, 'nonsense'],
+      [TEST_API_KEY, unstored.id],
+      [bobKey, mine.id],
+    ]) {
+      const res = await gw.post(
+        '/v1/responses',
+        { model: 'fake', input: 'hi', previous_response_id: previous },
+        { key },
+      );
+      expectApiError(res, 400, 'previous_response_not_found', { param: 'previous_response_id' });
+    }
+    const both = await gw.post('/v1/responses', {
+      model: 'fake',
+      input: 'hi',
+      previous_response_id: mine.id,
+      conversation: 'conv_00000000-0000-4000-8000-000000000000',
+    });
+    expectApiError(both, 400, 'invalid_field', { param: 'previous_response_id' });
+    expect(chats(up).length).toBe(forwarded);
+  });
+
+  it("answers another user's response exactly like a missing one", async () => {
+    const mine = await client.responses.create({ model: 'fake', input: 'private' });
+    const missingId = 'resp_00000000-0000-4000-8000-000000000000';
+    for (const path of ['', '/input_items']) {
+      const foreign = await gw.get(`/v1/responses/${mine.id}${path}`, { key: bobKey });
+      const missing = await gw.get(`/v1/responses/${missingId}${path}`, { key: bobKey });
+      expectApiError(foreign, 404, 'response_not_found');
+      expect(foreign.text).toBe(missing.text);
+    }
+    const deleted = await gw.delete(`/v1/responses/${mine.id}`, { key: bobKey });
+    expectApiError(deleted, 404, 'response_not_found');
+    await expect(bob.responses.retrieve(mine.id)).rejects.toMatchObject({ status: 404 });
+    expect((await client.responses.retrieve(mine.id)).id).toBe(mine.id);
+  });
+
+  it('store: false forwards the turn and writes nothing', async () => {
+    const tables = ['conversations', 'messages', 'responses'];
+    const before = await Promise.all(tables.map(count));
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'do not keep this',
+      store: false,
+    });
+    expect(response.output_text).toBe('You said: do not keep this');
+    expect((response as any).store).toBe(false);
+    expect(await Promise.all(tables.map(count))).toEqual(before);
+    await expect(client.responses.retrieve(response.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('deletes a response: gone from GET, its turn stays in the conversation', async () => {
+    const response = await client.responses.create({ model: 'fake', input: 'delete me' });
+    const deleted = await gw.delete(`/v1/responses/${response.id}`);
+    expect(deleted.body).toEqual({ id: response.id, object: 'response.deleted', deleted: true });
+    expectApiError(await gw.get(`/v1/responses/${response.id}`), 404, 'response_not_found');
+    expectApiError(await gw.delete(`/v1/responses/${response.id}`), 404, 'response_not_found');
+
+    // A response whose conversation was deleted on /c1 is gone too (not in_progress forever).
+    const other = await client.responses.create({
+      model: 'fake',
+      input: 'in a doomed conversation',
+    });
+    const conversation = (
+      await sql<{ conversation_id: string }>(
+        gw.databaseUrl,
+        'SELECT conversation_id FROM responses WHERE id = $1',
+        [other.id.slice('resp_'.length)],
+      )
+    )[0].conversation_id;
+    expect((await gw.delete(`/c1/conversations/${conversation}`)).status).toBe(200);
+    expectApiError(await gw.get(`/v1/responses/${other.id}`), 404, 'response_not_found');
+    expectApiError(
+      await gw.get(`/v1/responses/${other.id}/input_items`),
+      404,
+      'response_not_found',
+    );
+  });
+
+  it('streams the typed events with strictly increasing sequence numbers', async () => {
+    const stream = client.responses.stream({ model: 'fake', input: 'stream me please' });
+    const events: any[] = [];
+    for await (const event of stream) {
+      events.push(event);
+    }
+    const final = await stream.finalResponse();
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      ...Array(4).fill('response.output_text.delta'),
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(
+      events
+        .filter((e) => e.delta)
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('You said: stream me please');
+    expect(final.output_text).toBe('You said: stream me please');
+    expect(final.status).toBe('completed');
+    const completed = events[events.length - 1].response;
+    const retrieved = await client.responses.retrieve(final.id);
+    expect(retrieved.output).toEqual(completed.output);
+    expect(retrieved.usage).toEqual(completed.usage);
+    expect(retrieved.usage!.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('carries a function call over two turns: function_call out, function_call_output in', async () => {
+    up.next({
+      kind: 'tool_calls',
+      calls: [{ id: 'call_weather_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
+    });
+    const tools = [
+      {
+        type: 'function' as const,
+        name: 'get_weather',
+        description: 'Weather for a city',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        strict: false,
+      },
+    ];
+    const first = await client.responses.create({
+      model: 'fake',
+      input: 'Weather in Paris?',
+      tools,
+    });
+    expect(lastForwarded().tools).toEqual([
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          description: 'Weather for a city',
+          parameters: tools[0].parameters,
+          strict: false,
+        },
+      },
+    ]);
+    expect(first.output).toEqual([
+      {
+        type: 'function_call',
+        id: expect.stringMatching(/^fc_/),
+        call_id: 'call_weather_1',
+        name: 'get_weather',
+        arguments: '{"city":"Paris"}',
+        status: 'completed',
+      },
+    ]);
+    const second = await client.responses.create({
+      model: 'fake',
+      previous_response_id: first.id,
+      tools,
+      input: [{ type: 'function_call_output', call_id: 'call_weather_1', output: 'Sunny, 21C' }],
+    });
+    expect(second.status).toBe('completed');
+    const forwarded = lastForwarded().messages;
+    expect(roleText(forwarded)).toEqual([
+      'user:Weather in Paris?',
+      'assistant: calls:get_weather',
+      'tool:Sunny, 21C',
+    ]);
+    expect(forwarded[2].tool_call_id).toBe('call_weather_1');
+    const items = await client.responses.inputItems.list(second.id);
+    expect(items.data).toEqual([
+      expect.objectContaining({
+        type: 'function_call_output',
+        call_id: 'call_weather_1',
+        output: 'Sunny, 21C',
+      }),
+    ]);
+  });
+
+  it('streams a function call as output_item + arguments deltas', async () => {
+    up.next({
+      kind: 'tool_calls',
+      calls: [{ id: 'call_2', name: 'lookup', arguments: '{"q":"parley gateway"}' }],
+    });
+    const stream = client.responses.stream({
+      model: 'fake',
+      input: 'look it up',
+      tools: [{ type: 'function', name: 'lookup', parameters: {}, strict: false }],
+    });
+    const types: string[] = [];
+    for await (const event of stream) {
+      types.push(event.type);
+    }
+    const final = await stream.finalResponse();
+    expect(types).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(final.output[0]).toMatchObject({
+      type: 'function_call',
+      name: 'lookup',
+      arguments: '{"q":"parley gateway"}',
+    });
+  });
+
+  it('serves an anthropic upstream: history rendered in Messages form, JSON and stream', async () => {
+    const first = await client.responses.create({
+      model: 'claude',
+      input: 'Bonjour',
+      instructions: 'Answer in French.',
+    });
+    expect(first.output_text).toContain('Bonjour');
+    expect(lastForwarded(an).system).toBe('Answer in French.');
+    const stream = client.responses.stream({
+      model: 'claude',
+      input: 'encore',
+      previous_response_id: first.id,
+    });
+    const types: string[] = [];
+    for await (const event of stream) {
+      types.push(event.type);
+    }
+    const final = await stream.finalResponse();
+    expect(types[0]).toBe('response.created');
+    expect(types[types.length - 1]).toBe('response.completed');
+    expect(types).toContain('response.output_text.delta');
+    expect(final.output_text).toContain('encore');
+    const forwarded = lastForwarded(an);
+    expect(forwarded.model).toBe('claude-upstream');
+    expect(forwarded.system).toBeUndefined();
+    expect(forwarded.messages.map((m: any) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(JSON.stringify(forwarded.messages[1].content)).toContain(first.output_text);
+  });
+
+  it('truncation: disabled refuses a history that does not fit, auto leaves the oldest out', async () => {
+    let previous: string | undefined;
+    for (let i = 0; i < 4; i++) {
+      const r = await client.responses.create({
+        model: 'tiny',
+        input: `turn ${i} ${'words '.repeat(25)}`,
+        previous_response_id: previous,
+        truncation: 'auto',
+      });
+      previous = r.id;
+    }
+    const forwarded = chats(up).length;
+    const refused = await gw.post('/v1/responses', {
+      model: 'tiny',
+      input: 'and now?',
+      previous_response_id: previous,
+    });
+    expectApiError(refused, 400, 'context_length_exceeded', { param: 'input' });
+    expect(chats(up).length).toBe(forwarded);
+    const auto = await gw.post('/v1/responses', {
+      model: 'tiny',
+      input: 'and now?',
+      previous_response_id: previous,
+      truncation: 'auto',
+    });
+    expect(auto.status).toBe(200);
+    expect(auto.headers.get('x-parley-applied')).toMatch(/history_truncated=\d+/);
+    const sent = roleText(lastForwarded().messages);
+    expect(sent[sent.length - 1]).toBe('user:and now?');
+    expect(sent.some((m) => m.startsWith('user:turn 0'))).toBe(false);
+  });
+
+  it('checks its fields with the catalog error and param', async () => {
+    expectApiError(await gw.post('/v1/responses', { model: 'fake' }), 400, 'missing_field', {
+      param: 'input',
+    });
+    expectApiError(
+      await gw.post('/v1/responses', {
+        model: 'fake',
+        input: 'x',
+        tools: [{ type: 'web_search' }],
+      }),
+      400,
+      'invalid_field',
+      { param: 'tools[0].type' },
+    );
+    expectApiError(
+      await gw.post('/v1/responses', { model: 'fake', input: [{ type: 'bogus' }] }),
+      400,
+      'invalid_field',
+      { param: 'input[0].type' },
+    );
+    const references = Array.from({ length: 201 }, () => ({
+      type: 'item_reference',
+      id: 'msg_00000000-0000-4000-8000-000000000000',
+    }));
+    expectApiError(
+      await gw.post('/v1/responses', { model: 'fake', input: references }),
+      400,
+      'invalid_field',
+      { param: 'input' },
+    );
+    expectApiError(
+      await gw.post('/v1/responses', {
+        model: 'fake',
+        input: [{ type: 'item_reference', id: 'msg_00000000-0000-4000-8000-000000000000' }],
+      }),
+      400,
+      'invalid_field',
+      { param: 'input[0].id' },
+    );
+    expectApiError(
+      await gw.post('/v1/responses', { model: 'nope', input: 'x' }),
+      400,
+      'model_not_in_allowlist',
+      { param: 'model' },
+    );
+    expectApiError(
+      await gw.post('/v1/responses', { model: 'fake', input: 'x' }, { key: null }),
+      401,
+      'missing_authorization',
+      { param: null },
+    );
+  });
+});
