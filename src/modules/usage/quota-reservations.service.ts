@@ -11,7 +11,7 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { QuotaReservationsRepository } from 'src/modules/usage/quota-reservations.repository';
 import { Clock, CLOCK } from 'src/common/time/clock';
-import { periodWindow } from 'src/modules/usage/usage-period';
+import { UtcDays } from 'src/modules/usage/usage-period';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 
 /** Beyond the longest a request can last: then a reservation lapses (a crashed instance's). */
@@ -57,6 +57,7 @@ export class QuotaReservations implements OnApplicationBootstrap, OnApplicationS
     private readonly recorder: UsageRecorder,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly days: UtcDays = new UtcDays(),
   ) {
     this.heldMs = config.upstream.totalTimeoutMs + HELD_MARGIN_MS;
     recorder.onRecorded((_keyId, _day, tokens, auth) => this.settle(auth, tokens));
@@ -72,7 +73,7 @@ export class QuotaReservations implements OnApplicationBootstrap, OnApplicationS
     const quota = auth.tokenQuota!;
     await this.writes.get(auth.keyId);
     const now = this.clock();
-    const window = periodWindow(quota.period, now);
+    const window = this.days.windowOf(quota.period, now);
     const id = randomUUID();
     const isAdmitted = await this.repository.reserve({
       id,

@@ -9,7 +9,7 @@ import { QuotaReservations } from 'src/modules/usage/quota-reservations.service'
 import { reservationTokens } from 'src/modules/usage/reservation-size';
 import { QuotaService } from 'src/modules/usage/quota.service';
 import { Clock, CLOCK } from 'src/common/time/clock';
-import { periodWindow } from 'src/modules/usage/usage-period';
+import { UtcDays } from 'src/modules/usage/usage-period';
 
 /**
  * The routes that send work upstream (SPEC "/v1", "/c1"): the only ones a used-up quota
@@ -44,6 +44,7 @@ export class QuotaGuard implements CanActivate {
     private readonly catalog: ModelCatalog,
     private readonly metrics: MetricsService,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly days: UtcDays = new UtcDays(),
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -84,7 +85,7 @@ export class QuotaGuard implements CanActivate {
     this.metrics.refusals.inc({ code: 'insufficient_quota' });
     const headers: Record<string, string> = { [HEADER.shouldRetry]: 'false' };
     const now = this.clock();
-    const resetsAt = periodWindow(period, now).resetsAt;
+    const resetsAt = this.days.windowOf(period, now).resetsAt;
     if (used < limit) {
       // Requests in flight hold the rest: worth retrying once they are done.
       headers[HEADER.shouldRetry] = 'true';

@@ -1,11 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, CLOCK } from 'src/common/time/clock';
-import {
-  periodWindow,
-  PeriodWindow,
-  QuotaPeriod,
-  windowContains,
-} from 'src/modules/usage/usage-period';
+import { PeriodWindow, QuotaPeriod, UtcDays, windowContains } from 'src/modules/usage/usage-period';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 import { UsageRepository } from 'src/modules/usage/usage.repository';
 
@@ -41,6 +36,7 @@ export class QuotaService {
     private readonly recorder: UsageRecorder,
     private readonly repository: UsageRepository,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly days: UtcDays = new UtcDays(),
   ) {
     recorder.onRecorded((keyId, day, tokens) => {
       for (const period of PERIODS) {
@@ -60,7 +56,7 @@ export class QuotaService {
   /** Tokens used by `keyId` in the current `period`; synchronous when cached. */
   used(keyId: string, period: QuotaPeriod): number | Promise<number> {
     const now = this.clock();
-    const window = periodWindow(period, now);
+    const window = this.days.windowOf(period, now);
     const entry = this.entries.get(`${keyId}\n${period}`);
     if (entry && entry.window.key === window.key) {
       if (now - entry.loadedAt >= QUOTA_REFRESH_MS) {
@@ -78,7 +74,7 @@ export class QuotaService {
     keyId: string,
     period: QuotaPeriod,
   ): Promise<{ used: number; window: PeriodWindow }> {
-    const window = periodWindow(period, this.clock());
+    const window = this.days.windowOf(period, this.clock());
     const entry = await this.load(keyId, window);
     return { used: entry.used, window };
   }

@@ -1,22 +1,41 @@
+import { Injectable } from '@nestjs/common';
 import { AuthContext } from 'src/common/types/auth-context';
 
 export type QuotaPeriod = NonNullable<AuthContext['tokenQuota']>['period'];
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** The last day formatted, and the span of epoch ms it covers (every request asks for it). */
-let lastDay = { from: 0, to: 0, text: '' };
 
 /** `YYYY-MM-DD` of a moment, in UTC: usage days and quota periods are UTC. */
 export function utcDay(ms: number): string {
-  if (ms >= lastDay.from && ms < lastDay.to) {
-    return lastDay.text;
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * `utcDay` and `periodWindow` remembering the last day formatted: every request records usage
+ * for today and most quota checks ask for today's window, so the date is formatted once a day
+ * instead of once a request. A provider of UsageModule (one memo per app).
+ */
+@Injectable()
+export class UtcDays {
+  /** The last day formatted, and the span of epoch ms it covers. */
+  private last = { from: 0, to: 0, text: '' };
+
+  dayOf(ms: number): string {
+    if (ms >= this.last.from && ms < this.last.to) {
+      return this.last.text;
+    }
+    const from = Math.floor(ms / DAY_MS) * DAY_MS;
+    const text = utcDay(ms);
+    if (Number.isFinite(from)) {
+      this.last = { from, to: from + DAY_MS, text };
+    }
+    return text;
   }
-  const from = Math.floor(ms / DAY_MS) * DAY_MS;
-  const text = new Date(ms).toISOString().slice(0, 10);
-  if (Number.isFinite(from)) {
-    lastDay = { from, to: from + DAY_MS, text };
+
+  /** The quota period a moment falls in (see `periodWindow`). */
+  windowOf(period: QuotaPeriod, ms: number): PeriodWindow {
+    return periodWindow(period, ms, this.dayOf(ms));
   }
-  return text;
 }
 
 /** The quota period a moment falls in: the days it spans and when the next one starts. */
@@ -31,8 +50,11 @@ export interface PeriodWindow {
   resetsAt: number | null;
 }
 
-export function periodWindow(period: QuotaPeriod, ms: number): PeriodWindow {
-  const day = utcDay(ms);
+export function periodWindow(
+  period: QuotaPeriod,
+  ms: number,
+  day: string = utcDay(ms),
+): PeriodWindow {
   const date = new Date(ms);
   switch (period) {
     case 'day':

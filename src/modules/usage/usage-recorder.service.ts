@@ -9,7 +9,7 @@ import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage, UsageSink } from 'src/common/types/usage-sink';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { Clock, CLOCK } from 'src/common/time/clock';
-import { utcDay } from 'src/modules/usage/usage-period';
+import { UtcDays } from 'src/modules/usage/usage-period';
 import {
   MAX_DELTAS_PER_ADD,
   UsageDelta,
@@ -55,12 +55,13 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
     private readonly repository: UsageRepository,
     private readonly metrics: MetricsService,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly days: UtcDays = new UtcDays(),
   ) {}
 
   record(auth: AuthContext, modelAlias: string, usage: TokenUsage): void {
     const prompt = sane(usage.promptTokens);
     const completion = sane(usage.completionTokens);
-    const day = utcDay(this.clock());
+    const day = this.days.dayOf(this.clock());
     const id = `${auth.keyId}\n${modelAlias}\n${day}`;
     const delta = this.pending.get(id);
     if (delta) {

@@ -6,6 +6,7 @@ import { QuotaGuard } from 'src/modules/usage/quota.guard';
 import { QuotaReservations } from 'src/modules/usage/quota-reservations.service';
 import { QuotaReservationsRepository } from 'src/modules/usage/quota-reservations.repository';
 import { QuotaService } from 'src/modules/usage/quota.service';
+import { UtcDays } from 'src/modules/usage/usage-period';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 import { KeyUsageController, UsageController } from 'src/modules/usage/usage.controller';
 import { UsageRepository } from 'src/modules/usage/usage.repository';
@@ -22,6 +23,7 @@ import { UsageService } from 'src/modules/usage/usage.service';
   imports: [ClockModule, ModelsModule],
   controllers: [UsageController, KeyUsageController],
   providers: [
+    UtcDays,
     UsageRepository,
     UsageRecorder,
     { provide: USAGE_SINK, useExisting: UsageRecorder },
