@@ -179,6 +179,12 @@ describe('the console in Chromium', () => {
         .locator('.transcript li.assistant')
         .getByText('You said: a slow and long answer please')
         .waitFor({ timeout: 30_000 });
+      // The streamed text shows before the stream's end; once it ended the page reloads the
+      // conversation, and the turn is stored as completed.
+      await page
+        .locator('.transcript .badge.pending')
+        .first()
+        .waitFor({ state: 'detached', timeout: 10_000 });
       expect(await page.locator('.transcript .badge.pending').count()).toBe(0);
     } finally {
       up.options.streamChunks = undefined;

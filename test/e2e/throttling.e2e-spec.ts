@@ -62,7 +62,7 @@ describe('rate limits', () => {
     const me = await gw.get('/v1/me', { key });
     expect(me.status).toBe(200);
     expect(rateHeaders(me)).toEqual({ limit: '5', remaining: '4', reset: '86400' });
-    const notFound = await gw.get('/v1/models/nope', { key });
+    const notFound = await gw.get('/v1/no-such-route', { key });
     expect(rateHeaders(notFound)).toEqual({ limit: null, remaining: null, reset: null });
     const health = await gw.get('/healthz', { key: null });
     expect(rateHeaders(health)).toEqual({ limit: null, remaining: null, reset: null });

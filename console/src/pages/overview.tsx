@@ -29,12 +29,41 @@ interface Info {
 
 const n = (value: number) => value.toLocaleString('en');
 
-/** The fleet issue's GET /api/gpu-stats when the gateway has it; else the catalog's health. */
-async function fleet(): Promise<
-  { kind: 'fleet'; data: unknown } | { kind: 'catalog'; data: Info }
-> {
+/** GET /api/gpu-stats (SPEC "Fleet"): GPU nodes and the load of every catalog upstream. */
+interface Fleet {
+  nodes: {
+    node: string;
+    reported_at: string;
+    stale: boolean;
+    gpus: {
+      index: number;
+      name: string | null;
+      utilization_gpu: number | null;
+      memory_used_mib: number | null;
+      memory_total_mib: number | null;
+      temperature_c: number | null;
+    }[];
+  }[];
+  upstreams: {
+    alias: string;
+    url: string;
+    status: string;
+    running: number | null;
+    waiting: number | null;
+    kv_cache_usage: number | null;
+    ttft_p50_ms: number | null;
+    stale: boolean;
+    last_error: string | null;
+  }[];
+}
+
+const orDash = (value: number | null, unit = '') => (value === null ? '–' : `${n(value)}${unit}`);
+const percent = (value: number | null) => (value === null ? '–' : `${Math.round(value * 100)} %`);
+
+/** The fleet's figures (GET /api/gpu-stats); the catalog's health when they cannot be read. */
+async function fleet(): Promise<{ kind: 'fleet'; data: Fleet } | { kind: 'catalog'; data: Info }> {
   try {
-    return { kind: 'fleet', data: await api<unknown>('GET', '/api/gpu-stats') };
+    return { kind: 'fleet', data: await api<Fleet>('GET', '/api/gpu-stats') };
   } catch {
     return { kind: 'catalog', data: await api<Info>('GET', '/v1/info') };
   }
@@ -85,7 +114,7 @@ export function OverviewPage() {
         />
       </section>
       <h2>Upstreams</h2>
-      {health?.kind === 'fleet' && <pre class="json">{JSON.stringify(health.data, null, 2)}</pre>}
+      {health?.kind === 'fleet' && <FleetTables fleet={health.data} />}
       {health?.kind === 'catalog' && (
         <table>
           <caption>Model catalog health (as last seen by this instance)</caption>
@@ -117,6 +146,74 @@ export function OverviewPage() {
         Traffic counts /v1 and /c1 requests seen by this gateway instance since it started.
       </p>
     </div>
+  );
+}
+
+function FleetTables({ fleet }: { fleet: Fleet }) {
+  return (
+    <>
+      <table>
+        <caption>Upstream load (stale figures are not used for routing)</caption>
+        <thead>
+          <tr>
+            <th scope="col">Model</th>
+            <th scope="col">Upstream</th>
+            <th scope="col">Status</th>
+            <th scope="col">Running</th>
+            <th scope="col">Waiting</th>
+            <th scope="col">KV cache</th>
+            <th scope="col">TTFT p50</th>
+            <th scope="col">Last error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {fleet.upstreams.map((u) => (
+            <tr>
+              <td>{u.alias}</td>
+              <td>{u.url}</td>
+              <td class={`status-${u.status}`}>{u.stale ? `${u.status} (stale)` : u.status}</td>
+              <td>{orDash(u.running)}</td>
+              <td>{orDash(u.waiting)}</td>
+              <td>{percent(u.kv_cache_usage)}</td>
+              <td>{orDash(u.ttft_p50_ms, ' ms')}</td>
+              <td>{u.last_error ?? '–'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <table>
+        <caption>GPU nodes (reported by the agent)</caption>
+        <thead>
+          <tr>
+            <th scope="col">Node</th>
+            <th scope="col">GPU</th>
+            <th scope="col">Utilisation</th>
+            <th scope="col">Memory</th>
+            <th scope="col">Temperature</th>
+            <th scope="col">Reported</th>
+          </tr>
+        </thead>
+        <tbody>
+          {fleet.nodes.length === 0 && (
+            <tr>
+              <td colSpan={6}>No node has reported yet (npm run gpu-agent on each GPU machine).</td>
+            </tr>
+          )}
+          {fleet.nodes.flatMap((node) =>
+            node.gpus.map((gpu) => (
+              <tr>
+                <td>{node.node}</td>
+                <td>{`${gpu.index}: ${gpu.name ?? '?'}`}</td>
+                <td>{orDash(gpu.utilization_gpu, ' %')}</td>
+                <td>{`${orDash(gpu.memory_used_mib)} / ${orDash(gpu.memory_total_mib)} MiB`}</td>
+                <td>{orDash(gpu.temperature_c, ' °C')}</td>
+                <td>{node.stale ? `${node.reported_at} (stale)` : node.reported_at}</td>
+              </tr>
+            )),
+          )}
+        </tbody>
+      </table>
+    </>
   );
 }
 

@@ -254,15 +254,3 @@ function streamedChat(result: StreamRunResult<ChatStreamAdapter>, collect: boole
   const { adapter, ...rest } = result;
   return { ...rest, completion: collect ? (adapter?.completion() ?? null) : null };
 }
-
-/** One SSE `data:` payload as a JSON object; null when it is not one. */
-export function parseChunk(data: string): JsonObject | null {
-  try {
-    const value: unknown = JSON.parse(data);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as JsonObject)
-      : null;
-  } catch {
-    return null;
-  }
-}

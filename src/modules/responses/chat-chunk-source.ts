@@ -1,26 +1,15 @@
 import { PreparedChat } from 'src/kernel/prepared-request';
 import { Inject, Injectable } from '@nestjs/common';
-import { Clock, CLOCK, systemClock, epochSeconds } from 'src/common/time/clock';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
-import {
-  CallOptions,
-  ChatCompletionsService,
-  parseChunk,
-} from 'src/modules/proxy/chat-completions.service';
+import { CallOptions, ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { SseDecoder } from 'src/modules/proxy/sse/sse-decoder';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { IdleTimeoutError } from 'src/modules/proxy/upstream/upstream-errors';
 import { estimateUsage } from 'src/modules/proxy/usage-estimate';
-import { AnthropicUpstreamToChatStream } from 'src/modules/proxy/wire/anthropic/sse-adapters';
-import {
-  chunkErrorMessage,
-  isOpenAiDone,
-  readUsage,
-} from 'src/modules/proxy/wire/openai/stream-events';
 
 export interface ChunkRunResult {
   /** `completed`: the stream ended normally; `incomplete`: cut after some chunks. */
@@ -43,7 +32,6 @@ export class ChatChunkSource {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly chat: ChatCompletionsService,
     private readonly upstream: UpstreamClient,
-    @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   /** Opens the upstream stream; throws `ApiError` when it fails before answering. */
@@ -62,16 +50,19 @@ export class ChatChunkSource {
     signal?: AbortSignal,
   ): Promise<ChunkRunResult> {
     const decoder = new SseDecoder();
-    const fromAnthropic =
-      call.upstream.format === 'anthropic'
-        ? new AnthropicUpstreamToChatStream({
-            model: prepared.model.alias,
-            created: epochSeconds(this.clock),
-            includeUsage: true,
-          })
-        : null;
+    // The wire format's own Chat Completions adapter: an `anthropic` upstream's events arrive
+    // here already translated to chunks, like an `openai` one's.
+    const adapter = call.wire.chatStream({
+      alias: prepared.model.alias,
+      clientWantsUsage: true,
+      collect: false,
+      observe: (_event, chunk) => {
+        if (chunk) {
+          onChunk(chunk);
+        }
+      },
+    });
     let usage: TokenUsage | null = null;
-    let chunks = 0;
     let isDone = false;
     let error: ApiError | null = null;
     const idleMs = this.config.upstream.idleTimeoutMs;
@@ -98,33 +89,8 @@ export class ChatChunkSource {
         }
         armIdle();
         for (const event of decoder.push(data)) {
-          if (fromAnthropic) {
-            for (const chunk of fromAnthropic.push(event).chunks) {
-              chunks++;
-              onChunk(chunk as unknown as JsonObject);
-            }
-            usage = fromAnthropic.usage ?? usage;
-            isDone = fromAnthropic.isFinished;
-            continue;
-          }
-          if (event.isComment) {
-            continue;
-          }
-          if (isOpenAiDone(event)) {
-            isDone = true;
-            continue;
-          }
-          const chunk = parseChunk(event.data);
-          if (!chunk) {
-            continue;
-          }
-          const message = chunkErrorMessage(chunk);
-          if (message !== null) {
-            throw new ApiError('upstream_error', `The model server reported: ${message}`);
-          }
-          usage = readUsage(chunk) ?? usage;
-          chunks++;
-          onChunk(chunk);
+          adapter.push(event);
+          isDone ||= adapter.isTerminal(event);
         }
         if (isDone) {
           break;
@@ -152,8 +118,9 @@ export class ChatChunkSource {
         `The model server for "${prepared.model.alias}" ended the stream before its end`,
       );
     }
+    usage = adapter.usage;
     if (!usage) {
-      usage = await estimateUsage(prepared.body.messages, Math.max(0, chunks - 1));
+      usage = await estimateUsage(prepared.body.messages, Math.max(0, adapter.contentEvents - 1));
     }
     this.chat.reportUsage(prepared, usage);
     return { outcome: isDone ? 'completed' : 'incomplete', error: isDone ? null : error, usage };

@@ -1,4 +1,6 @@
+import { HEADER } from 'src/common/http/headers';
 import { CatalogUpstream } from 'src/kernel/catalog-model';
+import { WIRE_FORMATS } from 'src/modules/proxy/wire/wire-formats';
 
 /** Ollama's default port: its load (models in memory) is at `/api/ps`, not `/metrics`. */
 const OLLAMA_PORT = '11434';
@@ -12,18 +14,20 @@ export interface MetricsTarget {
 
 /**
  * Where an upstream's load is read: its `metrics_url`, else vLLM's `/metrics` at the origin of
- * an `openai` upstream (`/api/ps` on Ollama's port 11434). `anthropic` upstreams (hosted APIs)
- * and the built-in echo model are not read unless `metrics_url` names a URL; `false` turns
- * reading off. A URL whose path ends in `/api/ps` is read as Ollama's.
+ * an upstream whose wire format reports load (`openai`: vLLM, Ollama; `/api/ps` on Ollama's
+ * port 11434). Other formats (hosted APIs) and the built-in echo model are not read unless
+ * `metrics_url` names a URL; `false` turns reading off. A URL whose path ends in `/api/ps` is
+ * read as Ollama's. The upstream's own credentials go along only to its own origin.
  */
 export function metricsTargetOf(upstream: CatalogUpstream): MetricsTarget | null {
   if (upstream.builtin || upstream.metricsUrl === false) {
     return null;
   }
+  const wire = WIRE_FORMATS[upstream.format];
   let url: string;
   if (typeof upstream.metricsUrl === 'string') {
     url = upstream.metricsUrl;
-  } else if (upstream.format === 'openai') {
+  } else if (wire.reportsLoad) {
     const base = new URL(upstream.url);
     url = `${base.origin}${base.port === OLLAMA_PORT ? '/api/ps' : '/metrics'}`;
   } else {
@@ -33,9 +37,8 @@ export function metricsTargetOf(upstream: CatalogUpstream): MetricsTarget | null
   return {
     url,
     kind: new URL(url).pathname.endsWith('/api/ps') ? 'ollama' : 'prometheus',
-    authorization:
-      isSameOrigin && upstream.apiKey && upstream.format === 'openai'
-        ? `Bearer ${upstream.apiKey}`
-        : null,
+    authorization: isSameOrigin
+      ? (wire.baseHeaders(upstream.apiKey)[HEADER.authorization] ?? null)
+      : null,
   };
 }

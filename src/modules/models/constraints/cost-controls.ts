@@ -1,3 +1,4 @@
+import { WIRE_FORMATS } from 'src/modules/proxy/wire/wire-formats';
 import type { IncomingHttpHeaders } from 'node:http';
 import { HEADER } from 'src/common/http/headers';
 import { ApiError } from 'src/common/errors/api-error';
@@ -64,13 +65,13 @@ export function checkMessagesCostControls(body: JsonObject, model: CatalogModel)
 }
 
 /**
- * The client's `anthropic-beta` header goes to `anthropic` upstreams with the operator's key:
+ * The client's `anthropic-beta` header goes to Messages-native (`anthropic`) upstreams with the operator's key:
  * every beta it names must be in the model's `allowed_betas`. Models without an `anthropic`
  * upstream never forward it, so it is not checked there (Anthropic clients send betas by
  * habit).
  */
 export function checkAnthropicBetaHeader(headers: IncomingHttpHeaders, model: CatalogModel): void {
-  if (!model.upstreams.some((u) => u.format === 'anthropic')) {
+  if (!model.upstreams.some((u) => WIRE_FORMATS[u.format].isMessagesNative)) {
     return;
   }
   const value = headers[HEADER.anthropicBeta];
