@@ -62,7 +62,6 @@ describe(ChatCompletionsService.name, () => {
   let streamOptions: StreamChatOptions = { onClientGone: 'abort' };
 
   beforeAll(async () => {
-    await service.onModuleInit();
     app = Fastify();
     app.post('/', (request, reply) => {
       const prepared = service.prepare(auth, request.body);

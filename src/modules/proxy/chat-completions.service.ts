@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
@@ -23,7 +23,6 @@ import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-r
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { PolicyService } from 'src/modules/policy/policy.service';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
-import { loadTokenizer } from 'src/modules/proxy/tokenizer';
 import { UsageReporter } from 'src/modules/proxy/usage-reporter';
 import { AssembledCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 import { readUsage } from 'src/modules/proxy/wire/openai/stream-events';
@@ -104,7 +103,7 @@ export interface StreamedChat extends SsePipeResult {
  * (gauge, drain, keep-alives, time to first token, usage, the last write) from `StreamRunner`.
  */
 @Injectable()
-export class ChatCompletionsService implements OnModuleInit {
+export class ChatCompletionsService {
   constructor(
     private readonly catalog: ModelCatalog,
     private readonly upstream: UpstreamClient,
@@ -113,11 +112,6 @@ export class ChatCompletionsService implements OnModuleInit {
     private readonly usage: UsageReporter,
     @Optional() private readonly policy?: PolicyService,
   ) {}
-
-  /** Loads the tokenizer (usage estimates, echo model) before the app listens. */
-  async onModuleInit(): Promise<void> {
-    await loadTokenizer();
-  }
 
   /**
    * Checks a chat request for the caller (pure apart from the catalog lookup), in this order:

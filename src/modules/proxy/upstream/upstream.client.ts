@@ -19,6 +19,7 @@ import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { UpstreamHealthBook } from 'src/modules/models/upstream-health';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { LOAD_REPORT_REQUEST, UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
+import { Tokenizer } from 'src/modules/proxy/tokenizer';
 import { EchoTransport } from 'src/modules/proxy/upstream/echo/echo.transport';
 import { PoolTransport } from 'src/modules/proxy/upstream/pool-transport';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
@@ -136,6 +137,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     private readonly metrics: MetricsService,
     private readonly picker: UpstreamPicker,
     private readonly wires: WireFormats,
+    private readonly tokenizer: Tokenizer = new Tokenizer(),
   ) {
     this.timeouts = config.upstream;
     this.maxBodyBytes = config.upstream.maxBodyBytes;
@@ -486,7 +488,7 @@ export class UpstreamClient implements OnApplicationShutdown {
       return {
         upstream,
         wire,
-        transport: new EchoTransport(upstream.model),
+        transport: new EchoTransport(upstream.model, this.tokenizer),
         basePath: '',
         baseHeaders,
         inFlight: 0,

@@ -4,6 +4,7 @@ import { FleetRoutingModule } from 'src/modules/fleet/fleet-routing.module';
 import { ModelsModule } from 'src/modules/models/models.module';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { UpstreamProbeService } from 'src/modules/proxy/upstream/upstream-probe.service';
+import { Tokenizer } from 'src/modules/proxy/tokenizer';
 import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 
 /** Upstream HTTP (pools, balancing, retries, timeouts), the wire formats, the readiness probe. */
@@ -11,6 +12,7 @@ import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
   imports: [ModelsModule, FleetRoutingModule],
   providers: [
     WireFormats,
+    Tokenizer,
     UpstreamClient,
     UpstreamProbeService,
     { provide: UPSTREAM_PROBE, useExisting: UpstreamProbeService },

@@ -6,7 +6,7 @@ import {
   echoEmbeddingsJson,
   echoModelsJson,
 } from 'src/modules/proxy/upstream/echo/echo-model';
-import { loadTokenizer } from 'src/modules/proxy/tokenizer';
+import { Tokenizer } from 'src/modules/proxy/tokenizer';
 import {
   TransportRequest,
   TransportResponse,
@@ -19,16 +19,27 @@ import {
  * produced one event per read (back-pressure applies) and honour the abort signal.
  */
 export class EchoTransport implements UpstreamTransport {
-  constructor(private readonly model: string) {}
+  constructor(
+    private readonly model: string,
+    private readonly tokenizer: Tokenizer,
+  ) {}
 
-  async request(r: TransportRequest): Promise<TransportResponse> {
+  request(r: TransportRequest): Promise<TransportResponse> {
+    // Answers in-process, synchronously; a failure rejects, as a network transport's would.
+    try {
+      return Promise.resolve(this.answer(r));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private answer(r: TransportRequest): TransportResponse {
     throwIfAborted(r);
     const path = r.path;
     if (r.method === 'GET' && path.endsWith('/models')) {
       return json(200, echoModelsJson(this.model));
     }
-    const tokenizer = await loadTokenizer();
-    throwIfAborted(r);
+    const tokenizer = this.tokenizer;
     let body: Record<string, unknown> = {};
     try {
       body = r.body ? (JSON.parse(r.body.toString()) as Record<string, unknown>) : {};
