@@ -66,8 +66,11 @@ describe('BOLA on every /c1 route', () => {
       .messages[1].id as string;
 
     const routes = routesOf(gw.app.getHttpAdapter().getInstance()).filter(
-      // Model lookups under /c1 name catalog models, not anyone's data.
-      (r) => r.url.startsWith('/c1') && !/^\/c1(\/v1)?\/models/.test(r.url) && r.method !== 'HEAD',
+      // Model lookups and token counts under /c1 touch no one's data.
+      (r) =>
+        r.url.startsWith('/c1') &&
+        !/^\/c1(\/v1)?\/(models|messages\/count_tokens)/.test(r.url) &&
+        r.method !== 'HEAD',
     );
     expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual(
       expect.arrayContaining([
