@@ -66,7 +66,11 @@ describe('BOLA on every /c1 route', () => {
       .messages[1].id as string;
 
     const routes = routesOf(gw.app.getHttpAdapter().getInstance()).filter(
-      (r) => r.url.startsWith('/c1') && r.method !== 'HEAD',
+      // Model lookups and token counts under /c1 touch no one's data.
+      (r) =>
+        r.url.startsWith('/c1') &&
+        !/^\/c1(\/v1)?\/(models|messages\/count_tokens)/.test(r.url) &&
+        r.method !== 'HEAD',
     );
     expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual(
       expect.arrayContaining([
@@ -104,6 +108,8 @@ describe('BOLA on every /c1 route', () => {
       'conversations',
       'idempotency_keys',
       'messages',
+      'response_events',
+      'responses',
     ]);
     expect(before.messages).toHaveLength(2);
     let attempts = 0;

@@ -55,6 +55,7 @@ export class History1795500000000 implements MigrationInterface {
   }
 
   private async upPostgres(queryRunner: QueryRunner): Promise<void> {
+    await useConfiguredSchema(queryRunner);
     await queryRunner.query(`CREATE TABLE message_search_docs (
       message_id varchar(36) PRIMARY KEY,
       user_id varchar(200) NOT NULL,
@@ -89,6 +90,9 @@ export class History1795500000000 implements MigrationInterface {
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const isPostgres = queryRunner.connection.options.type === 'postgres';
+    if (isPostgres) {
+      await useConfiguredSchema(queryRunner);
+    }
     const statements = isPostgres ? POSTGRES_SEARCH_TRIGGERS : SQLITE_SEARCH_TRIGGERS;
     for (const statement of [...statements].reverse()) {
       await queryRunner.query(statement.drop);
@@ -116,3 +120,14 @@ const POSTGRES_BACKFILL = `INSERT INTO message_search_docs (message_id, user_id,
   FROM messages m
   JOIN conversations c ON c.id = (SELECT id FROM conversations WHERE tree_id = m.tree_id LIMIT 1)
   WHERE parley_message_search_text(m.content) <> ''`;
+
+/**
+ * The raw statements above name tables unqualified; with a configured `schema` (TypeORM
+ * qualifies its own DDL with it) they must resolve there too, as the entities' tables do.
+ */
+async function useConfiguredSchema(queryRunner: QueryRunner): Promise<void> {
+  const schema = (queryRunner.connection.options as { schema?: string }).schema;
+  if (schema) {
+    await queryRunner.query(`SET search_path TO "${schema.replace(/"/g, '""')}", public`);
+  }
+}

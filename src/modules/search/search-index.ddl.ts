@@ -9,6 +9,12 @@
  * boot when a later migration rebuilt `messages` (TypeORM alters a SQLite table by copying
  * it into a new one, and the old table's triggers go with it).
  */
+/**
+ * The most characters of one message that are indexed: enough for any answer people search,
+ * and it bounds what a single huge message costs the (synchronous, in SQLite) insert.
+ */
+export const SEARCH_INDEXED_CHARS = 65_536;
+
 export interface DdlStatement {
   create: string;
   drop: string;
@@ -62,7 +68,7 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
     create: `CREATE TRIGGER IF NOT EXISTS messages_search_insert AFTER INSERT ON messages BEGIN
       INSERT INTO message_search_docs (message_id, user_id, tree_id, owner, body)
       SELECT new.id, c.user_id, new.tree_id, 'U' || hex(c.user_id) || 'U', t.body
-      FROM (SELECT ${SQLITE_TEXT('new.content')} AS body) t
+      FROM (SELECT substr(${SQLITE_TEXT('new.content')}, 1, ${SEARCH_INDEXED_CHARS}) AS body) t
       JOIN conversations c ON c.id = (SELECT id FROM conversations WHERE tree_id = new.tree_id LIMIT 1)
       WHERE t.body IS NOT NULL AND t.body <> '';
     END`,
@@ -78,11 +84,18 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
 
 export const POSTGRES_SEARCH_TRIGGERS: DdlStatement[] = [
   {
+    // `content` is JSON text. JSON allows \\u0000 and lone surrogate escapes, which jsonb refuses:
+    // those escapes (not an escaped backslash before a `u`) are blanked before the cast.
     create: `CREATE OR REPLACE FUNCTION parley_message_search_text(content text) RETURNS text
       LANGUAGE sql IMMUTABLE AS $$
         SELECT coalesce(string_agg(coalesce(p.part->>'text', p.part->>'content'), E'\\n' ORDER BY p.n), '')
-        FROM jsonb_array_elements(
-          CASE WHEN jsonb_typeof(content::jsonb) = 'array' THEN content::jsonb ELSE '[]'::jsonb END
+        FROM (
+          SELECT CASE WHEN content ~ '\\\\u(0000|[dD][89a-fA-F])'
+            THEN regexp_replace(content, '(^|[^\\\\])((\\\\\\\\)*)\\\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\1\\2 ', 'g')
+            ELSE content END AS json
+        ) c,
+        jsonb_array_elements(
+          CASE WHEN jsonb_typeof(c.json::jsonb) = 'array' THEN c.json::jsonb ELSE '[]'::jsonb END
         ) WITH ORDINALITY AS p(part, n)
         WHERE p.part->>'type' IN ('text', 'tool_result')
       $$`,
@@ -91,7 +104,7 @@ export const POSTGRES_SEARCH_TRIGGERS: DdlStatement[] = [
   {
     create: `CREATE OR REPLACE FUNCTION parley_message_search_insert() RETURNS trigger
       LANGUAGE plpgsql AS $$
-      DECLARE searchable text := parley_message_search_text(NEW.content);
+      DECLARE searchable text := left(parley_message_search_text(NEW.content), ${SEARCH_INDEXED_CHARS});
       BEGIN
         IF searchable <> '' THEN
           INSERT INTO message_search_docs (message_id, user_id, tree_id, body)
