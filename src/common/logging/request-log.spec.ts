@@ -1,21 +1,6 @@
-import { Writable } from 'node:stream';
-import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { PinoNestLogger } from 'src/common/logging/logger';
 import { requestLog, runWithRequestLog } from 'src/common/logging/request-log';
-
-/** A pino logger whose JSON lines are collected, parsed. */
-function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      callback();
-    },
-  });
-  const logger = createLogger({ level: 'info', content: false }, destination);
-  return { logger, lines };
-}
+import { capturedLogger } from 'test/support/captured-log';
 
 describe('request log scope', () => {
   it("gives a service's Nest logger line the request id, across awaits, and none outside", async () => {

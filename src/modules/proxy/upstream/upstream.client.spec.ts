@@ -4,9 +4,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { ApiError } from 'src/common/errors/api-error';
-import { createLogger } from 'src/common/logging/logger';
 import { runWithRequestLog } from 'src/common/logging/request-log';
 import { ClockModule } from 'src/common/time/clock.module';
 import { ConfigModule } from 'src/config/config.module';
@@ -16,6 +14,7 @@ import { ModelCatalog } from 'src/modules/models/model-catalog';
 import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { UpstreamModule } from 'src/modules/proxy/upstream/upstream.module';
+import { capturedLogger } from 'test/support/captured-log';
 import { writeModelsFile } from 'test/support/fake-catalog';
 import { closedPortUrl, FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { waitFor } from 'test/support/time';
@@ -31,18 +30,7 @@ describe(UpstreamClient.name, () => {
   let app: INestApplicationContext;
   let client: UpstreamClient;
   let catalog: ModelCatalog;
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger(
-    { level: 'info', content: false },
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        }
-        callback();
-      },
-    }),
-  );
+  const { logger: log, lines } = capturedLogger();
 
   beforeAll(async () => {
     upstream = await startFakeUpstream();
