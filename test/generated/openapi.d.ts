@@ -273,6 +273,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Export one conversation as JSON or Markdown */
     get: operations['ExportController_exportOne'];
     put?: never;
     post?: never;
@@ -306,6 +307,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Reattach to the turn still generating: replay, then follow (Last-Event-ID) */
     get: operations['C1ReattachController_reattach'];
     put?: never;
     post?: never;
@@ -322,6 +324,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Export all the caller's conversations as JSON Lines (streamed) */
     get: operations['ExportController_exportAll'];
     put?: never;
     post?: never;
@@ -479,6 +482,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Create a conversation (OpenAI Conversations API), with up to 20 items */
     post: operations['ConversationsApiController_create'];
     delete?: never;
     options?: never;
@@ -493,9 +497,12 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Retrieve a conversation */
     get: operations['ConversationsApiController_get'];
     put?: never;
+    /** Update a conversation's metadata */
     post: operations['ConversationsApiController_update'];
+    /** Delete a conversation */
     delete: operations['ConversationsApiController_delete'];
     options?: never;
     head?: never;
@@ -509,8 +516,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List a conversation's items */
     get: operations['ConversationsApiController_listItems'];
     put?: never;
+    /** Add up to 20 items to a conversation */
     post: operations['ConversationsApiController_addItems'];
     delete?: never;
     options?: never;
@@ -525,9 +534,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Retrieve one item of a conversation */
     get: operations['ConversationsApiController_getItem'];
     put?: never;
     post?: never;
+    /** Delete an item; later turns no longer forward it */
     delete: operations['ConversationsApiController_deleteItem'];
     options?: never;
     head?: never;
@@ -662,6 +673,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Create a model response (OpenAI Responses API), stored unless store is false */
     post: operations['ResponsesController_create'];
     delete?: never;
     options?: never;
@@ -676,9 +688,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** Retrieve a stored response; with stream=true, replay and follow its events */
     get: operations['ResponsesController_get'];
     put?: never;
     post?: never;
+    /** Delete a stored response */
     delete: operations['ResponsesController_delete'];
     options?: never;
     head?: never;
@@ -694,6 +708,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** Cancel a background response; what arrived is stored */
     post: operations['ResponsesController_cancel'];
     delete?: never;
     options?: never;
@@ -708,6 +723,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List the input items of a stored response */
     get: operations['ResponsesController_inputItems'];
     put?: never;
     post?: never;
@@ -2657,6 +2673,14 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
+      /** @description Signed out (also when there was no session) */
+      204: {
+        headers: {
+          'x-request-id': components['headers']['x-request-id'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
       /** @description csrf_failed */
       403: {
         headers: {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags, ApiNoContentResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from 'src/common/decorators/public.decorator';
 import { HEADER } from 'src/common/http/headers';
@@ -76,6 +76,7 @@ export class ConsoleAuthController {
   @Post('logout')
   @HttpCode(204)
   @ApiOperation({ summary: 'End the console session (needs x-csrf-token) and clear the cookie' })
+  @ApiNoContentResponse({ description: 'Signed out (also when there was no session)' })
   @ApiErrors('csrf_failed')
   async logout(
     @Req() request: FastifyRequest,

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { HEADER } from 'src/common/http/headers';
@@ -28,6 +28,9 @@ export class C1ReattachController {
   ) {}
 
   @Get(':id/stream')
+  @ApiOperation({
+    summary: 'Reattach to the turn still generating: replay, then follow (Last-Event-ID)',
+  })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: HEADER.lastEventId, required: false })
   @ApiOkResponse({

@@ -41,7 +41,7 @@ export class ConversationsController {
   @ApiOkResponse({
     description: 'Newest first; with `q`, the matching messages, best first',
     schema: {
-      oneOf: [
+      anyOf: [
         { $ref: getSchemaPath(ConversationListResponseDto) },
         { $ref: getSchemaPath(SearchHitListResponseDto) },
       ],

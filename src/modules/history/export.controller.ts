@@ -1,5 +1,5 @@
 import { Controller, Get, Logger, Param, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -20,6 +20,7 @@ export class ExportController {
   constructor(private readonly exports: ExportService) {}
 
   @Get('c1/conversations/:id/export')
+  @ApiOperation({ summary: 'Export one conversation as JSON or Markdown' })
   @ApiProduces('application/json', 'text/markdown')
   @ApiOkResponse({
     type: ConversationDetailResponseDto,
@@ -43,6 +44,7 @@ export class ExportController {
   }
 
   @Get('c1/export')
+  @ApiOperation({ summary: "Export all the caller's conversations as JSON Lines (streamed)" })
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({
     description:

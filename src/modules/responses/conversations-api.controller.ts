@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+  ApiOperation,
+} from '@nestjs/swagger';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyAuth } from 'src/modules/auth/auth.decorators';
@@ -58,6 +65,9 @@ export class ConversationsApiController {
   constructor(private readonly conversations: ConversationsApiService) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Create a conversation (OpenAI Conversations API), with up to 20 items',
+  })
   @HttpCode(200)
   @ApiBody({ type: CreateConversationBodyDto, required: false })
   @ApiOkResponse({ type: ConversationObjectDto })
@@ -67,6 +77,7 @@ export class ConversationsApiController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Retrieve a conversation' })
   @ApiOkResponse({ type: ConversationObjectDto })
   @ApiErrors('conversation_not_found', 'storage_error')
   get(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
@@ -74,6 +85,7 @@ export class ConversationsApiController {
   }
 
   @Post(':id')
+  @ApiOperation({ summary: "Update a conversation's metadata" })
   @HttpCode(200)
   @ApiBody({ type: UpdateConversationBodyDto })
   @ApiOkResponse({ type: ConversationObjectDto })
@@ -83,6 +95,7 @@ export class ConversationsApiController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete a conversation' })
   @ApiOkResponse({ type: DeletedConversationObjectDto })
   @ApiErrors('conversation_not_found', 'conversation_busy', 'storage_error')
   delete(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
@@ -90,6 +103,7 @@ export class ConversationsApiController {
   }
 
   @Post(':id/items')
+  @ApiOperation({ summary: 'Add up to 20 items to a conversation' })
   @HttpCode(200)
   @ApiBody({ type: AddItemsBodyDto })
   @ApiOkResponse({ type: ItemListResponseDto, description: 'The items added, in order' })
@@ -105,6 +119,7 @@ export class ConversationsApiController {
   }
 
   @Get(':id/items')
+  @ApiOperation({ summary: "List a conversation's items" })
   @ApiOkResponse({ type: ItemListResponseDto, description: 'Newest first unless order=asc' })
   @ApiErrors('conversation_not_found', 'invalid_field', 'storage_error')
   listItems(
@@ -116,6 +131,7 @@ export class ConversationsApiController {
   }
 
   @Get(':id/items/:itemId')
+  @ApiOperation({ summary: 'Retrieve one item of a conversation' })
   @ApiOkResponse({ type: ResponseItemDto })
   @ApiErrors('conversation_not_found', 'storage_error')
   getItem(
@@ -127,6 +143,7 @@ export class ConversationsApiController {
   }
 
   @Delete(':id/items/:itemId')
+  @ApiOperation({ summary: 'Delete an item; later turns no longer forward it' })
   @ApiOkResponse({ type: ConversationObjectDto, description: 'The conversation' })
   @ApiErrors('conversation_not_found', 'conversation_busy', 'storage_error')
   deleteItem(

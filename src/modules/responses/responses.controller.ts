@@ -1,5 +1,12 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+  ApiOperation,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -27,6 +34,9 @@ export class ResponsesController {
   ) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Create a model response (OpenAI Responses API), stored unless store is false',
+  })
   @ApiBody({ type: CreateResponseDto })
   @ApiProduces('application/json', 'text/event-stream')
   @ApiOkResponse({
@@ -53,6 +63,9 @@ export class ResponsesController {
   }
 
   @Get(':id')
+  @ApiOperation({
+    summary: 'Retrieve a stored response; with stream=true, replay and follow its events',
+  })
   @ApiProduces('application/json', 'text/event-stream')
   @ApiQuery({
     name: 'stream',
@@ -83,6 +96,7 @@ export class ResponsesController {
   }
 
   @Post(':id/cancel')
+  @ApiOperation({ summary: 'Cancel a background response; what arrived is stored' })
   @HttpCode(200)
   @ApiOkResponse({ type: ResponseObjectDto, description: 'The response, `cancelled` once stopped' })
   @ApiErrors('response_not_found', 'invalid_field', 'storage_error')
@@ -91,6 +105,7 @@ export class ResponsesController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete a stored response' })
   @ApiOkResponse({ type: DeletedResponseDto })
   @ApiErrors('response_not_found', 'storage_error')
   delete(@CurrentKey() auth: AuthContext, @Param('id') id: string) {
@@ -98,6 +113,7 @@ export class ResponsesController {
   }
 
   @Get(':id/input_items')
+  @ApiOperation({ summary: 'List the input items of a stored response' })
   @ApiOkResponse({ type: ItemListResponseDto, description: 'Newest first unless order=asc' })
   @ApiErrors('response_not_found', 'invalid_field', 'storage_error')
   inputItems(
