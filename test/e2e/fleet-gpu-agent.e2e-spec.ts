@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { spawnGateway, SpawnedGateway } from 'test/support/spawn-gateway';
 import { TEST_ADMIN_TOKEN } from 'test/support/start-gateway';
 import { createTestDatabase, TestDatabase } from 'test/support/test-database';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from 'test/support/time';
 
 async function waitFor<T>(read: () => Promise<T | undefined>, what: string, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;

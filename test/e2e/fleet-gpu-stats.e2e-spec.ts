@@ -1,6 +1,7 @@
 import { expectApiError } from 'test/support/expect-api-error';
 import { parseMetrics } from 'test/support/metrics';
 import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 const gpu = (index: number, over: Record<string, unknown> = {}) => ({
   index,
@@ -13,8 +14,6 @@ const gpu = (index: number, over: Record<string, unknown> = {}) => ({
   power_w: 412.5,
   ...over,
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('/api/gpu-stats', () => {
   let a: TestGateway;

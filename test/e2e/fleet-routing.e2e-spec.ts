@@ -3,9 +3,9 @@ import { openConstraints } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { parseMetrics } from 'test/support/metrics';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 const SCRAPE_SECS = 0.2;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5_000) {
   const deadline = Date.now() + timeoutMs;

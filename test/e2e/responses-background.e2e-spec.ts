@@ -6,14 +6,13 @@ import { fakeModelCatalog, openConstraints, writeModelsFile } from 'test/support
 import { fakeAnswerFor, FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 /**
  * `background: true` responses: they run in the gateway whatever the client does, their
  * events are stored and resumed with `GET /v1/responses/{id}?stream=true&starting_after=N`,
  * `POST …/cancel` stops them, and a kill -9 leaves none `in_progress` after a restart.
  */
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The events of `GET /v1/responses/{id}?stream=true`, read to the end with the SDK. */
 async function resume(client: OpenAI, id: string, startingAfter?: number): Promise<any[]> {

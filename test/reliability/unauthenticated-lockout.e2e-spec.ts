@@ -3,6 +3,7 @@ import { connect, Socket } from 'node:net';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog } from 'test/support/fake-catalog';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
+import { sleep } from 'test/support/time';
 
 /**
  * Issue #22 item 3: anyone could lock everyone out without a key. 4,200 sockets trickling a
@@ -11,7 +12,6 @@ import { startGateway, TestGateway } from 'test/support/start-gateway';
  * machine: N slow sockets against MAX_IN_FLIGHT = N / 5, and idle sockets past the caps.
  */
 const SLOW_SOCKETS = 1_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function openSocket(port: number): Promise<Socket> {
   const socket = connect(port, '127.0.0.1');
