@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
@@ -28,7 +29,6 @@ const TERMINAL_EVENTS = new Set([
   'response.failed',
   'response.cancelled',
 ]);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const notFound = () =>
   new ApiError('response_not_found', 'No response with this id belongs to you', { param: null });
