@@ -6,8 +6,12 @@ import {
   startFakeAnthropicUpstream,
 } from 'test/support/fake-anthropic-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
+import { parseSseJson } from 'test/support/sse-frames';
 import { sql } from 'test/support/sql';
 import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+
+const PIXEL =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
 /**
  * POST/GET/DELETE /v1/responses end to end, driven by the official `openai` SDK against fake
@@ -212,8 +216,24 @@ describe('/v1/responses', () => {
       expectApiError(foreign, 404, 'response_not_found');
       expect(foreign.text).toBe(missing.text);
     }
-    const deleted = await gw.delete(`/v1/responses/${mine.id}`, { key: bobKey });
-    expectApiError(deleted, 404, 'response_not_found');
+    // Cancel and event replay would refuse a response that is not a background one with a 400
+    // naming the reason: for another user's they must not get that far.
+    const probes: Array<[string, string]> = [
+      ['DELETE', ''],
+      ['POST', '/cancel'],
+      ['GET', '?stream=true'],
+    ];
+    for (const [method, path] of probes) {
+      const body = method === 'POST' ? {} : undefined;
+      const foreign = await gw.request(method, `/v1/responses/${mine.id}${path}`, body, {
+        key: bobKey,
+      });
+      const missing = await gw.request(method, `/v1/responses/${missingId}${path}`, body, {
+        key: bobKey,
+      });
+      expectApiError(foreign, 404, 'response_not_found');
+      expect(foreign.text).toBe(missing.text);
+    }
     await expect(bob.responses.retrieve(mine.id)).rejects.toMatchObject({ status: 404 });
     expect((await client.responses.retrieve(mine.id)).id).toBe(mine.id);
   });
@@ -437,6 +457,13 @@ describe('/v1/responses', () => {
       previous_response_id: previous,
     });
     expectApiError(refused, 400, 'context_length_exceeded', { param: 'input' });
+    const disabled = await gw.post('/v1/responses', {
+      model: 'tiny',
+      input: 'and now?',
+      previous_response_id: previous,
+      truncation: 'disabled',
+    });
+    expect(disabled.text).toBe(refused.text);
     expect(chats(up).length).toBe(forwarded);
     const auto = await gw.post('/v1/responses', {
       model: 'tiny',
@@ -449,6 +476,184 @@ describe('/v1/responses', () => {
     const sent = roleText(lastForwarded().messages);
     expect(sent[sent.length - 1]).toBe('user:and now?');
     expect(sent.some((m) => m.startsWith('user:turn 0'))).toBe(false);
+  });
+
+  it('forwards every request field in Chat Completions form and echoes it in the response', async () => {
+    const tools = [
+      {
+        type: 'function' as const,
+        name: 'get_weather',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        strict: false,
+      },
+    ];
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'string' } },
+      required: ['answer'],
+      additionalProperties: false,
+    };
+    const response = await client.responses.create({
+      model: 'fake',
+      input: [
+        {
+          type: 'message',
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'What is in this picture?' },
+            { type: 'input_image', image_url: PIXEL, detail: 'auto' },
+          ],
+        },
+        {
+          type: 'message',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: 'One red pixel.', annotations: [] }],
+        } as any,
+        { type: 'message', role: 'user', content: 'Answer in JSON.' },
+      ],
+      tools,
+      tool_choice: { type: 'function', name: 'get_weather' },
+      parallel_tool_calls: false,
+      temperature: 0.25,
+      top_p: 0.5,
+      max_output_tokens: 64,
+      text: { format: { type: 'json_schema', name: 'reply', schema, strict: true } },
+      user: 'end-user-7',
+    });
+    const sent = lastForwarded();
+    expect(sent).toMatchObject({
+      model: 'fake-model',
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      parallel_tool_calls: false,
+      temperature: 0.25,
+      top_p: 0.5,
+      max_tokens: 64,
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'reply', schema, strict: true },
+      },
+      user: 'end-user-7',
+    });
+    expect(sent.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in this picture?' },
+          { type: 'image_url', image_url: expect.objectContaining({ url: PIXEL }) },
+        ],
+      },
+      { role: 'assistant', content: 'One red pixel.' },
+      { role: 'user', content: 'Answer in JSON.' },
+    ]);
+    expect(response).toMatchObject({
+      tool_choice: { type: 'function', name: 'get_weather' },
+      parallel_tool_calls: false,
+      temperature: 0.25,
+      top_p: 0.5,
+      max_output_tokens: 64,
+      text: { format: { type: 'json_schema', name: 'reply', schema, strict: true } },
+      user: 'end-user-7',
+    });
+    const items = await client.responses.inputItems.list(response.id, { order: 'asc' });
+    expect(items.data.map((i: any) => i.content.map((p: any) => p.type))).toEqual([
+      ['input_text', 'input_image'],
+      ['output_text'],
+      ['input_text'],
+    ]);
+
+    await client.responses.create({
+      model: 'fake',
+      input: 'JSON please',
+      text: { format: { type: 'json_object' } },
+    });
+    expect(lastForwarded().response_format).toEqual({ type: 'json_object' });
+  });
+
+  it('answers incomplete, reason max_output_tokens, when the model hit the limit', async () => {
+    const chunk = (delta: object, finish: string | null) =>
+      `data: ${JSON.stringify({
+        id: 'chatcmpl-length',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'fake-model',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      })}\n\n`;
+    up.next({
+      kind: 'raw',
+      contentType: 'text/event-stream',
+      body: [
+        chunk({ role: 'assistant', content: '' }, null),
+        chunk({ content: 'The beginning of a long' }, null),
+        chunk({}, 'length'),
+        'data: [DONE]\n\n',
+      ].join(''),
+    });
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'Tell me everything',
+      max_output_tokens: 5,
+    });
+    expect(response.status).toBe('incomplete');
+    expect(response.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+    expect(response.output_text).toBe('The beginning of a long');
+    const retrieved = await client.responses.retrieve(response.id);
+    expect(retrieved.status).toBe('incomplete');
+    expect(retrieved.output).toEqual(response.output);
+  });
+
+  it('ends a stream cut by the upstream with response.incomplete and stores what arrived', async () => {
+    up.next({ kind: 'cut', chunks: 3 });
+    const res = await gw.post('/v1/responses', {
+      model: 'fake',
+      input: 'cut me off in the middle',
+      stream: true,
+    });
+    expect(res.status).toBe(200);
+    const events = parseSseJson(res.text) as any[];
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    const last = events[events.length - 1];
+    expect(last.type).toBe('response.incomplete');
+    expect(last.response).toMatchObject({
+      status: 'incomplete',
+      incomplete_details: { reason: 'interrupted' },
+    });
+    const text = events
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => e.delta)
+      .join('');
+    expect(text.length).toBeGreaterThan(0);
+    expect('You said: cut me off in the middle'.startsWith(text)).toBe(true);
+    const stored = await client.responses.retrieve(last.response.id);
+    expect(stored.status).toBe('incomplete');
+    expect(stored.output_text).toBe(text);
+  });
+
+  it('refuses a stream whose upstream fails before the first byte with a plain HTTP error', async () => {
+    up.next({ kind: 'error', status: 500 });
+    const res = await gw.post('/v1/responses', {
+      model: 'fake',
+      input: 'this one fails upstream',
+      stream: true,
+    });
+    expectApiError(res, 502, 'upstream_error');
+  });
+
+  it('passes text deltas on as the upstream sends them, not once it is done', async () => {
+    up.options.chunkDelayMs = 100;
+    try {
+      const stream = client.responses.stream({ model: 'fake', input: 'arrive piece by piece' });
+      let sentAtFirstDelta: number | null = null;
+      for await (const event of stream) {
+        if (event.type === 'response.output_text.delta' && sentAtFirstDelta === null) {
+          sentAtFirstDelta = up.received[up.received.length - 1].sentBytes;
+        }
+      }
+      const sentInAll = up.received[up.received.length - 1].sentBytes;
+      expect(sentAtFirstDelta).not.toBeNull();
+      expect(sentAtFirstDelta!).toBeLessThan(sentInAll);
+    } finally {
+      up.options.chunkDelayMs = undefined;
+    }
   });
 
   it('checks its fields with the catalog error and param', async () => {
