@@ -140,6 +140,57 @@ describe('/v1/conversations', () => {
     expect(detail.body.messages).toHaveLength(6);
   });
 
+  it('one conversation for both APIs: /v1/conversations → /c1 → /v1/responses', async () => {
+    const conversation = await client.conversations.create({
+      items: [
+        { type: 'message', role: 'system', content: 'Be terse.' },
+        { type: 'message', role: 'user', content: 'made by the Conversations API' },
+      ],
+    });
+    const id = conversation.id.slice('conv_'.length);
+    const { response } = await c1.chat.completions
+      .create(
+        { model: 'fake', messages: [{ role: 'user', content: 'continued on c1' }] },
+        {
+          headers: { 'x-conversation-id': id },
+        },
+      )
+      .withResponse();
+    expect(response.headers.get('x-conversation-id')).toBe(id);
+    expect(roleText(lastForwarded().messages)).toEqual([
+      'system:Be terse.',
+      'user:made by the Conversations API',
+      'user:continued on c1',
+    ]);
+    await client.responses.create({ model: 'fake', conversation: conversation.id, input: 'last' });
+    expect(roleText(lastForwarded().messages)).toEqual([
+      'system:Be terse.',
+      'user:made by the Conversations API',
+      'user:continued on c1',
+      'assistant:You said: continued on c1',
+      'user:last',
+    ]);
+    const items = await client.conversations.items.list(conversation.id, { order: 'asc' });
+    expect(items.data).toHaveLength(6);
+  });
+
+  // KNOWN BUG (reported, not fixed here: src/modules/conversations is being rewritten):
+  // docs/notes/responses.md says `conv_<id>` and the bare id are "accepted everywhere", but
+  // /c1 answers 404 conversation_not_found for the `conv_` spelling (isParleyId takes only
+  // the bare UUID). `it.failing` turns red once /c1 accepts it: make it a plain `it` then.
+  it.failing('/c1 takes the conv_ spelling of a conversation id too', async () => {
+    const conversation = await client.conversations.create({
+      items: [{ type: 'message', role: 'user', content: 'hello' }],
+    });
+    const turn = await gw.post(
+      '/c1/chat/completions',
+      { model: 'fake', messages: [{ role: 'user', content: 'by conv_ id' }] },
+      { headers: { 'x-conversation-id': conversation.id } },
+    );
+    expect(turn.status).toBe(200);
+    expect((await gw.get(`/c1/conversations/${conversation.id}`)).status).toBe(200);
+  });
+
   it('appends items, reads one, and leaves deleted ones out of what later turns forward', async () => {
     const conversation = await client.conversations.create();
     const added = await client.conversations.items.create(conversation.id, {
@@ -243,6 +294,19 @@ describe('/v1/conversations', () => {
       param: 'items',
     });
     const conversation = await client.conversations.create();
+    const twenty = tooMany.slice(0, 20);
+    const added = await client.conversations.items.create(conversation.id, {
+      items: twenty as any,
+    });
+    expect(added.data).toHaveLength(20);
+    expectApiError(
+      await gw.post(`/v1/conversations/${conversation.id}/items`, { items: tooMany }),
+      400,
+      'invalid_field',
+      { param: 'items' },
+    );
+    const listed = await client.conversations.items.list(conversation.id, { limit: 100 });
+    expect(listed.data).toHaveLength(20);
     expectApiError(
       await gw.post(`/v1/conversations/${conversation.id}/items`, { items: [{ type: 'nope' }] }),
       400,
