@@ -8,6 +8,10 @@ import {
 import OpenAI from 'openai';
 import { openConstraints } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import {
+  FakeAnthropicUpstream,
+  startFakeAnthropicUpstream,
+} from 'test/support/fake-anthropic-upstream';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 /**
@@ -17,17 +21,32 @@ import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gate
  */
 describe('/v1/responses with the OpenAI Agents SDK', () => {
   let up: FakeUpstream;
+  let an: FakeAnthropicUpstream;
   let gw: TestGateway;
   let client: OpenAI;
 
   beforeAll(async () => {
     up = await startFakeUpstream({ streamChunks: 3 });
+    an = await startFakeAnthropicUpstream({ streamChunks: 3 });
     gw = await startGateway({
+      env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
         models: [
           {
             alias: 'fake',
             upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
+            constraints: openConstraints(),
+          },
+          {
+            alias: 'claude',
+            upstreams: [
+              {
+                url: an.url,
+                format: 'anthropic',
+                model: 'claude-upstream',
+                api_key_env: 'FAKE_ANTHROPIC_KEY',
+              },
+            ],
             constraints: openConstraints(),
           },
         ],
@@ -40,6 +59,7 @@ describe('/v1/responses with the OpenAI Agents SDK', () => {
   afterAll(async () => {
     await gw?.close();
     await up?.close();
+    await an?.close();
   });
 
   const chats = () => up.received.filter((r) => r.url.endsWith('/chat/completions'));
@@ -82,5 +102,28 @@ describe('/v1/responses with the OpenAI Agents SDK', () => {
       'You said: Hello agent',
       'Again',
     ]);
+  });
+  it('keeps a session on an anthropic upstream, the history forwarded in Messages form', async () => {
+    const agent = new Agent({ name: 'Claude', instructions: 'Be brief.', model: 'claude' });
+    const session = new OpenAIConversationsSession({ client });
+    await run(agent, 'Bonjour', { session });
+    const second = await run(agent, 'Encore', { session });
+    expect(second.finalOutput).toBe('You said: Encore');
+    const messages = an.received.filter((r) => r.url.endsWith('/messages'));
+    const forwarded = messages[messages.length - 1].body;
+    expect(forwarded.model).toBe('claude-upstream');
+    expect(forwarded.system).toBe('Be brief.');
+    expect(
+      forwarded.messages.map((m: any) => {
+        const text =
+          typeof m.content === 'string'
+            ? m.content
+            : m.content.map((b: any) => b.text ?? b.type).join('|');
+        return `${m.role}:${text}`;
+      }),
+    ).toEqual(['user:Bonjour', 'assistant:You said: Bonjour', 'user:Encore']);
+    const id = await session.getSessionId();
+    const items = await client.conversations.items.list(id, { order: 'asc' });
+    expect(items.data).toHaveLength(4);
   });
 });

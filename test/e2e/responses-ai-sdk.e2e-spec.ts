@@ -2,6 +2,10 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import { openConstraints } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import {
+  FakeAnthropicUpstream,
+  startFakeAnthropicUpstream,
+} from 'test/support/fake-anthropic-upstream';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 /**
@@ -11,17 +15,32 @@ import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gate
  */
 describe('/v1/responses with the Vercel AI SDK', () => {
   let up: FakeUpstream;
+  let an: FakeAnthropicUpstream;
   let gw: TestGateway;
   let openai: ReturnType<typeof createOpenAI>;
 
   beforeAll(async () => {
     up = await startFakeUpstream({ streamChunks: 3 });
+    an = await startFakeAnthropicUpstream({ streamChunks: 3 });
     gw = await startGateway({
+      env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
         models: [
           {
             alias: 'fake',
             upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
+            constraints: openConstraints(),
+          },
+          {
+            alias: 'claude',
+            upstreams: [
+              {
+                url: an.url,
+                format: 'anthropic',
+                model: 'claude-upstream',
+                api_key_env: 'FAKE_ANTHROPIC_KEY',
+              },
+            ],
             constraints: openConstraints(),
           },
         ],
@@ -32,6 +51,7 @@ describe('/v1/responses with the Vercel AI SDK', () => {
   afterAll(async () => {
     await gw?.close();
     await up?.close();
+    await an?.close();
   });
 
   const chats = () => up.received.filter((r) => r.url.endsWith('/chat/completions'));
@@ -117,5 +137,65 @@ describe('/v1/responses with the Vercel AI SDK', () => {
       ['assistant', 'You said: first question'],
       ['user', 'second question'],
     ]);
+  });
+  it('runs a tool call over two steps on an anthropic upstream, history in Messages form', async () => {
+    an.next({
+      kind: 'message',
+      content: [{ type: 'tool_use', id: 'toolu_sdk_1', name: 'add', input: { a: 4, b: 5 } }],
+    });
+    const calls: unknown[] = [];
+    const result = await generateText({
+      model: openai('claude'),
+      system: 'You add.',
+      prompt: 'What is 4 + 5?',
+      tools: {
+        add: tool({
+          inputSchema: jsonSchema<{ a: number; b: number }>({
+            type: 'object',
+            properties: { a: { type: 'number' }, b: { type: 'number' } },
+            required: ['a', 'b'],
+          }),
+          execute: ({ a, b }) => {
+            calls.push({ a, b });
+            return Promise.resolve(String(a + b));
+          },
+        }),
+      },
+      stopWhen: stepCountIs(3),
+    });
+    expect(calls).toEqual([{ a: 4, b: 5 }]);
+    expect(result.steps).toHaveLength(2);
+    const messages = an.received.filter((r) => r.url.endsWith('/messages'));
+    const second = messages[messages.length - 1].body;
+    expect(second.model).toBe('claude-upstream');
+    expect(second.system).toBe('You add.');
+    expect(second.tools.map((t: any) => t.name)).toEqual(['add']);
+    expect(second.messages).toEqual([
+      { role: 'user', content: expect.anything() },
+      {
+        role: 'assistant',
+        content: [expect.objectContaining({ type: 'tool_use', id: 'toolu_sdk_1', name: 'add' })],
+      },
+      {
+        role: 'user',
+        content: [expect.objectContaining({ type: 'tool_result', tool_use_id: 'toolu_sdk_1' })],
+      },
+    ]);
+    expect(JSON.stringify(second.messages[0].content)).toContain('What is 4 + 5?');
+    expect(second.messages[1].content[0].input).toEqual({ a: 4, b: 5 });
+    expect(JSON.stringify(second.messages[2].content[0].content)).toContain('9');
+    // The fake echoes the last user text; a tool_result has none.
+    expect(result.text).toBe('You said: ');
+    expect(result.finishReason).toBe('stop');
+  });
+
+  it('streamText on an anthropic upstream', async () => {
+    const result = streamText({ model: openai('claude'), prompt: 'stream from claude' });
+    let text = '';
+    for await (const delta of result.textStream) {
+      text += delta;
+    }
+    expect(text).toBe('You said: stream from claude');
+    expect(await result.finishReason).toBe('stop');
   });
 });
