@@ -15,7 +15,8 @@ import { waitFor } from 'test/support/time';
  * Issue #15's scale-out promise, on the deployment docs/notes/scaling.md describes: two gateway
  * processes on one PostgreSQL database and one Redis (a prefix of this run's own). A background
  * response started on A is followed, resumed and cancelled through B; A's upstream request is
- * the one that stops, and A answers what B's cancel stored. Rate limits are Redis's, so the
+ * the one that stops, and A answers what B's cancel stored. A run whose instance is killed -9
+ * is resolved by a live one and its stream stays resumable. Rate limits are Redis's, so the
  * Responses routes of both instances draw on one bucket per key.
  */
 describeIfEnv(
@@ -28,24 +29,23 @@ describeIfEnv(
     let up: FakeUpstream;
     let a: SpawnedGateway;
     let b: SpawnedGateway;
+    let env: Record<string, string>;
 
     beforeAll(async () => {
       db = await createPostgresDatabase();
       // Slow enough that the run is still generating when B cancels it, on a loaded machine too.
       up = await startFakeUpstream({ chunkDelayMs: 100, streamChunks: 50 });
-      const modelsFile = writeModelsFile(dir, fakeModelCatalog(up.url));
-      [a, b] = await Promise.all(
-        ['a', 'b'].map(() =>
-          spawnGateway({
-            DATABASE_URL: db.url,
-            REDIS_URL: testRedisUrl(),
-            REDIS_KEY_PREFIX: prefix,
-            MODELS_FILE: modelsFile,
-            // Room for a slow reply on a loaded machine (see rate-limit-instances.e2e-spec.ts).
-            REDIS_COMMAND_TIMEOUT_MS: '10000',
-          }),
-        ),
-      );
+      env = {
+        DATABASE_URL: db.url,
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: prefix,
+        MODELS_FILE: writeModelsFile(dir, fakeModelCatalog(up.url)),
+        // Room for a slow reply on a loaded machine (see rate-limit-instances.e2e-spec.ts).
+        REDIS_COMMAND_TIMEOUT_MS: '10000',
+        // A crashed instance's runs are taken over by a live one after this long.
+        BACKGROUND_STALE_SECS: '2',
+      };
+      [a, b] = await Promise.all(['a', 'b'].map(() => spawnGateway(env)));
     });
     afterAll(async () => {
       for (const gw of [a, b]) {
@@ -170,6 +170,59 @@ describeIfEnv(
       for (const gw of [a, b]) {
         expect(gw.output()).not.toContain('Redis unavailable');
       }
+    });
+    it('resolves on B a background run whose instance was killed -9, its stream resumable without gaps', async () => {
+      const c = await spawnGateway(env);
+      const input = 'a long answer that a crash of the instance running it will cut short';
+      const full = fakeAnswerFor({ messages: [{ role: 'user', content: input }] });
+      const started = await client(c).responses.create({ model: 'fake', input, background: true });
+      // B sees events stored by C, then C dies without a word.
+      let seen = 0;
+      for await (const event of await client(b).responses.retrieve(started.id, { stream: true })) {
+        if (event.type === 'response.output_text.delta' && ++seen === 2) {
+          break;
+        }
+      }
+      c.kill('SIGKILL');
+      expect(await c.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+      const onB = client(b);
+      const resolved = await waitFor(
+        async () => {
+          const r = await onB.responses.retrieve(started.id);
+          return r.status === 'queued' || r.status === 'in_progress' ? null : r;
+        },
+        { timeoutMs: 20_000, intervalMs: 200, what: 'the killed run resolved by B' },
+      );
+      expect(resolved.status).toBe('incomplete');
+      expect(resolved.output_text.length).toBeGreaterThan(0);
+      expect(resolved.output_text.length).toBeLessThan(full.length);
+      expect(full.startsWith(resolved.output_text)).toBe(true);
+
+      const events: any[] = [];
+      for await (const event of await onB.responses.retrieve(started.id, { stream: true })) {
+        events.push(event);
+      }
+      expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+      expect(events[events.length - 1].type).toBe('response.incomplete');
+      expect(deltas(events)).toBe(resolved.output_text);
+      const tail: any[] = [];
+      const after = 3;
+      for await (const event of await client(a).responses.retrieve(started.id, {
+        stream: true,
+        starting_after: after,
+      })) {
+        tail.push(event);
+      }
+      expect(tail).toEqual(events.slice(after + 1));
+
+      // The conversation was released: A continues it.
+      const next = await client(a).responses.create({
+        model: 'fake',
+        input: 'after the crash',
+        previous_response_id: started.id,
+      });
+      expect(next.status).toBe('completed');
     });
   },
 );
