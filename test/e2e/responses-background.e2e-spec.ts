@@ -155,6 +155,25 @@ describe('/v1/responses background', () => {
     expect(stored).toEqual(live);
   });
 
+  it('stores a background response whose upstream fails as failed, its events ending in response.failed', async () => {
+    slow.next({ kind: 'error', status: 500 });
+    const queued = await client.responses.create({
+      model: 'slow',
+      input: 'the upstream refuses this one',
+      background: true,
+    });
+    const failed = await waitFor(async () => {
+      const r = await client.responses.retrieve(queued.id);
+      return r.status === 'queued' || r.status === 'in_progress' ? null : r;
+    });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ code: 'upstream_error' });
+    const events = await resume(client, queued.id);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events[events.length - 1].type).toBe('response.failed');
+    expect(events[events.length - 1].response.error).toEqual(failed.error);
+  });
+
   it('refuses cancel and event replay for a response that is not a background one', async () => {
     const plain = await client.responses.create({ model: 'slow', input: 'plain' });
     const cancel = await gw.post(`/v1/responses/${plain.id}/cancel`, {});
@@ -221,6 +240,57 @@ describe('/v1/responses background across kill -9', () => {
       previous_response_id: queued.id,
     });
     expect(next.status).toBe('completed');
+  });
+  it('leaves no run in progress after kill -9: done stays completed, cut is incomplete, silent is failed', async () => {
+    gw?.kill('SIGKILL');
+    await gw?.exited;
+    gw = await start();
+    let client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const arrived = () => up.received.filter((r) => r.url.endsWith('/chat/completions')).length;
+    const create = async (input: string) => {
+      const before = arrived();
+      const r = await client.responses.create({ model: 'fake', input, background: true });
+      await waitFor(async () => (arrived() > before ? true : null));
+      return r.id;
+    };
+    // Finished before the crash: a whole answer at once.
+    up.next({
+      kind: 'raw',
+      contentType: 'text/event-stream',
+      body: [
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'fake-model', choices: [{ index: 0, delta: { role: 'assistant', content: 'All done.' }, finish_reason: null }] })}\n\n`,
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'fake-model', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+        'data: [DONE]\n\n',
+      ].join(''),
+    });
+    const done = await create('finish before the crash');
+    await waitFor(async () =>
+      (await client.responses.retrieve(done)).status === 'completed' ? true : null,
+    );
+    // Silent: the upstream never answers.
+    up.next({ kind: 'hang' });
+    const silent = await create('the upstream never answers this one');
+    // Cut: mid-answer when the process dies.
+    const cut = await create('a long answer that the crash cuts somewhere in the middle');
+    await sleep(1_500);
+    gw.kill('SIGKILL');
+    await gw.exited;
+
+    gw = await start();
+    client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const statuses: Record<string, string> = {};
+    for (const [name, id] of Object.entries({ done, silent, cut })) {
+      const resolved = await waitFor(async () => {
+        const r = await client.responses.retrieve(id);
+        return r.status === 'queued' || r.status === 'in_progress' ? null : r;
+      }, 20_000);
+      statuses[name] = resolved.status ?? 'none';
+      const events = await resume(client, id);
+      expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+      expect(events[events.length - 1].type).toBe(`response.${resolved.status}`);
+    }
+    expect(statuses).toEqual({ done: 'completed', silent: 'failed', cut: 'incomplete' });
+    expect((await client.responses.retrieve(done)).output_text).toBe('All done.');
   });
 });
 
