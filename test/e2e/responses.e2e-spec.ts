@@ -8,6 +8,7 @@ import {
 import { expectApiError } from 'test/support/expect-api-error';
 import { parseSseJson } from 'test/support/sse-frames';
 import { sql } from 'test/support/sql';
+import { eventually } from 'test/support/time';
 import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
 const PIXEL =
@@ -250,6 +251,94 @@ describe('/v1/responses', () => {
     expect((response as any).store).toBe(false);
     expect(await Promise.all(tables.map(count))).toEqual(before);
     await expect(client.responses.retrieve(response.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('store: false on a conversation forwards its history and adds nothing to it, streamed too', async () => {
+    const conversation = await client.conversations.create({
+      items: [{ type: 'message', role: 'user', content: 'kept' }],
+    });
+    const tables = ['conversations', 'messages', 'responses'];
+    const before = await Promise.all(tables.map(count));
+    const answered = await client.responses.create({
+      model: 'fake',
+      conversation: conversation.id,
+      input: 'not kept',
+      store: false,
+    });
+    expect(answered.output_text).toBe('You said: not kept');
+    expect(roleText(lastForwarded().messages)).toEqual(['user:kept', 'user:not kept']);
+    const stream = client.responses.stream({
+      model: 'fake',
+      conversation: conversation.id,
+      input: 'not kept either',
+      store: false,
+    });
+    for await (const event of stream) {
+      void event;
+    }
+    expect((await stream.finalResponse()).output_text).toBe('You said: not kept either');
+    expect(await Promise.all(tables.map(count))).toEqual(before);
+    const items = await client.conversations.items.list(conversation.id);
+    expect(items.data).toHaveLength(1);
+    expectApiError(
+      await gw.post('/v1/responses', {
+        model: 'fake',
+        input: 'x',
+        store: false,
+        background: true,
+      }),
+      400,
+      'invalid_field',
+    );
+  });
+
+  it("refuses an item_reference to another user's item exactly like a missing one", async () => {
+    const mine = await client.responses.create({ model: 'fake', input: 'my secret' });
+    const [item] = (await client.responses.inputItems.list(mine.id)).data;
+    const forwarded = chats(up).length;
+    const reference = (id: string) =>
+      gw.post(
+        '/v1/responses',
+        { model: 'fake', input: [{ type: 'item_reference', id }] },
+        { key: bobKey },
+      );
+    const missingId = 'msg_00000000-0000-4000-8000-000000000000';
+    const foreign = await reference(item.id);
+    const missing = await reference(missingId);
+    expectApiError(foreign, 400, 'invalid_field', { param: 'input[0].id' });
+    // The message names the id the caller sent; apart from it the answers are the same bytes.
+    expect(foreign.text.replace(item.id, '<id>')).toBe(missing.text.replace(missingId, '<id>'));
+    expect(chats(up).length).toBe(forwarded);
+  });
+
+  it('keeps generating and stores the answer when the client of a stream hangs up', async () => {
+    up.options.chunkDelayMs = 60;
+    try {
+      const input = 'finish this even though nobody is listening any more';
+      const controller = new AbortController();
+      const res = await fetch(`${gw.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'fake', input, stream: true }),
+        signal: controller.signal,
+      });
+      const reader = res.body!.getReader();
+      let head = '';
+      while (!head.includes('response.created') || !head.includes('\n\n')) {
+        head += new TextDecoder().decode((await reader.read()).value);
+      }
+      controller.abort();
+      const id = /"id":"(resp_[^"]+)"/.exec(head)![1];
+      const stored = await eventually(async () => {
+        const r = await client.responses.retrieve(id);
+        expect(r.status).toBe('completed');
+        return r;
+      });
+      expect(stored.output_text).toBe(`You said: ${input}`);
+      expect(up.received[up.received.length - 1].hungUp).toBe(false);
+    } finally {
+      up.options.chunkDelayMs = undefined;
+    }
   });
 
   it('deletes a response: gone from GET, its turn stays in the conversation', async () => {
