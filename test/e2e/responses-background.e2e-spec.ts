@@ -174,6 +174,33 @@ describe('/v1/responses background', () => {
     expect(events[events.length - 1].response.error).toEqual(failed.error);
   });
 
+  it('finishes a streamed background response whose client left, and answers a late cancel as it is', async () => {
+    const input = 'the client of this stream leaves early';
+    const controller = new AbortController();
+    const res = await fetch(`${gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'slow', input, background: true, stream: true }),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    let head = '';
+    while (!/"id":"resp_[^"]+"/.test(head)) {
+      head += new TextDecoder().decode((await reader.read()).value);
+    }
+    controller.abort();
+    const id = /"id":"(resp_[^"]+)"/.exec(head)![1];
+    const done = await waitFor(async () => {
+      const r = await client.responses.retrieve(id);
+      return r.status === 'queued' || r.status === 'in_progress' ? null : r;
+    });
+    expect(done.status).toBe('completed');
+    expect(done.output_text).toBe(`You said: ${input}`);
+    const late = await client.responses.cancel(id);
+    expect(late.status).toBe('completed');
+    expect(late.output).toEqual(done.output);
+  });
+
   it('refuses cancel and event replay for a response that is not a background one', async () => {
     const plain = await client.responses.create({ model: 'slow', input: 'plain' });
     const cancel = await gw.post(`/v1/responses/${plain.id}/cancel`, {});
