@@ -34,15 +34,20 @@ describe('/c1 reattach', () => {
   });
 
   /** Starts a streamed turn, reads its first bytes, and hangs up; resolves with its id. */
-  async function startAndLeave(text: string): Promise<string> {
+  async function startAndLeave(
+    text: string,
+    path = '/c1/chat/completions',
+    extra: object = {},
+  ): Promise<string> {
     const controller = new AbortController();
-    const res = await fetch(`${gw.url}/c1/chat/completions`, {
+    const res = await fetch(`${gw.url}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'slow',
         stream: true,
         messages: [{ role: 'user', content: text }],
+        ...extra,
       }),
       signal: controller.signal,
     });
@@ -70,7 +75,8 @@ describe('/c1 reattach', () => {
       .map((block) => {
         const idLine = /^id: (\d+)$/m.exec(block);
         const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
-        return { id: Number(idLine?.[1]), data };
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? null;
+        return { id: Number(idLine?.[1]), event, data };
       });
   }
 
@@ -102,6 +108,24 @@ describe('/c1 reattach', () => {
     expect(events[0].id).toBe(4);
     expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 4));
     expect(events[events.length - 1].data).toBe('[DONE]');
+  });
+
+  it('replays a /c1/messages turn in the Anthropic event format it started in', async () => {
+    const id = await startAndLeave('reattach to a messages turn', '/c1/messages', {
+      max_tokens: 100,
+    });
+    const events = await reattach(id);
+    // One id per piece the turn sent: an Anthropic piece can hold several events (ping,
+    // message_delta + message_stop), only the first of which carries it.
+    const ids = events.map((e) => e.id).filter((n) => !Number.isNaN(n));
+    expect(ids).toEqual(ids.map((_, i) => i));
+    expect(events[0]).toMatchObject({ id: 0, event: 'message_start' });
+    expect(events[events.length - 1].event).toBe('message_stop');
+    const text = events
+      .filter((e) => e.event === 'content_block_delta')
+      .map((e) => JSON.parse(e.data).delta.text ?? '')
+      .join('');
+    expect(text).toBe('You said: reattach to a messages turn');
   });
 
   it("answers another user's conversation like a missing one, and checks Last-Event-ID", async () => {
