@@ -14,7 +14,8 @@ import { eventually } from 'test/support/time';
 /**
  * Keys on /v1/responses exactly as on /v1 (issue #15: "keys, model allow-lists, rate limits,
  * quotas and usage apply as on /v1"): refused before anything is stored or forwarded, and every
- * answered response — JSON, streamed or background — counted in the key's usage.
+ * answered response — JSON, streamed or background — counted in the key's usage. A service
+ * key's end users (`x-user-id`) own their responses as users do.
  */
 describe('/v1/responses and API keys', () => {
   let up: FakeUpstream;
@@ -133,5 +134,37 @@ describe('/v1/responses and API keys', () => {
       });
       expect(usage.body.data.map((row: any) => row.model)).toEqual(['fake']);
     });
+  });
+  it("keeps a service key's end users apart: another end user's response answers like a missing one", async () => {
+    const { key } = await createKey(gw, { name: 'frontend', user_id: 'frontend', role: 'service' });
+    const as = (user: string) => ({ key, headers: { 'x-user-id': user } });
+    const sams = await gw.post('/v1/responses', { model: 'fake', input: 'sam only' }, as('sam'));
+    expect(sams.status).toBe(200);
+    expect((await gw.get(`/v1/responses/${sams.body.id}`, as('sam'))).status).toBe(200);
+    const missingId = 'resp_00000000-0000-4000-8000-000000000000';
+    const foreign = await gw.get(`/v1/responses/${sams.body.id}`, as('kim'));
+    const missing = await gw.get(`/v1/responses/${missingId}`, as('kim'));
+    expectApiError(foreign, 404, 'response_not_found');
+    expect(foreign.text).toBe(missing.text);
+    expectApiError(
+      await gw.post(
+        '/v1/responses',
+        { model: 'fake', input: 'x', previous_response_id: sams.body.id },
+        as('kim'),
+      ),
+      400,
+      'previous_response_not_found',
+      { param: 'previous_response_id' },
+    );
+    const { key: plain } = await createKey(gw, { user_id: 'plain-user' });
+    expectApiError(
+      await gw.post(
+        '/v1/responses',
+        { model: 'fake', input: 'x' },
+        { key: plain, headers: { 'x-user-id': 'sam' } },
+      ),
+      403,
+      'user_override_forbidden',
+    );
   });
 });
