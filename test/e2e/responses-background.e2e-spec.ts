@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { fakeModelCatalog, openConstraints, writeModelsFile } from 'test/support/fake-catalog';
 import { fakeAnswerFor, FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import {
+  FakeAnthropicUpstream,
+  startFakeAnthropicUpstream,
+} from 'test/support/fake-anthropic-upstream';
 import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 import { sleep } from 'test/support/time';
@@ -209,6 +213,71 @@ describe('/v1/responses background', () => {
     const replay = await gw.get(`/v1/responses/${plain.id}?stream=true`);
     expect(replay.status).toBe(400);
     expect(replay.body.error.param).toBe('stream');
+  });
+});
+
+describe('/v1/responses background on an anthropic upstream', () => {
+  let an: FakeAnthropicUpstream;
+  let gw: TestGateway;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    an = await startFakeAnthropicUpstream({ chunkDelayMs: 60, streamChunks: 40 });
+    gw = await startGateway({
+      env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
+      models: {
+        models: [
+          {
+            alias: 'claude',
+            upstreams: [
+              {
+                url: an.url,
+                format: 'anthropic',
+                model: 'claude-upstream',
+                api_key_env: 'FAKE_ANTHROPIC_KEY',
+              },
+            ],
+            constraints: openConstraints(),
+          },
+        ],
+      },
+    });
+    client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await an?.close();
+  });
+
+  it('is followed and cancelled like any other: the Messages request stops, what arrived is kept', async () => {
+    const input = 'a background answer from claude, cancelled half way through';
+    const queued = await client.responses.create({ model: 'claude', input, background: true });
+    const events: any[] = [];
+    let cancel: Promise<OpenAI.Responses.Response> | null = null;
+    for await (const event of await client.responses.retrieve(queued.id, { stream: true })) {
+      events.push(event);
+      if (!cancel && events.filter((e) => e.type === 'response.output_text.delta').length === 3) {
+        cancel = client.responses.cancel(queued.id);
+      }
+    }
+    const cancelled = await cancel!;
+    expect(cancelled.status).toBe('cancelled');
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events[events.length - 1].type).toBe('response.cancelled');
+    const text = events
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => e.delta)
+      .join('');
+    expect((cancelled.output[0] as any).content[0].text).toBe(text);
+    expect((await client.responses.retrieve(queued.id)).output_text).toBe(text);
+    expect(`You said: ${input}`.startsWith(text)).toBe(true);
+    expect(text.length).toBeLessThan(`You said: ${input}`.length);
+    const request = an.received[an.received.length - 1];
+    expect(request.body).toMatchObject({
+      model: 'claude-upstream',
+      messages: [{ role: 'user' }],
+    });
+    await waitFor(async () => (request.hungUp ? true : null), 3_000);
   });
 });
 
