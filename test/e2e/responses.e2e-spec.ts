@@ -467,6 +467,36 @@ describe('/v1/responses', () => {
     ]);
   });
 
+  it('forwards function_call and function_call_output items sent in the input, store: false', async () => {
+    const response = await client.responses.create({
+      model: 'fake',
+      store: false,
+      input: [
+        { type: 'message', role: 'user', content: 'Weather in Oslo?' },
+        {
+          type: 'function_call',
+          call_id: 'call_in_input',
+          name: 'get_weather',
+          arguments: '{"city":"Oslo"}',
+        },
+        { type: 'function_call_output', call_id: 'call_in_input', output: 'Snow, -3C' },
+      ],
+    });
+    expect(response.status).toBe('completed');
+    const forwarded = lastForwarded().messages;
+    expect(roleText(forwarded)).toEqual([
+      'user:Weather in Oslo?',
+      'assistant: calls:get_weather',
+      'tool:Snow, -3C',
+    ]);
+    expect(forwarded[1].tool_calls[0]).toMatchObject({
+      id: 'call_in_input',
+      type: 'function',
+      function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+    });
+    expect(forwarded[2].tool_call_id).toBe('call_in_input');
+  });
+
   it('streams a function call as output_item + arguments deltas', async () => {
     up.next({
       kind: 'tool_calls',
