@@ -30,6 +30,8 @@ describeIfEnv(
     let a: SpawnedGateway;
     let b: SpawnedGateway;
     let env: Record<string, string>;
+    /** The third process the crash test kills; killed here too if the test stops early. */
+    let doomed: SpawnedGateway | undefined;
 
     beforeAll(async () => {
       db = await createPostgresDatabase();
@@ -48,6 +50,7 @@ describeIfEnv(
       [a, b] = await Promise.all(['a', 'b'].map(() => spawnGateway(env)));
     });
     afterAll(async () => {
+      doomed?.kill('SIGKILL');
       for (const gw of [a, b]) {
         gw?.kill('SIGTERM');
         expect(await gw?.exited).toEqual({ code: 0, signal: null });
@@ -172,7 +175,7 @@ describeIfEnv(
       }
     });
     it('resolves on B a background run whose instance was killed -9, its stream resumable without gaps', async () => {
-      const c = await spawnGateway(env);
+      const c = (doomed = await spawnGateway(env));
       const input = 'a long answer that a crash of the instance running it will cut short';
       const full = fakeAnswerFor({ messages: [{ role: 'user', content: input }] });
       const started = await client(c).responses.create({ model: 'fake', input, background: true });
