@@ -10,6 +10,7 @@ import {
 } from 'test/support/fake-anthropic-upstream';
 import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
+import { expectApiError } from 'test/support/expect-api-error';
 import { sleep } from 'test/support/time';
 
 /**
@@ -203,6 +204,33 @@ describe('/v1/responses background', () => {
     const late = await client.responses.cancel(id);
     expect(late.status).toBe('completed');
     expect(late.output).toEqual(done.output);
+  });
+
+  it('checks starting_after', async () => {
+    const queued = await client.responses.create({ model: 'slow', input: 'x', background: true });
+    for (const bad of ['abc', '-2', '1.5']) {
+      const res = await gw.get(`/v1/responses/${queued.id}?stream=true&starting_after=${bad}`);
+      expectApiError(res, 400, 'invalid_field', { param: 'starting_after' });
+    }
+  });
+
+  // KNOWN BUG (reported, not fixed here: src/modules/responses is being rewritten): resuming a
+  // finished response from its final event (or past it) writes nothing and never ends: the
+  // follow loop (ResponsesService.streamEvents) stops only after writing a terminal event, so
+  // it polls for up to an hour. `it.failing` turns red once it ends at once: make it `it` then.
+  it.failing('ends at once a resume from the final event of a finished response', async () => {
+    const queued = await client.responses.create({
+      model: 'slow',
+      input: 'short',
+      background: true,
+    });
+    const all = await resume(client, queued.id);
+    const last = all[all.length - 1].sequence_number as number;
+    const res = await gw.get(`/v1/responses/${queued.id}?stream=true&starting_after=${last}`, {
+      signal: AbortSignal.timeout(3_000),
+    });
+    expect(res.status).toBe(200);
+    expect(res.text.replace(/: keep-alive\n\n/g, '')).toBe('');
   });
 
   it('refuses cancel and event replay for a response that is not a background one', async () => {
