@@ -11,10 +11,7 @@ import { AppConfig } from 'src/config/load-config';
 import { databaseKind } from 'src/database/data-source';
 import { ApiError } from 'src/common/errors/api-error';
 import { StartedTurn, TurnFailure } from 'src/modules/conversations/conversation.types';
-import {
-  ConversationsRepository,
-  IDEMPOTENCY_TTL_MS,
-} from 'src/modules/conversations/conversations.repository';
+import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 
 /** How long past the total timeout a turn's claim holds: room to store the answer. */
 export const CLAIM_MARGIN_MS = 60_000;
@@ -39,7 +36,7 @@ interface UnsettledTurn {
  * - At boot on SQLite, every claim is stale: one process owns the file, and it just started.
  * - At boot on PostgreSQL, and every minute on both, only claims past their expiry (the total
  *   timeout plus a margin) are: other instances may be running turns right now.
- * - A turn that finds an expired claim takes it over at once (ConversationsRepository).
+ * - A turn that finds an expired claim takes it over at once (TurnsRepository).
  * - A turn this process could not store nor mark failed (the database was away) is marked
  *   failed as soon as the database answers again (`settleLater`), so its conversation does
  *   not stay busy until the claim expires.
@@ -53,7 +50,7 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
   private isRetrying = false;
 
   constructor(
-    private readonly repository: ConversationsRepository,
+    private readonly repository: TurnsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
