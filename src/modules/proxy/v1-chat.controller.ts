@@ -26,7 +26,7 @@ import {
   EmbeddingsResponseDto,
 } from 'src/modules/proxy/dto/chat-completion.dto';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
-import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
+import { sendJsonAnswer, sendV1Answer } from 'src/modules/proxy/json-answer';
 import { HEADER } from 'src/common/http/headers';
 import { headerRef } from 'src/openapi-conventions';
 
@@ -64,19 +64,11 @@ export class V1ChatController {
   ): Promise<void> {
     const prepared = this.chat.prepare(auth, request.body);
     request.modelAlias = prepared.model.alias;
-    if (prepared.isStream) {
-      await this.chat.stream(reply, prepared, {
-        onClientGone: 'abort',
-        requestId: request.id,
-      });
-      return;
-    }
-    await sendJsonAnswer(reply, async (signal) => {
-      const { bytes } = await this.chat.complete(prepared, {
-        signal,
-        requestId: request.id,
-      });
-      return { bytes, applied: this.chat.appliedHeader(prepared) };
+    await sendV1Answer(reply, request.id, {
+      isStream: prepared.isStream,
+      stream: (options) => this.chat.stream(reply, prepared, options),
+      complete: (options) => this.chat.complete(prepared, options),
+      applied: () => this.chat.appliedHeader(prepared),
     });
   }
 

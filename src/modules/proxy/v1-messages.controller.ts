@@ -19,7 +19,7 @@ import {
   AnthropicMessagesRequestDto,
 } from 'src/modules/proxy/dto/messages.dto';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
-import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
+import { sendV1Answer } from 'src/modules/proxy/json-answer';
 import { MessagesService } from 'src/modules/proxy/messages.service';
 import { HEADER } from 'src/common/http/headers';
 import { headerRef } from 'src/openapi-conventions';
@@ -55,22 +55,12 @@ export class V1MessagesController {
   ): Promise<void> {
     const prepared = this.messages.prepare(auth, request.body);
     request.modelAlias = prepared.chat.model.alias;
-    const headers = anthropicClientHeaders(request.headers, prepared.chat.model);
-    if (prepared.isStream) {
-      await this.messages.stream(reply, prepared, {
-        onClientGone: 'abort',
-        requestId: request.id,
-        upstreamHeaders: headers,
-      });
-      return;
-    }
-    await sendJsonAnswer(reply, async (signal) => {
-      const { bytes } = await this.messages.complete(prepared, {
-        signal,
-        requestId: request.id,
-        upstreamHeaders: headers,
-      });
-      return { bytes, applied: this.messages.appliedHeader(prepared) };
+    const upstreamHeaders = anthropicClientHeaders(request.headers, prepared.chat.model);
+    await sendV1Answer(reply, request.id, {
+      isStream: prepared.isStream,
+      stream: (options) => this.messages.stream(reply, prepared, { ...options, upstreamHeaders }),
+      complete: (options) => this.messages.complete(prepared, { ...options, upstreamHeaders }),
+      applied: () => this.messages.appliedHeader(prepared),
     });
   }
 }
