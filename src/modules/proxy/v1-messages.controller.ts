@@ -1,19 +1,10 @@
-import { Controller, Post, Req, Res } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiBody,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Controller, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
-import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
-import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
-import { CHAT_REQUEST_ERRORS, UPSTREAM_ERRORS } from 'src/modules/proxy/route-errors';
+import { CHAT_REQUEST_ERRORS } from 'src/modules/proxy/route-errors';
+import { V1Route } from 'src/modules/proxy/v1-route.decorator';
 import {
   AnthropicMessageResponseDto,
   AnthropicMessagesRequestDto,
@@ -21,8 +12,6 @@ import {
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
 import { sendV1Answer } from 'src/modules/proxy/json-answer';
 import { MessagesService } from 'src/modules/proxy/messages.service';
-import { HEADER } from 'src/common/http/headers';
-import { headerRef } from 'src/openapi-conventions';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -31,23 +20,15 @@ import { headerRef } from 'src/openapi-conventions';
 export class V1MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
-  @HotRoute()
-  @Post('messages')
-  @ApiOperation({ summary: 'Anthropic Messages, JSON or SSE' })
-  @ApiBody({ type: AnthropicMessagesRequestDto })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiOkResponse({
-    type: AnthropicMessageResponseDto,
-    headers: { [HEADER.applied]: headerRef(HEADER.applied) },
+  @V1Route('messages', {
+    summary: 'Anthropic Messages, JSON or SSE',
+    body: AnthropicMessagesRequestDto,
+    response: AnthropicMessageResponseDto,
     description:
       'The Anthropic Messages answer (translated from an openai upstream, passed through from an anthropic one). With stream: true, the Messages event sequence (message_start … message_stop), or an event: error carrying the catalog error when the stream fails after it started.',
+    requestErrors: CHAT_REQUEST_ERRORS,
+    isChat: true,
   })
-  @ApiErrors(
-    'missing_authorization',
-    'invalid_authorization',
-    ...CHAT_REQUEST_ERRORS,
-    ...UPSTREAM_ERRORS,
-  )
   async createMessage(
     @CurrentKey() auth: AuthContext,
     @Req() request: FastifyRequest,
