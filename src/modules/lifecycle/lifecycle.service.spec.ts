@@ -1,4 +1,5 @@
 import { HttpAdapterHost } from '@nestjs/core';
+import { systemClock } from 'src/common/time/clock';
 import { loadConfig } from 'src/config/load-config';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
@@ -34,9 +35,9 @@ describe(LifecycleService.name, () => {
       const { lifecycle, server } = setUp('30');
       lifecycle.requestsInFlight = 1;
       const work = lifecycle.track('stream', jest.fn());
-      const started = Date.now();
+      const started = systemClock();
       let drainedAt: number | null = null;
-      const drained = lifecycle.drain().then(() => (drainedAt = Date.now()));
+      const drained = lifecycle.drain().then(() => (drainedAt = systemClock()));
       expect(lifecycle.isDraining).toBe(true);
       expect(server.close).toHaveBeenCalledTimes(1);
       await jest.advanceTimersByTimeAsync(100);
@@ -56,14 +57,14 @@ describe(LifecycleService.name, () => {
       const { lifecycle, metrics } = setUp('0.8');
       const cutAt: number[] = [];
       const stream = lifecycle.track('stream', () => {
-        cutAt.push(Date.now());
+        cutAt.push(systemClock());
         setTimeout(() => stream.done(), 50);
       });
       const finished = lifecycle.track('turn', jest.fn());
       finished.done();
-      const started = Date.now();
+      const started = systemClock();
       let drainedAt: number | null = null;
-      const drained = lifecycle.drain().then(() => (drainedAt = Date.now()));
+      const drained = lifecycle.drain().then(() => (drainedAt = systemClock()));
       await jest.advanceTimersByTimeAsync(800);
       await drained;
       // Grace 800 ms, finalisation reserve a quarter of it: cut at 600 ms, done 50 ms later.
@@ -80,9 +81,9 @@ describe(LifecycleService.name, () => {
       const { lifecycle, server, log } = setUp('0.4');
       lifecycle.requestsInFlight = 2;
       const stubborn = lifecycle.track('request', jest.fn());
-      const started = Date.now();
+      const started = systemClock();
       let drainedAt: number | null = null;
-      const drained = lifecycle.drain().then(() => (drainedAt = Date.now()));
+      const drained = lifecycle.drain().then(() => (drainedAt = systemClock()));
       await jest.advanceTimersByTimeAsync(399);
       expect(server.closeAllConnections).not.toHaveBeenCalled();
       await jest.advanceTimersByTimeAsync(1);
