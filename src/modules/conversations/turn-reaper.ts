@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { databaseKind } from 'src/database/data-source';
@@ -44,7 +45,11 @@ interface UnsettledTurn {
 @Injectable()
 export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('conversations');
-  private timer: NodeJS.Timeout | null = null;
+  /** The sweep logs its own failures. */
+  private readonly sweeps = new PeriodicTask(() => this.sweep(), {
+    everyMs: SWEEP_INTERVAL_MS,
+    onError: () => undefined,
+  });
   private readonly unsettled = new Map<string, UnsettledTurn>();
   private retryTimer: NodeJS.Timeout | null = null;
   private isRetrying = false;
@@ -64,14 +69,11 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
       this.logger.warn(`marked ${resolved} interrupted turn(s) failed at start`);
     }
     await this.repository.purgeIdempotencyKeys(this.clock() - IDEMPOTENCY_TTL_MS);
-    this.timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.sweeps.start();
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) {
-      clearInterval(this.timer);
-    }
+    void this.sweeps.stop();
     this.stopRetrying();
   }
 
