@@ -16,7 +16,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ConversationSql } from 'src/modules/conversations/conversation-sql';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
@@ -32,7 +34,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function storage() {
   const db = await openTestDatabase('sqlite');
-  const repo = new ConversationsRepository(db.dataSource, new MetricsService());
+  const tables = new ConversationSql(db.dataSource, new MetricsService());
+  const repo = new ConversationsRepository(tables);
+  const turns = new TurnsRepository(tables, new MetricsService());
   const text = (t: string) => ({
     role: 'user' as const,
     parts: [{ type: 'text' as const, text: t }],
@@ -55,12 +59,12 @@ async function storage() {
     for (const size of SIZES) {
       let id: string | null = null;
       for (let i = 0; i < size; i++) {
-        const turn = await repo.startTurn({
+        const turn = await turns.startTurn({
           ...base,
           conversationId: id,
           messages: [text(`q${i}`)],
         });
-        await repo.finishTurn(turn, answer);
+        await turns.finishTurn(turn, answer);
         id = turn.conversation.id;
       }
       const source = (await repo.findConversation('bench', id as string))!;
@@ -72,7 +76,7 @@ async function storage() {
       for (let s = 0; s < WARMUP + SAMPLES; s++) {
         const fork = await repo.forkConversation(source, head!);
         const t0 = performance.now();
-        const turn = await repo.startTurn({
+        const turn = await turns.startTurn({
           ...base,
           conversationId: fork.id,
           messages: [text('x')],
@@ -80,7 +84,7 @@ async function storage() {
         const t1 = performance.now();
         rows = (await repo.history(turn.inputs[0].parentId)).length;
         const t2 = performance.now();
-        await repo.finishTurn(turn, answer);
+        await turns.finishTurn(turn, answer);
         const t3 = performance.now();
         if (s >= WARMUP) {
           start.push(t1 - t0);

@@ -1,4 +1,3 @@
-import { systemClock } from 'src/common/time/clock';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -11,6 +10,7 @@ import {
   ROCM_SMI_ARGS,
 } from 'src/cli/gpu-agent/gpu-readers';
 import { MAX_GPUS_PER_REPORT } from 'src/modules/fleet/gpu-report';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 
 const USAGE = `Usage: npm run gpu-agent -- --gateway <url> (--key <key> | --key-file <path>)
                           [--interval <seconds>] [--node <name>]
@@ -155,46 +155,36 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  let stopping = false;
-  let wake: (() => void) | null = null;
-  const stop = () => {
-    stopping = true;
-    wake?.();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
   console.log(
     `gpu-agent: reporting node ${options.node} to ${options.endpoint} every ${options.intervalMs / 1000} s`,
   );
-  let failures = 0;
-  while (!stopping) {
-    const started = systemClock();
-    try {
+  let failed = 0;
+  const reports = new PeriodicTask(
+    async () => {
       await post(options, await readGpus());
-      if (failures > 0) {
-        console.log(`gpu-agent: report delivered again after ${failures} failed attempt(s)`);
+      if (failed > 0) {
+        console.log(`gpu-agent: report delivered again after ${failed} failed attempt(s)`);
       }
-      failures = 0;
-    } catch (error) {
-      failures++;
-      const waitMs = Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS);
-      console.error(
-        `gpu-agent: report failed (${(error as Error).message}); attempt ${failures}, next in ${(waitMs / 1000).toFixed(1)} s`,
-      );
-      await sleep(waitMs);
-      continue;
-    }
-    await sleep(Math.max(0, options.intervalMs - (systemClock() - started)));
-  }
+      failed = 0;
+    },
+    {
+      everyMs: options.intervalMs,
+      backoffMaxMs: MAX_BACKOFF_MS,
+      keepsProcessAlive: true,
+      onError: (error, { failures, retryInMs }) => {
+        failed = failures;
+        console.error(
+          `gpu-agent: report failed (${(error as Error).message}); attempt ${failures}, next in ${(retryInMs / 1000).toFixed(1)} s`,
+        );
+      },
+    },
+  );
+  reports.start({ runNow: true });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await reports.stop();
   return 0;
 }
 

@@ -1,12 +1,8 @@
 import 'reflect-metadata';
-import { DynamicModule, Module } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { parse, runCli, UsageError } from 'src/cli/run-cli';
+import { parse, printJson, runCli, UsageError } from 'src/cli/run-cli';
 import { validationExceptionFactory } from 'src/common/validation/validation-exception.factory';
-import { ConfigModule } from 'src/config/config.module';
-import { AppConfig } from 'src/config/load-config';
-import { DatabaseModule } from 'src/database/database.module';
 import { ApiKeysService } from 'src/modules/auth/api-keys.service';
 import { AuthModule } from 'src/modules/auth/auth.module';
 import { CreateKeyDto } from 'src/modules/auth/dto/create-key.dto';
@@ -25,17 +21,6 @@ const USAGE = `Usage: npm run keys -- <command>
       Deactivates a key (PATCH /api/keys/<id> {"is_active": true} undoes it).
 
 Uses DATABASE_URL like the server (default sqlite:./data/parley.sqlite).`;
-
-/** The server's key service and database, without HTTP. */
-@Module({})
-class KeysCliModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: KeysCliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, AuthModule],
-    };
-  }
-}
 
 type Command = (keys: ApiKeysService) => Promise<void>;
 
@@ -58,7 +43,7 @@ function commandFor(command: string, args: string[]): Command {
       };
       return async (keys) => {
         const created = await keys.create(await validated(plain));
-        console.log(JSON.stringify(created, null, 2));
+        printJson(created);
         console.error('Store the key now: it is shown only this once.');
       };
     }
@@ -82,7 +67,7 @@ function commandFor(command: string, args: string[]): Command {
       }
       return async (keys) => {
         const revoked = await keys.revoke(positionals[0]);
-        console.log(JSON.stringify(revoked, null, 2));
+        printJson(revoked);
       };
     }
     default:
@@ -125,7 +110,7 @@ function table(keys: KeyResponseDto[]): string {
 runCli(
   {
     usage: USAGE,
-    module: (config) => KeysCliModule.forRoot(config),
+    features: [MetricsModule, AuthModule],
     service: ApiKeysService,
     commandFor,
   },

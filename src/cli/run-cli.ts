@@ -1,9 +1,11 @@
-import { DynamicModule, Type } from '@nestjs/common';
+import { Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import pino from 'pino';
 import { parseArgs } from 'node:util';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
+import { ConfigModule } from 'src/config/config.module';
 import { AppConfig, ConfigError, loadConfigFromProcessEnv } from 'src/config/load-config';
+import { DatabaseModule } from 'src/database/database.module';
 import { ApiError } from 'src/common/errors/api-error';
 
 /** A mistake on the command line: printed with the usage text, exit code 2. */
@@ -11,8 +13,8 @@ export class UsageError extends Error {}
 
 export interface CliSpec<S> {
   usage: string;
-  /** The server's modules the CLI needs, without HTTP. */
-  module: (config: AppConfig) => DynamicModule;
+  /** The server's feature modules the CLI needs (settings and database come with every CLI). */
+  features: Type[];
   /** The service the commands work on. */
   service: Type<S>;
   /** Parses one command's arguments (throwing UsageError) and returns what it does. */
@@ -61,7 +63,11 @@ async function main<S>(spec: CliSpec<S>, argv: string[]): Promise<number> {
   }
   const run = spec.commandFor(command, rest);
   const logger = createLogger({ level: 'warn', content: false }, pino.destination(2));
-  const app = await NestFactory.createApplicationContext(spec.module(config), {
+  const cliModule = {
+    module: CliModule,
+    imports: [ConfigModule.forRoot(config), DatabaseModule, ...spec.features],
+  };
+  const app = await NestFactory.createApplicationContext(cliModule, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
@@ -71,6 +77,15 @@ async function main<S>(spec: CliSpec<S>, argv: string[]): Promise<number> {
   } finally {
     await app.close();
   }
+}
+
+/** The server's services and database, without HTTP: a CLI's modules are imported into it. */
+@Module({})
+class CliModule {}
+
+/** Prints a command's result for people and scripts alike. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
 }
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];

@@ -1,9 +1,5 @@
 import 'reflect-metadata';
-import { DynamicModule, Module } from '@nestjs/common';
-import { parse, runCli, UsageError } from 'src/cli/run-cli';
-import { ConfigModule } from 'src/config/config.module';
-import { AppConfig } from 'src/config/load-config';
-import { DatabaseModule } from 'src/database/database.module';
+import { parse, printJson, runCli, UsageError } from 'src/cli/run-cli';
 import { ConsoleAuthModule } from 'src/modules/console-auth/console-auth.module';
 import { ConsoleRole } from 'src/modules/console-auth/console-user.entity';
 import { ConsoleUsersService } from 'src/modules/console-auth/console-users.service';
@@ -22,43 +18,31 @@ const USAGE = `Usage: npm run users -- <command>
 
 Uses DATABASE_URL like the server (default sqlite:./data/parley.sqlite).`;
 
-/** The server's console-user service and database, without HTTP. */
-@Module({})
-class UsersCliModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: UsersCliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, ConsoleAuthModule],
-    };
-  }
-}
-
 function commandFor(
   command: string,
   args: string[],
 ): (users: ConsoleUsersService) => Promise<void> {
-  const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
   switch (command) {
     case 'create': {
       const { values, positionals } = parse(args, { role: { type: 'string' } }, true);
       const username = onlyUsername(positionals, command);
       const role = (values.role ?? 'admin') as ConsoleRole;
-      return async (users) => print(await users.create(username, await readPassword(), role));
+      return async (users) => printJson(await users.create(username, await readPassword(), role));
     }
     case 'set-password': {
       const username = onlyUsername(parse(args, {}, true).positionals, command);
-      return async (users) => print(await users.setPassword(username, await readPassword()));
+      return async (users) => printJson(await users.setPassword(username, await readPassword()));
     }
     case 'disable': {
       const username = onlyUsername(parse(args, {}, true).positionals, command);
-      return async (users) => print(await users.disable(username));
+      return async (users) => printJson(await users.disable(username));
     }
     case 'list': {
       const { values } = parse(args, { json: { type: 'boolean' } });
       return async (users) => {
         const all = await users.list();
         if (values.json) {
-          print(all);
+          printJson(all);
           return;
         }
         for (const u of all) {
@@ -96,7 +80,7 @@ async function readPassword(): Promise<string> {
 runCli(
   {
     usage: USAGE,
-    module: (config) => UsersCliModule.forRoot(config),
+    features: [ConsoleAuthModule],
     service: ConsoleUsersService,
     commandFor,
   },

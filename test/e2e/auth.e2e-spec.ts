@@ -160,14 +160,16 @@ describe('API-key authentication', () => {
     await sql(gw.databaseUrl, 'UPDATE api_keys SET is_active = FALSE WHERE id = $1', [key.id]);
     const revokedAt = Date.now();
     let status = 200;
-    while (status === 200 && Date.now() - revokedAt < 3000) {
+    while (status === 200 && Date.now() - revokedAt < 10_000) {
       status = (await gw.get('/v1/me', { key: key.key })).status;
       if (status === 200) {
         await sleep(50);
       }
     }
     expect(status).toBe(401);
-    expect(Date.now() - revokedAt).toBeLessThan(1500);
+    // The one-second freshness itself is ApiKeyLookup's unit test (fake clock); this bound,
+    // three times it, tells "about a second" from a cache that holds keys for minutes.
+    expect(Date.now() - revokedAt).toBeLessThan(3_000);
   });
 
   it('records last_used_at shortly after a key is used, off the request path', async () => {
@@ -279,12 +281,13 @@ describe('failed-authentication throttling', () => {
       'rate_limit_exceeded',
     );
 
-    // The valid key keeps working from the same address, at full speed.
+    // The valid key keeps working from the same address, at full speed: a key made to wait
+    // out the retry-after (at least 1 s a request) would take 20 s, so 10 s is ample margin.
     const started = Date.now();
     for (let i = 0; i < 20; i++) {
       expect((await gw.get('/v1/me')).status).toBe(200);
     }
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { openConstraints } from 'test/support/fake-catalog';
+import { openConstraints, openModel } from 'test/support/fake-catalog';
 import { waitFor } from 'test/support/time';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
@@ -23,16 +23,8 @@ describe('/c1/chat/completions', () => {
     gw = await startGateway({
       models: {
         models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: openConstraints(),
-          },
-          {
-            alias: 'slow',
-            upstreams: [{ url: slow.url, format: 'openai', model: 'slow-model' }],
-            constraints: openConstraints(),
-          },
+          openModel('fake', up.url),
+          openModel('slow', slow.url, 'slow-model'),
           {
             alias: 'tiny',
             upstreams: [{ url: up.url, format: 'openai', model: 'tiny-model' }],

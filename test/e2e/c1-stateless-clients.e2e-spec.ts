@@ -4,7 +4,7 @@ import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from '@langc
 import { generateText, type ModelMessage } from 'ai';
 import OpenAI from 'openai';
 import { expectApiError } from 'test/support/expect-api-error';
-import { openConstraints } from 'test/support/fake-catalog';
+import { openModel } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
 
@@ -21,13 +21,7 @@ describe('/c1 with stateless frameworks', () => {
     up = await startFakeUpstream();
     gw = await startGateway({
       models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openModel('fake', up.url)],
       },
     });
   });

@@ -3,19 +3,12 @@ import { openConstraints } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { parseMetrics } from 'test/support/metrics';
 import { startGateway, TestGateway } from 'test/support/start-gateway';
-import { sleep } from 'test/support/time';
+import { waitFor as waitUntil } from 'test/support/time';
 
 const SCRAPE_SECS = 0.2;
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(50);
-  }
-}
+const waitFor = (check: () => Promise<boolean>, what: string) =>
+  waitUntil(async () => (await check()) || undefined, { what });
 
 describe('load-aware routing with conversation affinity', () => {
   let gw: TestGateway;

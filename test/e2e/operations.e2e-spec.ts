@@ -510,10 +510,12 @@ describe('graceful shutdown (in process)', () => {
       expect(refusal).toContain('"code":"server_overloaded"');
 
       await drained;
-      // Grace 2 s, reserve 0.5 s: the tracked stream is cut once, at ~1.5 s.
+      // Grace 2 s, reserve 0.5 s: the tracked stream is cut once, at ~1.5 s. The exact
+      // deadlines are LifecycleService's unit tests' (fake clock); here the bound only shows
+      // that the drain ends with the grace period, generous for a loaded machine.
       expect(cut).toHaveLength(1);
       expect(cut[0] - started).toBeGreaterThanOrEqual(1_400);
-      expect(Date.now() - started).toBeLessThan(2_500);
+      expect(Date.now() - started).toBeLessThan(2_000 + 3_000);
     } finally {
       await gw.close();
     }

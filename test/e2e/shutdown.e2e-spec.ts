@@ -74,7 +74,8 @@ describe('SIGTERM on a real gateway process', () => {
     const signalledAt = Date.now();
     gw.kill('SIGINT');
     expect(await gw.exited).toEqual({ code: 0, signal: null });
-    expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    // "At once" against the 30 s default grace period: generous for a loaded machine.
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
   });
 });
 

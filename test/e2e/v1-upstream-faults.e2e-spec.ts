@@ -160,13 +160,12 @@ describe('/v1 upstream faults', () => {
     it('hang before the first byte → 504 upstream_timeout; the upstream sees the hang-up', async () => {
       main.next({ kind: 'hang' });
       const before = main.received.length;
-      const started = Date.now();
       const res = await gw.post('/v1/chat/completions', ask('main'));
+      // The message names the timeout that fired (not the total one), so no clock is needed.
       expectApiError(res, 504, 'upstream_timeout', {
         param: null,
         message: /HTTP_FIRST_BYTE_TIMEOUT_SECS/,
       });
-      expect(Date.now() - started).toBeLessThan(2500);
       expect(main.received.length - before).toBe(1);
       await hangUpOf(main.received[before]);
     });

@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { IncomingMessage, request as httpRequest } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeUpstream, ReceivedRequest, startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { spawnGateway, SpawnedGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
+import { startJsonPost } from 'test/support/raw-client';
 import { TEST_API_KEY } from 'test/support/start-gateway';
 import { sleep } from 'test/support/time';
 
@@ -62,24 +63,14 @@ describe('a client that stops reading a large stream', () => {
     up.options.answer = 'y'.repeat(ANSWER_BYTES);
     const seenBefore = up.received.length;
 
-    const payload = JSON.stringify({
-      model: 'fake',
-      stream: true,
-      messages: [{ role: 'user', content: 'a very long answer please' }],
-    });
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(`${gw.url}/v1/chat/completions`, {
-        method: 'POST',
-        agent: false,
-        headers: {
-          authorization: `Bearer ${TEST_API_KEY}`,
-          'content-type': 'application/json',
-          'content-length': String(Buffer.byteLength(payload)),
-        },
+      const req = startJsonPost(`${gw.url}/v1/chat/completions`, {
+        model: 'fake',
+        stream: true,
+        messages: [{ role: 'user', content: 'a very long answer please' }],
       });
       req.on('response', resolve);
       req.on('error', reject);
-      req.end(payload);
     });
     expect(res.statusCode).toBe(200);
     // Read nothing: the response stays paused, so only kernel and stream buffers fill up.

@@ -1,8 +1,12 @@
-import { once } from 'node:events';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
-import { Behaviour, ReceivedRequest } from 'test/support/fake-upstream';
-import { sleep } from 'test/support/time';
+import { ServerResponse } from 'node:http';
+import {
+  Behaviour,
+  lastUserText,
+  ReceivedRequest,
+  splitAnswer,
+  startScriptedServer,
+  writeEvents,
+} from 'test/support/scripted-server';
 
 /** A scripted answer: these content blocks (text, thinking, tool_use) and this stop reason. */
 export interface ScriptedMessage {
@@ -34,33 +38,8 @@ export interface FakeAnthropicUpstream {
   close(): Promise<void>;
 }
 
-/** The text of the last user turn, as the fake echoes it. */
-export function lastUserText(body: any): string {
-  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
-  const lastUser = [...messages].reverse().find((m) => m?.role === 'user');
-  const content = lastUser?.content;
-  if (typeof content === 'string') {
-    return content;
-  }
-  return Array.isArray(content)
-    ? content
-        .filter((b: any) => b?.type === 'text')
-        .map((b: any) => b.text)
-        .join(' ')
-    : '';
-}
-
 export function anthropicInputTokensFor(body: any): number {
   return (JSON.stringify(body?.messages ?? '').length % 89) + 7;
-}
-
-function pieces(text: string, n: number): string[] {
-  const size = Math.max(1, Math.ceil(text.length / n));
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) {
-    out.push(text.slice(i, i + size));
-  }
-  return out;
 }
 
 /**
@@ -72,85 +51,37 @@ function pieces(text: string, n: number): string[] {
 export async function startFakeAnthropicUpstream(
   options: FakeAnthropicUpstreamOptions = {},
 ): Promise<FakeAnthropicUpstream> {
-  const received: ReceivedRequest[] = [];
-  const queue: AnthropicBehaviour[] = [];
-  let fallback: AnthropicBehaviour = { kind: 'ok' };
-  const sockets = new Set<Socket>();
   let served = 0;
-
-  const server: Server = createServer((req, res) => {
-    void handle(req, res);
+  const server = await startScriptedServer<AnthropicBehaviour>({
+    errorBody: (status) => ({
+      type: 'error',
+      error: {
+        type: status === 529 ? 'overloaded_error' : 'invalid_request_error',
+        message: `fake anthropic failure ${status}`,
+      },
+    }),
+    answer: ({ req, res, body, record, behaviour }) =>
+      answer(req.method, req.url, res, body, behaviour, record),
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  return {
+    url: `http://127.0.0.1:${server.port}/v1`,
+    port: server.port,
+    received: server.received,
+    next: server.next,
+    always: server.always,
+    close: server.close,
+  };
 
-  async function handle(req: IncomingMessage, res: ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) {
-      chunks.push(chunk as Buffer);
-    }
-    const raw = Buffer.concat(chunks).toString('utf8');
-    let body: any = raw;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      /* keep the raw text */
-    }
-    const record: ReceivedRequest = {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers: req.headers,
-      body,
-      hungUp: false,
-      sentBytes: 0,
-      receivedAt: Date.now(),
-    };
-    received.push(record);
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        record.hungUp = true;
-        record.hungUpAt = Date.now();
-      }
-    });
-    const behaviour = queue.shift() ?? fallback;
-    switch (behaviour.kind) {
-      case 'hang':
-        return;
-      case 'reset':
-        req.socket.destroy();
-        return;
-      case 'error':
-        res.writeHead(behaviour.status, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify(
-            behaviour.body ?? {
-              type: 'error',
-              error: {
-                type: behaviour.status === 529 ? 'overloaded_error' : 'invalid_request_error',
-                message: `fake anthropic failure ${behaviour.status}`,
-              },
-            },
-          ),
-        );
-        return;
-      case 'raw':
-        res.writeHead(behaviour.status ?? 200, {
-          'content-type': behaviour.contentType,
-          ...behaviour.headers,
-        });
-        res.end(behaviour.body);
-        return;
-      case 'ok':
-      case 'stall':
-      case 'cut':
-      case 'message':
-      case 'tool_calls': // scripted here as a `message` of tool_use blocks
-        break;
-    }
-    const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'POST' || !path.endsWith('/messages')) {
+  async function answer(
+    method: string | undefined,
+    url: string | undefined,
+    res: ServerResponse,
+    body: any,
+    behaviour: AnthropicBehaviour,
+    record: ReceivedRequest,
+  ) {
+    const path = (url ?? '').split('?')[0];
+    if (method !== 'POST' || !path.endsWith('/messages')) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -196,10 +127,15 @@ export async function startFakeAnthropicUpstream(
       res.end(text);
       return;
     }
-    await stream(res, message, behaviour);
+    await stream(res, message, behaviour, record);
   }
 
-  async function stream(res: ServerResponse, message: any, behaviour: AnthropicBehaviour) {
+  async function stream(
+    res: ServerResponse,
+    message: any,
+    behaviour: AnthropicBehaviour,
+    record: ReceivedRequest,
+  ) {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
@@ -224,7 +160,7 @@ export async function startFakeAnthropicUpstream(
         events.push(
           event({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } }),
         );
-        for (const text of pieces(block.text, n)) {
+        for (const text of splitAnswer(block.text, n)) {
           events.push(
             event({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } }),
           );
@@ -255,7 +191,7 @@ export async function startFakeAnthropicUpstream(
             content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
           }),
         );
-        for (const partial_json of pieces(JSON.stringify(block.input), n)) {
+        for (const partial_json of splitAnswer(JSON.stringify(block.input), n)) {
           events.push(
             event({
               type: 'content_block_delta',
@@ -275,42 +211,12 @@ export async function startFakeAnthropicUpstream(
       }),
       event({ type: 'message_stop' }),
     );
-    for (let i = 0; i < events.length; i++) {
-      if (res.destroyed) {
-        return;
-      }
-      if ((behaviour.kind === 'stall' || behaviour.kind === 'cut') && i >= behaviour.chunks) {
-        if (behaviour.kind === 'cut') {
-          res.socket?.destroy();
-        }
-        return;
-      }
-      if (!res.write(events[i])) {
-        await once(res, 'drain');
-      }
-      if (options.chunkDelayMs) {
-        await sleep(options.chunkDelayMs);
-      }
+    const isComplete = await writeEvents(res, events, behaviour, {
+      record,
+      chunkDelayMs: options.chunkDelayMs,
+    });
+    if (isComplete) {
+      res.end();
     }
-    res.end();
   }
-
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
-    received,
-    next: (...behaviours) => queue.push(...behaviours),
-    always: (behaviour) => {
-      fallback = behaviour;
-    },
-    close: async () => {
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }

@@ -54,3 +54,12 @@ export function openConstraints(over: Record<string, unknown> = {}) {
     ...over,
   };
 }
+
+/** A catalog entry: `alias` served as `model` by the `openai` fake at `upstreamUrl`, open. */
+export function openModel(alias: string, upstreamUrl: string, model = 'fake-model') {
+  return {
+    alias,
+    upstreams: [{ url: upstreamUrl, format: 'openai', model }],
+    constraints: openConstraints(),
+  };
+}

@@ -1,44 +1,18 @@
 import { once } from 'node:events';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo, Socket } from 'node:net';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import {
+  Behaviour,
+  lastUserText,
+  ReceivedRequest,
+  startScriptedServer,
+  writeEvents,
+} from 'test/support/scripted-server';
+import { splitAnswer } from 'test/support/scripted-server';
 import { sleep } from 'test/support/time';
 
-/** What the fake does with the next request(s). Default: a well-formed answer. */
-export type Behaviour =
-  | { kind: 'ok' }
-  /** Answer with this status and JSON body. */
-  | { kind: 'error'; status: number; body?: unknown }
-  /** Accept the request and never answer (until the gateway hangs up). */
-  | { kind: 'hang' }
-  /** Send headers and `chunks` SSE events, then stop writing without ending. */
-  | { kind: 'stall'; chunks: number }
-  /** Send headers and `chunks` SSE events, then destroy the socket. */
-  | { kind: 'cut'; chunks: number }
-  /** Destroy the socket without answering. */
-  | { kind: 'reset' }
-  /** Answer with these tool calls (finish_reason `tool_calls`); streamed in pieces. */
-  | { kind: 'tool_calls'; calls: Array<{ id: string; name: string; arguments: string }> }
-  /** Reply with this raw body and content type. */
-  | {
-      kind: 'raw';
-      status?: number;
-      contentType: string;
-      body: string;
-      headers?: Record<string, string>;
-    };
-
-export interface ReceivedRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-  /** True once the gateway closed the connection before the answer was complete. */
-  hungUp: boolean;
-  hungUpAt?: number;
-  /** Bytes of streamed events written so far (back-pressure makes this stall). */
-  sentBytes: number;
-  receivedAt: number;
-}
+export type { Behaviour, ReceivedRequest } from 'test/support/scripted-server';
+export { splitAnswer } from 'test/support/scripted-server';
 
 export interface FakeUpstreamOptions {
   /** Delay before the response headers (prefill). */
@@ -95,29 +69,7 @@ export interface FakeUpstream {
 
 /** The deterministic answer the fake gives: it echoes the last user text. */
 export function fakeAnswerFor(body: any): string {
-  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
-  const lastUser = [...messages].reverse().find((m) => m?.role === 'user');
-  const content = lastUser?.content;
-  const text =
-    typeof content === 'string'
-      ? content
-      : Array.isArray(content)
-        ? content
-            .filter((p: any) => p?.type === 'text')
-            .map((p: any) => p.text)
-            .join(' ')
-        : '';
-  return `You said: ${text}`;
-}
-
-/** Splits the answer into `n` roughly equal pieces for streaming. */
-export function splitAnswer(answer: string, n: number): string[] {
-  const size = Math.max(1, Math.ceil(answer.length / n));
-  const pieces: string[] = [];
-  for (let i = 0; i < answer.length; i += size) {
-    pieces.push(answer.slice(i, i + size));
-  }
-  return pieces;
+  return `You said: ${lastUserText(body)}`;
 }
 
 export function promptTokensFor(body: any): number {
@@ -145,14 +97,31 @@ export async function closedPortUrl(): Promise<string> {
  * (chat completions JSON and SSE with usage, embeddings, models) and records every request.
  */
 export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
-  const received: ReceivedRequest[] = [];
-  const queue: Behaviour[] = [];
-  let fallback: Behaviour = { kind: 'ok' };
-  const sockets = new Set<Socket>();
   const modelName = () => options.modelName ?? 'fake-model';
+  const server = await startScriptedServer<Behaviour>({
+    intercept: (req, res) => {
+      if (req.method !== 'GET' || req.url !== '/metrics') {
+        return false;
+      }
+      serveMetrics(res);
+      return true;
+    },
+    beforeAnswer: async () => {
+      if (options.firstByteDelayMs) {
+        await sleep(options.firstByteDelayMs);
+      }
+    },
+    errorBody: (status) => ({
+      object: 'error',
+      message: `fake upstream failure ${status}`,
+      type: 'BadRequestError',
+      code: status,
+    }),
+    answer: ({ req, res, body, record, behaviour }) => answer(req, res, body, behaviour, record),
+  });
   const fake: FakeUpstream = {
-    url: '',
-    port: 0,
+    url: `http://127.0.0.1:${server.port}/v1`,
+    port: server.port,
     load: {
       running: 0,
       waiting: 0,
@@ -164,100 +133,22 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     metrics: 'off',
     metricsScrapes: 0,
     loadReportHeader: false,
-    received,
+    received: server.received,
     options,
-    next: (...behaviours) => queue.push(...behaviours),
-    always: (behaviour) => {
-      fallback = behaviour;
-    },
-    openSockets: () => sockets.size,
-    close: async () => {
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    next: server.next,
+    always: server.always,
+    openSockets: server.openSockets,
+    close: server.close,
   };
+  return fake;
 
-  const server: Server = createServer((req, res) => {
-    void handle(req, res);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse) {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      serveMetrics(res);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) {
-      chunks.push(chunk as Buffer);
-    }
-    const raw = Buffer.concat(chunks).toString('utf8');
-    let body: any = raw;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      /* keep the raw text */
-    }
-    const record: ReceivedRequest = {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers: req.headers,
-      body,
-      hungUp: false,
-      sentBytes: 0,
-      receivedAt: Date.now(),
-    };
-    received.push(record);
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        record.hungUp = true;
-        record.hungUpAt = Date.now();
-      }
-    });
-    const behaviour = queue.shift() ?? fallback;
-    if (options.firstByteDelayMs) {
-      await sleep(options.firstByteDelayMs);
-    }
-    if (res.destroyed) {
-      return;
-    }
-    switch (behaviour.kind) {
-      case 'hang':
-        return;
-      case 'reset':
-        req.socket.destroy();
-        return;
-      case 'error':
-        res.writeHead(behaviour.status, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify(
-            behaviour.body ?? {
-              object: 'error',
-              message: `fake upstream failure ${behaviour.status}`,
-              type: 'BadRequestError',
-              code: behaviour.status,
-            },
-          ),
-        );
-        return;
-      case 'raw':
-        res.writeHead(behaviour.status ?? 200, {
-          'content-type': behaviour.contentType,
-          ...behaviour.headers,
-        });
-        res.end(behaviour.body);
-        return;
-      case 'ok':
-      case 'stall':
-      case 'cut':
-      case 'tool_calls':
-        break;
-    }
+  async function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: any,
+    behaviour: Behaviour,
+    record: ReceivedRequest,
+  ) {
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path.endsWith('/models')) {
       json(res, {
@@ -301,7 +192,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       total_tokens: 0,
     };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-    const id = `chatcmpl-fake-${received.length}`;
+    const id = `chatcmpl-fake-${server.received.length}`;
     const created = 1_700_000_000;
     const calls = behaviour.kind === 'tool_calls' ? behaviour.calls : null;
     const toolCalls = calls?.map((c) => ({
@@ -363,25 +254,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
           ...pieces.map((p) => event({ content: p }, null)),
           event({}, 'stop'),
         ];
-    for (let i = 0; i < events.length; i++) {
-      if (res.destroyed) {
-        return;
-      }
-      if ((behaviour.kind === 'stall' || behaviour.kind === 'cut') && i >= behaviour.chunks) {
-        if (behaviour.kind === 'cut') {
-          // Let the chunks already written reach the wire first: destroy() drops unsent data.
-          await sleep(20);
-          res.socket?.destroy();
-        }
-        return;
-      }
-      record.sentBytes += Buffer.byteLength(events[i]);
-      if (!res.write(events[i])) {
-        await once(res, 'drain');
-      }
-      if (options.chunkDelayMs) {
-        await sleep(options.chunkDelayMs);
-      }
+    const isComplete = await writeEvents(res, events, behaviour, {
+      record,
+      chunkDelayMs: options.chunkDelayMs,
+    });
+    if (!isComplete) {
+      return;
     }
     if (body?.stream_options?.include_usage) {
       res.write(
@@ -457,11 +335,4 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
     res.end(`${lines.join('\n')}\n`);
   }
-
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  fake.url = `http://127.0.0.1:${port}/v1`;
-  fake.port = port;
-  return fake;
 }

@@ -1,5 +1,26 @@
 import { once } from 'node:events';
+import { ClientRequest, request as httpRequest } from 'node:http';
 import { connect, Socket } from 'node:net';
+import { TEST_API_KEY } from 'test/support/start-gateway';
+
+/**
+ * Sends a POST of `body` as JSON with the test key, on a connection of its own (no agent):
+ * for tests that pause, read slowly or drop the response themselves.
+ */
+export function startJsonPost(url: string, body: unknown): ClientRequest {
+  const payload = JSON.stringify(body);
+  const req = httpRequest(url, {
+    method: 'POST',
+    agent: false,
+    headers: {
+      authorization: `Bearer ${TEST_API_KEY}`,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(payload)),
+    },
+  });
+  req.end(payload);
+  return req;
+}
 
 /**
  * A raw TCP client for tests about the HTTP layer itself: slow headers and bodies, pipelined

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { HEADER } from 'src/common/http/headers';
-import { TEST_ADMIN_TOKEN, TEST_API_KEY } from 'test/support/start-gateway';
+import { TEST_API_KEY, TEST_GATEWAY_ENV } from 'test/support/start-gateway';
 
 export interface SpawnedGateway {
   url: string;
@@ -57,16 +57,7 @@ export async function spawnGateway(
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
-      BOOTSTRAP_API_KEY: TEST_API_KEY,
-      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      RATE_LIMIT_PER_SECOND: '1000',
-      RATE_LIMIT_BURST: '100000',
-      AUTH_FAILURES_PER_MINUTE: '100000',
-      // Upstream load reading opens its own connections to the fakes; tests about fleet turn it on.
-      FLEET_SCRAPE_SECS: '0',
-      // Tests compare scrapes taken a few ms apart: no cached text, no scrape throttle.
-      METRICS_CACHE_SECS: '0',
-      METRICS_SCRAPES_PER_SECOND: '100000',
+      ...TEST_GATEWAY_ENV,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

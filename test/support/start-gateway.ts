@@ -11,6 +11,23 @@ import { createTestDatabase } from 'test/support/test-database';
 export const TEST_API_KEY = 'pk-test-0123456789abcdef0123456789';
 export const TEST_ADMIN_TOKEN = 'admin-test-0123456789abcdef';
 
+/**
+ * The settings every test gateway runs with (in process or spawned): the test keys, limits
+ * out of the way, no background load reading, metrics uncached.
+ */
+export const TEST_GATEWAY_ENV: Record<string, string> = {
+  BOOTSTRAP_API_KEY: TEST_API_KEY,
+  ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+  RATE_LIMIT_PER_SECOND: '1000',
+  RATE_LIMIT_BURST: '100000',
+  AUTH_FAILURES_PER_MINUTE: '100000',
+  // Upstream load reading opens its own connections to the fakes; tests about fleet turn it on.
+  FLEET_SCRAPE_SECS: '0',
+  // Tests compare scrapes taken a few ms apart: no cached text, no scrape throttle.
+  METRICS_CACHE_SECS: '0',
+  METRICS_SCRAPES_PER_SECOND: '100000',
+};
+
 export interface GatewayResponse<T = any> {
   status: number;
   headers: Headers;
@@ -97,16 +114,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<T
   const env: Record<string, string> = {
     PORT: '0',
     DATABASE_URL: databaseUrl,
-    BOOTSTRAP_API_KEY: TEST_API_KEY,
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    RATE_LIMIT_PER_SECOND: '1000',
-    RATE_LIMIT_BURST: '100000',
-    AUTH_FAILURES_PER_MINUTE: '100000',
-    // Upstream load reading opens its own connections to the fakes; tests about fleet turn it on.
-    FLEET_SCRAPE_SECS: '0',
-    // Tests compare scrapes taken a few ms apart: no cached text, no scrape throttle.
-    METRICS_CACHE_SECS: '0',
-    METRICS_SCRAPES_PER_SECOND: '100000',
+    ...TEST_GATEWAY_ENV,
     LOG_LEVEL: 'info',
     ...options.env,
   };

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { ServerStartStep } from 'src/common/runtime/server-start-step';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { ApiKeysService, DEFAULT_USER_ID } from 'src/modules/auth/api-keys.service';
@@ -17,25 +18,24 @@ export const writeToStdout: KeyAnnouncer = (line) => {
 /**
  * First start (SPEC "Running it"): with BOOTSTRAP_API_KEY, upsert it for user `default` and
  * print nothing; otherwise, when the database holds no key, create one for `default` and
- * print it once, framed, with a curl line to try it (`firstKeyBanner`). Runs when the server starts, before it listens; not in the `keys` CLI,
- * whose operator manages keys explicitly.
+ * print it once, framed, with a curl line to try it (`firstKeyBanner`). Not in the `keys` CLI
+ * (`ServerStartStep`).
  */
 @Injectable()
-export class KeyBootstrapService implements OnApplicationBootstrap {
+export class KeyBootstrapService extends ServerStartStep {
   private readonly logger = new Logger('auth');
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly keys: ApiKeysService,
-    private readonly adapterHost: HttpAdapterHost,
+    adapterHost: HttpAdapterHost,
     @Inject(KEY_ANNOUNCER) private readonly announce: KeyAnnouncer,
     private readonly moduleRef: ModuleRef,
-  ) {}
+  ) {
+    super(adapterHost);
+  }
 
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.adapterHost.httpAdapter) {
-      return;
-    }
+  protected async runAtServerStart(): Promise<void> {
     if (this.config.auth.adminToken === null) {
       this.logger.warn('ADMIN_TOKEN is not set: /api routes take console sessions only');
     }

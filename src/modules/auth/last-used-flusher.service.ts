@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { LastUsedRecorder } from 'src/modules/auth/last-used-recorder';
 
 const FLUSH_EVERY_MS = 1000;
@@ -6,21 +7,21 @@ const FLUSH_EVERY_MS = 1000;
 /** Writes `last_used_at` in the background every second, and once more at shutdown. */
 @Injectable()
 export class LastUsedFlusherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | null = null;
+  /** `flush` never throws. */
+  private readonly flushes = new PeriodicTask(() => this.recorder.flush(), {
+    everyMs: FLUSH_EVERY_MS,
+    onError: () => undefined,
+  });
 
   constructor(private readonly recorder: LastUsedRecorder) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.recorder.flush(), FLUSH_EVERY_MS);
-    this.timer.unref();
+    this.flushes.start();
   }
 
   /** Runs before the database is closed (DatabaseCloser uses onApplicationShutdown). */
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    await this.flushes.stop();
     await this.recorder.flush();
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable, OnModuleDestroy, OnModuleInit, Inject } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { DataSource } from 'typeorm';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { TrafficHistory, TrafficWindow } from 'src/modules/console/traffic-history';
@@ -23,7 +24,11 @@ export interface OverviewResponse {
 @Injectable()
 export class OverviewService implements OnModuleInit, OnModuleDestroy {
   private readonly traffic: TrafficHistory;
-  private timer?: NodeJS.Timeout;
+  /** A sample is arithmetic on in-memory counters: it cannot fail. */
+  private readonly samples = new PeriodicTask(() => this.traffic.sample(this.clock()), {
+    everyMs: MINUTE,
+    onError: () => undefined,
+  });
 
   constructor(
     metrics: MetricsService,
@@ -34,13 +39,11 @@ export class OverviewService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.traffic.sample(this.clock());
-    this.timer = setInterval(() => this.traffic.sample(this.clock()), MINUTE);
-    this.timer.unref();
+    this.samples.start({ runNow: true });
   }
 
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
+  onModuleDestroy(): Promise<void> {
+    return this.samples.stop();
   }
 
   async overview(): Promise<OverviewResponse> {

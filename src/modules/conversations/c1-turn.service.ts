@@ -25,10 +25,8 @@ import {
   StartedTurn,
   StoredMessage,
 } from 'src/modules/conversations/conversation.types';
-import {
-  ConversationsRepository,
-  IDEMPOTENCY_TTL_MS,
-} from 'src/modules/conversations/conversations.repository';
+import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { LiveTurns } from 'src/modules/conversations/live-turns';
@@ -120,6 +118,7 @@ export class C1TurnService {
   constructor(
     private readonly chat: ChatCompletionsService,
     private readonly repository: ConversationsRepository,
+    private readonly turns: TurnsRepository,
     private readonly conversations: ConversationsService,
     private readonly cache: HistoryCache,
     private readonly lifecycle: LifecycleService,
@@ -170,7 +169,7 @@ export class C1TurnService {
     request.modelAlias = prepared.chat.model.alias;
 
     if (idempotencyKey && fingerprint) {
-      const previous = await this.repository.findIdempotencyKey(
+      const previous = await this.turns.findIdempotencyKey(
         auth.userId,
         idempotencyKey,
         this.clock() - IDEMPOTENCY_TTL_MS,
@@ -184,7 +183,7 @@ export class C1TurnService {
     // After the replay check: a retried resend must find its stored answer, not a history
     // that has grown by it.
     const split = await this.resentHistory.splitTurn(wire, prepared, conversation, fields);
-    const turn = await this.repository.startTurn({
+    const turn = await this.turns.startTurn({
       userId: auth.userId,
       conversationId: conversation?.id ?? null,
       model: prepared.chat.model.alias,
@@ -238,14 +237,14 @@ export class C1TurnService {
   /** Stores the answer and remembers the finished chain for the next turn. */
   private async finish(stored: StoredTurn, result: AssistantResult): Promise<void> {
     const { turn, prior } = stored;
-    const assistant = await this.repository.finishTurn(turn, result);
+    const assistant = await this.turns.finishTurn(turn, result);
     const inputs = turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
     this.cache.set([...prior, ...inputs, assistant]);
   }
 
   private async fail(stored: StoredTurn, errorCode: ErrorCode, prepared: PreparedTurn) {
     const { turn, prior } = stored;
-    const assistant = await this.repository.failTurn(turn, {
+    const assistant = await this.turns.failTurn(turn, {
       errorCode,
       model: prepared.chat.model.alias,
     });

@@ -9,12 +9,14 @@ import { C1TurnService } from 'src/modules/conversations/c1-turn.service';
 import { ChatTurnWire } from 'src/modules/conversations/chat-turn-wire';
 import { MessagesTurnWire } from 'src/modules/conversations/messages-turn-wire';
 import { ConversationsController } from 'src/modules/conversations/conversations.controller';
+import { ConversationSql } from 'src/modules/conversations/conversation-sql';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { renderedWindowBytes, RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
+import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 import { SearchModule } from 'src/modules/search/search.module';
 
@@ -28,7 +30,9 @@ import { SearchModule } from 'src/modules/search/search.module';
     ConversationsController,
   ],
   providers: [
+    ConversationSql,
     ConversationsRepository,
+    TurnsRepository,
     ConversationsService,
     C1TurnService,
     ChatTurnWire,
@@ -53,6 +57,6 @@ import { SearchModule } from 'src/modules/search/search.module';
         new RenderedWindows(renderedWindowBytes(config.conversations.historyCacheBytes)),
     },
   ],
-  exports: [ConversationsService, ConversationsRepository, RenderedWindows],
+  exports: [ConversationsService, ConversationsRepository, TurnsRepository, RenderedWindows],
 })
 export class ConversationsModule {}

@@ -1,8 +1,7 @@
 import { ApiError } from 'src/common/errors/api-error';
-import {
-  ConversationsRepository,
-  IDEMPOTENCY_TTL_MS,
-} from 'src/modules/conversations/conversations.repository';
+import { ConversationSql } from 'src/modules/conversations/conversation-sql';
+import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { NewMessage, StartTurnInput } from 'src/modules/conversations/conversation.types';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { describeIfEnv } from 'test/support/describe-if-env';
@@ -36,6 +35,7 @@ async function expectApiErrorCode(promise: Promise<unknown>, code: string) {
 function repositorySuite(url: () => string) {
   let db: OpenDatabase;
   let repo: ConversationsRepository;
+  let turns: TurnsRepository;
   let metrics: MetricsService;
   const base = (over: Partial<StartTurnInput> = {}): StartTurnInput => ({
     userId: 'alice',
@@ -55,14 +55,16 @@ function repositorySuite(url: () => string) {
   beforeEach(() => {
     metrics = new MetricsService();
     readClock = () => Date.now();
-    repo = new ConversationsRepository(db.dataSource, metrics, () => readClock());
+    const tables = new ConversationSql(db.dataSource, metrics);
+    repo = new ConversationsRepository(tables, () => readClock());
+    turns = new TurnsRepository(tables, metrics, () => readClock());
   });
 
-  /** A conversation with `turns` completed user/assistant pairs after a system prompt. */
-  async function conversationWith(turns: number, userId = 'alice') {
+  /** A conversation with `count` completed user/assistant pairs after a system prompt. */
+  async function conversationWith(count: number, userId = 'alice') {
     let conversationId: string | null = null;
-    for (let i = 0; i < turns; i++) {
-      const turn = await repo.startTurn(
+    for (let i = 0; i < count; i++) {
+      const turn = await turns.startTurn(
         base({
           userId,
           conversationId,
@@ -73,14 +75,14 @@ function repositorySuite(url: () => string) {
               : null,
         }),
       );
-      await repo.finishTurn(turn, answer(`a${i}`));
+      await turns.finishTurn(turn, answer(`a${i}`));
       conversationId = turn.conversation.id;
     }
     return (await repo.findConversation(userId, conversationId as string))!;
   }
 
   it('creates a conversation with a random id, a system prompt and a pending user message', async () => {
-    const turn = await repo.startTurn(
+    const turn = await turns.startTurn(
       base({
         system: { role: 'system', parts: [{ type: 'text', text: 'Be brief' }], tokenEstimate: 2 },
         title: 'hello',
@@ -127,13 +129,13 @@ function repositorySuite(url: () => string) {
   });
 
   it('refuses a second turn while one holds the conversation: 409 conversation_busy', async () => {
-    const first = await repo.startTurn(base());
+    const first = await turns.startTurn(base());
     await expectApiErrorCode(
-      repo.startTurn(base({ conversationId: first.conversation.id })),
+      turns.startTurn(base({ conversationId: first.conversation.id })),
       'conversation_busy',
     );
-    await repo.finishTurn(first, answer('ok'));
-    const second = await repo.startTurn(base({ conversationId: first.conversation.id }));
+    await turns.finishTurn(first, answer('ok'));
+    const second = await turns.startTurn(base({ conversationId: first.conversation.id }));
     expect(second.inputs[0].parentId).toBe(
       (await repo.history(second.conversation.headMessageId))[1].id,
     );
@@ -142,7 +144,7 @@ function repositorySuite(url: () => string) {
   it('lets exactly one of many concurrent turns claim the conversation', async () => {
     const conversation = await conversationWith(1);
     const results = await Promise.allSettled(
-      Array.from({ length: 8 }, () => repo.startTurn(base({ conversationId: conversation.id }))),
+      Array.from({ length: 8 }, () => turns.startTurn(base({ conversationId: conversation.id }))),
     );
     const codes = results.map((r) =>
       r.status === 'fulfilled' ? 'ok' : (r.reason as ApiError).code,
@@ -154,11 +156,11 @@ function repositorySuite(url: () => string) {
   it('answers 404 for another user and for an unknown id, identically', async () => {
     const conversation = await conversationWith(1);
     await expectApiErrorCode(
-      repo.startTurn(base({ userId: 'mallory', conversationId: conversation.id })),
+      turns.startTurn(base({ userId: 'mallory', conversationId: conversation.id })),
       'conversation_not_found',
     );
     await expectApiErrorCode(
-      repo.startTurn(base({ conversationId: '00000000-0000-4000-8000-000000000000' })),
+      turns.startTurn(base({ conversationId: '00000000-0000-4000-8000-000000000000' })),
       'conversation_not_found',
     );
     expect(await repo.findConversation('mallory', conversation.id)).toBeNull();
@@ -168,20 +170,20 @@ function repositorySuite(url: () => string) {
     const conversation = await conversationWith(2);
     const history = await repo.history(conversation.headMessageId);
     await expectApiErrorCode(
-      repo.startTurn(
+      turns.startTurn(
         base({ conversationId: conversation.id, expectedLastMessageId: history[2].id }),
       ),
       'conversation_conflict',
     );
-    const ok = await repo.startTurn(
+    const ok = await turns.startTurn(
       base({ conversationId: conversation.id, expectedLastMessageId: conversation.headMessageId }),
     );
     expect(ok.inputs[0].parentId).toBe(conversation.headMessageId);
   });
 
   it('fails a turn: inputs and an empty assistant marked failed, claim released, key forgotten', async () => {
-    const turn = await repo.startTurn(base({ idempotency: { key: 'k-fail', fingerprint: 'f' } }));
-    await repo.failTurn(turn, { errorCode: 'upstream_error', model: 'm' });
+    const turn = await turns.startTurn(base({ idempotency: { key: 'k-fail', fingerprint: 'f' } }));
+    await turns.failTurn(turn, { errorCode: 'upstream_error', model: 'm' });
     const history = await repo.history(
       (await repo.findConversation('alice', turn.conversation.id))!.headMessageId,
     );
@@ -189,14 +191,18 @@ function repositorySuite(url: () => string) {
       ['user', 'failed', 'upstream_error'],
       ['assistant', 'failed', 'upstream_error'],
     ]);
-    expect(await repo.findIdempotencyKey('alice', 'k-fail', 0)).toBeNull();
-    const next = await repo.startTurn(base({ conversationId: turn.conversation.id }));
+    expect(await turns.findIdempotencyKey('alice', 'k-fail', 0)).toBeNull();
+    const next = await turns.startTurn(base({ conversationId: turn.conversation.id }));
     expect(next.inputs[0].depth).toBe(2);
   });
 
   it('stores an incomplete answer with the user turn completed', async () => {
-    const turn = await repo.startTurn(base());
-    await repo.finishTurn(turn, { ...answer('partial'), status: 'incomplete', finishReason: null });
+    const turn = await turns.startTurn(base());
+    await turns.finishTurn(turn, {
+      ...answer('partial'),
+      status: 'incomplete',
+      finishReason: null,
+    });
     const history = await repo.history(
       (await repo.findConversation('alice', turn.conversation.id))!.headMessageId,
     );
@@ -204,39 +210,39 @@ function repositorySuite(url: () => string) {
   });
 
   it('records an Idempotency-Key with its turn, and a concurrent duplicate collides', async () => {
-    const turn = await repo.startTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } }));
-    const pending = await repo.findIdempotencyKey('alice', 'k1', 0);
+    const turn = await turns.startTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } }));
+    const pending = await turns.findIdempotencyKey('alice', 'k1', 0);
     expect(pending).toMatchObject({
       conversationId: turn.conversation.id,
       turnId: turn.turnId,
       assistantMessageId: null,
     });
     await expectApiErrorCode(
-      repo.startTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } })),
+      turns.startTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } })),
       'conversation_busy',
     );
-    const assistant = await repo.finishTurn(turn, answer('x'));
-    expect((await repo.findIdempotencyKey('alice', 'k1', 0))?.assistantMessageId).toBe(
+    const assistant = await turns.finishTurn(turn, answer('x'));
+    expect((await turns.findIdempotencyKey('alice', 'k1', 0))?.assistantMessageId).toBe(
       assistant.id,
     );
-    expect(await repo.findIdempotencyKey('bob', 'k1', 0)).toBeNull();
+    expect(await turns.findIdempotencyKey('bob', 'k1', 0)).toBeNull();
   });
 
   it('replaces an Idempotency-Key record older than 24 hours', async () => {
     const start = Date.now();
     readClock = () => start - IDEMPOTENCY_TTL_MS - 1000;
-    const old = await repo.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
-    await repo.finishTurn(old, answer('x'));
+    const old = await turns.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
+    await turns.finishTurn(old, answer('x'));
     readClock = () => start;
-    expect(await repo.findIdempotencyKey('alice', 'k-old', start - IDEMPOTENCY_TTL_MS)).toBeNull();
-    const fresh = await repo.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'b' } }));
-    expect((await repo.findIdempotencyKey('alice', 'k-old', 0))?.turnId).toBe(fresh.turnId);
+    expect(await turns.findIdempotencyKey('alice', 'k-old', start - IDEMPOTENCY_TTL_MS)).toBeNull();
+    const fresh = await turns.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'b' } }));
+    expect((await turns.findIdempotencyKey('alice', 'k-old', 0))?.turnId).toBe(fresh.turnId);
   });
 
   it('reaps a turn whose claim expired: pending messages failed, claim released', async () => {
-    const turn = await repo.startTurn(base({ claimTtlMs: 1 }));
+    const turn = await turns.startTurn(base({ claimTtlMs: 1 }));
     await new Promise((r) => setTimeout(r, 5));
-    expect(await repo.reapExpiredTurns(Date.now())).toBeGreaterThanOrEqual(1);
+    expect(await turns.reapExpiredTurns(Date.now())).toBeGreaterThanOrEqual(1);
     const conversation = (await repo.findConversation('alice', turn.conversation.id))!;
     expect(conversation.activeTurnId).toBeNull();
     const history = await repo.history(conversation.headMessageId);
@@ -244,12 +250,12 @@ function repositorySuite(url: () => string) {
   });
 
   it('takes over an expired claim when the next turn starts', async () => {
-    const stale = await repo.startTurn(base({ claimTtlMs: 1 }));
+    const stale = await turns.startTurn(base({ claimTtlMs: 1 }));
     await new Promise((r) => setTimeout(r, 5));
-    const next = await repo.startTurn(base({ conversationId: stale.conversation.id }));
+    const next = await turns.startTurn(base({ conversationId: stale.conversation.id }));
     const history = await repo.history(next.conversation.headMessageId);
     expect(history.map((m) => m.status)).toEqual(['failed', 'pending']);
-    await expectApiErrorCode(repo.finishTurn(stale, answer('late')), 'conversation_conflict');
+    await expectApiErrorCode(turns.finishTurn(stale, answer('late')), 'conversation_conflict');
   });
 
   it('lists a user’s conversations newest first with a cursor, never another user’s', async () => {
@@ -290,10 +296,10 @@ function repositorySuite(url: () => string) {
     expect((await repo.history(fork.headMessageId)).map((m) => m.id)).toEqual(
       history.slice(0, 3).map((m) => m.id),
     );
-    const turn = await repo.startTurn(
+    const turn = await turns.startTurn(
       base({ conversationId: fork.id, messages: [user('edited')] }),
     );
-    await repo.finishTurn(turn, answer('new branch'));
+    await turns.finishTurn(turn, answer('new branch'));
     expect((await repo.history(source.headMessageId)).map((m) => m.id)).toEqual(
       history.map((m) => m.id),
     );
@@ -307,19 +313,21 @@ function repositorySuite(url: () => string) {
   });
 
   it('refuses to delete a conversation a turn holds', async () => {
-    const turn = await repo.startTurn(base());
+    const turn = await turns.startTurn(base());
     expect(await repo.deleteConversation('alice', turn.conversation.id)).toBe('busy');
-    await repo.finishTurn(turn, answer('x'));
+    await turns.finishTurn(turn, answer('x'));
     expect(await repo.deleteConversation('alice', turn.conversation.id)).toBe('deleted');
   });
 
   it('maps a database failure to storage_error', async () => {
     const broken = new ConversationsRepository(
-      {
-        ...db.dataSource,
-        manager: { findOneBy: () => Promise.reject(new Error('disk I/O error')) },
-      } as never,
-      metrics,
+      new ConversationSql(
+        {
+          ...db.dataSource,
+          query: () => Promise.reject(new Error('disk I/O error')),
+        } as never,
+        metrics,
+      ),
     );
     await expectApiErrorCode(broken.findConversation('alice', 'x'), 'storage_error');
   });

@@ -6,15 +6,13 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { databaseKind } from 'src/database/data-source';
 import { ApiError } from 'src/common/errors/api-error';
 import { StartedTurn, TurnFailure } from 'src/modules/conversations/conversation.types';
-import {
-  ConversationsRepository,
-  IDEMPOTENCY_TTL_MS,
-} from 'src/modules/conversations/conversations.repository';
+import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 
 /** How long past the total timeout a turn's claim holds: room to store the answer. */
 export const CLAIM_MARGIN_MS = 60_000;
@@ -39,7 +37,7 @@ interface UnsettledTurn {
  * - At boot on SQLite, every claim is stale: one process owns the file, and it just started.
  * - At boot on PostgreSQL, and every minute on both, only claims past their expiry (the total
  *   timeout plus a margin) are: other instances may be running turns right now.
- * - A turn that finds an expired claim takes it over at once (ConversationsRepository).
+ * - A turn that finds an expired claim takes it over at once (TurnsRepository).
  * - A turn this process could not store nor mark failed (the database was away) is marked
  *   failed as soon as the database answers again (`settleLater`), so its conversation does
  *   not stay busy until the claim expires.
@@ -47,13 +45,17 @@ interface UnsettledTurn {
 @Injectable()
 export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('conversations');
-  private timer: NodeJS.Timeout | null = null;
+  /** The sweep logs its own failures. */
+  private readonly sweeps = new PeriodicTask(() => this.sweep(), {
+    everyMs: SWEEP_INTERVAL_MS,
+    onError: () => undefined,
+  });
   private readonly unsettled = new Map<string, UnsettledTurn>();
   private retryTimer: NodeJS.Timeout | null = null;
   private isRetrying = false;
 
   constructor(
-    private readonly repository: ConversationsRepository,
+    private readonly repository: TurnsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
@@ -67,14 +69,11 @@ export class TurnReaper implements OnApplicationBootstrap, OnApplicationShutdown
       this.logger.warn(`marked ${resolved} interrupted turn(s) failed at start`);
     }
     await this.repository.purgeIdempotencyKeys(this.clock() - IDEMPOTENCY_TTL_MS);
-    this.timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.sweeps.start();
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) {
-      clearInterval(this.timer);
-    }
+    void this.sweeps.stop();
     this.stopRetrying();
   }
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, MoreThan, LessThan, Repository } from 'typeorm';
 import { GpuStat } from 'src/modules/fleet/gpu-report';
 import { GpuReportEntity } from 'src/modules/fleet/gpu-report.entity';
+import { quotedTable, SqlParams } from 'src/database/sql-text';
 
 /** The last report of every node; one row per node. */
 @Injectable()
@@ -18,20 +19,16 @@ export class GpuReportsRepository {
    * older than the stored one (two instances, clocks apart by a few ms) does not overwrite it.
    */
   async upsert(node: string, gpus: GpuStat[], reportedAt: number, keyId: string): Promise<void> {
-    const driver = this.dataSource.driver;
-    const isPostgres = driver.options.type === 'postgres';
-    const table = this.rows.metadata.tablePath
-      .split('.')
-      .map((part) => driver.escape(part))
-      .join('.');
-    const marks = [1, 2, 3, 4].map((i) => (isPostgres ? `$${i}` : '?'));
+    const params = new SqlParams(this.dataSource);
+    const values = [node, JSON.stringify(gpus), reportedAt, keyId].map((v) => params.mark(v));
     await this.dataSource.query(
-      `INSERT INTO ${table} AS g (node, gpus, reported_at, key_id)
-       VALUES (${marks.join(', ')})
+      `INSERT INTO ${quotedTable(this.dataSource, GpuReportEntity)} AS g
+         (node, gpus, reported_at, key_id)
+       VALUES (${values.join(', ')})
        ON CONFLICT (node) DO UPDATE SET
          gpus = excluded.gpus, reported_at = excluded.reported_at, key_id = excluded.key_id
        WHERE g.reported_at <= excluded.reported_at`,
-      [node, JSON.stringify(gpus), reportedAt, keyId],
+      params.values,
     );
   }
 

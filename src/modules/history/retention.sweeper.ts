@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { Counter } from 'prom-client';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -32,8 +33,7 @@ const MAX_BATCHES_PER_SWEEP = 50;
 @Injectable()
 export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('retention');
-  private timer: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> | null = null;
+  private readonly sweeps: PeriodicTask;
   private isStopping = false;
   private readonly conversationsDeleted: Counter;
   private readonly messagesDeleted: Counter;
@@ -44,6 +44,13 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
+    this.sweeps = new PeriodicTask(() => this.sweep(), {
+      everyMs: config.history.sweepIntervalMs,
+      onError: (error) =>
+        this.logger.error(
+          `retention sweep failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+    });
     this.conversationsDeleted = new Counter({
       name: 'parley_retention_conversations_deleted_total',
       help: 'Conversations deleted by the retention sweep (CONVERSATION_TTL_DAYS)',
@@ -57,36 +64,14 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.history.ttlMs === null) {
-      return;
+    if (this.config.history.ttlMs !== null) {
+      this.sweeps.start({ runNow: true });
     }
-    this.timer = setInterval(() => this.startSweep(), this.config.history.sweepIntervalMs);
-    this.timer.unref();
-    this.startSweep();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.isStopping = true;
-    if (this.timer) {
-      clearInterval(this.timer);
-    }
-    await this.sweeping;
-  }
-
-  private startSweep(): void {
-    if (this.sweeping) {
-      return;
-    }
-    this.sweeping = this.sweep()
-      .then(() => undefined)
-      .catch((error: unknown) =>
-        this.logger.error(
-          `retention sweep failed: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-      )
-      .finally(() => {
-        this.sweeping = null;
-      });
+    await this.sweeps.stop();
   }
 
   /** One sweep: deletes what is idle past the TTL now, in batches; resolves with the count. */

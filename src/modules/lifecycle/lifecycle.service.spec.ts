@@ -1,4 +1,5 @@
 import { HttpAdapterHost } from '@nestjs/core';
+import { systemClock } from 'src/common/time/clock';
 import { loadConfig } from 'src/config/load-config';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
@@ -21,61 +22,80 @@ function setUp(graceSecs: string) {
   return { lifecycle: new LifecycleService(config, metrics, host), server, log, metrics };
 }
 
+/** How often the drain looks whether the work is over (POLL_MS in LifecycleService). */
+const POLL_GRAIN_MS = 20;
+
 describe(LifecycleService.name, () => {
-  it('closes the listener and resolves as soon as nothing is in flight', async () => {
-    const { lifecycle, server } = setUp('30');
-    lifecycle.requestsInFlight = 1;
-    const work = lifecycle.track('stream', jest.fn());
-    const started = Date.now();
-    const drained = lifecycle.drain();
-    expect(lifecycle.isDraining).toBe(true);
-    expect(server.close).toHaveBeenCalledTimes(1);
-    await sleep(100);
-    lifecycle.requestsInFlight = 0;
-    work.done();
-    await drained;
-    expect(Date.now() - started).toBeLessThan(2_000);
-    // Idle keep-alive connections are not cut during the drain (they get 503s), only at its end.
-    expect(server.closeIdleConnections).not.toHaveBeenCalled();
-    expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
-  });
+  describe('on a fake clock', () => {
+    // The drain polls with timers and reads the clock: fake ones make its deadlines exact.
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
 
-  it('cuts tracked work at the deadline, then waits for it to finish within the grace period', async () => {
-    const { lifecycle, metrics } = setUp('0.8');
-    const cutAt: number[] = [];
-    const stream = lifecycle.track('stream', () => {
-      cutAt.push(Date.now());
-      setTimeout(() => stream.done(), 50);
+    it('closes the listener and resolves as soon as nothing is in flight', async () => {
+      const { lifecycle, server } = setUp('30');
+      lifecycle.requestsInFlight = 1;
+      const work = lifecycle.track('stream', jest.fn());
+      const started = systemClock();
+      let drainedAt: number | null = null;
+      const drained = lifecycle.drain().then(() => (drainedAt = systemClock()));
+      expect(lifecycle.isDraining).toBe(true);
+      expect(server.close).toHaveBeenCalledTimes(1);
+      await jest.advanceTimersByTimeAsync(100);
+      expect(drainedAt).toBeNull();
+      lifecycle.requestsInFlight = 0;
+      work.done();
+      await jest.advanceTimersByTimeAsync(POLL_GRAIN_MS);
+      await drained;
+      // Within one poll of going idle, nowhere near the 30 s grace period.
+      expect(drainedAt! - started).toBeLessThanOrEqual(100 + POLL_GRAIN_MS);
+      // Idle keep-alive connections are not cut during the drain (they get 503s), only at its end.
+      expect(server.closeIdleConnections).not.toHaveBeenCalled();
+      expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
     });
-    const finished = lifecycle.track('turn', jest.fn());
-    finished.done();
-    const started = Date.now();
-    await lifecycle.drain();
-    const took = Date.now() - started;
-    // Grace 800 ms, finalisation reserve a quarter of it: cut at ~600 ms, done ~650 ms.
-    expect(cutAt).toHaveLength(1);
-    expect(cutAt[0] - started).toBeGreaterThanOrEqual(590);
-    expect(took).toBeLessThan(800);
-    expect(lifecycle.trackedCount).toBe(0);
-    const scrape = parseMetrics(await metrics.registry.metrics());
-    expect(scrape.value('parley_shutdown_cut_total', { kind: 'stream' })).toBe(1);
-    expect(scrape.value('parley_shutdown_cut_total', { kind: 'turn' })).toBe(0);
-  });
 
-  it('closes the remaining connections when the grace period ends with requests still running', async () => {
-    const { lifecycle, server, log } = setUp('0.4');
-    lifecycle.requestsInFlight = 2;
-    const stubborn = lifecycle.track('request', jest.fn());
-    const started = Date.now();
-    await lifecycle.drain();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
-    expect(Date.now() - started).toBeLessThan(1_500);
-    expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
-    expect(log.warn).toHaveBeenCalledWith(
-      { requests_in_flight: 2, tracked: 1 },
-      'shutdown: closing the connections still open',
-    );
-    stubborn.done();
+    it('cuts tracked work at the deadline, then waits for it to finish within the grace period', async () => {
+      const { lifecycle, metrics } = setUp('0.8');
+      const cutAt: number[] = [];
+      const stream = lifecycle.track('stream', () => {
+        cutAt.push(systemClock());
+        setTimeout(() => stream.done(), 50);
+      });
+      const finished = lifecycle.track('turn', jest.fn());
+      finished.done();
+      const started = systemClock();
+      let drainedAt: number | null = null;
+      const drained = lifecycle.drain().then(() => (drainedAt = systemClock()));
+      await jest.advanceTimersByTimeAsync(800);
+      await drained;
+      // Grace 800 ms, finalisation reserve a quarter of it: cut at 600 ms, done 50 ms later.
+      expect(cutAt).toEqual([started + 600]);
+      expect(drainedAt! - started).toBeGreaterThanOrEqual(650);
+      expect(drainedAt! - started).toBeLessThanOrEqual(650 + POLL_GRAIN_MS);
+      expect(lifecycle.trackedCount).toBe(0);
+      const scrape = parseMetrics(await metrics.registry.metrics());
+      expect(scrape.value('parley_shutdown_cut_total', { kind: 'stream' })).toBe(1);
+      expect(scrape.value('parley_shutdown_cut_total', { kind: 'turn' })).toBe(0);
+    });
+
+    it('closes the remaining connections when the grace period ends with requests still running', async () => {
+      const { lifecycle, server, log } = setUp('0.4');
+      lifecycle.requestsInFlight = 2;
+      const stubborn = lifecycle.track('request', jest.fn());
+      const started = systemClock();
+      let drainedAt: number | null = null;
+      const drained = lifecycle.drain().then(() => (drainedAt = systemClock()));
+      await jest.advanceTimersByTimeAsync(399);
+      expect(server.closeAllConnections).not.toHaveBeenCalled();
+      await jest.advanceTimersByTimeAsync(1);
+      await drained;
+      expect(drainedAt! - started).toBe(400);
+      expect(server.closeAllConnections).toHaveBeenCalledTimes(1);
+      expect(log.warn).toHaveBeenCalledWith(
+        { requests_in_flight: 2, tracked: 1 },
+        'shutdown: closing the connections still open',
+      );
+      stubborn.done();
+    });
   });
 
   it('cuts at once work registered after the deadline passed', async () => {

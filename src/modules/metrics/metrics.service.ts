@@ -40,49 +40,39 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly upstreamDuration = new Histogram({
-    name: 'parley_upstream_duration_seconds',
-    help: 'Upstream request time, start to last byte, per model',
-    labelNames: ['model'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
-    registers: [this.registry],
-  });
+  readonly upstreamDuration = this.perModelHistogram(
+    'parley_upstream_duration_seconds',
+    'Upstream request time, start to last byte, per model',
+  );
 
-  readonly timeToFirstToken = new Histogram({
-    name: 'parley_time_to_first_token_seconds',
-    help: 'Upstream time to the first body byte (first SSE event for streams), per model',
-    labelNames: ['model'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
-    registers: [this.registry],
-  });
+  readonly timeToFirstToken = this.perModelHistogram(
+    'parley_time_to_first_token_seconds',
+    'Upstream time to the first body byte (first SSE event for streams), per model',
+  );
 
-  readonly upstreamErrors = new Counter({
-    name: 'parley_upstream_errors_total',
-    help: 'Upstream failures by model and catalog code',
-    labelNames: ['model', 'code'] as const,
-    registers: [this.registry],
-  });
+  readonly upstreamErrors = this.counter(
+    'parley_upstream_errors_total',
+    'Upstream failures by model and catalog code',
+    ['model', 'code'],
+  );
 
-  readonly upstreamAttempts = new Counter({
-    name: 'parley_upstream_attempts_total',
-    help: 'Upstream request attempts (retries included) per model',
-    labelNames: ['model'] as const,
-    registers: [this.registry],
-  });
+  readonly upstreamAttempts = this.counter(
+    'parley_upstream_attempts_total',
+    'Upstream request attempts (retries included) per model',
+    ['model'],
+  );
 
-  readonly refusals = new Counter({
-    name: 'parley_refusals_total',
-    help: 'Requests refused before the upstream: rate limit, quota, overload, auth throttle',
-    labelNames: ['code'] as const,
-    registers: [this.registry],
-  });
+  readonly refusals = this.counter(
+    'parley_refusals_total',
+    'Requests refused before the upstream: rate limit, quota, overload, auth throttle',
+    ['code'],
+  );
 
-  readonly tokens = new Counter({
-    name: 'parley_tokens_total',
-    help: 'Tokens reported by upstreams, per model and direction (in = prompt, out = completion)',
-    labelNames: ['model', 'direction'] as const,
-    registers: [this.registry],
-  });
+  readonly tokens = this.counter(
+    'parley_tokens_total',
+    'Tokens reported by upstreams, per model and direction (in = prompt, out = completion)',
+    ['model', 'direction'],
+  );
 
   readonly activeStreams = new Gauge({
     name: 'parley_active_streams',
@@ -98,38 +88,33 @@ export class MetricsService {
     collect: (): void => this.inFlight.set(this.inFlightProbe()),
   });
 
-  readonly turnsStored = new Counter({
-    name: 'parley_turns_stored_total',
-    help: '/c1 assistant turns stored, by final status',
-    labelNames: ['status'] as const,
-    registers: [this.registry],
-  });
+  readonly turnsStored = this.counter(
+    'parley_turns_stored_total',
+    '/c1 assistant turns stored, by final status',
+    ['status'],
+  );
 
-  readonly databaseErrors = new Counter({
-    name: 'parley_database_errors_total',
-    help: 'Database operations that failed',
-    registers: [this.registry],
-  });
+  readonly databaseErrors = this.counter(
+    'parley_database_errors_total',
+    'Database operations that failed',
+  );
 
-  readonly redisFallbacks = new Counter({
-    name: 'parley_ratelimit_redis_fallbacks_total',
-    help: 'Rate-limit decisions taken on the local bucket because Redis did not answer',
-    registers: [this.registry],
-  });
+  readonly redisFallbacks = this.counter(
+    'parley_ratelimit_redis_fallbacks_total',
+    'Rate-limit decisions taken on the local bucket because Redis did not answer',
+  );
 
-  readonly clientErrors = new Counter({
-    name: 'parley_client_errors_total',
-    help: 'Connections cut at the HTTP layer: request_timeout (slow headers or body), body_too_slow (MIN_BODY_BYTES_PER_SEC), header_overflow, bad_request, idle_closed and connection_refused (connection caps)',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  readonly clientErrors = this.counter(
+    'parley_client_errors_total',
+    'Connections cut at the HTTP layer: request_timeout (slow headers or body), body_too_slow (MIN_BODY_BYTES_PER_SEC), header_overflow, bad_request, idle_closed and connection_refused (connection caps)',
+    ['reason'],
+  );
 
-  readonly shutdownCuts = new Counter({
-    name: 'parley_shutdown_cut_total',
-    help: 'Work still running when the shutdown grace period ended, by kind (stream, turn, request, connection)',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
+  readonly shutdownCuts = this.counter(
+    'parley_shutdown_cut_total',
+    'Work still running when the shutdown grace period ended, by kind (stream, turn, request, connection)',
+    ['kind'],
+  );
 
   private inFlightProbe: () => number = () => 0;
   private rendered: { at: number; text: Promise<string> } | null = null;
@@ -161,5 +146,24 @@ export class MetricsService {
   /** Where `parley_requests_in_flight` reads its value when scraped. */
   sampleInFlightFrom(probe: () => number): void {
     this.inFlightProbe = probe;
+  }
+
+  private counter<L extends string = never>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+  ): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Upstream latencies, per model alias: milliseconds (echo, cache) to minutes (long answers). */
+  private perModelHistogram(name: string, help: string): Histogram<'model'> {
+    return new Histogram({
+      name,
+      help,
+      labelNames: ['model'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+      registers: [this.registry],
+    });
   }
 }

@@ -33,3 +33,30 @@ export async function sendJsonAnswer(
     hangUp.dispose();
   }
 }
+
+/** What a /v1 route does with its prepared request, bound to the service that serves it. */
+export interface V1Answer {
+  isStream: boolean;
+  /** Streams the answer to the reply; a client hang-up aborts the upstream. */
+  stream(options: { onClientGone: 'abort'; requestId: string }): Promise<unknown>;
+  /** Runs the call to its JSON answer. */
+  complete(options: { signal: Cancellation; requestId: string }): Promise<{ bytes: Buffer }>;
+  /** The `x-parley-applied` value, read after `complete` (the call may add notes). */
+  applied(): string | null;
+}
+
+/** Answers a /v1 request as the client asked: SSE when it set `stream`, else one JSON body. */
+export async function sendV1Answer(
+  reply: FastifyReply,
+  requestId: string,
+  answer: V1Answer,
+): Promise<void> {
+  if (answer.isStream) {
+    await answer.stream({ onClientGone: 'abort', requestId });
+    return;
+  }
+  await sendJsonAnswer(reply, async (signal) => {
+    const { bytes } = await answer.complete({ signal, requestId });
+    return { bytes, applied: answer.applied() };
+  });
+}

@@ -1,7 +1,9 @@
 import { Global, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import Fastify, { FastifyInstance } from 'fastify';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ApiError } from 'src/common/errors/api-error';
 import { ClockModule } from 'src/common/time/clock.module';
@@ -19,6 +21,7 @@ import {
   startFakeAnthropicUpstream,
 } from 'test/support/fake-anthropic-upstream';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
+import { parseSseFrames } from 'test/support/sse-frames';
 
 /** The usage the service reports, as the usage module would receive it. */
 class RecordingUsageSink implements UsageSink {
@@ -174,5 +177,77 @@ describe(MessagesService.name, () => {
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('upstream_error');
     expect(sink.records).toEqual([]);
+  });
+
+  describe('streams', () => {
+    let server: FastifyInstance;
+    let url: string;
+
+    beforeAll(async () => {
+      server = Fastify();
+      server.post('/', async (req, reply) => {
+        const prepared = service.prepare(auth(), req.body);
+        await service.stream(reply, prepared, { onClientGone: 'abort' });
+      });
+      await server.listen({ host: '127.0.0.1', port: 0 });
+      url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`;
+    });
+    afterAll(() => server.close());
+
+    async function streamed(body: object) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      return parseSseFrames(await res.text());
+    }
+
+    it('translates an openai upstream stream into the Messages event sequence', async () => {
+      const frames = await streamed(request('vllm', { stream: true }));
+      const types = frames.map((f) => f.event);
+      expect(types[0]).toBe('message_start');
+      expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+      // Every frame is named after the type of its data, as Anthropic's SDKs expect.
+      for (const frame of frames) {
+        expect((JSON.parse(frame.data) as { type: string }).type).toBe(frame.event);
+      }
+      const text = frames
+        .filter((f) => f.event === 'content_block_delta')
+        .map((f) => (JSON.parse(f.data) as { delta: { text: string } }).delta.text)
+        .join('');
+      expect(text).toBe('You said: ping from the messages test');
+      expect(openai.received[0].body).toMatchObject({ model: 'fake-model', stream: true });
+      expect(sink.records).toHaveLength(1);
+      expect(sink.records[0].usage.completionTokens).toBeGreaterThan(0);
+    });
+
+    it("passes an anthropic upstream's events through and reports their usage once", async () => {
+      const frames = await streamed(request('claude', { stream: true }));
+      expect(frames.map((f) => f.event)).toEqual([
+        'message_start',
+        'ping',
+        'content_block_start',
+        ...Array<string>(4).fill('content_block_delta'),
+        'content_block_stop',
+        'message_delta',
+        'message_stop',
+      ]);
+      expect(anthropic.received[0].body).toMatchObject({ model: 'claude-fake', stream: true });
+      expect(sink.records).toHaveLength(1);
+    });
+
+    it('ends a stream cut by the upstream with an Anthropic error event', async () => {
+      openai.next({ kind: 'cut', chunks: 2 });
+      const frames = await streamed(request('vllm', { stream: true }));
+      const last = frames.at(-1)!;
+      expect(last.event).toBe('error');
+      expect(JSON.parse(last.data)).toMatchObject({
+        type: 'error',
+        error: { type: expect.any(String), message: expect.any(String) },
+      });
+      expect(frames.map((f) => f.event)).not.toContain('message_stop');
+    });
   });
 });

@@ -1,23 +1,10 @@
-import { Controller, Post, Req, Res } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiBody,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Controller, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
-import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
-import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
-import {
-  CHAT_REQUEST_ERRORS,
-  MODEL_REQUEST_ERRORS,
-  UPSTREAM_ERRORS,
-} from 'src/modules/proxy/route-errors';
+import { CHAT_REQUEST_ERRORS, MODEL_REQUEST_ERRORS } from 'src/modules/proxy/route-errors';
+import { V1Route } from 'src/modules/proxy/v1-route.decorator';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import {
   ChatCompletionRequestDto,
@@ -26,9 +13,7 @@ import {
   EmbeddingsResponseDto,
 } from 'src/modules/proxy/dto/chat-completion.dto';
 import { EmbeddingsService } from 'src/modules/proxy/embeddings.service';
-import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
-import { HEADER } from 'src/common/http/headers';
-import { headerRef } from 'src/openapi-conventions';
+import { sendJsonAnswer, sendV1Answer } from 'src/modules/proxy/json-answer';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -40,23 +25,15 @@ export class V1ChatController {
     private readonly embeddings: EmbeddingsService,
   ) {}
 
-  @HotRoute()
-  @Post('chat/completions')
-  @ApiOperation({ summary: 'OpenAI Chat Completions, JSON or SSE' })
-  @ApiBody({ type: ChatCompletionRequestDto })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiOkResponse({
-    type: ChatCompletionResponseDto,
-    headers: { [HEADER.applied]: headerRef(HEADER.applied) },
+  @V1Route('chat/completions', {
+    summary: 'OpenAI Chat Completions, JSON or SSE',
+    body: ChatCompletionRequestDto,
+    response: ChatCompletionResponseDto,
     description:
       'The upstream answer, passed through. With stream: true, server-sent events ending with data: [DONE], or with one data: {"error": …} event when the stream fails after it started.',
+    requestErrors: CHAT_REQUEST_ERRORS,
+    isChat: true,
   })
-  @ApiErrors(
-    'missing_authorization',
-    'invalid_authorization',
-    ...CHAT_REQUEST_ERRORS,
-    ...UPSTREAM_ERRORS,
-  )
   async chatCompletions(
     @CurrentKey() auth: AuthContext,
     @Req() request: FastifyRequest,
@@ -64,36 +41,22 @@ export class V1ChatController {
   ): Promise<void> {
     const prepared = this.chat.prepare(auth, request.body);
     request.modelAlias = prepared.model.alias;
-    if (prepared.isStream) {
-      await this.chat.stream(reply, prepared, {
-        onClientGone: 'abort',
-        requestId: request.id,
-      });
-      return;
-    }
-    await sendJsonAnswer(reply, async (signal) => {
-      const { bytes } = await this.chat.complete(prepared, {
-        signal,
-        requestId: request.id,
-      });
-      return { bytes, applied: this.chat.appliedHeader(prepared) };
+    await sendV1Answer(reply, request.id, {
+      isStream: prepared.isStream,
+      stream: (options) => this.chat.stream(reply, prepared, options),
+      complete: (options) => this.chat.complete(prepared, options),
+      applied: () => this.chat.appliedHeader(prepared),
     });
   }
 
-  @HotRoute()
-  @Post('embeddings')
-  @ApiOperation({ summary: 'OpenAI Embeddings, passed through' })
-  @ApiBody({ type: EmbeddingsRequestDto })
-  @ApiOkResponse({
-    type: EmbeddingsResponseDto,
+  @V1Route('embeddings', {
+    summary: 'OpenAI Embeddings, passed through',
+    body: EmbeddingsRequestDto,
+    response: EmbeddingsResponseDto,
     description: 'The upstream answer, passed through',
+    requestErrors: MODEL_REQUEST_ERRORS,
+    isChat: false,
   })
-  @ApiErrors(
-    'missing_authorization',
-    'invalid_authorization',
-    ...MODEL_REQUEST_ERRORS,
-    ...UPSTREAM_ERRORS,
-  )
   async createEmbeddings(
     @CurrentKey() auth: AuthContext,
     @Req() request: FastifyRequest,

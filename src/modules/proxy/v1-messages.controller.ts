@@ -1,28 +1,17 @@
-import { Controller, Post, Req, Res } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiBody,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Controller, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
-import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
 import { AuthContext } from 'src/common/types/auth-context';
-import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
-import { CHAT_REQUEST_ERRORS, UPSTREAM_ERRORS } from 'src/modules/proxy/route-errors';
+import { CHAT_REQUEST_ERRORS } from 'src/modules/proxy/route-errors';
+import { V1Route } from 'src/modules/proxy/v1-route.decorator';
 import {
   AnthropicMessageResponseDto,
   AnthropicMessagesRequestDto,
 } from 'src/modules/proxy/dto/messages.dto';
 import { anthropicClientHeaders } from 'src/modules/proxy/anthropic-client-headers';
-import { sendJsonAnswer } from 'src/modules/proxy/json-answer';
+import { sendV1Answer } from 'src/modules/proxy/json-answer';
 import { MessagesService } from 'src/modules/proxy/messages.service';
-import { HEADER } from 'src/common/http/headers';
-import { headerRef } from 'src/openapi-conventions';
 
 @ApiTags('v1')
 @ApiBearerAuth('bearer')
@@ -31,23 +20,15 @@ import { headerRef } from 'src/openapi-conventions';
 export class V1MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
-  @HotRoute()
-  @Post('messages')
-  @ApiOperation({ summary: 'Anthropic Messages, JSON or SSE' })
-  @ApiBody({ type: AnthropicMessagesRequestDto })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiOkResponse({
-    type: AnthropicMessageResponseDto,
-    headers: { [HEADER.applied]: headerRef(HEADER.applied) },
+  @V1Route('messages', {
+    summary: 'Anthropic Messages, JSON or SSE',
+    body: AnthropicMessagesRequestDto,
+    response: AnthropicMessageResponseDto,
     description:
       'The Anthropic Messages answer (translated from an openai upstream, passed through from an anthropic one). With stream: true, the Messages event sequence (message_start … message_stop), or an event: error carrying the catalog error when the stream fails after it started.',
+    requestErrors: CHAT_REQUEST_ERRORS,
+    isChat: true,
   })
-  @ApiErrors(
-    'missing_authorization',
-    'invalid_authorization',
-    ...CHAT_REQUEST_ERRORS,
-    ...UPSTREAM_ERRORS,
-  )
   async createMessage(
     @CurrentKey() auth: AuthContext,
     @Req() request: FastifyRequest,
@@ -55,22 +36,12 @@ export class V1MessagesController {
   ): Promise<void> {
     const prepared = this.messages.prepare(auth, request.body);
     request.modelAlias = prepared.chat.model.alias;
-    const headers = anthropicClientHeaders(request.headers, prepared.chat.model);
-    if (prepared.isStream) {
-      await this.messages.stream(reply, prepared, {
-        onClientGone: 'abort',
-        requestId: request.id,
-        upstreamHeaders: headers,
-      });
-      return;
-    }
-    await sendJsonAnswer(reply, async (signal) => {
-      const { bytes } = await this.messages.complete(prepared, {
-        signal,
-        requestId: request.id,
-        upstreamHeaders: headers,
-      });
-      return { bytes, applied: this.messages.appliedHeader(prepared) };
+    const upstreamHeaders = anthropicClientHeaders(request.headers, prepared.chat.model);
+    await sendV1Answer(reply, request.id, {
+      isStream: prepared.isStream,
+      stream: (options) => this.messages.stream(reply, prepared, { ...options, upstreamHeaders }),
+      complete: (options) => this.messages.complete(prepared, { ...options, upstreamHeaders }),
+      applied: () => this.messages.appliedHeader(prepared),
     });
   }
 }

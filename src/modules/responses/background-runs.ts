@@ -14,6 +14,7 @@ import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
 import { NeutralPart } from 'src/kernel/neutral-history';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { estimateTokens } from 'src/modules/conversations/history-window';
 import { parseItemId } from 'src/modules/responses/response-items';
 import { toResponseObject } from 'src/modules/responses/response-object';
@@ -52,6 +53,7 @@ export class BackgroundRuns implements OnModuleInit, OnApplicationBootstrap, OnA
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly responses: ResponsesRepository,
     private readonly conversations: ConversationsRepository,
+    private readonly turns: TurnsRepository,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -141,7 +143,7 @@ export class BackgroundRuns implements OnModuleInit, OnApplicationBootstrap, OnA
       try {
         if (partial.parts.length > 0) {
           const message = { role: 'assistant' as const, parts: partial.parts };
-          await this.conversations.finishTurn(turn, {
+          await this.turns.finishTurn(turn, {
             id: partial.messageId ?? undefined,
             parts: partial.parts,
             status: 'incomplete',
@@ -152,7 +154,7 @@ export class BackgroundRuns implements OnModuleInit, OnApplicationBootstrap, OnA
             model: run.model,
           });
         } else {
-          await this.conversations.failTurn(turn, {
+          await this.turns.failTurn(turn, {
             errorCode: 'internal_error',
             model: run.model,
           });

@@ -11,7 +11,7 @@ import {
   NewMessage,
   StoredMessage,
 } from 'src/modules/conversations/conversation.types';
-import { entityToMessage } from 'src/modules/conversations/conversations.repository';
+import { entityToMessage } from 'src/modules/conversations/conversation-rows';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 
 const busy = () =>

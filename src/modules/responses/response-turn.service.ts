@@ -26,6 +26,7 @@ import {
 } from 'src/modules/conversations/conversation.types';
 import { toNew } from 'src/modules/conversations/c1-turn.service';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { estimateTokens, selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import { firstUserText, splitTurn, SplitTurn } from 'src/modules/conversations/turn-request';
@@ -104,6 +105,7 @@ export class ResponseTurnService {
     private readonly chat: ChatCompletionsService,
     private readonly source: ChatChunkSource,
     private readonly conversations: ConversationsRepository,
+    private readonly turns: TurnsRepository,
     private readonly responses: ResponsesRepository,
     private readonly lifecycle: LifecycleService,
     private readonly runs: BackgroundRuns,
@@ -182,7 +184,7 @@ export class ResponseTurnService {
     let inputs: StoredMessage[];
     if (parsed.settings.store) {
       const conversation = base ? await this.branchFor(base) : null;
-      turn = await this.conversations.startTurn({
+      turn = await this.turns.startTurn({
         userId: auth.userId,
         conversationId: conversation?.id ?? null,
         model: prepared.model.alias,
@@ -501,7 +503,7 @@ export class ResponseTurnService {
     if (!run.turn) {
       return unstored({ ...answer, role: 'assistant' }, run.record.createdAt);
     }
-    return this.conversations.finishTurn(run.turn, answer);
+    return this.turns.finishTurn(run.turn, answer);
   }
 
   /** `code`: a catalog code, or `cancelled` for a cancelled background response. */
@@ -515,7 +517,7 @@ export class ResponseTurnService {
         errorCode: code,
       };
     }
-    return this.conversations.failTurn(run.turn, failure);
+    return this.turns.failTurn(run.turn, failure);
   }
 
   /** Runs `work`; when it throws, the turn is stored failed and the error rethrown. */
@@ -526,7 +528,7 @@ export class ResponseTurnService {
       if (run.turn) {
         const code: ErrorCode = error instanceof ApiError ? error.code : 'internal_error';
         try {
-          await this.conversations.failTurn(run.turn, {
+          await this.turns.failTurn(run.turn, {
             id: run.answerId,
             errorCode: code,
             model: run.prepared.model.alias,

@@ -5,7 +5,7 @@ import { inTransaction } from 'src/database/serial-transactions';
 import { withStorageErrors } from 'src/modules/responses/storage-errors';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
-import { entityToMessage } from 'src/modules/conversations/conversations.repository';
+import { entityToMessage } from 'src/modules/conversations/conversation-rows';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { ResponseEntity } from 'src/modules/responses/response.entity';
 import { ResponseEventEntity } from 'src/modules/responses/response-event.entity';

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThanOrEqual, Repository } from 'typeorm';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
 import { QuotaReservationEntity } from 'src/modules/usage/quota-reservation.entity';
+import { isPostgres, quotedTable, SqlParams } from 'src/database/sql-text';
 
 export interface ReservationRequest {
   id: string;
@@ -39,28 +40,15 @@ export class QuotaReservationsRepository {
 
   constructor(private readonly dataSource: DataSource) {
     this.rows = dataSource.getRepository(QuotaReservationEntity);
-    const driver = dataSource.driver;
-    this.isPostgres = driver.options.type === 'postgres';
-    const path = (entity: Function) =>
-      dataSource
-        .getMetadata(entity)
-        .tablePath.split('.')
-        .map((part) => driver.escape(part))
-        .join('.');
-    this.reservations = path(QuotaReservationEntity);
-    this.usage = path(DailyUsageEntity);
+    this.isPostgres = isPostgres(dataSource);
+    this.reservations = quotedTable(dataSource, QuotaReservationEntity);
+    this.usage = quotedTable(dataSource, DailyUsageEntity);
   }
 
   /** Inserts the reservation if the key is below its limit; true when it was. */
   async reserve(request: ReservationRequest): Promise<boolean> {
-    const params: (string | number)[] = [];
-    const mark = (value: string | number, pgType?: string) => {
-      params.push(value);
-      if (!this.isPostgres) {
-        return '?';
-      }
-      return pgType ? `$${params.length}::${pgType}` : `$${params.length}`;
-    };
+    const params = new SqlParams(this.dataSource);
+    const mark = (value: string | number, pgType?: string) => params.mark(value, pgType);
     const values = [
       mark(request.id, 'varchar'),
       mark(request.keyId, 'varchar'),
@@ -81,14 +69,14 @@ export class QuotaReservationsRepository {
           < ${mark(request.limit, 'bigint')}
       RETURNING id`;
     if (!this.isPostgres) {
-      const rows = await this.dataSource.query<unknown[]>(sql, params);
+      const rows = await this.dataSource.query<unknown[]>(sql, params.values);
       return rows.length === 1;
     }
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(${QUOTA_LOCK_NAMESPACE}, hashtext($1))`, [
         request.keyId,
       ]);
-      const rows = await manager.query<unknown[]>(sql, params);
+      const rows = await manager.query<unknown[]>(sql, params.values);
       return rows.length === 1;
     });
   }

@@ -11,6 +11,7 @@ import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { QuotaReservationsRepository } from 'src/modules/usage/quota-reservations.repository';
 import { Clock, CLOCK } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { UtcDays } from 'src/modules/usage/usage-period';
 import { UsageRecorder } from 'src/modules/usage/usage-recorder.service';
 
@@ -49,8 +50,12 @@ export class QuotaReservations implements OnApplicationBootstrap, OnApplicationS
   /** Per key: this instance's settle/release writes still running (see `reserve`). */
   private readonly writes = new Map<string, Promise<void>>();
   private readonly heldMs: number;
-  private timer: NodeJS.Timeout | null = null;
   private readonly logger = new Logger('Quota');
+  private readonly purges = new PeriodicTask(() => this.repository.purgeExpired(this.clock()), {
+    everyMs: PURGE_INTERVAL_MS,
+    onError: (error) =>
+      this.logger.warn(`could not purge lapsed quota reservations: ${String(error)}`),
+  });
 
   constructor(
     private readonly repository: QuotaReservationsRepository,
@@ -120,22 +125,12 @@ export class QuotaReservations implements OnApplicationBootstrap, OnApplicationS
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.repository
-        .purgeExpired(this.clock())
-        .catch((error: unknown) =>
-          this.logger.warn(`could not purge lapsed quota reservations: ${String(error)}`),
-        );
-    }, PURGE_INTERVAL_MS);
-    this.timer.unref();
+    this.purges.start();
   }
 
   /** After the HTTP server closed: what is still held belongs to requests that are over. */
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    await this.purges.stop();
     for (const reservation of [...this.held]) {
       this.release(reservation);
     }

@@ -9,6 +9,7 @@ import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage, UsageSink } from 'src/common/types/usage-sink';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { Clock, CLOCK } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { UtcDays } from 'src/modules/usage/usage-period';
 import {
   MAX_DELTAS_PER_ADD,
@@ -44,7 +45,11 @@ export type UsageListener = (keyId: string, day: string, tokens: number, auth: A
 export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnApplicationShutdown {
   private pending = new Map<string, UsageDelta>();
   private queue: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
+  /** `flush` never rejects: a failed write is logged there and kept for the next run. */
+  private readonly flushes = new PeriodicTask(() => this.flush(), {
+    everyMs: USAGE_FLUSH_INTERVAL_MS,
+    onError: () => undefined,
+  });
   private readonly listeners: UsageListener[] = [];
   /** Called once the usage recorded before them is written (see `whenWritten`). */
   private writeWaiters: (() => void)[] = [];
@@ -166,8 +171,7 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.flush(), USAGE_FLUSH_INTERVAL_MS);
-    this.timer.unref();
+    this.flushes.start();
   }
 
   /**
@@ -176,10 +180,7 @@ export class UsageRecorder implements UsageSink, OnApplicationBootstrap, OnAppli
    * registration order: UsageModule is registered after DatabaseModule).
    */
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+    await this.flushes.stop();
     for (let attempt = 0; attempt < 3 && this.pending.size > 0; attempt++) {
       await this.flush();
     }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
 import { DailyUsageEntity } from 'src/modules/usage/daily-usage.entity';
+import { quotedTable, SqlParams } from 'src/database/sql-text';
 
 /** Tokens to add to one (key, model, day) row. */
 export interface UsageDelta {
@@ -58,19 +59,12 @@ export class UsageRepository {
     if (deltas.length > MAX_DELTAS_PER_ADD) {
       throw new Error(`at most ${MAX_DELTAS_PER_ADD} usage rows per statement`);
     }
-    const driver = this.dataSource.driver;
-    const isPostgres = driver.options.type === 'postgres';
-    const table = this.rows.metadata.tablePath
-      .split('.')
-      .map((part) => driver.escape(part))
-      .join('.');
-    const params: (string | number)[] = [];
+    const params = new SqlParams(this.dataSource);
     const tuples = deltas.map((d) => {
-      params.push(d.keyId, d.model, d.day, d.promptTokens, d.completionTokens, d.requests);
-      const first = params.length - 5;
-      const marks = [0, 1, 2, 3, 4, 5].map((i) => (isPostgres ? `$${first + i}` : '?'));
-      return `(${marks.join(', ')})`;
+      const row = [d.keyId, d.model, d.day, d.promptTokens, d.completionTokens, d.requests];
+      return `(${row.map((value) => params.mark(value)).join(', ')})`;
     });
+    const table = quotedTable(this.dataSource, DailyUsageEntity);
     await this.dataSource.query(
       `INSERT INTO ${table} AS u (key_id, model, day, prompt_tokens, completion_tokens, requests)
        VALUES ${tuples.join(', ')}
@@ -78,7 +72,7 @@ export class UsageRepository {
          prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
          completion_tokens = u.completion_tokens + excluded.completion_tokens,
          requests = u.requests + excluded.requests`,
-      params,
+      params.values,
     );
   }
 

@@ -1,4 +1,5 @@
 import { loadConfig } from 'src/config/load-config';
+import { systemClock } from 'src/common/time/clock';
 import { MetricsFetcher, MetricsFetchError } from 'src/modules/fleet/load/metrics-fetcher';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { UpstreamScraperService } from 'src/modules/fleet/load/upstream-scraper.service';
@@ -68,7 +69,7 @@ describe(UpstreamScraperService.name, () => {
     const attempts: number[] = [];
     for (let t = 1_000; t <= 16_000; t += 1_000) {
       const before = fetch.mock.calls.length;
-      scraper.tick(Date.now() + t);
+      scraper.tick(systemClock() + t);
       await flush();
       if (fetch.mock.calls.length > before) {
         attempts.push(t);
@@ -88,7 +89,7 @@ describe(UpstreamScraperService.name, () => {
     scraper.tick(0);
     await flush();
     fetch.mockResolvedValueOnce({ status: 200, text: GOOD.replace('1.0', 'NaN') });
-    scraper.tick(Date.now() + 5_000);
+    scraper.tick(systemClock() + 5_000);
     await flush();
     expect(book.get('m#0')).toMatchObject({ waiting: 1, lastError: expect.stringMatching(/NaN/) });
   });

@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import {
@@ -48,7 +49,8 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
   private readonly logger = new Logger('fleet');
   private readonly states: ScrapeState[] = [];
   private readonly intervalMs: number;
-  private timer: NodeJS.Timeout | null = null;
+  /** `tick` only starts readings (each handles its own failure), so it never throws. */
+  private readonly ticks: PeriodicTask;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -58,6 +60,10 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.intervalMs = config.fleet.scrapeIntervalMs;
+    this.ticks = new PeriodicTask(() => this.tick(), {
+      everyMs: this.intervalMs,
+      onError: () => undefined,
+    });
     const byUrl = new Map<string, ScrapeState>();
     for (const model of catalog.list()) {
       for (const upstream of model.upstreams) {
@@ -88,16 +94,11 @@ export class UpstreamScraperService implements OnApplicationBootstrap, OnApplica
     if (this.intervalMs <= 0 || this.states.length === 0) {
       return;
     }
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.intervalMs);
-    this.timer.unref();
+    this.ticks.start({ runNow: true });
   }
 
-  onApplicationShutdown(): void {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
+  onApplicationShutdown(): Promise<void> {
+    return this.ticks.stop();
   }
 
   /** Starts the readings that are due; never waits for them. */

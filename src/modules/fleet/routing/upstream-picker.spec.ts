@@ -1,4 +1,5 @@
 import { loadConfig } from 'src/config/load-config';
+import { systemClock } from 'src/common/time/clock';
 import { UpstreamLoadBook } from 'src/modules/fleet/load/upstream-load.book';
 import { PickCandidate, UpstreamPicker } from 'src/modules/fleet/routing/upstream-picker';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
@@ -24,7 +25,7 @@ function setup() {
     upstream: upstream(i),
     inFlight: 0,
   }));
-  const setLoads = (waiting: (number | null)[], kv = [0.1, 0.1, 0.1], at = Date.now()) =>
+  const setLoads = (waiting: (number | null)[], kv = [0.1, 0.1, 0.1], at = systemClock()) =>
     waiting.forEach((w, i) => {
       if (w !== null) {
         book.record(
@@ -96,7 +97,7 @@ describe(UpstreamPicker.name, () => {
     // Least in flight wins, whatever the (partial) queues say.
     expect(pick()).toBe(1);
     // Stale figures are not figures.
-    setLoads([0, 9, 9], undefined, Date.now() - 16_000);
+    setLoads([0, 9, 9], undefined, systemClock() - 16_000);
     expect(pick()).toBe(1);
     expect(await reasons()).toEqual([['no_figures', 2]]);
   });

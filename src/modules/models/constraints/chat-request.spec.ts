@@ -295,9 +295,11 @@ describe(checkMessages.name, () => {
 
   it('walks the largest accepted list quickly, and refuses one entry more at once', () => {
     const messages = Array.from({ length: MAX_LIST_ITEMS }, () => user('x'));
-    const started = Date.now();
+    const started = performance.now();
     checkMessages(messages, constraints(), 'llama');
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Generous on purpose: a single walk takes milliseconds even on a loaded machine; the bound
+    // only catches work that grows with the square of the list (a rescan per entry).
+    expect(performance.now() - started).toBeLessThan(1000);
     messages.push(user('x'));
     expect(errorOf(() => checkMessages(messages, constraints(), 'llama'))).toMatchObject({
       code: 'invalid_field',

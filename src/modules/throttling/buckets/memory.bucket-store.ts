@@ -1,4 +1,5 @@
 import { Clock, systemClock } from 'src/common/time/clock';
+import { PeriodicTask } from 'src/common/time/periodic-task';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import {
   BucketParams,
@@ -33,14 +34,18 @@ export class MemoryBucketStore implements ThrottlerStorage {
   private readonly buckets = new Map<string, StoredBucket>();
   private readonly clock: Clock;
   private readonly maxBuckets: number;
-  private readonly timer: NodeJS.Timeout | null;
+  /** `sweep` is arithmetic on the map: it cannot fail. */
+  private readonly sweeps: PeriodicTask | null;
 
   constructor(options: MemoryBucketStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.maxBuckets = options.maxBuckets ?? 100_000;
     const every = options.sweepIntervalMs ?? 60_000;
-    this.timer = every > 0 ? setInterval(() => this.sweep(), every) : null;
-    this.timer?.unref();
+    this.sweeps =
+      every > 0
+        ? new PeriodicTask(() => this.sweep(), { everyMs: every, onError: () => undefined })
+        : null;
+    this.sweeps?.start();
   }
 
   /** Takes one token from `key`'s bucket, synchronously. Returns the micro-tokens left. */
@@ -83,9 +88,7 @@ export class MemoryBucketStore implements ThrottlerStorage {
   }
 
   close(): void {
-    if (this.timer) {
-      clearInterval(this.timer);
-    }
+    void this.sweeps?.stop();
   }
 
   onApplicationShutdown(): void {

@@ -9,6 +9,7 @@ import {
   OpenAIUpstreamToMessagesStream,
   tokenUsageFromAnthropic,
 } from 'src/modules/proxy/wire/anthropic/sse-adapters';
+import toolCallsContent from 'src/modules/proxy/wire/anthropic/__fixtures__/streams/openai-tool-calls.anthropic-content.json';
 
 const events = (name: string): SseEvent[] => {
   const decoder = new SseDecoder();
@@ -46,22 +47,7 @@ describe(OpenAIUpstreamToMessagesStream.name, () => {
     }
     expect(adapter.assembler?.message()).toMatchObject({
       model: 'llama-4-scout',
-      content: [
-        { type: 'thinking', thinking: 'Two cities, two calls.' },
-        { type: 'text', text: 'Checking.' },
-        {
-          type: 'tool_use',
-          id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA',
-          name: 'get_weather',
-          input: { location: 'Paris' },
-        },
-        {
-          type: 'tool_use',
-          id: 'call_Vz8aG4q2rQ0n5Xb1LkP7sT3e',
-          name: 'get_weather',
-          input: { location: 'Oslo' },
-        },
-      ],
+      content: toolCallsContent,
       stop_reason: 'tool_use',
     });
     expect(new OpenAIUpstreamToMessagesStream({ model: 'm' }).assembler).toBeNull();

@@ -13,6 +13,7 @@ import {
   serializeOpenAIStreamOutput,
 } from 'src/modules/proxy/wire/anthropic/stream-to-openai';
 import { parseSseFrames } from 'test/support/sse-frames';
+import toolCallsContent from 'src/modules/proxy/wire/anthropic/__fixtures__/streams/openai-tool-calls.anthropic-content.json';
 
 const fixture = (name: string) =>
   readFileSync(join(__dirname, '__fixtures__', 'streams', name), 'utf8');
@@ -174,22 +175,7 @@ describe(OpenAIToAnthropicStream.name, () => {
       type: 'message',
       role: 'assistant',
       model: 'qwen3',
-      content: [
-        { type: 'thinking', thinking: 'Two cities, two calls.', signature: '' },
-        { type: 'text', text: 'Checking.' },
-        {
-          type: 'tool_use',
-          id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA',
-          name: 'get_weather',
-          input: { location: 'Paris' },
-        },
-        {
-          type: 'tool_use',
-          id: 'call_Vz8aG4q2rQ0n5Xb1LkP7sT3e',
-          name: 'get_weather',
-          input: { location: 'Oslo' },
-        },
-      ],
+      content: toolCallsContent,
       stop_reason: 'tool_use',
       stop_sequence: null,
       usage: {

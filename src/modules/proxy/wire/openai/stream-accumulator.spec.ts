@@ -17,6 +17,24 @@ function accumulate(chunks: unknown[]) {
 }
 
 /** Recorded pairs: a streamed answer and the non-streamed answer of the same turn. */
+/** The OpenAI assistant message the tool-call stream assembles to, as a JSON answer has it. */
+const TOOL_CALLS_CHOICE = {
+  index: 0,
+  message: {
+    role: 'assistant',
+    content: null,
+    tool_calls: [
+      {
+        id: 'call_a',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+      },
+      { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+    ],
+  },
+  finish_reason: 'tool_calls',
+};
+
 const FIXTURES: { name: string; chunks: unknown[]; json: unknown }[] = [
   {
     name: 'plain text with a usage chunk',
@@ -73,24 +91,7 @@ const FIXTURES: { name: string; chunks: unknown[]; json: unknown }[] = [
     json: {
       ...base,
       object: 'chat.completion',
-      choices: [
-        {
-          index: 0,
-          message: {
-            role: 'assistant',
-            content: null,
-            tool_calls: [
-              {
-                id: 'call_a',
-                type: 'function',
-                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
-              },
-              { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{}' } },
-            ],
-          },
-          finish_reason: 'tool_calls',
-        },
-      ],
+      choices: [TOOL_CALLS_CHOICE],
     },
   },
   {
@@ -148,22 +149,7 @@ describe(OpenAiStreamAccumulator.name, () => {
 
   it('produces the OpenAI assistant message shape', () => {
     const result = accumulate(FIXTURES[1].chunks);
-    expect(result.choices[0]).toEqual({
-      index: 0,
-      message: {
-        role: 'assistant',
-        content: null,
-        tool_calls: [
-          {
-            id: 'call_a',
-            type: 'function',
-            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
-          },
-          { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{}' } },
-        ],
-      },
-      finish_reason: 'tool_calls',
-    });
+    expect(result.choices[0]).toEqual(TOOL_CALLS_CHOICE);
     expect(accumulate(FIXTURES[0].chunks).usage).toEqual(usage);
   });
 
