@@ -775,6 +775,58 @@ describe('/v1/responses', () => {
     }
   });
 
+  it('documents every Responses and Conversations route in /openapi.json with typed answers', async () => {
+    const doc = (await gw.get('/openapi.json', { key: null })).body;
+    const routes: Array<[string, string, string]> = [
+      ['post', '/v1/responses', 'ResponseObjectDto'],
+      ['get', '/v1/responses/{id}', 'ResponseObjectDto'],
+      ['delete', '/v1/responses/{id}', 'DeletedResponseDto'],
+      ['get', '/v1/responses/{id}/input_items', 'ItemListResponseDto'],
+      ['post', '/v1/responses/{id}/cancel', 'ResponseObjectDto'],
+      ['post', '/v1/conversations', 'ConversationObjectDto'],
+      ['get', '/v1/conversations/{id}', 'ConversationObjectDto'],
+      ['post', '/v1/conversations/{id}', 'ConversationObjectDto'],
+      ['delete', '/v1/conversations/{id}', 'DeletedConversationObjectDto'],
+      ['post', '/v1/conversations/{id}/items', 'ItemListResponseDto'],
+      ['get', '/v1/conversations/{id}/items', 'ItemListResponseDto'],
+      ['get', '/v1/conversations/{id}/items/{itemId}', 'ResponseItemDto'],
+      ['delete', '/v1/conversations/{id}/items/{itemId}', 'ConversationObjectDto'],
+    ];
+    for (const [method, path, schema] of routes) {
+      const ok = doc.paths[path]?.[method]?.responses;
+      const answer = ok?.['200'] ?? ok?.['201'];
+      expect({ method, path, schema: answer?.content?.['application/json']?.schema }).toEqual({
+        method,
+        path,
+        schema: { $ref: `#/components/schemas/${schema}` },
+      });
+    }
+    for (const path of ['/v1/responses', '/v1/responses/{id}']) {
+      const method = path === '/v1/responses' ? 'post' : 'get';
+      expect(Object.keys(doc.paths[path][method].responses['200'].content)).toContain(
+        'text/event-stream',
+      );
+    }
+    const item = doc.components.schemas.ItemListResponseDto.properties.data.items;
+    expect(item).toEqual({ $ref: '#/components/schemas/ResponseItemDto' });
+  });
+
+  // KNOWN GAPS (reported, not fixed here: the DTOs live in src/modules/responses, being
+  // rewritten): `conversation` is typed string though `{id}` is accepted (a generated client
+  // cannot send it), and the /c1 reattach route declares no text/event-stream content.
+  // `it.failing` turns red once the document says so: make it `it` then.
+  it.failing('documents conversation as an id or {id}', async () => {
+    const doc = (await gw.get('/openapi.json', { key: null })).body;
+    const conversation = doc.components.schemas.CreateResponseDto.properties.conversation;
+    expect(JSON.stringify(conversation)).toContain('"object"');
+  });
+
+  it.failing('documents the /c1 reattach answer as an event stream', async () => {
+    const doc = (await gw.get('/openapi.json', { key: null })).body;
+    const reattach = doc.paths['/c1/conversations/{id}/stream'].get.responses['200'];
+    expect(Object.keys(reattach.content ?? {})).toContain('text/event-stream');
+  });
+
   it('checks its fields with the catalog error and param', async () => {
     expectApiError(await gw.post('/v1/responses', { model: 'fake' }), 400, 'missing_field', {
       param: 'input',
