@@ -29,6 +29,28 @@ export function mayCarryUsage(data: string): boolean {
   return data.charCodeAt(i) !== 110; /* n of null */
 }
 
+const USAGE_KEY = Buffer.from('"usage"');
+const ERROR_KEY = Buffer.from('"error"');
+
+/**
+ * `mayCarryUsage` and `mayCarryError` on an event's bytes: false only for a JSON object with
+ * neither (its bytes can pass through without being decoded); `[DONE]` is not an object.
+ */
+export function mayMatterBytes(data: Buffer): boolean {
+  if (data[0] !== 0x7b /* { */ || data.indexOf(ERROR_KEY) !== -1) {
+    return true;
+  }
+  const at = data.indexOf(USAGE_KEY);
+  if (at === -1) {
+    return false;
+  }
+  let i = at + USAGE_KEY.length;
+  while (i < data.length && (data[i] === 32 || data[i] === 58)) {
+    i++;
+  }
+  return data[i] !== 110; /* n of null */
+}
+
 /** True when the chunk may be an error event; confirm with `chunkErrorMessage`. */
 export function mayCarryError(data: string): boolean {
   return data.includes('"error"');
