@@ -58,11 +58,11 @@ export interface SsePipeOptions {
    */
   onEvent?(event: SseEvent): string | null | undefined;
   /**
-   * Sees the value of each one-line `data:` event as bytes, before it is decoded (a
-   * `StreamAdapter`'s `skim`): true sends the event's bytes as received without decoding it
-   * or calling `onEvent`, so it must be neither terminal nor changed.
+   * Sees the value of each one-line `data:` event as bytes (`bytes[start, end)`), before it
+   * is decoded (a `StreamAdapter`'s `skim`): true sends the event's bytes as received without
+   * decoding it or calling `onEvent`, so it must be neither terminal nor changed.
    */
-  skim?(data: Buffer): boolean;
+  skim?(bytes: Buffer, start: number, end: number): boolean;
   /** The first upstream body byte arrived (time to first token). */
   onFirstByte?(): void;
   /** Formats the final error event; default `data: {"error": {…}}`. */
@@ -367,8 +367,8 @@ export async function pipeSse(
       let at = 0;
       for (let i = 0; i < count; i++) {
         const next = scanner.marks[3 * i + 2];
-        const data = options.skim ? scanner.dataLine(i) : null;
-        if (data && options.skim?.(data)) {
+        const value = options.skim ? scanner.dataLineAt(i) : -1;
+        if (value !== -1 && options.skim?.(bytes, value, scanner.marks[3 * i + 1])) {
           at = next;
           continue;
         }

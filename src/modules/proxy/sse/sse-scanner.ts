@@ -108,27 +108,26 @@ export class SseScanner {
   }
 
   /**
-   * The value of the `i`-th event when it is one `data:` line in a stream without `\r` (the
-   * usual chunk), as a view on the bytes; null for any other event.
+   * Where the value of the `i`-th event starts in `bytes` when it is one `data:` line in a
+   * stream without `\r` (the usual chunk; it ends where the event does), or -1 for any other
+   * event.
    */
-  dataLine(i: number): Buffer | null {
+  dataLineAt(i: number): number {
     if (this.hasCr) {
-      return null;
+      return -1;
     }
     const bytes = this.bytes;
     const start = this.marks[3 * i];
-    const end = this.marks[3 * i + 1];
     const isData =
       bytes[start] === 0x64 && // d
       bytes[start + 1] === 0x61 && // a
       bytes[start + 2] === 0x74 && // t
       bytes[start + 3] === 0x61 && // a
       bytes[start + 4] === 0x3a; // :
-    if (!isData || bytes.indexOf(LF, start) < end) {
-      return null;
+    if (!isData || bytes.indexOf(LF, start) < this.marks[3 * i + 1]) {
+      return -1;
     }
-    const value = bytes[start + 5] === 0x20 ? start + 6 : start + 5;
-    return bytes.subarray(value, end);
+    return bytes[start + 5] === 0x20 ? start + 6 : start + 5;
   }
 
   /** Whether `chunk`, after the held bytes, may complete an event. */

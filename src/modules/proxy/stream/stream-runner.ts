@@ -146,7 +146,8 @@ export class StreamRunner {
           // `onSent` must see every one.
           skim: run.onSent
             ? undefined
-            : (data) => inspector === null && adapter?.skim?.(data) === true,
+            : (bytes, start, end) =>
+                inspector === null && adapter?.skim?.(bytes, start, end) === true,
           onEvent: (event) => {
             const out = inspector ? inspected(event) : adapter?.push(event);
             if (run.onSent && out !== null) {

@@ -41,8 +41,8 @@ export class OpenAIChatPassThrough implements ChatStreamAdapter {
     return this.accumulator?.result() ?? null;
   }
 
-  skim(data: Buffer): boolean {
-    if (this.accumulator || this.context.observe || mayMatterBytes(data)) {
+  skim(bytes: Buffer, start: number, end: number): boolean {
+    if (this.accumulator || this.context.observe || mayMatterBytes(bytes, start, end)) {
       return false;
     }
     this.contentEvents++;
