@@ -165,8 +165,6 @@ export async function pipeSse(
   let timerDueAt = 0;
   let lastByteAt = 0;
   let drainUntil = 0;
-  /** Aborts the upstream call for the idle and drain watches; set once it is open. */
-  let abortUpstream: ((reason?: unknown) => void) | null = null;
   const arm = (delayMs: number) => {
     if (timer) {
       clearTimeout(timer);
@@ -205,9 +203,9 @@ export async function pipeSse(
     if (now < deadline) {
       arm(deadline - now);
     } else if (watch === 'idle') {
-      abortUpstream?.(new IdleTimeoutError(options.idleTimeoutMs));
+      call?.abort(new IdleTimeoutError(options.idleTimeoutMs));
     } else {
-      abortUpstream?.();
+      call?.abort();
     }
   };
   arm(options.keepAliveIntervalMs);
@@ -297,7 +295,6 @@ export async function pipeSse(
     );
   }
   const upstream = call;
-  abortUpstream = (reason) => upstream.abort(reason);
   if (controller.aborted) {
     upstream.abort();
   } else if (!isClientGone) {
