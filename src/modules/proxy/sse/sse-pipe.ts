@@ -309,7 +309,7 @@ export async function pipeSse(
     let result: SsePipeResult | null = null;
     let receivedBytes = 0;
     const maxBytes = options.maxBytes ?? Infinity;
-    /** Upstream chunks of this tick, scanned together (see `scan`). */
+    /** Upstream chunks of this tick, handled together (see `scan`). */
     let pending: Buffer[] = [];
 
     /** `head`: what precedes the terminal event in its chunk, sent with it. */
@@ -350,15 +350,15 @@ export async function pipeSse(
       upstream.abort();
     };
     /**
-     * The events the scanner completed → what to send. Events `skim` lets through, and those
+     * The events the scanner completed → `out`. Events `skim` lets through, and those
      * `onEvent` leaves unchanged, go out as the upstream's bytes; the others are decoded and
      * replaced by what `onEvent` returns. The terminal event is held back as the response's
      * last bytes (see `beforeEnd`); an `onEvent` failure sends what preceded it, then fails.
+     * False when the stream ended here.
      */
-    const handle = (): void => {
+    const handle = (out: Output): boolean => {
       const bytes = scanner.bytes;
       const count = scanner.marks.length / 3;
-      const out: Output = [];
       /** `bytes[passFrom, at)` go out as received. */
       let passFrom = 0;
       let at = 0;
@@ -377,7 +377,7 @@ export async function pipeSse(
           pass(out, bytes, passFrom, at);
           write(out);
           fail(error instanceof ApiError ? error : asInternal(error));
-          return;
+          return false;
         }
         if (options.isTerminal(event)) {
           hasTerminal = true;
@@ -387,7 +387,7 @@ export async function pipeSse(
             out,
             replacement === undefined ? bytes.subarray(at, next) : (replacement ?? ''),
           );
-          return;
+          return false;
         }
         if (replacement !== undefined) {
           pass(out, bytes, passFrom, at);
@@ -399,26 +399,33 @@ export async function pipeSse(
         at = next;
       }
       pass(out, bytes, passFrom, at);
-      write(out);
+      return true;
     };
     /**
-     * Scans the chunks that arrived in this tick as one: a burst of events (an upstream's
-     * chunks read at once) is then one write to the client, not one per chunk.
+     * Handles the chunks that arrived in this tick and writes what they yield at once: a burst
+     * of events (an upstream's chunks read together, one HTTP chunk per event) is one write to
+     * the client, not one per chunk.
      */
     const scan = () => {
-      if (pending.length === 0 || hasTerminal || result) {
-        pending = [];
-        return;
-      }
-      const chunk = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+      const chunks = pending;
       pending = [];
-      try {
-        scanner.push(chunk);
-      } catch (error) {
-        fail(asInternal(error));
-        return;
+      const out: Output = [];
+      for (const chunk of chunks) {
+        if (hasTerminal || result) {
+          return;
+        }
+        try {
+          scanner.push(chunk);
+        } catch (error) {
+          write(out);
+          fail(asInternal(error));
+          return;
+        }
+        if (!handle(out)) {
+          return;
+        }
       }
-      handle();
+      write(out);
     };
 
     body.on('data', (chunk: Buffer) => {
@@ -455,7 +462,10 @@ export async function pipeSse(
         return;
       }
       scanner.end();
-      handle();
+      const out: Output = [];
+      if (handle(out)) {
+        write(out);
+      }
       settle(
         hasTerminal
           ? null
