@@ -158,6 +158,32 @@ describe(pipeSse.name, () => {
     expect((await get()).text).toBe(event('keep') + event('swapped') + event('[DONE]'));
   });
 
+  it('sends events skim lets through as received, without decoding them', async () => {
+    const decoded: string[] = [];
+    const chunks = [event('{"a":1}'), event('{"b":2}') + event('{"c":3}'), event('[DONE]')];
+    setup = (reply) =>
+      pipeSse(
+        reply,
+        async (signal) => {
+          const { call, body } = fakeCall(signal);
+          for (const chunk of chunks) {
+            body.write(chunk);
+          }
+          return call;
+        },
+        options({
+          skim: (bytes, start, end) =>
+            ['{"a":1}', '{"c":3}'].includes(bytes.toString('utf8', start, end)),
+          onEvent: (e) => {
+            decoded.push(e.data);
+            return undefined;
+          },
+        }),
+      );
+    expect((await get()).text).toBe(chunks.join(''));
+    expect(decoded).toEqual(['{"b":2}', '[DONE]']);
+  });
+
   it('rethrows a failure to open before any byte was sent, for a proper status', async () => {
     setup = (reply) =>
       pipeSse(

@@ -1,8 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from 'src/common/errors/api-error';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
-import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
+import { SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
+import { SseScanner } from 'src/modules/proxy/sse/sse-scanner';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { CallerAbortError, IdleTimeoutError } from 'src/modules/proxy/upstream/upstream-errors';
@@ -39,10 +41,12 @@ export interface SsePipeOptions {
    */
   onClientGone: 'abort' | 'detach';
   /**
-   * Aborts the upstream whatever `onClientGone` says (`x-on-disconnect: cancel`, shutdown).
-   * When it aborts with an `ApiError` as reason, that error is the stream's final event.
+   * The stream's cancellation, passed to `open`: the pipe aborts it when the client hangs up
+   * in `abort` mode, and whoever else aborts it (`x-on-disconnect: cancel`, shutdown) cuts the
+   * stream whatever `onClientGone` says. When it aborts with an `ApiError` as reason, that
+   * error is the stream's final event. Created here when absent.
    */
-  signal?: CancelSignal;
+  signal?: Cancellation;
   /** True for the event that completes a stream (OpenAI `data: [DONE]`, Anthropic `message_stop`). */
   isTerminal(event: SseEvent): boolean;
   /**
@@ -53,6 +57,12 @@ export interface SsePipeOptions {
    * error event turned into the catalog envelope).
    */
   onEvent?(event: SseEvent): string | null | undefined;
+  /**
+   * Sees the value of each one-line `data:` event as bytes (`bytes[start, end)`), before it
+   * is decoded (a `StreamAdapter`'s `skim`): true sends the event's bytes as received without
+   * decoding it or calling `onEvent`, so it must be neither terminal nor changed.
+   */
+  skim?(bytes: Buffer, start: number, end: number): boolean;
   /** The first upstream body byte arrived (time to first token). */
   onFirstByte?(): void;
   /** Formats the final error event; default `data: {"error": {…}}`. */
@@ -86,8 +96,9 @@ export interface SsePipeResult {
  * - response headers once: when the upstream answers, or at the first keep-alive tick if it
  *   takes longer (a long prefill), so a quick upstream failure is still a proper HTTP status;
  * - `: keep-alive` comments every `keepAliveIntervalMs` until the first upstream byte;
- * - complete events written as they arrive (the upstream's own text, not re-serialised), one
- *   write per upstream chunk; `write() === false` pauses the upstream until `drain`;
+ * - complete events written as they arrive (the upstream's own bytes, not re-serialised), one
+ *   write for the chunks read in one tick; `write() === false` pauses the upstream until
+ *   `drain`;
  * - after the headers, any failure becomes one final error event, then the end: the stream
  *   never stops without the terminal event or an error event;
  * - a client hang-up (`close` on `reply.raw` before `writableFinished`) aborts or detaches.
@@ -102,7 +113,7 @@ export async function pipeSse(
   options: SsePipeOptions,
 ): Promise<SsePipeResult> {
   const raw = reply.raw;
-  const controller = new Cancellation();
+  const controller = options.signal ?? new Cancellation();
   let areHeadersSent = false;
   let isClientGone = false;
   let call: UpstreamCall | null = null;
@@ -114,8 +125,8 @@ export async function pipeSse(
     }
     areHeadersSent = true;
     // Headers set through `reply.header()` (request id, rate limits) live on the reply until
-    // `reply.send`, which a stream never calls: copy them.
-    const headers = { ...reply.getHeaders(), ...SSE_HEADERS, ...options.headers };
+    // `reply.send`, which a stream never calls: copy them (`getHeaders` builds a new object).
+    const headers = Object.assign(reply.getHeaders(), SSE_HEADERS, options.headers);
     raw.writeHead(200, headers as OutgoingHttpHeaders);
   };
   const onClose = () => {
@@ -125,59 +136,123 @@ export async function pipeSse(
     isClientGone = true;
     if (options.onClientGone === 'abort') {
       controller.abort(new CallerAbortError());
-      call?.abort();
     } else {
       resumeOnGone?.();
     }
   };
   raw.on('close', onClose);
-  /** Set when `options.signal` aborted with an `ApiError`: the stream ends with that error. */
+  /** Set when the signal aborted with an `ApiError`: the stream ends with that error. */
   let cancelError: ApiError | null = null;
   const onCancel = () => {
-    const reason = options.signal?.reason;
+    const reason = controller.reason;
     cancelError = reason instanceof ApiError ? reason : null;
-    controller.abort(new CallerAbortError());
     call?.abort();
   };
-  if (options.signal?.aborted) {
+  if (controller.aborted) {
     onCancel();
   } else {
-    options.signal?.addEventListener('abort', onCancel, { once: true });
+    controller.addEventListener('abort', onCancel, { once: true });
   }
-  let keepAlive: NodeJS.Timeout | null = setInterval(() => {
-    if (isClientGone || raw.writableNeedDrain) {
-      return;
+
+  /**
+   * The stream's one timer. Until the first upstream byte it sends `: keep-alive` comments;
+   * then it watches for silence (`lastByteAt`), and after the terminal event it bounds the
+   * drain of the upstream's body. It is re-armed only when it fires or would fire too late,
+   * never per chunk.
+   */
+  let watch: 'keepAlive' | 'idle' | 'drain' = 'keepAlive';
+  let timer: NodeJS.Timeout | null = null;
+  let timerDueAt = 0;
+  let lastByteAt = 0;
+  let drainUntil = 0;
+  const arm = (delayMs: number) => {
+    if (timer) {
+      clearTimeout(timer);
     }
-    sendHeaders();
-    raw.write(KEEP_ALIVE);
-  }, options.keepAliveIntervalMs);
-  const stopKeepAlive = () => {
-    if (keepAlive) {
-      clearInterval(keepAlive);
-      keepAlive = null;
+    timerDueAt = performance.now() + delayMs;
+    timer = setTimeout(onTimer, delayMs);
+    if (watch === 'drain') {
+      timer.unref(); // the client's answer is complete: nothing to keep the process for
     }
   };
+  const stopTimer = () => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+  };
+  /** Makes the timer fire by `deadline` at the latest. */
+  const watchUntil = (deadline: number) => {
+    if (!timer || timerDueAt > deadline) {
+      arm(Math.max(0, deadline - performance.now()));
+    }
+  };
+  const onTimer = () => {
+    if (watch === 'keepAlive') {
+      if (!isClientGone && !raw.writableNeedDrain) {
+        sendHeaders();
+        raw.write(KEEP_ALIVE);
+      }
+      timerDueAt = performance.now() + options.keepAliveIntervalMs;
+      timer?.refresh();
+      return;
+    }
+    timer = null;
+    const now = performance.now();
+    const deadline = watch === 'idle' ? lastByteAt + options.idleTimeoutMs : drainUntil;
+    if (now < deadline) {
+      arm(deadline - now);
+    } else if (watch === 'idle') {
+      call?.abort(new IdleTimeoutError(options.idleTimeoutMs));
+    } else {
+      call?.abort();
+    }
+  };
+  arm(options.keepAliveIntervalMs);
+
   const cleanup = () => {
-    stopKeepAlive();
     raw.removeListener('close', onClose);
-    options.signal?.removeEventListener('abort', onCancel);
+    controller.removeEventListener('abort', onCancel);
   };
   const formatError = (error: ApiError): string =>
     options.formatError ? options.formatError(error) : sseErrorEvent(error);
+  /** Writes what is to be sent; `write() === false` pauses the upstream until `drain`. */
+  const write = (out: Output) => {
+    if (out.length === 0 || isClientGone) {
+      return;
+    }
+    if (!raw.write(joined(out)) && !isClientGone) {
+      const body = call?.body;
+      if (!body) {
+        return;
+      }
+      body.pause();
+      const resume = () => {
+        resumeOnGone = null;
+        raw.removeListener('drain', resume);
+        body.resume();
+      };
+      resumeOnGone = resume;
+      raw.once('drain', resume);
+    }
+  };
   /**
-   * Ends the response with `last` (the terminal event's text, or the final error event), after
-   * `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`. Synchronous when
-   * `beforeEnd` is: the last bytes then leave in the same corked write as the events before
-   * them (one `writev` per stream less), instead of a microtask later.
+   * Ends the response with `head` and then `last` (the terminal event's bytes, or the final
+   * error event), after `beforeEnd` ran; its `ApiError`, if it returns one, replaces `last`.
+   * When `beforeEnd` is synchronous, `head` and `last` leave in one write; when it is not,
+   * `head` is sent at once and `last` once it settles.
    */
   const endWith = (
     result: SsePipeResult,
+    head: Output,
     last: string | Buffer,
   ): SsePipeResult | Promise<SsePipeResult> => {
+    let before = head;
     const finish = (replacement: ApiError | void): SsePipeResult => {
       if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
         sendHeaders();
-        raw.end(replacement ? formatError(replacement) : last);
+        before.push(replacement ? formatError(replacement) : last);
+        raw.end(joined(before));
       }
       return result;
     };
@@ -192,13 +267,19 @@ export async function pipeSse(
     } catch (error) {
       return failed(error);
     }
-    return replacement instanceof Promise ? replacement.then(finish, failed) : finish(replacement);
+    if (!(replacement instanceof Promise)) {
+      return finish(replacement);
+    }
+    write(before);
+    before = [];
+    return replacement.then(finish, failed);
   };
 
   try {
     call = await open(controller);
   } catch (error) {
     cleanup();
+    stopTimer();
     const apiError =
       cancelError ??
       (error instanceof ApiError
@@ -209,6 +290,7 @@ export async function pipeSse(
     }
     return endWith(
       { outcome: 'failed', error: apiError, isClientGone, call: null },
+      [],
       formatError(apiError),
     );
   }
@@ -221,31 +303,42 @@ export async function pipeSse(
 
   return new Promise<SsePipeResult>((resolve) => {
     const body = upstream.body;
-    const decoder = new SseDecoder();
+    const scanner = new SseScanner();
     let hasFirstByte = false;
     let hasTerminal = false;
     let result: SsePipeResult | null = null;
-    let idle: NodeJS.Timeout | null = null;
-    let isAtBoundary = true;
     let receivedBytes = 0;
     const maxBytes = options.maxBytes ?? Infinity;
-    /** What the terminal event's chunk left to send (the terminal event included). */
-    let terminalText: string | Buffer = '';
+    /** Upstream chunks of this tick, handled together (see `scan`). */
+    let pending: Buffer[] = [];
 
-    const settle = (error: ApiError | null) => {
+    /** `head`: what precedes the terminal event in its chunk, sent with it. */
+    const settle = (error: ApiError | null, head: Output = [], terminal: string | Buffer = '') => {
       if (result) {
         return;
       }
-      if (idle) {
-        clearTimeout(idle);
-      }
       cleanup();
+      if (hasTerminal && !body.closed) {
+        // The answer is complete: the client's response ends now (after `beforeEnd`). The
+        // rest of the upstream body (normally nothing) is read and discarded so that its
+        // connection can be reused, for a few seconds at most.
+        watch = 'drain';
+        drainUntil = performance.now() + DRAIN_AFTER_TERMINAL_MS;
+        watchUntil(drainUntil);
+        timer?.unref();
+      } else {
+        stopTimer();
+      }
       const outcome = hasTerminal ? 'completed' : hasFirstByte ? 'incomplete' : 'failed';
       result = { outcome, error: hasTerminal ? null : error, isClientGone, call: upstream };
-      const last = hasTerminal ? terminalText : error ? formatError(error) : '';
-      resolve(endWith(result, last));
+      const last = hasTerminal ? terminal : error ? formatError(error) : '';
+      resolve(endWith(result, head, last));
     };
     const fail = (error: unknown) => {
+      if (result) {
+        return;
+      }
+      scan();
       if (result) {
         return;
       }
@@ -257,91 +350,93 @@ export async function pipeSse(
       upstream.abort();
     };
     /**
-     * Events → what to send; an `onEvent` failure sends what preceded it, then fails. When
-     * `rawChunk` holds exactly these events and all pass through unchanged, the upstream's own
-     * bytes are sent (no re-encoding); otherwise the events' text, rebuilt.
+     * The events the scanner completed → `out`. Events `skim` lets through, and those
+     * `onEvent` leaves unchanged, go out as the upstream's bytes; the others are decoded and
+     * replaced by what `onEvent` returns. The terminal event is held back as the response's
+     * last bytes (see `beforeEnd`); an `onEvent` failure sends what preceded it, then fails.
+     * False when the stream ended here.
      */
-    const handle = (events: SseEvent[], rawChunk: Buffer | null): void => {
-      let out = '';
-      let isUnchanged = rawChunk !== null;
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i];
-        if (hasTerminal) {
-          isUnchanged = false;
-          break;
+    const handle = (out: Output): boolean => {
+      const bytes = scanner.bytes;
+      const count = scanner.marks.length / 3;
+      /** `bytes[passFrom, at)` go out as received. */
+      let passFrom = 0;
+      let at = 0;
+      for (let i = 0; i < count; i++) {
+        const next = scanner.marks[3 * i + 2];
+        const value = options.skim ? scanner.dataLineAt(i) : -1;
+        if (value !== -1 && options.skim?.(bytes, value, scanner.marks[3 * i + 1])) {
+          at = next;
+          continue;
         }
+        const event = scanner.event(i);
         let replacement: string | null | undefined;
         try {
           replacement = options.onEvent?.(event);
         } catch (error) {
+          pass(out, bytes, passFrom, at);
           write(out);
           fail(error instanceof ApiError ? error : asInternal(error));
-          return;
+          return false;
         }
-        const text = replacement === null ? '' : (replacement ?? `${event.raw}\n\n`);
         if (options.isTerminal(event)) {
-          // Held back: the terminal event is the response's last bytes (see `beforeEnd`).
           hasTerminal = true;
-          const whole = rawChunk;
-          const at =
-            isUnchanged && whole && replacement === undefined && i === events.length - 1
-              ? whole.lastIndexOf(event.raw)
-              : -1;
-          if (whole && at >= 0) {
-            // Still the upstream's own bytes: what precedes the terminal event now, it later.
-            rawChunk = whole.subarray(0, at);
-            terminalText = whole.subarray(at);
-          } else {
-            isUnchanged = false;
-            terminalText = text;
-          }
-          break;
+          pass(out, bytes, passFrom, at);
+          settle(
+            null,
+            out,
+            replacement === undefined ? bytes.subarray(at, next) : (replacement ?? ''),
+          );
+          return false;
         }
         if (replacement !== undefined) {
-          isUnchanged = false;
+          pass(out, bytes, passFrom, at);
+          if (replacement) {
+            out.push(replacement);
+          }
+          passFrom = next;
         }
-        out += text;
+        at = next;
       }
-      write(isUnchanged && rawChunk ? rawChunk : out);
-      if (hasTerminal) {
-        // The answer is complete: end the client's response (after `beforeEnd`) now. The rest
-        // of the upstream body (normally nothing) is read and discarded so that its connection
-        // can be reused, for a few seconds at most.
-        settle(null);
-        const drain = setTimeout(() => upstream.abort(), DRAIN_AFTER_TERMINAL_MS);
-        drain.unref();
-        body.once('close', () => clearTimeout(drain));
-      }
+      pass(out, bytes, passFrom, at);
+      return true;
     };
-    const write = (out: string | Buffer) => {
-      if (out.length === 0 || isClientGone) {
-        return;
+    /**
+     * Handles the chunks that arrived in this tick and writes what they yield at once: a burst
+     * of events (an upstream's chunks read together, one HTTP chunk per event) is one write to
+     * the client, not one per chunk.
+     */
+    const scan = () => {
+      const chunks = pending;
+      pending = [];
+      const out: Output = [];
+      for (const chunk of chunks) {
+        if (hasTerminal || result) {
+          return;
+        }
+        try {
+          scanner.push(chunk);
+        } catch (error) {
+          write(out);
+          fail(asInternal(error));
+          return;
+        }
+        if (!handle(out)) {
+          return;
+        }
       }
-      if (!raw.write(out) && !isClientGone) {
-        body.pause();
-        const resume = () => {
-          resumeOnGone = null;
-          raw.removeListener('drain', resume);
-          body.resume();
-        };
-        resumeOnGone = resume;
-        raw.once('drain', resume);
-      }
+      write(out);
     };
 
     body.on('data', (chunk: Buffer) => {
       if (!hasFirstByte) {
         hasFirstByte = true;
-        stopKeepAlive();
         options.onFirstByte?.();
-        idle = setTimeout(
-          () => upstream.abort(new IdleTimeoutError(options.idleTimeoutMs)),
-          options.idleTimeoutMs,
-        );
-      } else {
-        idle?.refresh();
+        watch = 'idle';
+        lastByteAt = performance.now();
+        watchUntil(lastByteAt + options.idleTimeoutMs);
       }
-      if (hasTerminal) {
+      if (hasTerminal || result) {
         return;
       }
       receivedBytes += chunk.length;
@@ -354,25 +449,23 @@ export async function pipeSse(
         );
         return;
       }
-      const wasAtBoundary = isAtBoundary;
-      let events: SseEvent[];
-      try {
-        events = decoder.push(chunk);
-      } catch (error) {
-        fail(asInternal(error));
-        return;
+      pending.push(chunk);
+      if (pending.length === 1) {
+        lastByteAt = performance.now();
+        process.nextTick(scan);
       }
-      // At a boundary: no unfinished event held, and no partial UTF-8 character (the chunk
-      // ends with an ASCII byte, normally the blank line's \n).
-      isAtBoundary = decoder.pending === 0 && chunk.length > 0 && chunk[chunk.length - 1] < 0x80;
-      handle(events, wasAtBoundary && isAtBoundary ? chunk : null);
     });
     // Errors are built only on the failure paths: capturing a stack trace per stream is not free.
     body.once('end', () => {
-      if (hasTerminal) {
+      scan();
+      if (hasTerminal || result) {
         return;
       }
-      handle(decoder.end(), null);
+      scanner.end();
+      const out: Output = [];
+      if (handle(out)) {
+        write(out);
+      }
       settle(
         hasTerminal
           ? null
@@ -386,9 +479,30 @@ export async function pipeSse(
     body.once('close', () => {
       if (!result) {
         fail(new Error('upstream body closed before its end'));
+      } else if (watch === 'drain') {
+        stopTimer();
       }
     });
   });
+}
+
+/** What goes out in one write: upstream bytes and replacement text, in order. */
+type Output = (string | Buffer)[];
+
+/** Appends `bytes[from, to)` when not empty. */
+function pass(out: Output, bytes: Buffer, from: number, to: number): void {
+  if (to > from) {
+    out.push(from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to));
+  }
+}
+
+function joined(out: Output): string | Buffer {
+  if (out.length === 1) {
+    return out[0];
+  }
+  return Buffer.concat(
+    out.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)),
+  );
 }
 
 function asInternal(error: unknown): ApiError {

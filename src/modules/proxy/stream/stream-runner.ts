@@ -142,6 +142,12 @@ export class StreamRunner {
           onClientGone: run.onClientGone,
           signal: cut,
           isTerminal: (event) => adapter?.isTerminal(event) ?? false,
+          // Events the adapter lets through on sight are not decoded, unless a policy or
+          // `onSent` must see every one.
+          skim: run.onSent
+            ? undefined
+            : (bytes, start, end) =>
+                inspector === null && adapter?.skim?.(bytes, start, end) === true,
           onEvent: (event) => {
             const out = inspector ? inspected(event) : adapter?.push(event);
             if (run.onSent && out !== null) {

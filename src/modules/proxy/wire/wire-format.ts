@@ -24,6 +24,15 @@ export interface StreamAdapter {
    * upstream reported inside its stream (the runner ends the stream with it).
    */
   push(event: SseEvent): string | null | undefined;
+  /**
+   * Optional shortcut for the events that pass through untouched: sees the value of a
+   * one-line `data:` event as bytes (`bytes[start, end)`), before anything decodes it. True
+   * when the adapter has
+   * taken note of the event and would pass it on unchanged (not terminal, no usage, no error):
+   * its bytes are then sent as received and `push` is not called. False: it is decoded and
+   * pushed. Not called while something else must see every event (a content policy, /c1).
+   */
+  skim?(bytes: Buffer, start: number, end: number): boolean;
   /** True for the event that completes the client's stream (held back as its last bytes). */
   isTerminal(event: SseEvent): boolean;
   /** Usage reported by the upstream so far (null until it came). */

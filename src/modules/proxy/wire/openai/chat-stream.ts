@@ -12,6 +12,7 @@ import {
   isUsageOnlyChunk,
   mayCarryError,
   mayCarryUsage,
+  mayMatterBytes,
   readUsage,
 } from 'src/modules/proxy/wire/openai/stream-events';
 import { JsonObject } from 'src/kernel/json';
@@ -19,9 +20,9 @@ import { JsonObject } from 'src/kernel/json';
 /**
  * A Chat Completions stream from an `openai` upstream to a Chat Completions client: events pass
  * through as the upstream wrote them. Chunks are parsed only when they may carry usage or an
- * error (substring tests), or every one when the answer is collected (/c1). The usage-only
- * chunk Parley asked for is dropped unless the client asked for it; an upstream error event
- * becomes `upstream_error` with its message.
+ * error (substring tests, on the bytes in `skim`), or every one when the answer is collected
+ * (/c1). The usage-only chunk Parley asked for is dropped unless the client asked for it; an
+ * upstream error event becomes `upstream_error` with its message.
  */
 export class OpenAIChatPassThrough implements ChatStreamAdapter {
   private readonly accumulator: OpenAiStreamAccumulator | null;
@@ -38,6 +39,14 @@ export class OpenAIChatPassThrough implements ChatStreamAdapter {
 
   completion(): AssembledCompletion | null {
     return this.accumulator?.result() ?? null;
+  }
+
+  skim(bytes: Buffer, start: number, end: number): boolean {
+    if (this.accumulator || this.context.observe || mayMatterBytes(bytes, start, end)) {
+      return false;
+    }
+    this.contentEvents++;
+    return true;
   }
 
   push(event: SseEvent): string | null | undefined {

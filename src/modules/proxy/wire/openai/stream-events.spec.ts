@@ -3,6 +3,7 @@ import {
   isUsageOnlyChunk,
   mayCarryError,
   mayCarryUsage,
+  mayMatterBytes,
   readUsage,
 } from 'src/modules/proxy/wire/openai/stream-events';
 
@@ -15,6 +16,25 @@ describe(mayCarryUsage.name, () => {
     ['{"choices":[], "usage": {"prompt_tokens":1}}', true],
   ])('%s → %s', (data, expected) => {
     expect(mayCarryUsage(data)).toBe(expected);
+  });
+});
+
+describe(mayMatterBytes.name, () => {
+  it.each([
+    ['{"choices":[{"delta":{"content":"x"}}]}', false],
+    ['{"choices":[],"usage":null}', false],
+    ['{"choices":[], "usage" : null}', false],
+    ['{"usage":null,"choices":[{"delta":{"content":"the \\"usage\\" word"}}]}', false],
+    ['{"choices":[],"usage":{"prompt_tokens":1}}', true],
+    ['{"usage":null,"error":{"message":"x"}}', true],
+    ['{"error":"x"}', true],
+    ['{"usage":1}', true],
+    ['[DONE]', true],
+    ['', true],
+  ])('%s → %s, whatever surrounds it', (data, expected) => {
+    const bytes = Buffer.from(`"usage":1 ${data} "error"`);
+    const start = 10;
+    expect(mayMatterBytes(bytes, start, start + Buffer.byteLength(data))).toBe(expected);
   });
 });
 

@@ -29,6 +29,58 @@ export function mayCarryUsage(data: string): boolean {
   return data.charCodeAt(i) !== 110; /* n of null */
 }
 
+const QUOTE = 0x22;
+const USAGE_KEY = Buffer.from('"usage"');
+const ERROR_KEY = Buffer.from('"error"');
+/**
+ * Horspool shifts for finding either key (both 7 bytes, both ending in `"`): how far the
+ * window may move when its last byte is the index. Most bytes of a chunk skip several.
+ */
+const KEY_SHIFT = new Uint8Array(256).fill(7);
+for (const key of [USAGE_KEY, ERROR_KEY]) {
+  for (let k = 0; k < 6; k++) {
+    KEY_SHIFT[key[k]] = Math.min(KEY_SHIFT[key[k]], 6 - k);
+  }
+}
+
+/**
+ * `mayCarryUsage || mayCarryError` on an event's value as bytes (`data[start, end)`, not
+ * decoded): false only for a JSON object with neither, which can pass through as it is.
+ * `[DONE]` is not an object.
+ */
+export function mayMatterBytes(data: Buffer, start: number, end: number): boolean {
+  if (data[start] !== 0x7b /* { */) {
+    return true;
+  }
+  for (let i = start + 6; i < end; i += KEY_SHIFT[data[i]]) {
+    if (data[i] !== QUOTE || data[i - 6] !== QUOTE) {
+      continue;
+    }
+    if (isKeyAt(data, i - 6, ERROR_KEY)) {
+      return true;
+    }
+    if (isKeyAt(data, i - 6, USAGE_KEY)) {
+      let k = i + 1;
+      while (k < end && (data[k] === 32 || data[k] === 58)) {
+        k++;
+      }
+      if (data[k] !== 110 /* n of null */) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+function isKeyAt(data: Buffer, at: number, key: Buffer): boolean {
+  for (let k = 1; k < 6; k++) {
+    if (data[at + k] !== key[k]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** True when the chunk may be an error event; confirm with `chunkErrorMessage`. */
 export function mayCarryError(data: string): boolean {
   return data.includes('"error"');
