@@ -9,17 +9,20 @@ import { JsonObject } from 'src/kernel/json';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
 import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
-import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
+import { NoClientOutput, SseOutput } from 'src/modules/proxy/sse/sse-output';
+import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { renderChatPrompt } from 'src/modules/conversations/chat-turn-wire';
 import { selectHistoryWindow } from 'src/modules/conversations/history-window';
 import { RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import { ForwardedTurn, TurnOutcome, TurnSink } from 'src/modules/conversations/turn-engine';
 import { toNeutral } from 'src/modules/conversations/turn-messages';
 import { BackgroundRuns } from 'src/modules/responses/background-runs';
-import { ChatChunkSource } from 'src/modules/responses/chat-chunk-source';
-import { DurableEventSink, TeeSink } from 'src/modules/responses/durable-event-sink';
-import { DISCARD_EVENTS, ResponseEventSink, SseReplySink } from 'src/modules/responses/event-sink';
-import { ResponseEventBuilder } from 'src/modules/responses/response-events';
+import { DurableEventSink } from 'src/modules/responses/durable-event-sink';
+import { ResponsesStreamAdapter } from 'src/modules/responses/responses-stream-adapter';
+import {
+  ResponseEventBuilder,
+  serializeResponseEvent,
+} from 'src/modules/responses/response-events';
 import { toResponseObject } from 'src/modules/responses/response-object';
 import { ResponseRequest } from 'src/modules/responses/response-request';
 import { viewOf, viewOfTurn } from 'src/modules/responses/response-view';
@@ -31,7 +34,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export interface ResponseTurnDeps {
   config: AppConfig;
   chat: ChatCompletionsService;
-  source: ChatChunkSource;
+  runner: StreamRunner;
   responses: ResponsesRepository;
   lifecycle: LifecycleService;
   runs: BackgroundRuns;
@@ -55,12 +58,16 @@ export interface ResponseTurn {
 /**
  * A `/v1/responses` turn's answer: the response object (JSON), its typed events (SSE), or a
  * background run whose events are stored as they come (and, with `stream: true`, streamed to
- * the creator as well). Events are built from the upstream's chat stream, whatever the
- * upstream speaks, with `sequence_number`s from 0.
+ * the creator as well). All three read the upstream through the one `StreamRunner`: the
+ * client's reply is its output for SSE, `NoClientOutput` otherwise; `ResponsesStreamAdapter`
+ * builds the events from the upstream's chat stream, whatever the upstream speaks, with
+ * `sequence_number`s from 0. A client that hangs up only stops the writing: the generation
+ * goes on and is stored.
  */
 export class ResponseTurnSink implements TurnSink {
   private readonly logger = new Logger('responses');
-  private events: ResponseEventSink = DISCARD_EVENTS;
+  /** The background run's event log. */
+  private durable: DurableEventSink | null = null;
   private signal: AbortSignal | null = null;
   /** A background response stopped by `POST /v1/responses/{id}/cancel`. */
   private isCancelled = false;
@@ -106,12 +113,10 @@ export class ResponseTurnSink implements TurnSink {
     }
     this.signal = forwarded.shutdown;
     if (this.turn.request.stream) {
-      this.events = new SseReplySink(this.reply, this.appliedHeaders());
-      await this.generate(forwarded);
+      await this.generate(forwarded, this.reply);
       return;
     }
-    const final = await this.generate(forwarded);
-    this.sendJson(final);
+    this.sendJson(await this.generate(forwarded, new NoClientOutput()));
   }
 
   /**
@@ -135,13 +140,12 @@ export class ResponseTurnSink implements TurnSink {
       Math.max(1_000, config.responses.backgroundStaleMs / 4),
       cancel,
     );
-    this.events = request.stream
-      ? new TeeSink([new SseReplySink(this.reply, this.appliedHeaders()), durable])
-      : durable;
+    this.durable = durable;
     this.signal = stop.signal;
     const work = lifecycle.track('turn', () => stop.abort(shutdownError()));
     runs.register(record.id, cancel);
-    const generation = this.generate(forwarded)
+    const output = request.stream ? this.reply : new NoClientOutput();
+    const generation = this.generate(forwarded, output)
       .catch(async (error: unknown) => {
         // Failed before the upstream answered: stored failed (unless it was); end the log too.
         this.logger.warn(`background response ${record.id} failed: ${String(error)}`);
@@ -166,51 +170,89 @@ export class ResponseTurnSink implements TurnSink {
   }
 
   /**
-   * Forwards the turn and settles it; events go to `this.events` as they are built. Resolves
-   * with the final response object. Throws when the upstream failed before answering.
+   * Forwards the turn through the stream runner and settles it before the stream's last
+   * bytes (the final events carry the stored response). Resolves with the final response
+   * object. Throws when the upstream failed before answering (nothing was settled then,
+   * except for a background run, settled here).
    */
-  private async generate(forwarded: ForwardedTurn): Promise<JsonObject> {
+  private async generate(forwarded: ForwardedTurn, output: SseOutput): Promise<JsonObject> {
     const { prepared, record, answerId, requestId } = this.turn;
-    const source = this.deps.source;
-    const signal = this.signal ?? undefined;
-    let call: UpstreamCall;
+    const builder = new ResponseEventBuilder(answerId);
+    let adapter: ResponsesStreamAdapter | null = null;
+    let final: JsonObject | null = null;
+    const finalText = (response: JsonObject) => {
+      final = response;
+      if (adapter) {
+        return adapter.finalText(response);
+      }
+      // No upstream answered: the response starts and ends here.
+      const events = [...builder.start(this.started()), ...builder.finish(response)];
+      this.durable?.send(events);
+      return events.map(serializeResponseEvent).join('');
+    };
     try {
-      call = await source.open(prepared, {
-        signal,
-        requestId,
-        affinityKey: record.conversationId || undefined,
+      await this.deps.runner.run({
+        reply: output,
+        open: (signal) =>
+          this.deps.chat.open(prepared, {
+            signal,
+            requestId,
+            affinityKey: record.conversationId || undefined,
+          }),
+        adapter: (call) =>
+          (adapter = this.adapterFor(builder, (observe) =>
+            call.wire.chatStream({
+              alias: prepared.model.alias,
+              clientWantsUsage: true,
+              collect: false,
+              observe,
+            }),
+          )),
+        usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+        // Only when `beforeEnd` did not give the last bytes (it threw): the final events need
+        // the stored answer. Called ahead of `beforeEnd`, so it must not touch the builder.
+        formatError: (error) => serializeResponseEvent(builder.error(error.code, error.message)),
+        onClientGone: 'detach',
+        assembled: true,
+        signal: this.signal ?? undefined,
+        headers: this.appliedHeaders(),
+        beforeEnd: async (result) => {
+          const message = builder.answer();
+          const code = this.isCancelled ? 'cancelled' : (result.error?.code ?? 'upstream_error');
+          const outcome: TurnOutcome =
+            result.outcome !== 'completed' && message.parts.length === 0
+              ? { status: 'failed', errorCode: code }
+              : {
+                  status: result.outcome === 'completed' ? 'completed' : 'incomplete',
+                  answer: { message, finishReason: builder.reason, usage: result.usage },
+                };
+          const settled = await forwarded.settle(outcome);
+          const text = finalText(toResponseObject(viewOf(record, settled.assistant)));
+          await this.durable?.end();
+          return text;
+        },
       });
     } catch (error) {
-      if (this.turn.request.settings.background) {
+      if (final === null && this.turn.request.settings.background) {
         await forwarded.settle({ status: 'failed', errorCode: codeOf(error) });
       }
       throw error;
     }
-    const builder = new ResponseEventBuilder(answerId);
-    this.events.send(builder.start(toResponseObject(viewOf(record, null))));
-    const result = await source.read(
-      prepared,
-      call,
-      (chunk) => this.events.send(builder.push(chunk)),
-      signal,
+    return final ?? toResponseObject(viewOf(record, null));
+  }
+
+  private adapterFor(
+    builder: ResponseEventBuilder,
+    chatStream: ConstructorParameters<typeof ResponsesStreamAdapter>[0],
+  ): ResponsesStreamAdapter {
+    return new ResponsesStreamAdapter(chatStream, builder, this.started(), (events) =>
+      this.durable?.send(events),
     );
-    const message = builder.answer();
-    const code = this.isCancelled ? 'cancelled' : (result.error?.code ?? 'upstream_error');
-    const outcome: TurnOutcome =
-      result.outcome === 'incomplete' && message.parts.length === 0
-        ? { status: 'failed', errorCode: code }
-        : {
-            status: result.outcome,
-            answer: { message, finishReason: builder.reason, usage: result.usage },
-          };
-    const settled = await forwarded.settle(outcome);
-    if (settled.error) {
-      throw settled.error;
-    }
-    const final = toResponseObject(viewOf(record, settled.assistant));
-    this.events.send(builder.finish(final));
-    await this.events.end();
-    return final;
+  }
+
+  /** The response as it starts: `in_progress`, no output yet. */
+  private started(): JsonObject {
+    return toResponseObject(viewOf(this.turn.record, null));
   }
 
   private appliedHeaders(): Record<string, string> {

@@ -26,7 +26,7 @@ import { toNew, unstoredMessage } from 'src/modules/conversations/turn-messages'
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import { firstUserText, splitTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import { BackgroundRuns } from 'src/modules/responses/background-runs';
-import { ChatChunkSource } from 'src/modules/responses/chat-chunk-source';
+import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { inputToChatMessages, parseItemId, pickItem } from 'src/modules/responses/response-items';
 import { parseConversationId, parseResponseId } from 'src/modules/responses/response-object';
 import {
@@ -81,7 +81,7 @@ export class ResponseTurnService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly chat: ChatCompletionsService,
-    source: ChatChunkSource,
+    runner: StreamRunner,
     private readonly conversations: ConversationsRepository,
     private readonly responses: ResponsesRepository,
     lifecycle: LifecycleService,
@@ -90,7 +90,7 @@ export class ResponseTurnService {
     private readonly engine: TurnEngine,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
-    this.deps = { config, chat, source, responses, lifecycle, runs, windows, clock };
+    this.deps = { config, chat, runner, responses, lifecycle, runs, windows, clock };
   }
 
   async create(auth: AuthContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {

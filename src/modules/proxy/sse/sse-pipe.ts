@@ -1,7 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http';
-import type { FastifyReply } from 'fastify';
 import { ApiError } from 'src/common/errors/api-error';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
+import { SseOutput } from 'src/modules/proxy/sse/sse-output';
 import { SseDecoder, SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
@@ -61,10 +60,11 @@ export interface SsePipeOptions {
    * Runs once the outcome is known and before the response's last bytes (the terminal event,
    * or the final error event) are written; the response ends after it settles. /c1 stores the
    * turn here, so that a client that saw the end of its stream finds it stored. Returning an
-   * `ApiError` (e.g. `storage_error`) replaces those last bytes with that error event. Also
-   * called when the client is gone (nothing is written then).
+   * `ApiError` (e.g. `storage_error`) replaces those last bytes with that error event, and a
+   * string with that text (events that depend on what was stored: the Responses API's final
+   * response object). Also called when the client is gone (nothing is written then).
    */
-  beforeEnd?(result: SsePipeResult): Promise<ApiError | void> | ApiError | void;
+  beforeEnd?(result: SsePipeResult): Promise<ApiError | string | void> | ApiError | string | void;
 }
 
 export interface SsePipeResult {
@@ -97,7 +97,7 @@ export interface SsePipeResult {
  * status; in every other case this resolves with what happened.
  */
 export async function pipeSse(
-  reply: FastifyReply,
+  reply: SseOutput,
   open: (signal: CancelSignal) => Promise<UpstreamCall>,
   options: SsePipeOptions,
 ): Promise<SsePipeResult> {
@@ -116,7 +116,7 @@ export async function pipeSse(
     // Headers set through `reply.header()` (request id, rate limits) live on the reply until
     // `reply.send`, which a stream never calls: copy them.
     const headers = { ...reply.getHeaders(), ...SSE_HEADERS, ...options.headers };
-    raw.writeHead(200, headers as OutgoingHttpHeaders);
+    raw.writeHead(200, headers);
   };
   const onClose = () => {
     if (raw.writableFinished || isClientGone) {
@@ -174,10 +174,16 @@ export async function pipeSse(
     result: SsePipeResult,
     last: string | Buffer,
   ): SsePipeResult | Promise<SsePipeResult> => {
-    const finish = (replacement: ApiError | void): SsePipeResult => {
+    const finish = (replacement: ApiError | string | void): SsePipeResult => {
       if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
         sendHeaders();
-        raw.end(replacement ? formatError(replacement) : last);
+        raw.end(
+          typeof replacement === 'string'
+            ? replacement
+            : replacement
+              ? formatError(replacement)
+              : last,
+        );
       }
       return result;
     };
@@ -186,7 +192,7 @@ export async function pipeSse(
     if (!options.beforeEnd) {
       return finish();
     }
-    let replacement: Promise<ApiError | void> | ApiError | void;
+    let replacement: Promise<ApiError | string | void> | ApiError | string | void;
     try {
       replacement = options.beforeEnd(result);
     } catch (error) {
