@@ -200,7 +200,7 @@ export class ResponseTurnSink implements TurnSink {
             affinityKey: record.conversationId || undefined,
           }),
         adapter: (call) =>
-          (adapter = this.adapterFor(builder, (observe) =>
+          (adapter = this.adapterFor(builder, output === this.reply, (observe) =>
             call.wire.chatStream({
               alias: prepared.model.alias,
               clientWantsUsage: true,
@@ -243,10 +243,15 @@ export class ResponseTurnSink implements TurnSink {
 
   private adapterFor(
     builder: ResponseEventBuilder,
+    isRead: boolean,
     chatStream: ConstructorParameters<typeof ResponsesStreamAdapter>[0],
   ): ResponsesStreamAdapter {
-    return new ResponsesStreamAdapter(chatStream, builder, this.started(), (events) =>
-      this.durable?.send(events),
+    return new ResponsesStreamAdapter(
+      chatStream,
+      builder,
+      this.started(),
+      (events) => this.durable?.send(events),
+      isRead,
     );
   }
 

@@ -27,6 +27,8 @@ export class ResponsesStreamAdapter implements StreamAdapter {
     /** The response as it starts (`response.created`, `response.in_progress`). */
     private readonly started: JsonObject,
     private readonly onEvents: (events: ResponseEvent[]) => void,
+    /** False when no client reads the stream (JSON, background): nothing is serialised. */
+    private readonly isRead: boolean,
   ) {
     this.chat = chatStream((_event, chunk) => {
       if (chunk) {
@@ -85,6 +87,6 @@ export class ResponsesStreamAdapter implements StreamAdapter {
       return null;
     }
     this.onEvents(events);
-    return events.map(serializeResponseEvent).join('');
+    return this.isRead ? events.map(serializeResponseEvent).join('') : null;
   }
 }
