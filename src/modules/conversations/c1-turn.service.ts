@@ -81,14 +81,14 @@ export class C1TurnService {
     if (fields.conversationId !== null && !isParleyId(fields.conversationId)) {
       throw conversationNotFound('conversation_id');
     }
+    const readConversation = (id: string) =>
+      this.conversations.findOwned(auth, id, 'conversation_id');
     let conversation: ConversationRecord | null = null;
-    const readConversation = async (id: string) =>
-      (conversation ??= await this.conversations.findOwned(auth, id, 'conversation_id'));
     if (fields.conversationId && (body.model === undefined || body.model === null)) {
-      await readConversation(fields.conversationId);
+      conversation = await readConversation(fields.conversationId);
     }
     const prepared = wire.prepare(auth, body, {
-      defaultModel: (conversation as ConversationRecord | null)?.model ?? undefined,
+      defaultModel: conversation?.model ?? undefined,
       headers: request.headers,
     });
     request.modelAlias = prepared.chat.model.alias;
@@ -105,8 +105,8 @@ export class C1TurnService {
           this.clock() - IDEMPOTENCY_TTL_MS,
         )) !== null;
       if (!isReplay) {
-        const current = await readConversation(fields.conversationId);
-        split = await this.resentHistory.reconcile(prepared, current, split, fields);
+        conversation ??= await readConversation(fields.conversationId);
+        split = await this.resentHistory.reconcile(prepared, conversation, split, fields);
       }
     }
 
@@ -114,6 +114,7 @@ export class C1TurnService {
     await this.engine.run(
       {
         model: prepared.chat.model.alias,
+        onClientGone: request.headers[HEADER.onDisconnect] === 'cancel' ? 'abort' : 'detach',
         claim: {
           userId: auth.userId,
           conversationId: fields.conversationId,
@@ -132,14 +133,11 @@ export class C1TurnService {
 }
 
 /**
- * A `/c1` turn's answer in its endpoint's format. A JSON turn runs to its end even if the
- * client leaves, so that its answer is stored; a stream is read to its end and stored after a
- * hang-up. `x-on-disconnect: cancel` aborts the upstream instead (the turn is then failed, or
- * stored `incomplete` with what arrived).
+ * A `/c1` turn's answer in its endpoint's format, with the turn's hang-up policy applied to
+ * its client: `detach` reads a JSON or streamed answer to its end and stores it after the
+ * client left; `abort` (`x-on-disconnect: cancel`) stops the upstream when it leaves.
  */
 class C1TurnSink<P extends PreparedTurn> implements TurnSink {
-  private readonly isCancelOnHangUp: boolean;
-
   constructor(
     private readonly chat: ChatCompletionsService,
     private readonly liveTurns: LiveTurns,
@@ -147,9 +145,7 @@ class C1TurnSink<P extends PreparedTurn> implements TurnSink {
     private readonly prepared: P,
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
-  ) {
-    this.isCancelOnHangUp = request.headers[HEADER.onDisconnect] === 'cancel';
-  }
+  ) {}
 
   /** System prompt + history window + the new turn, oldest turns left out when it is full. */
   render(turn: ForwardedTurn): void {
@@ -171,7 +167,7 @@ class C1TurnSink<P extends PreparedTurn> implements TurnSink {
 
   private async json(turn: ForwardedTurn): Promise<void> {
     const conversationId = turn.claimed!.turn.conversation.id;
-    const hangUp = this.isCancelOnHangUp ? watchHangUp(this.reply) : null;
+    const hangUp = turn.onClientGone === 'abort' ? watchHangUp(this.reply) : null;
     let completed;
     try {
       completed = await this.wire.complete(this.prepared, {
@@ -201,7 +197,7 @@ class C1TurnSink<P extends PreparedTurn> implements TurnSink {
     try {
       await this.wire.stream(this.reply, this.prepared, {
         onSent: (text) => live.push(text),
-        onClientGone: this.isCancelOnHangUp ? 'abort' : 'detach',
+        onClientGone: turn.onClientGone,
         signal: turn.shutdown,
         headers: { [HEADER.conversationId]: conversation.id },
         requestId: String(this.request.id),

@@ -81,6 +81,7 @@ describe(TurnEngine.name, () => {
   });
   const command = (over: Partial<TurnClaim> = {}): TurnCommand => ({
     model: 'm',
+    onClientGone: 'detach',
     claim: claim(over),
   });
 
@@ -257,7 +258,10 @@ describe(TurnEngine.name, () => {
     const history = [unstoredMessage(user('before'), 1)];
     const inputs = [unstoredMessage(user('now'), 2)];
 
-    await engine.run({ model: 'm', claim: null, unstored: { history, inputs } }, sink);
+    await engine.run(
+      { model: 'm', onClientGone: 'detach', claim: null, unstored: { history, inputs } },
+      sink,
+    );
 
     expect(store.conversations.size).toBe(0);
     expect(store.messages.size).toBe(0);

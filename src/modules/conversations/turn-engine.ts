@@ -25,6 +25,12 @@ export interface TurnCommand {
   unstored?: { history: StoredMessage[]; inputs: StoredMessage[] };
   /** The id to store the answer under, when the API named it up front (a streamed item). */
   answerId?: string;
+  /**
+   * What a client hang-up does: `detach` (the default of every API) reads the answer to its
+   * end and stores it; `abort` stops the upstream (`/c1`'s `x-on-disconnect: cancel`), and
+   * the turn is stored `failed`, or `incomplete` with what arrived.
+   */
+  onClientGone: 'abort' | 'detach';
 }
 
 /** An assistant answer in neutral form, ready to store. */
@@ -59,6 +65,8 @@ export interface ForwardedTurn {
   inputs: StoredMessage[];
   /** Aborted at the end of a shutdown's grace period. */
   shutdown: AbortSignal;
+  /** The command's hang-up policy, for the sink to apply to its client. */
+  onClientGone: 'abort' | 'detach';
   /** Stores how the turn ended; once per turn (before the stream's last bytes, for a stream). */
   settle(outcome: TurnOutcome): Promise<SettledTurn>;
 }
@@ -145,6 +153,7 @@ export class TurnEngine {
       history,
       inputs,
       shutdown,
+      onClientGone: command.onClientGone,
       settle: (outcome) => {
         if (isSettled) {
           throw new Error('a turn is settled once');

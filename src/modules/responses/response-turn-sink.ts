@@ -212,7 +212,7 @@ export class ResponseTurnSink implements TurnSink {
         // Only when `beforeEnd` did not give the last bytes (it threw): the final events need
         // the stored answer. Called ahead of `beforeEnd`, so it must not touch the builder.
         formatError: (error) => serializeResponseEvent(builder.error(error.code, error.message)),
-        onClientGone: 'detach',
+        onClientGone: forwarded.onClientGone,
         assembled: true,
         signal: this.signal ?? undefined,
         headers: this.appliedHeaders(),

@@ -154,6 +154,7 @@ export class ResponseTurnService {
     };
     const sink = new ResponseTurnSink(this.deps, turn, reply);
     const command: TurnCommand = {
+      onClientGone: 'detach',
       model: prepared.model.alias,
       answerId: turn.answerId,
       claim: null,
