@@ -52,7 +52,7 @@ export class ResponsesRepository {
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
-  /** Inserts the record inside the turn's transaction (`StartTurnInput.onStored`). */
+  /** Inserts the record inside the turn's transaction (`TurnClaim.onStored`). */
   async insert(em: EntityManager, record: ResponseRecord): Promise<void> {
     // Written out rather than `em.insert`: TypeORM's SQLite driver inlines the timestamps, so
     // every insert was a new SQL text to prepare (see `TurnsRepository`'s statements).
