@@ -53,6 +53,14 @@ module.exports = {
       to: { path: '^src/modules/health/' },
     },
     {
+      name: 'turn-engine-knows-no-http',
+      severity: 'error',
+      comment:
+        'The turn engine and its store are driven by per-API adapters; HTTP stays in those (STYLE section 14).',
+      from: { path: '^src/modules/conversations/turn-(engine|store)\\.ts$' },
+      to: { path: '(^|/)node_modules/(fastify|@fastify/|@nestjs/platform-fastify)' },
+    },
+    {
       name: 'src-does-not-import-tests',
       severity: 'error',
       from: { path: '^src/' },

@@ -3,9 +3,10 @@
  *
  *   npm run bench:c1      (SIZES=10,100,1000 SAMPLES=200 by default)
  *
- * Part 1, storage only (in process, SQLite file): the three database steps of a turn, timed
- * apart: start (claim + pending user message, one transaction), history (the recursive read),
- * finish (answer + completion, one transaction).
+ * Part 1, storage only (in process, SQLite file, history cache off): the database steps of a
+ * turn, timed apart: start (claim-and-load: claim, pending user message and the recursive
+ * history read, one transaction), history (the recursive read alone, for comparison), finish
+ * (answer + completion, one transaction).
  *
  * Part 2, end to end: starts a fake OpenAI upstream and the built gateway (dist/main.js) on
  * 127.0.0.1 with a fresh SQLite file, seeds one conversation per size, then times SAMPLES turns
@@ -18,6 +19,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConversationSql } from 'src/modules/conversations/conversation-sql';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
+import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { TurnClaim } from 'src/modules/conversations/turn-store';
 import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
@@ -36,7 +39,14 @@ async function storage() {
   const db = await openTestDatabase('sqlite');
   const tables = new ConversationSql(db.dataSource, new MetricsService());
   const repo = new ConversationsRepository(tables);
-  const turns = new TurnsRepository(tables, new MetricsService());
+  const turns = new TurnsRepository(tables, new MetricsService(), new HistoryCache(0));
+  const claim = async (input: TurnClaim) => {
+    const claimed = await turns.claimAndLoad(input);
+    if (claimed.kind !== 'claimed') {
+      throw new Error('no Idempotency-Key was sent: nothing to replay');
+    }
+    return claimed;
+  };
   const text = (t: string) => ({
     role: 'user' as const,
     parts: [{ type: 'text' as const, text: t }],
@@ -59,13 +69,13 @@ async function storage() {
     for (const size of SIZES) {
       let id: string | null = null;
       for (let i = 0; i < size; i++) {
-        const turn = await turns.startTurn({
+        const turn = await claim({
           ...base,
           conversationId: id,
           messages: [text(`q${i}`)],
         });
-        await turns.finishTurn(turn, answer);
-        id = turn.conversation.id;
+        await turns.finish(turn, answer);
+        id = turn.turn.conversation.id;
       }
       const source = (await repo.findConversation('bench', id as string))!;
       const head = await repo.findMessage(source.headMessageId as string);
@@ -76,15 +86,15 @@ async function storage() {
       for (let s = 0; s < WARMUP + SAMPLES; s++) {
         const fork = await repo.forkConversation(source, head!);
         const t0 = performance.now();
-        const turn = await turns.startTurn({
+        const turn = await claim({
           ...base,
           conversationId: fork.id,
           messages: [text('x')],
         });
         const t1 = performance.now();
-        rows = (await repo.history(turn.inputs[0].parentId)).length;
+        rows = (await repo.history(turn.turn.inputs[0].parentId)).length;
         const t2 = performance.now();
-        await turns.finishTurn(turn, answer);
+        await turns.finish(turn, answer);
         const t3 = performance.now();
         if (s >= WARMUP) {
           start.push(t1 - t0);

@@ -20,10 +20,10 @@ import { splitTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import {
   PreparedTurn,
   StoredCompletion,
-  TurnAnswer,
   TurnStreamOptions,
   TurnWire,
 } from 'src/modules/conversations/turn-wire';
+import { TurnAnswer } from 'src/modules/conversations/turn-engine';
 
 /** `/c1/chat/completions`: a turn in the Chat Completions format (see `TurnWire`). */
 @Injectable()

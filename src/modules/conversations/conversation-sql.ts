@@ -76,11 +76,11 @@ export class ConversationSql {
   /**
    * The chain of messages ending at `headMessageId`, oldest first: one recursive query that
    * follows `parent_id` through the primary key (the same SQL on SQLite and PostgreSQL).
-   * Not wrapped in `run`: callers do that.
+   * Not wrapped in `run`: callers do that. Inside a transaction when `em` is given.
    */
-  async chain(headMessageId: string): Promise<StoredMessage[]> {
+  async chain(headMessageId: string, em?: EntityManager): Promise<StoredMessage[]> {
     const p = this.isPostgres ? '$1' : '?';
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
+    const rows: Record<string, unknown>[] = await (em ?? this.dataSource).query(
       `WITH RECURSIVE chain AS (
          SELECT * FROM messages WHERE id = ${p}
          UNION ALL

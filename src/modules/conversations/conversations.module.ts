@@ -15,7 +15,9 @@ import { ConversationsService } from 'src/modules/conversations/conversations.se
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { renderedWindowBytes, RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
+import { TurnEngine } from 'src/modules/conversations/turn-engine';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
+import { TurnStore } from 'src/modules/conversations/turn-store';
 import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 import { SearchModule } from 'src/modules/search/search.module';
@@ -33,6 +35,8 @@ import { SearchModule } from 'src/modules/search/search.module';
     ConversationSql,
     ConversationsRepository,
     TurnsRepository,
+    { provide: TurnStore, useExisting: TurnsRepository },
+    TurnEngine,
     ConversationsService,
     C1TurnService,
     ChatTurnWire,
@@ -57,6 +61,12 @@ import { SearchModule } from 'src/modules/search/search.module';
         new RenderedWindows(renderedWindowBytes(config.conversations.historyCacheBytes)),
     },
   ],
-  exports: [ConversationsService, ConversationsRepository, TurnsRepository, RenderedWindows],
+  exports: [
+    ConversationsService,
+    ConversationsRepository,
+    TurnsRepository,
+    TurnEngine,
+    RenderedWindows,
+  ],
 })
 export class ConversationsModule {}

@@ -1,8 +1,14 @@
 import { ApiError } from 'src/common/errors/api-error';
 import { ConversationSql } from 'src/modules/conversations/conversation-sql';
+import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
-import { NewMessage, StartTurnInput } from 'src/modules/conversations/conversation.types';
+import {
+  NewMessage,
+  StartedTurn,
+  StartTurnInput,
+} from 'src/modules/conversations/conversation.types';
+import { TurnClaim } from 'src/modules/conversations/turn-store';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
@@ -57,14 +63,23 @@ function repositorySuite(url: () => string) {
     readClock = () => Date.now();
     const tables = new ConversationSql(db.dataSource, metrics);
     repo = new ConversationsRepository(tables, () => readClock());
-    turns = new TurnsRepository(tables, metrics, () => readClock());
+    turns = new TurnsRepository(tables, metrics, new HistoryCache(), () => readClock());
   });
+
+  /** Claims a turn that sends no Idempotency-Key (so is never a replay). */
+  async function claimTurn(input: TurnClaim): Promise<StartedTurn> {
+    const outcome = await turns.claimAndLoad(input);
+    if (outcome.kind !== 'claimed') {
+      throw new Error('unexpected replay');
+    }
+    return outcome.turn;
+  }
 
   /** A conversation with `count` completed user/assistant pairs after a system prompt. */
   async function conversationWith(count: number, userId = 'alice') {
     let conversationId: string | null = null;
     for (let i = 0; i < count; i++) {
-      const turn = await turns.startTurn(
+      const turn = await claimTurn(
         base({
           userId,
           conversationId,
@@ -82,7 +97,7 @@ function repositorySuite(url: () => string) {
   }
 
   it('creates a conversation with a random id, a system prompt and a pending user message', async () => {
-    const turn = await turns.startTurn(
+    const turn = await claimTurn(
       base({
         system: { role: 'system', parts: [{ type: 'text', text: 'Be brief' }], tokenEstimate: 2 },
         title: 'hello',
@@ -128,14 +143,40 @@ function repositorySuite(url: () => string) {
     });
   });
 
+  it('loads the history a turn extends with its claim; a refused history stores nothing', async () => {
+    const conversation = await conversationWith(2);
+    const claimed = await turns.claimAndLoad(base({ conversationId: conversation.id }));
+    if (claimed.kind !== 'claimed') {
+      throw new Error('unexpected replay');
+    }
+    expect(claimed.history.map((m) => m.role)).toEqual([
+      'system',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
+    expect(claimed.turn.inputs[0].parentId).toBe(conversation.headMessageId);
+    await turns.finish(claimed, answer('a2'));
+    const after = (await repo.findConversation('alice', conversation.id))!;
+    const refusal = turns.claimAndLoad({
+      ...base({ conversationId: conversation.id }),
+      accept: (history) => {
+        throw new ApiError('context_length_exceeded', `${history.length} messages`);
+      },
+    });
+    await expectApiErrorCode(refusal, 'context_length_exceeded');
+    expect(await repo.findConversation('alice', conversation.id)).toEqual(after);
+  });
+
   it('refuses a second turn while one holds the conversation: 409 conversation_busy', async () => {
-    const first = await turns.startTurn(base());
+    const first = await claimTurn(base());
     await expectApiErrorCode(
-      turns.startTurn(base({ conversationId: first.conversation.id })),
+      claimTurn(base({ conversationId: first.conversation.id })),
       'conversation_busy',
     );
     await turns.finishTurn(first, answer('ok'));
-    const second = await turns.startTurn(base({ conversationId: first.conversation.id }));
+    const second = await claimTurn(base({ conversationId: first.conversation.id }));
     expect(second.inputs[0].parentId).toBe(
       (await repo.history(second.conversation.headMessageId))[1].id,
     );
@@ -144,7 +185,7 @@ function repositorySuite(url: () => string) {
   it('lets exactly one of many concurrent turns claim the conversation', async () => {
     const conversation = await conversationWith(1);
     const results = await Promise.allSettled(
-      Array.from({ length: 8 }, () => turns.startTurn(base({ conversationId: conversation.id }))),
+      Array.from({ length: 8 }, () => claimTurn(base({ conversationId: conversation.id }))),
     );
     const codes = results.map((r) =>
       r.status === 'fulfilled' ? 'ok' : (r.reason as ApiError).code,
@@ -156,11 +197,11 @@ function repositorySuite(url: () => string) {
   it('answers 404 for another user and for an unknown id, identically', async () => {
     const conversation = await conversationWith(1);
     await expectApiErrorCode(
-      turns.startTurn(base({ userId: 'mallory', conversationId: conversation.id })),
+      claimTurn(base({ userId: 'mallory', conversationId: conversation.id })),
       'conversation_not_found',
     );
     await expectApiErrorCode(
-      turns.startTurn(base({ conversationId: '00000000-0000-4000-8000-000000000000' })),
+      claimTurn(base({ conversationId: '00000000-0000-4000-8000-000000000000' })),
       'conversation_not_found',
     );
     expect(await repo.findConversation('mallory', conversation.id)).toBeNull();
@@ -170,19 +211,17 @@ function repositorySuite(url: () => string) {
     const conversation = await conversationWith(2);
     const history = await repo.history(conversation.headMessageId);
     await expectApiErrorCode(
-      turns.startTurn(
-        base({ conversationId: conversation.id, expectedLastMessageId: history[2].id }),
-      ),
+      claimTurn(base({ conversationId: conversation.id, expectedLastMessageId: history[2].id })),
       'conversation_conflict',
     );
-    const ok = await turns.startTurn(
+    const ok = await claimTurn(
       base({ conversationId: conversation.id, expectedLastMessageId: conversation.headMessageId }),
     );
     expect(ok.inputs[0].parentId).toBe(conversation.headMessageId);
   });
 
   it('fails a turn: inputs and an empty assistant marked failed, claim released, key forgotten', async () => {
-    const turn = await turns.startTurn(base({ idempotency: { key: 'k-fail', fingerprint: 'f' } }));
+    const turn = await claimTurn(base({ idempotency: { key: 'k-fail', fingerprint: 'f' } }));
     await turns.failTurn(turn, { errorCode: 'upstream_error', model: 'm' });
     const history = await repo.history(
       (await repo.findConversation('alice', turn.conversation.id))!.headMessageId,
@@ -192,12 +231,12 @@ function repositorySuite(url: () => string) {
       ['assistant', 'failed', 'upstream_error'],
     ]);
     expect(await turns.findIdempotencyKey('alice', 'k-fail', 0)).toBeNull();
-    const next = await turns.startTurn(base({ conversationId: turn.conversation.id }));
+    const next = await claimTurn(base({ conversationId: turn.conversation.id }));
     expect(next.inputs[0].depth).toBe(2);
   });
 
   it('stores an incomplete answer with the user turn completed', async () => {
-    const turn = await turns.startTurn(base());
+    const turn = await claimTurn(base());
     await turns.finishTurn(turn, {
       ...answer('partial'),
       status: 'incomplete',
@@ -209,38 +248,42 @@ function repositorySuite(url: () => string) {
     expect(history.map((m) => m.status)).toEqual(['completed', 'incomplete']);
   });
 
-  it('records an Idempotency-Key with its turn, and a concurrent duplicate collides', async () => {
-    const turn = await turns.startTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } }));
+  it('records an Idempotency-Key with its turn; a retry replays it, without its answer while it runs', async () => {
+    const turn = await claimTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } }));
     const pending = await turns.findIdempotencyKey('alice', 'k1', 0);
     expect(pending).toMatchObject({
       conversationId: turn.conversation.id,
       turnId: turn.turnId,
       assistantMessageId: null,
     });
-    await expectApiErrorCode(
-      turns.startTurn(base({ idempotency: { key: 'k1', fingerprint: 'fp' } })),
-      'conversation_busy',
-    );
+    const retry = () => turns.claimAndLoad(base({ idempotency: { key: 'k1', fingerprint: 'fp' } }));
+    expect(await retry()).toEqual({
+      kind: 'replay',
+      conversationId: turn.conversation.id,
+      fingerprint: 'fp',
+      assistant: null,
+    });
     const assistant = await turns.finishTurn(turn, answer('x'));
     expect((await turns.findIdempotencyKey('alice', 'k1', 0))?.assistantMessageId).toBe(
       assistant.id,
     );
+    expect(await retry()).toMatchObject({ kind: 'replay', assistant: { id: assistant.id } });
     expect(await turns.findIdempotencyKey('bob', 'k1', 0)).toBeNull();
   });
 
   it('replaces an Idempotency-Key record older than 24 hours', async () => {
     const start = Date.now();
     readClock = () => start - IDEMPOTENCY_TTL_MS - 1000;
-    const old = await turns.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
+    const old = await claimTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
     await turns.finishTurn(old, answer('x'));
     readClock = () => start;
     expect(await turns.findIdempotencyKey('alice', 'k-old', start - IDEMPOTENCY_TTL_MS)).toBeNull();
-    const fresh = await turns.startTurn(base({ idempotency: { key: 'k-old', fingerprint: 'b' } }));
+    const fresh = await claimTurn(base({ idempotency: { key: 'k-old', fingerprint: 'b' } }));
     expect((await turns.findIdempotencyKey('alice', 'k-old', 0))?.turnId).toBe(fresh.turnId);
   });
 
   it('reaps a turn whose claim expired: pending messages failed, claim released', async () => {
-    const turn = await turns.startTurn(base({ claimTtlMs: 1 }));
+    const turn = await claimTurn(base({ claimTtlMs: 1 }));
     await new Promise((r) => setTimeout(r, 5));
     expect(await turns.reapExpiredTurns(Date.now())).toBeGreaterThanOrEqual(1);
     const conversation = (await repo.findConversation('alice', turn.conversation.id))!;
@@ -250,9 +293,9 @@ function repositorySuite(url: () => string) {
   });
 
   it('takes over an expired claim when the next turn starts', async () => {
-    const stale = await turns.startTurn(base({ claimTtlMs: 1 }));
+    const stale = await claimTurn(base({ claimTtlMs: 1 }));
     await new Promise((r) => setTimeout(r, 5));
-    const next = await turns.startTurn(base({ conversationId: stale.conversation.id }));
+    const next = await claimTurn(base({ conversationId: stale.conversation.id }));
     const history = await repo.history(next.conversation.headMessageId);
     expect(history.map((m) => m.status)).toEqual(['failed', 'pending']);
     await expectApiErrorCode(turns.finishTurn(stale, answer('late')), 'conversation_conflict');
@@ -296,9 +339,7 @@ function repositorySuite(url: () => string) {
     expect((await repo.history(fork.headMessageId)).map((m) => m.id)).toEqual(
       history.slice(0, 3).map((m) => m.id),
     );
-    const turn = await turns.startTurn(
-      base({ conversationId: fork.id, messages: [user('edited')] }),
-    );
+    const turn = await claimTurn(base({ conversationId: fork.id, messages: [user('edited')] }));
     await turns.finishTurn(turn, answer('new branch'));
     expect((await repo.history(source.headMessageId)).map((m) => m.id)).toEqual(
       history.map((m) => m.id),
@@ -313,7 +354,7 @@ function repositorySuite(url: () => string) {
   });
 
   it('refuses to delete a conversation a turn holds', async () => {
-    const turn = await turns.startTurn(base());
+    const turn = await claimTurn(base());
     expect(await repo.deleteConversation('alice', turn.conversation.id)).toBe('busy');
     await turns.finishTurn(turn, answer('x'));
     expect(await repo.deleteConversation('alice', turn.conversation.id)).toBe('deleted');

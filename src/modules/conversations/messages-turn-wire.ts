@@ -27,10 +27,10 @@ import { splitAnthropicTurn, SplitTurn } from 'src/modules/conversations/turn-re
 import {
   PreparedTurn,
   StoredCompletion,
-  TurnAnswer,
   TurnStreamOptions,
   TurnWire,
 } from 'src/modules/conversations/turn-wire';
+import { TurnAnswer } from 'src/modules/conversations/turn-engine';
 
 interface PreparedMessagesTurn extends PreparedTurn {
   messages: PreparedMessages;

@@ -9,7 +9,7 @@ import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { isForwardable } from 'src/modules/conversations/history-window';
 import { reconcileResentHistory, SeenHistory } from 'src/modules/conversations/resent-history';
 import { SplitTurn, TurnFields } from 'src/modules/conversations/turn-request';
-import { PreparedTurn, TurnWire } from 'src/modules/conversations/turn-wire';
+import { PreparedTurn } from 'src/modules/conversations/turn-wire';
 
 /**
  * Splits a /c1 turn request into system prompt and new messages, reading a resent history
@@ -25,27 +25,28 @@ export class ResentHistoryReconciler {
   ) {}
 
   /**
-   * The turn to store. When a resent history was dropped, sets `fields.expectedLastMessageId`
-   * (unless the client set it) to the head it was compared with, so that a turn another client
-   * added in between makes this one a 409 instead of appending after a history it never saw.
+   * Whether `sent` (a turn split as for a new conversation) may repeat stored history. Not the
+   * ordinary /c1 turn (one new message): that one needs no history read.
    */
-  async splitTurn<P extends PreparedTurn>(
-    wire: TurnWire<P>,
-    prepared: P,
-    conversation: ConversationRecord | null,
-    fields: TurnFields,
-  ): Promise<SplitTurn> {
-    if (conversation === null) {
-      return wire.splitTurn(prepared, true);
-    }
-    const sent = wire.splitTurn(prepared, true);
-    if (
+  isResent(sent: SplitTurn): boolean {
+    return !(
       sent.system === null &&
       sent.messages.length === 1 &&
       sent.messages[0].role !== 'assistant'
-    ) {
-      return sent; // the ordinary /c1 turn: nothing was resent, no history to read
-    }
+    );
+  }
+
+  /**
+   * The turn to store, of a request that `isResent`. When a resent history was dropped, sets `fields.expectedLastMessageId`
+   * (unless the client set it) to the head it was compared with, so that a turn another client
+   * added in between makes this one a 409 instead of appending after a history it never saw.
+   */
+  async reconcile(
+    prepared: PreparedTurn,
+    conversation: ConversationRecord,
+    sent: SplitTurn,
+    fields: TurnFields,
+  ): Promise<SplitTurn> {
     const stored = await this.seenHistory(conversation.headMessageId);
     const outcome = reconcileResentHistory(stored, sent);
     switch (outcome.kind) {

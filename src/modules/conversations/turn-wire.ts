@@ -2,18 +2,18 @@ import { PreparedChat } from 'src/kernel/prepared-request';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
-import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
 import { CallOptions } from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { SplitTurn } from 'src/modules/conversations/turn-request';
+import { TurnAnswer } from 'src/modules/conversations/turn-engine';
 
 /**
  * The wire format a `/c1` turn is spoken in: Chat Completions (`/c1/chat/completions`) or the
- * Anthropic Messages API (`/c1/messages`). `C1TurnService` runs the conversation (store the
- * turn, claim, history window, store the answer, idempotency) and asks the wire for what
+ * Anthropic Messages API (`/c1/messages`). The turn engine runs the conversation (claim, store the
+ * turn and its answer, idempotency) and `C1TurnService` asks the wire for what
  * depends on the client's format: reading the request, rendering the prompt, calling the
  * upstream and answering in the client's shape. Both wires store the same neutral history, so
  * one conversation can be continued on either endpoint, and on either kind of upstream.
@@ -50,14 +50,6 @@ export interface TurnWire<P extends PreparedTurn = PreparedTurn> {
 /** A request checked by a wire: at least its Chat Completions form. */
 export interface PreparedTurn {
   chat: PreparedChat;
-}
-
-/** An assistant answer in neutral form, ready to store. */
-export interface TurnAnswer {
-  message: NeutralMessage;
-  /** In Chat Completions' terms (`stop`, `length`, `tool_calls`…), whatever the wire. */
-  finishReason: string | null;
-  usage: TokenUsage | null;
 }
 
 export interface TurnStreamOptions extends CallOptions {

@@ -23,13 +23,19 @@ import {
   ConversationRecord,
   IdempotencyRecord,
   StartedTurn,
-  StartTurnInput,
   StoredMessage,
   TurnFailure,
 } from 'src/modules/conversations/conversation.types';
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
+import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import {
+  ClaimedTurn,
+  ReplayedTurn,
+  TurnClaim,
+  TurnStore,
+} from 'src/modules/conversations/turn-store';
 
 /** Error code stored on messages of a turn whose process died before it finished. */
 export const INTERRUPTED_ERROR_CODE = 'internal_error';
@@ -37,17 +43,18 @@ export const INTERRUPTED_ERROR_CODE = 'internal_error';
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
- * The turn store: what a turn writes to the conversation tables (claim and pending inputs,
+ * The turn store (`TurnStore`) on the database: what a turn writes to the conversation tables (claim and pending inputs,
  * the answer, a failure), the Idempotency-Keys of turns, and the reaping of turns whose
  * process died. Each method that needs atomicity owns its transaction; races between turns
  * (and between gateway instances) are settled by conditional UPDATEs and primary keys, never
  * by in-process locks. Database failures surface as 500 `storage_error`.
  */
 @Injectable()
-export class TurnsRepository {
+export class TurnsRepository implements TurnStore {
   constructor(
     private readonly db: ConversationSql,
     private readonly metrics: MetricsService,
+    private readonly cache: HistoryCache,
     @Inject(CLOCK) private readonly now: Clock = systemClock,
   ) {}
 
@@ -62,22 +69,20 @@ export class TurnsRepository {
     });
   }
 
-  /**
-   * Claims the conversation for one turn (creating it when `conversationId` is null) and
-   * stores the turn's input messages as `pending`, in one transaction that is committed when
-   * this resolves, before anything goes upstream.
-   *
-   * @throws ApiError 404 conversation_not_found (missing or another user's), 409
-   *   conversation_busy (another turn holds it, or the same Idempotency-Key is in flight), 409
-   *   conversation_conflict (`expectedLastMessageId` is not the head).
-   */
-  async startTurn(input: StartTurnInput): Promise<StartedTurn> {
+  /** See `TurnStore.claimAndLoad`. */
+  async claimAndLoad(input: TurnClaim): Promise<ClaimedTurn | ReplayedTurn> {
     if (input.messages.length === 0) {
-      throw new Error('startTurn needs at least one message');
+      throw new Error('claimAndLoad needs at least one message');
     }
     return this.db.run(() =>
-      inGroupCommit(this.db.dataSource, async (em) => {
+      inGroupCommit(this.db.dataSource, async (em): Promise<ClaimedTurn | ReplayedTurn> => {
         const now = this.now();
+        if (input.idempotency) {
+          const replayed = await this.replayed(em, input.userId, input.idempotency.key, now);
+          if (replayed) {
+            return replayed;
+          }
+        }
         const turnId = randomUUID();
         const expiresAt = now + input.claimTtlMs;
         const ids = input.messages.map(() => randomUUID());
@@ -86,6 +91,7 @@ export class TurnsRepository {
         let parentId: string | null = null;
         let depth = 0;
         const rows: MessageEntity[] = [];
+        let history: StoredMessage[] = [];
 
         if (input.conversationId === null) {
           const id = randomUUID();
@@ -117,7 +123,9 @@ export class TurnsRepository {
             rows.push(system);
             parentId = system.id;
             depth = 1;
+            history = [entityToMessage(system)];
           }
+          input.accept?.(history);
         } else {
           const found: Record<string, unknown>[] = await em.query(
             this.db.sql(SQL.findConversationWithHead),
@@ -145,6 +153,8 @@ export class TurnsRepository {
               { param: 'expected_last_message_id' },
             );
           }
+          history = await this.historyOf(em, current.headMessageId);
+          input.accept?.(history);
           // The claim: holds only if nobody claimed it or moved its head since the read above.
           const claimValues = [
             turnId,
@@ -219,15 +229,63 @@ export class TurnsRepository {
         }
         await input.onStored?.(em, { turnId, conversationId: conversation.id });
         const stored = rows.map(entityToMessage);
-        return {
+        const turn: StartedTurn = {
           conversation,
           turnId,
           inputs: stored.filter((m) => m.status === 'pending'),
           system: stored.find((m) => m.role === 'system' && m.status === 'completed') ?? null,
           isNew: input.conversationId === null,
         };
+        return { kind: 'claimed', turn, history };
       }),
     );
+  }
+
+  /** See `TurnStore.finish`; the finished chain is kept for the conversation's next turn. */
+  async finish(claimed: ClaimedTurn, result: AssistantResult): Promise<StoredMessage> {
+    const assistant = await this.finishTurn(claimed.turn, result);
+    const inputs = claimed.turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
+    this.cache.set([...claimed.history, ...inputs, assistant]);
+    return assistant;
+  }
+
+  /** See `TurnStore.fail`; the failed chain is kept for the conversation's next turn. */
+  async fail(claimed: ClaimedTurn, failure: TurnFailure): Promise<StoredMessage> {
+    const assistant = await this.failTurn(claimed.turn, failure);
+    const errorCode = failure.errorCode;
+    const inputs = claimed.turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
+    this.cache.set([...claimed.history, ...inputs, assistant]);
+    return assistant;
+  }
+
+  /** The history a turn extends: from the cache of recent chains, else one recursive read. */
+  private async historyOf(em: EntityManager, headId: string | null): Promise<StoredMessage[]> {
+    if (headId === null) {
+      return [];
+    }
+    return this.cache.get(headId) ?? this.db.chain(headId, em);
+  }
+
+  /** A live record of this Idempotency-Key, with its stored answer once there is one. */
+  private async replayed(
+    em: EntityManager,
+    userId: string,
+    key: string,
+    now: number,
+  ): Promise<ReplayedTurn | null> {
+    const record = await em.findOneBy(IdempotencyKeyEntity, { userId, key });
+    if (!record || record.createdAt < now - IDEMPOTENCY_TTL_MS) {
+      return null;
+    }
+    const assistant = record.assistantMessageId
+      ? await em.findOneBy(MessageEntity, { id: record.assistantMessageId })
+      : null;
+    return {
+      kind: 'replay',
+      conversationId: record.conversationId,
+      fingerprint: record.fingerprint,
+      assistant: assistant ? entityToMessage(assistant) : null,
+    };
   }
 
   /**

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { systemClock } from 'src/common/time/clock';
 import { ResponseEvent } from 'src/modules/responses/response-events';
-import { ResponseEventSink } from 'src/modules/responses/event-sink';
 import { ResponsesRepository, StoredEvent } from 'src/modules/responses/responses.repository';
 
 /** How often buffered events are written (and the heartbeat renewed while events flow). */
@@ -22,7 +21,7 @@ const TERMINAL = new Set([
  * resumed stream never has a gap or a duplicate. The heartbeat is renewed every `heartbeatMs`
  * even when the upstream is silent.
  */
-export class DurableEventSink implements ResponseEventSink {
+export class DurableEventSink {
   private readonly logger = new Logger('responses');
   private buffer: StoredEvent[] = [];
   private isFinal = false;
@@ -83,20 +82,5 @@ export class DurableEventSink implements ResponseEventSink {
       }
     });
     return this.writing;
-  }
-}
-
-/** Events to several sinks (a background response streamed to its creator as well). */
-export class TeeSink implements ResponseEventSink {
-  constructor(private readonly sinks: ResponseEventSink[]) {}
-
-  send(events: ResponseEvent[]): void {
-    for (const sink of this.sinks) {
-      sink.send(events);
-    }
-  }
-
-  async end(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => Promise.resolve(s.end())));
   }
 }

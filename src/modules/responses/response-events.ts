@@ -205,6 +205,14 @@ export class ResponseEventBuilder {
     }
   }
 
+  /**
+   * An `error` event numbered as the next event, without taking the number: for a stream that
+   * ends on it, when its final events could not be built (see `ResponseTurnSink`).
+   */
+  error(code: string, message: string): ResponseEvent {
+    return { type: 'error', sequence_number: this.sequence, code, message, param: null };
+  }
+
   private event(type: string, fields: JsonObject): ResponseEvent {
     return { type, sequence_number: this.sequence++, ...fields };
   }

@@ -3,7 +3,6 @@ import { ConversationsModule } from 'src/modules/conversations/conversations.mod
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 import { UpstreamModule } from 'src/modules/proxy/upstream/upstream.module';
 import { BackgroundRuns } from 'src/modules/responses/background-runs';
-import { ChatChunkSource } from 'src/modules/responses/chat-chunk-source';
 import { ResponseTurnService } from 'src/modules/responses/response-turn.service';
 import { ConversationItemsRepository } from 'src/modules/responses/conversation-items.repository';
 import { ConversationsApiController } from 'src/modules/responses/conversations-api.controller';
@@ -18,7 +17,6 @@ import { ResponsesService } from 'src/modules/responses/responses.service';
   controllers: [ResponsesController, ConversationsApiController],
   providers: [
     BackgroundRuns,
-    ChatChunkSource,
     ResponsesRepository,
     ResponsesService,
     ResponseTurnService,

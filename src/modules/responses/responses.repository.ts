@@ -26,6 +26,12 @@ export interface ResponseRecord {
   createdAt: number;
 }
 
+const RESPONSE_COLUMNS =
+  'id, user_id, conversation_id, model, previous_response_id, request, run_state, ' +
+  'heartbeat_at, cancel_requested_at, created_at';
+const INSERT_RESPONSE = `INSERT INTO responses (${RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_RESPONSE_PG = `INSERT INTO responses (${RESPONSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
+
 /** A stored event: its sequence number and its JSON. */
 export interface StoredEvent {
   sequenceNumber: number;
@@ -46,20 +52,23 @@ export class ResponsesRepository {
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
-  /** Inserts the record inside the turn's transaction (`StartTurnInput.onStored`). */
+  /** Inserts the record inside the turn's transaction (`TurnClaim.onStored`). */
   async insert(em: EntityManager, record: ResponseRecord): Promise<void> {
-    await em.insert(ResponseEntity, {
-      id: record.id,
-      userId: record.userId,
-      conversationId: record.conversationId,
-      model: record.model,
-      previousResponseId: record.previousResponseId,
-      request: JSON.stringify(record.settings),
-      runState: record.runState,
-      heartbeatAt: record.heartbeatAt,
-      cancelRequestedAt: null,
-      createdAt: record.createdAt,
-    });
+    // Written out rather than `em.insert`: TypeORM's SQLite driver inlines the timestamps, so
+    // every insert was a new SQL text to prepare (see `TurnsRepository`'s statements).
+    const isPostgres = this.dataSource.options.type === 'postgres';
+    await em.query(isPostgres ? INSERT_RESPONSE_PG : INSERT_RESPONSE, [
+      record.id,
+      record.userId,
+      record.conversationId,
+      record.model,
+      record.previousResponseId,
+      JSON.stringify(record.settings),
+      record.runState,
+      record.heartbeatAt,
+      null,
+      record.createdAt,
+    ]);
   }
 
   /**

@@ -1,8 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FastifyReply } from 'fastify';
 import { ApiError } from 'src/common/errors/api-error';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
+import { SseOutput } from 'src/modules/proxy/sse/sse-output';
 import { SseEvent, SseEventTooLargeError } from 'src/modules/proxy/sse/sse-decoder';
 import { SseScanner } from 'src/modules/proxy/sse/sse-scanner';
 import { UpstreamCall } from 'src/modules/proxy/upstream/upstream.client';
@@ -71,10 +71,11 @@ export interface SsePipeOptions {
    * Runs once the outcome is known and before the response's last bytes (the terminal event,
    * or the final error event) are written; the response ends after it settles. /c1 stores the
    * turn here, so that a client that saw the end of its stream finds it stored. Returning an
-   * `ApiError` (e.g. `storage_error`) replaces those last bytes with that error event. Also
-   * called when the client is gone (nothing is written then).
+   * `ApiError` (e.g. `storage_error`) replaces those last bytes with that error event, and a
+   * string with that text (events that depend on what was stored: the Responses API's final
+   * response object). Also called when the client is gone (nothing is written then).
    */
-  beforeEnd?(result: SsePipeResult): Promise<ApiError | void> | ApiError | void;
+  beforeEnd?(result: SsePipeResult): Promise<ApiError | string | void> | ApiError | string | void;
 }
 
 export interface SsePipeResult {
@@ -108,7 +109,7 @@ export interface SsePipeResult {
  * status; in every other case this resolves with what happened.
  */
 export async function pipeSse(
-  reply: FastifyReply,
+  reply: SseOutput,
   open: (signal: CancelSignal) => Promise<UpstreamCall>,
   options: SsePipeOptions,
 ): Promise<SsePipeResult> {
@@ -248,10 +249,16 @@ export async function pipeSse(
     last: string | Buffer,
   ): SsePipeResult | Promise<SsePipeResult> => {
     let before = head;
-    const finish = (replacement: ApiError | void): SsePipeResult => {
+    const finish = (replacement: ApiError | string | void): SsePipeResult => {
       if (!isClientGone && !raw.destroyed && !raw.writableEnded) {
         sendHeaders();
-        before.push(replacement ? formatError(replacement) : last);
+        before.push(
+          typeof replacement === 'string'
+            ? replacement
+            : replacement
+              ? formatError(replacement)
+              : last,
+        );
         raw.end(joined(before));
       }
       return result;
@@ -261,7 +268,7 @@ export async function pipeSse(
     if (!options.beforeEnd) {
       return finish();
     }
-    let replacement: Promise<ApiError | void> | ApiError | void;
+    let replacement: Promise<ApiError | string | void> | ApiError | string | void;
     try {
       replacement = options.beforeEnd(result);
     } catch (error) {

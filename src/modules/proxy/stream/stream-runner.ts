@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -9,6 +8,7 @@ import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { pipeSse, SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
+import { SseOutput } from 'src/modules/proxy/sse/sse-output';
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { UsageReporter } from 'src/modules/proxy/usage-reporter';
@@ -24,7 +24,8 @@ export interface StreamInspector {
 }
 
 export interface StreamRun<A extends StreamAdapter> {
-  reply: FastifyReply;
+  /** The client's reply, or `NoClientOutput` (a background response, a JSON answer). */
+  reply: SseOutput;
   /**
    * Opens the upstream call (normally `UpstreamClient.send` with `stream: true`), passing on
    * `signal`: it aborts the call on a hang-up (`abort` mode), a cancel, or the shutdown.
@@ -61,9 +62,12 @@ export interface StreamRun<A extends StreamAdapter> {
   /**
    * Awaited once the outcome is known (usage reported), before the stream's last bytes (the
    * terminal event or the final error event): /c1 stores its turn here. An `ApiError`
-   * returned replaces those last bytes. Also called after a hang-up (nothing is written then).
+   * returned replaces those last bytes with its error event, a string with that text (the
+   * Responses API's final events). Also called after a hang-up (nothing is written then).
    */
-  beforeEnd?(result: StreamRunResult<A>): Promise<ApiError | void> | ApiError | void;
+  beforeEnd?(
+    result: StreamRunResult<A>,
+  ): Promise<ApiError | string | void> | ApiError | string | void;
 }
 
 export interface StreamRunResult<A extends StreamAdapter> extends SsePipeResult {
@@ -74,7 +78,7 @@ export interface StreamRunResult<A extends StreamAdapter> extends SsePipeResult 
 }
 
 /**
- * Runs every client stream Parley serves (/v1 chat and messages, /c1 turns): the one place
+ * Runs every stream Parley serves (/v1 chat and messages, /c1 turns, /v1/responses): the one place
  * that owns what streams share.
  *
  * - the `parley_active_streams` gauge and the shutdown drain (`LifecycleService.track`): at

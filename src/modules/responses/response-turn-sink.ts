@@ -1,0 +1,279 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { PreparedChat } from 'src/kernel/prepared-request';
+import { ApiError } from 'src/common/errors/api-error';
+import { Clock } from 'src/common/time/clock';
+import { HEADER } from 'src/common/http/headers';
+import { AppConfig } from 'src/config/load-config';
+import { JsonObject } from 'src/kernel/json';
+import { NeutralMessage } from 'src/kernel/neutral-history';
+import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
+import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
+import { NoClientOutput, SseOutput } from 'src/modules/proxy/sse/sse-output';
+import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
+import { renderChatPrompt } from 'src/modules/conversations/chat-turn-wire';
+import { selectHistoryWindow } from 'src/modules/conversations/history-window';
+import { RenderedWindows } from 'src/modules/conversations/openai-prompt';
+import { ForwardedTurn, TurnOutcome, TurnSink } from 'src/modules/conversations/turn-engine';
+import { toNeutral } from 'src/modules/conversations/turn-messages';
+import { BackgroundRuns } from 'src/modules/responses/background-runs';
+import { DurableEventSink } from 'src/modules/responses/durable-event-sink';
+import { ResponsesStreamAdapter } from 'src/modules/responses/responses-stream-adapter';
+import {
+  ResponseEventBuilder,
+  serializeResponseEvent,
+} from 'src/modules/responses/response-events';
+import { toResponseObject } from 'src/modules/responses/response-object';
+import { ResponseRequest } from 'src/modules/responses/response-request';
+import { viewOf, viewOfTurn } from 'src/modules/responses/response-view';
+import { ResponseRecord, ResponsesRepository } from 'src/modules/responses/responses.repository';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** What a Responses sink needs besides the request: the gateway's services. */
+export interface ResponseTurnDeps {
+  config: AppConfig;
+  chat: ChatCompletionsService;
+  runner: StreamRunner;
+  responses: ResponsesRepository;
+  lifecycle: LifecycleService;
+  runs: BackgroundRuns;
+  windows: RenderedWindows;
+  clock: Clock;
+}
+
+/** A response being created, as the adapter read it. */
+export interface ResponseTurn {
+  request: ResponseRequest;
+  prepared: PreparedChat;
+  /** Its `responses` row; `id` and `conversationId` are set when the claim stores it. */
+  record: ResponseRecord;
+  /** The id its answer (the output message) is stored under. */
+  answerId: string;
+  /** The token budget of the history window (context minus output and instructions). */
+  budget: number;
+  requestId: string;
+}
+
+/**
+ * A `/v1/responses` turn's answer: the response object (JSON), its typed events (SSE), or a
+ * background run whose events are stored as they come (and, with `stream: true`, streamed to
+ * the creator as well). All three read the upstream through the one `StreamRunner`: the
+ * client's reply is its output for SSE, `NoClientOutput` otherwise; `ResponsesStreamAdapter`
+ * builds the events from the upstream's chat stream, whatever the upstream speaks, with
+ * `sequence_number`s from 0. A client that hangs up only stops the writing: the generation
+ * goes on and is stored.
+ */
+export class ResponseTurnSink implements TurnSink {
+  private readonly logger = new Logger('responses');
+  /** The background run's event log. */
+  private durable: DurableEventSink | null = null;
+  private signal: AbortSignal | null = null;
+  /** A background response stopped by `POST /v1/responses/{id}/cancel`. */
+  private isCancelled = false;
+
+  constructor(
+    private readonly deps: ResponseTurnDeps,
+    private readonly turn: ResponseTurn,
+    private readonly reply: FastifyReply,
+  ) {}
+
+  replay(): never {
+    throw new Error('/v1/responses takes no Idempotency-Key');
+  }
+
+  /** Instructions + system prompt + history window + the new turn. */
+  render(forwarded: ForwardedTurn): void {
+    const { request, prepared, budget } = this.turn;
+    const window = selectHistoryWindow(forwarded.history, forwarded.inputs, budget);
+    const messages: NeutralMessage[] = window.messages.map(toNeutral);
+    const instructions = request.settings.instructions;
+    if (instructions) {
+      // Instructions apply to this response only (as OpenAI's): never stored, put first.
+      const first = messages[0];
+      if (first?.role === 'system') {
+        messages[0] = {
+          role: 'system',
+          parts: [{ type: 'text', text: `${instructions}\n\n` }, ...first.parts],
+        };
+      } else {
+        messages.unshift({ role: 'system', parts: [{ type: 'text', text: instructions }] });
+      }
+    }
+    renderChatPrompt(prepared, messages, this.deps.windows);
+    if (window.omitted > 0) {
+      prepared.applied.push(`history_truncated=${window.omitted}`);
+    }
+  }
+
+  async forward(forwarded: ForwardedTurn): Promise<void> {
+    if (this.turn.request.settings.background) {
+      await this.background(forwarded);
+      return;
+    }
+    this.signal = forwarded.shutdown;
+    if (this.turn.request.stream) {
+      await this.generate(forwarded, this.reply);
+      return;
+    }
+    this.sendJson(await this.generate(forwarded, new NoClientOutput()));
+  }
+
+  /**
+   * A background response: the generation runs in the gateway, detached from this request
+   * (tracked by the lifecycle like any turn: a shutdown waits for it, then stops it and stores
+   * what arrived), its events stored as they come. Answers at once with the queued response,
+   * or, with `stream: true`, streams it to this client as well.
+   */
+  private async background(forwarded: ForwardedTurn): Promise<void> {
+    const { record, request } = this.turn;
+    const { responses, runs, lifecycle, config, clock } = this.deps;
+    const stop = new AbortController();
+    const cancel = () => {
+      this.isCancelled = true;
+      record.cancelRequestedAt = clock();
+      stop.abort();
+    };
+    const durable = new DurableEventSink(
+      responses,
+      record.id,
+      Math.max(1_000, config.responses.backgroundStaleMs / 4),
+      cancel,
+    );
+    this.durable = durable;
+    this.signal = stop.signal;
+    const work = lifecycle.track('turn', () => stop.abort(shutdownError()));
+    runs.register(record.id, cancel);
+    const output = request.stream ? this.reply : new NoClientOutput();
+    const generation = this.generate(forwarded, output)
+      .catch(async (error: unknown) => {
+        // Failed before the upstream answered: stored failed (unless it was); end the log too.
+        this.logger.warn(`background response ${record.id} failed: ${String(error)}`);
+        const messages = await responses.turnMessages(record.id).catch(() => []);
+        const builder = new ResponseEventBuilder(this.turn.answerId);
+        durable.send([
+          ...builder.start(toResponseObject(viewOf(record, null))),
+          ...builder.finish(toResponseObject(viewOfTurn(record, messages))),
+        ]);
+        await durable.end();
+      })
+      .finally(() => {
+        runs.unregister(record.id);
+        work.done();
+      });
+    if (request.stream) {
+      await generation;
+      return;
+    }
+    const queued = { ...toResponseObject(viewOf(record, null)), status: 'queued' };
+    this.sendJson(queued);
+  }
+
+  /**
+   * Forwards the turn through the stream runner and settles it before the stream's last
+   * bytes (the final events carry the stored response). Resolves with the final response
+   * object. Throws when the upstream failed before answering (nothing was settled then,
+   * except for a background run, settled here).
+   */
+  private async generate(forwarded: ForwardedTurn, output: SseOutput): Promise<JsonObject> {
+    const { prepared, record, answerId, requestId } = this.turn;
+    const builder = new ResponseEventBuilder(answerId);
+    let adapter: ResponsesStreamAdapter | null = null;
+    let final: JsonObject | null = null;
+    const finalText = (response: JsonObject) => {
+      final = response;
+      if (adapter) {
+        return adapter.finalText(response);
+      }
+      // No upstream answered: the response starts and ends here.
+      const events = [...builder.start(this.started()), ...builder.finish(response)];
+      this.durable?.send(events);
+      return events.map(serializeResponseEvent).join('');
+    };
+    try {
+      await this.deps.runner.run({
+        reply: output,
+        open: (signal) =>
+          this.deps.chat.open(prepared, {
+            signal,
+            requestId,
+            affinityKey: record.conversationId || undefined,
+          }),
+        adapter: (call) =>
+          (adapter = this.adapterFor(builder, output === this.reply, (observe) =>
+            call.wire.chatStream({
+              alias: prepared.model.alias,
+              clientWantsUsage: true,
+              collect: false,
+              observe,
+            }),
+          )),
+        usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+        // Only when `beforeEnd` did not give the last bytes (it threw): the final events need
+        // the stored answer. Called ahead of `beforeEnd`, so it must not touch the builder.
+        formatError: (error) => serializeResponseEvent(builder.error(error.code, error.message)),
+        onClientGone: forwarded.onClientGone,
+        assembled: true,
+        signal: this.signal ?? undefined,
+        headers: this.appliedHeaders(),
+        beforeEnd: async (result) => {
+          const message = builder.answer();
+          const code = this.isCancelled ? 'cancelled' : (result.error?.code ?? 'upstream_error');
+          const outcome: TurnOutcome =
+            result.outcome !== 'completed' && message.parts.length === 0
+              ? { status: 'failed', errorCode: code }
+              : {
+                  status: result.outcome === 'completed' ? 'completed' : 'incomplete',
+                  answer: { message, finishReason: builder.reason, usage: result.usage },
+                };
+          const settled = await forwarded.settle(outcome);
+          const text = finalText(toResponseObject(viewOf(record, settled.assistant)));
+          await this.durable?.end();
+          return text;
+        },
+      });
+    } catch (error) {
+      if (final === null && this.turn.request.settings.background) {
+        await forwarded.settle({ status: 'failed', errorCode: codeOf(error) });
+      }
+      throw error;
+    }
+    return final ?? toResponseObject(viewOf(record, null));
+  }
+
+  private adapterFor(
+    builder: ResponseEventBuilder,
+    isRead: boolean,
+    chatStream: ConstructorParameters<typeof ResponsesStreamAdapter>[0],
+  ): ResponsesStreamAdapter {
+    return new ResponsesStreamAdapter(
+      chatStream,
+      builder,
+      this.started(),
+      (events) => this.durable?.send(events),
+      isRead,
+    );
+  }
+
+  /** The response as it starts: `in_progress`, no output yet. */
+  private started(): JsonObject {
+    return toResponseObject(viewOf(this.turn.record, null));
+  }
+
+  private appliedHeaders(): Record<string, string> {
+    const applied = this.deps.chat.appliedHeader(this.turn.prepared);
+    return applied ? { [HEADER.applied]: applied } : {};
+  }
+
+  private sendJson(body: JsonObject) {
+    void this.reply
+      .status(200)
+      .headers(this.appliedHeaders())
+      .header('content-type', JSON_TYPE)
+      .send(JSON.stringify(body));
+  }
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof ApiError ? error.code : 'internal_error';
+}
