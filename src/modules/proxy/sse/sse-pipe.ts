@@ -1,4 +1,3 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from 'src/common/errors/api-error';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
@@ -128,7 +127,7 @@ export async function pipeSse(
     // Headers set through `reply.header()` (request id, rate limits) live on the reply until
     // `reply.send`, which a stream never calls: copy them (`getHeaders` builds a new object).
     const headers = Object.assign(reply.getHeaders(), SSE_HEADERS, options.headers);
-    raw.writeHead(200, headers as OutgoingHttpHeaders);
+    raw.writeHead(200, headers);
   };
   const onClose = () => {
     if (raw.writableFinished || isClientGone) {
