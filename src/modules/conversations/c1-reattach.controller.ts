@@ -34,7 +34,9 @@ export class C1ReattachController {
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: HEADER.lastEventId, required: false })
   @ApiOkResponse({
-    description: 'The running turn, replayed then followed, as server-sent events.',
+    description:
+      'The running turn, replayed then followed, as server-sent events in the format of the endpoint that started it; each piece of it ends with an event carrying `id: <n>`.',
+    schema: { type: 'string' },
   })
   @ApiErrors('conversation_not_found', 'no_active_turn', 'invalid_field', 'storage_error')
   async reattach(
