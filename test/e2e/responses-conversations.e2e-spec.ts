@@ -205,6 +205,11 @@ describe('/v1/conversations', () => {
     const patched = await gw.patch(`/c1/conversations/${conversation.id}`, { title: 'renamed' });
     expect(patched.status).toBe(200);
     expect(patched.body.title).toBe('renamed');
+    const exported = await gw.get(`/c1/conversations/${conversation.id}/export`);
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get('content-disposition')).toBe(
+      `attachment; filename="conversation-${bare}.json"`,
+    );
     const deleted = await gw.delete(`/c1/conversations/${conversation.id}`);
     expect(deleted.status).toBe(200);
     expect(deleted.body.id).toBe(bare);
