@@ -266,6 +266,8 @@ describe('content policy (POLICY_FILE)', () => {
       ]);
       expectApiError(items, 400, 'prompt_blocked');
       expect(items.body.error.param).toMatch(/^input/);
+      const instructions = await respond('hello', { instructions: 'mention the nerve agent' });
+      expectApiError(instructions, 400, 'prompt_blocked', { param: 'instructions' });
       expect(up.received.length).toBe(forwarded);
       expect(await conversationCount()).toBe(stored);
     });

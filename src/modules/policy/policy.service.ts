@@ -56,16 +56,20 @@ export class PolicyService {
         });
       }
       for (const [param, text] of texts) {
-        const rule = matcher.find(text);
-        if (rule) {
-          throw new ApiError(
-            'prompt_blocked',
-            `The prompt was blocked by the content policy (rule "${rule.name}")`,
-            { param },
-          );
-        }
+        checkPromptText(matcher, text, param);
       }
     });
+  }
+
+  /**
+   * Checks one text a client sent outside its messages (the Responses API's `instructions`),
+   * like a message's: 400 `prompt_blocked` with `param`.
+   */
+  checkInputText(alias: string, text: string, param: string): void {
+    const matcher = this.matchers.get(`input:${alias}`);
+    if (matcher) {
+      checkPromptText(matcher, text, param);
+    }
   }
 
   /** Checks a complete (JSON) answer: every choice's text. Throws `sensitive_words_detected`. */
@@ -106,6 +110,17 @@ export class PolicyService {
   streamScanner(alias: string, isAnthropic: boolean): StreamPolicy | null {
     const matcher = this.matchers.get(`output:${alias}`);
     return matcher ? new StreamPolicy(new OutputScanner(matcher), isAnthropic) : null;
+  }
+}
+
+function checkPromptText(matcher: RuleMatcher, text: string, param: string): void {
+  const rule = matcher.find(text);
+  if (rule) {
+    throw new ApiError(
+      'prompt_blocked',
+      `The prompt was blocked by the content policy (rule "${rule.name}")`,
+      { param },
+    );
   }
 }
 

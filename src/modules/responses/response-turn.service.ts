@@ -1,6 +1,6 @@
 import { PreparedChat } from 'src/kernel/prepared-request';
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -26,6 +26,7 @@ import { toNew, unstoredMessage } from 'src/modules/conversations/turn-messages'
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import { firstUserText, splitTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import { BackgroundRuns } from 'src/modules/responses/background-runs';
+import { PolicyService } from 'src/modules/policy/policy.service';
 import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { inputToChatMessages, parseItemId, pickItem } from 'src/modules/responses/response-items';
 import { parseConversationId } from 'src/modules/conversations/conversation-id';
@@ -90,6 +91,7 @@ export class ResponseTurnService {
     windows: RenderedWindows,
     private readonly engine: TurnEngine,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
+    @Optional() private readonly policy?: PolicyService,
   ) {
     this.deps = { config, chat, runner, responses, lifecycle, runs, windows, clock };
   }
@@ -115,6 +117,14 @@ export class ResponseTurnService {
       throw inResponsesTerms(error);
     }
     request.modelAlias = prepared.model.alias;
+    if (parsed.settings.instructions) {
+      // A prompt the client sent, though outside the messages `prepare` checked.
+      this.policy?.checkInputText(
+        prepared.model.alias,
+        parsed.settings.instructions,
+        'instructions',
+      );
+    }
     const isNew = base === null || base.headId === null;
     let split: SplitTurn;
     try {

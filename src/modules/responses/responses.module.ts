@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from 'src/modules/conversations/conversations.module';
+import { PolicyModule } from 'src/modules/policy/policy.module';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
 import { UpstreamModule } from 'src/modules/proxy/upstream/upstream.module';
 import { BackgroundRuns } from 'src/modules/responses/background-runs';
@@ -13,7 +14,7 @@ import { ResponsesService } from 'src/modules/responses/responses.service';
 
 /** OpenAI's Responses and Conversations APIs, served from the `/c1` conversation store. */
 @Module({
-  imports: [ProxyModule, UpstreamModule, ConversationsModule],
+  imports: [ProxyModule, UpstreamModule, ConversationsModule, PolicyModule],
   controllers: [ResponsesController, ConversationsApiController],
   providers: [
     BackgroundRuns,
