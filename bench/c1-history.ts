@@ -16,13 +16,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { spawnGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
 import { openTestDatabase } from 'test/support/open-database';
+import { conversationsRepositoryOn } from 'test/support/conversations-repository';
 
 const SIZES = (process.env.SIZES ?? '10,100,1000').split(',').map(Number);
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
@@ -32,7 +32,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function storage() {
   const db = await openTestDatabase('sqlite');
-  const repo = new ConversationsRepository(db.dataSource, new MetricsService());
+  const repo = conversationsRepositoryOn(db.dataSource, new MetricsService());
   const text = (t: string) => ({
     role: 'user' as const,
     parts: [{ type: 'text' as const, text: t }],

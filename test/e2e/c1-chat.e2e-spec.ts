@@ -77,7 +77,7 @@ describe('/c1/chat/completions', () => {
 
   it('creates a conversation: system prompt stored first, id in the header and the body', async () => {
     const { id, data } = await newConversation('What is Parley?', 'Be brief.');
-    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(data.conversation_id).toBe(id);
     expect(data.choices[0].message.content).toBe('You said: What is Parley?');
     expect(roleText(lastForwarded().messages)).toEqual([

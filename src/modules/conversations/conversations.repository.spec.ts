@@ -5,6 +5,7 @@ import {
 } from 'src/modules/conversations/conversations.repository';
 import { NewMessage, StartTurnInput } from 'src/modules/conversations/conversation.types';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { conversationsRepositoryOn } from 'test/support/conversations-repository';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
 
@@ -55,7 +56,7 @@ function repositorySuite(url: () => string) {
   beforeEach(() => {
     metrics = new MetricsService();
     readClock = () => Date.now();
-    repo = new ConversationsRepository(db.dataSource, metrics, () => readClock());
+    repo = conversationsRepositoryOn(db.dataSource, metrics, () => readClock());
   });
 
   /** A conversation with `turns` completed user/assistant pairs after a system prompt. */
@@ -314,7 +315,7 @@ function repositorySuite(url: () => string) {
   });
 
   it('maps a database failure to storage_error', async () => {
-    const broken = new ConversationsRepository(
+    const broken = conversationsRepositoryOn(
       {
         ...db.dataSource,
         manager: { findOneBy: () => Promise.reject(new Error('disk I/O error')) },

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { DataSource, EntityManager } from 'typeorm';
-import { inGroupCommit } from 'src/database/group-commit';
-import { inTransaction, serially } from 'src/database/serial-transactions';
+import { GroupCommit } from 'src/database/group-commit';
+import { newRowId } from 'src/database/row-id';
+import { SerialTransactions } from 'src/database/serial-transactions';
+import { SqliteStatements } from 'src/database/sqlite-statements';
 import { ApiError } from 'src/common/errors/api-error';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import {
@@ -40,6 +41,9 @@ export class ConversationsRepository {
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
+    private readonly transactions: SerialTransactions,
+    private readonly groupCommit: GroupCommit,
+    private readonly statements: SqliteStatements,
     @Inject(CLOCK) private readonly now: Clock = systemClock,
   ) {}
 
@@ -135,11 +139,11 @@ export class ConversationsRepository {
       throw new Error('startTurn needs at least one message');
     }
     return this.run(() =>
-      inGroupCommit(this.dataSource, async (em) => {
+      this.groupCommit.run(async (em) => {
         const now = this.now();
-        const turnId = randomUUID();
+        const turnId = newRowId(now);
         const expiresAt = now + input.claimTtlMs;
-        const ids = input.messages.map(() => randomUUID());
+        const ids = input.messages.map(() => newRowId(now));
         const headId = ids[ids.length - 1];
         let conversation: ConversationRecord;
         let parentId: string | null = null;
@@ -147,7 +151,7 @@ export class ConversationsRepository {
         const rows: MessageEntity[] = [];
 
         if (input.conversationId === null) {
-          const id = randomUUID();
+          const id = newRowId(now);
           const created = em.create(ConversationEntity, {
             id,
             userId: input.userId,
@@ -165,7 +169,7 @@ export class ConversationsRepository {
           conversation = toConversation(created);
           if (input.system) {
             const system = newMessageRow(input.system, {
-              id: randomUUID(),
+              id: newRowId(now),
               treeId: id,
               parentId: null,
               depth: 0,
@@ -178,10 +182,10 @@ export class ConversationsRepository {
             depth = 1;
           }
         } else {
-          const found: Record<string, unknown>[] = await em.query(
-            this.sql(SQL.findConversationWithHead),
-            [input.conversationId, input.userId],
-          );
+          const found = await this.read(em, SQL.findConversationWithHead, [
+            input.conversationId,
+            input.userId,
+          ]);
           if (found.length === 0) {
             throw notFound();
           }
@@ -295,7 +299,7 @@ export class ConversationsRepository {
    */
   async finishTurn(turn: StartedTurn, result: AssistantResult): Promise<StoredMessage> {
     const stored = await this.run(() =>
-      inGroupCommit(this.dataSource, async (em) => {
+      this.groupCommit.run(async (em) => {
         const now = this.now();
         const last = turn.inputs[turn.inputs.length - 1];
         const assistant = newMessageRow(
@@ -306,7 +310,7 @@ export class ConversationsRepository {
             tokenEstimate: result.tokenEstimate,
           },
           {
-            id: result.id ?? randomUUID(),
+            id: result.id ?? newRowId(now),
             treeId: turn.conversation.treeId,
             parentId: last.id,
             depth: last.depth + 1,
@@ -326,7 +330,7 @@ export class ConversationsRepository {
         return entityToMessage(assistant);
       }),
     );
-    // Counted once committed: a grouped unit may run twice (see inGroupCommit).
+    // Counted once committed: a grouped unit may run twice (see GroupCommit).
     this.metrics.turnsStored.inc({ status: result.status });
     return stored;
   }
@@ -338,13 +342,13 @@ export class ConversationsRepository {
    */
   async failTurn(turn: StartedTurn, failure: TurnFailure): Promise<StoredMessage> {
     const stored = await this.run(() =>
-      inGroupCommit(this.dataSource, async (em) => {
+      this.groupCommit.run(async (em) => {
         const now = this.now();
         const last = turn.inputs[turn.inputs.length - 1];
         const assistant = newMessageRow(
           { role: 'assistant', parts: [], tokenEstimate: 0 },
           {
-            id: failure.id ?? randomUUID(),
+            id: failure.id ?? newRowId(now),
             treeId: turn.conversation.treeId,
             parentId: last.id,
             depth: last.depth + 1,
@@ -367,7 +371,7 @@ export class ConversationsRepository {
         return entityToMessage(assistant);
       }),
     );
-    // Counted once committed: a grouped unit may run twice (see inGroupCommit).
+    // Counted once committed: a grouped unit may run twice (see GroupCommit).
     this.metrics.turnsStored.inc({ status: 'failed' });
     return stored;
   }
@@ -424,7 +428,7 @@ export class ConversationsRepository {
     let total = 0;
     for (;;) {
       const stale = await this.run(() =>
-        serially(this.dataSource, () =>
+        this.transactions.serially(() =>
           this.dataSource.manager
             .createQueryBuilder(ConversationEntity, 'c')
             .select(['c.id', 'c.activeTurnId'])
@@ -438,7 +442,7 @@ export class ConversationsRepository {
       }
       for (const c of stale) {
         const isReleased = await this.run(() =>
-          inTransaction(this.dataSource, (em) =>
+          this.transactions.inTransaction((em) =>
             this.releaseStaleTurn(em, c.id, c.activeTurnId ?? '', this.now()),
           ),
         );
@@ -453,7 +457,7 @@ export class ConversationsRepository {
   /** Forgets Idempotency-Keys older than the 24-hour window. */
   async purgeIdempotencyKeys(before: number): Promise<void> {
     await this.run(() =>
-      serially(this.dataSource, () =>
+      this.transactions.serially(() =>
         this.dataSource.manager
           .createQueryBuilder()
           .delete()
@@ -472,7 +476,7 @@ export class ConversationsRepository {
     patch: { title?: string | null; metadata?: ConversationMetadata | null },
   ): Promise<ConversationRecord | null> {
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const set: Partial<ConversationEntity> = {};
         if (patch.title !== undefined) {
           set.title = patch.title;
@@ -501,7 +505,7 @@ export class ConversationsRepository {
    */
   async deleteConversation(userId: string, id: string): Promise<DeleteOutcome> {
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const now = this.now();
         const current = await em.findOneBy(ConversationEntity, { id, userId });
         if (!current) {
@@ -550,10 +554,10 @@ export class ConversationsRepository {
     message: StoredMessage,
   ): Promise<ConversationRecord> {
     return this.run(() =>
-      serially(this.dataSource, async () => {
+      this.transactions.serially(async () => {
         const now = this.now();
         const row = this.dataSource.manager.create(ConversationEntity, {
-          id: randomUUID(),
+          id: newRowId(now),
           userId: source.userId,
           treeId: source.treeId,
           title: source.title,
@@ -595,10 +599,28 @@ export class ConversationsRepository {
     return pg;
   }
 
-  /** Runs a write inside `em`'s transaction; resolves with the number of rows it changed. */
+  /**
+   * Runs a write inside `em`'s transaction; resolves with the number of rows it changed. On
+   * SQLite through a statement better-sqlite3 keeps prepared (same connection, same transaction).
+   */
   private async exec(em: EntityManager, text: string, values: unknown[]): Promise<number> {
+    if (this.statements.isAvailable) {
+      return this.statements.run(text, values);
+    }
     const result = await em.queryRunner!.query(this.sql(text), values, true);
     return (result as { affected?: number }).affected ?? 0;
+  }
+
+  /** A read inside `em`'s transaction (see `exec`). */
+  private async read(
+    em: EntityManager,
+    text: string,
+    values: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    if (this.statements.isAvailable) {
+      return this.statements.all(text, values);
+    }
+    return em.query<Record<string, unknown>[]>(this.sql(text), values);
   }
 
   private async insertMessages(em: EntityManager, rows: MessageEntity[]): Promise<void> {
