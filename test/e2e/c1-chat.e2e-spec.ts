@@ -124,6 +124,20 @@ describe('/c1/chat/completions', () => {
     ]);
   });
 
+  it('forwards a long history with multi-byte text intact, turn after turn', async () => {
+    const long = 'héllo wörld 🌍 '.repeat(3000);
+    const { id } = await newConversation(long);
+    await turn(id, 'two');
+    await turn(id, 'three');
+    expect(roleText(lastForwarded().messages)).toEqual([
+      `user:${long}`,
+      `assistant:You said: ${long}`,
+      'user:two',
+      'assistant:You said: two',
+      'user:three',
+    ]);
+  });
+
   it('accepts conversation_id in the body, and refuses a header and body that differ', async () => {
     const { id } = await newConversation('body id');
     const { data } = await client.chat.completions

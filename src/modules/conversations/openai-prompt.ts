@@ -18,8 +18,8 @@ interface RenderedWindow {
   /** The JSON of `messages` without brackets (`''` for none). */
   json: string;
   /**
-   * `json` in UTF-8, in pieces: one buffer for a window without its last message, that buffer
-   * and the last message's bytes for a whole window (the two share the history's bytes).
+   * `json` in UTF-8, in pieces shared with the windows it was extended from (see `appendPiece`);
+   * a whole window is the pieces of the window without its last message, then that message's.
    */
   bytes: Buffer[];
 }
@@ -114,6 +114,25 @@ function separated(json: string, more: string): string {
   return json !== '' && more !== '' ? `,${more}` : more;
 }
 
+/**
+ * `pieces` then `piece`, as a new array (windows share pieces). Like a binary counter, the last
+ * two are joined while the last is at least as long as the one before: piece sizes then fall
+ * geometrically along the list, so a window built over a thousand turns is a dozen pieces,
+ * each byte copied a few times in all instead of the whole history once per turn.
+ */
+function appendPiece(pieces: readonly Buffer[], piece: Buffer): Buffer[] {
+  const appended = [...pieces, piece];
+  while (
+    appended.length >= 2 &&
+    appended[appended.length - 1].length >= appended[appended.length - 2].length
+  ) {
+    const last = appended.pop()!;
+    const before = appended.pop()!;
+    appended.push(Buffer.concat([before, last]));
+  }
+  return appended;
+}
+
 const OPEN = Buffer.from('[');
 const CLOSE = Buffer.from(']');
 
@@ -152,13 +171,12 @@ export function renderOpenAIPrompt(
     return parts.join(',');
   };
   // The window without its last message: the next turn (of this conversation or of a fork
-  // made at that message) starts from it. Its bytes are joined into one buffer (a copy, not an
-  // encoding, when most of it was cached), shared by every turn that forwards it.
+  // made at that message) starts from it, and shares its bytes.
   const stem = window.length - 1;
   if (from < stem) {
     const added = separated(json, renderRange(stem));
     json += added;
-    bytes = [Buffer.concat([...bytes, Buffer.from(added)])];
+    bytes = appendPiece(bytes, Buffer.from(added));
     windows.set({ sources: window.slice(0, stem), messages: messages.slice(), json, bytes });
   }
   if (from < window.length) {
