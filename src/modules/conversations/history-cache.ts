@@ -24,7 +24,10 @@ interface Node {
   usedAt: number;
   /** The chain from the root to this message, summarised as it was built. */
   summary: ChainSummary;
-  /** The chain as an array, kept for a head once built or handed in (counted in `weight`). */
+  /**
+   * The chain as an array, kept for a head once built or handed in (counted in `weight`, and
+   * dropped before any message is evicted).
+   */
   chain: StoredMessage[] | null;
 }
 
@@ -143,21 +146,27 @@ export class HistoryCache {
   private evict() {
     const target = this.maxBytes * EVICT_TO;
     const deepestFirst = [...this.nodes.values()].sort((a, b) => b.depth - a.depth);
-    // Chain arrays of heads the conversation has moved past (a descendant was used since):
-    // dropped first, a fork that comes back to one rebuilds it once.
+    // A node counts as used whenever a descendant was: shared history is never older than
+    // its leaves.
     for (const node of deepestFirst) {
       const parent = node.parent;
       if (parent && parent.usedAt < node.usedAt) {
         parent.usedAt = node.usedAt;
-        this.dropChain(parent);
       }
     }
-    if (this.weight <= target) {
-      return;
+    // Chain arrays go first, least recently used first: rebuilding one is a walk over the
+    // parents, while an evicted message costs a database read and a new rendering.
+    const withChains = deepestFirst.filter((node) => node.chain !== null);
+    withChains.sort((a, b) => a.usedAt - b.usedAt);
+    for (const node of withChains) {
+      if (this.weight <= target) {
+        return;
+      }
+      this.dropChain(node);
     }
-    // Least recently used first; among messages last used together (one chain), the deepest.
-    // Descendants carry their use up to their ancestors (above), so a node always goes after
-    // its descendants: what stays is always whole chains.
+    // Then messages, least recently used first; among messages last used together (one
+    // chain), the deepest. A node therefore goes after its descendants: what stays is always
+    // whole chains.
     const oldestFirst = deepestFirst.sort((a, b) => a.usedAt - b.usedAt || b.depth - a.depth);
     for (const node of oldestFirst) {
       if (this.weight <= target) {
@@ -166,7 +175,6 @@ export class HistoryCache {
       this.nodes.delete(node.message.id);
       this.weight -= node.weight;
       node.parent = null;
-      node.chain = null;
     }
   }
 
