@@ -25,9 +25,6 @@ interface RenderedWindow {
   cost: number;
 }
 
-/** How many new messages a turn may add after a window rendered before (user, tool results…). */
-const MAX_NEW_MESSAGES = 4;
-
 /**
  * The most recently rendered windows, by their last message, least recently used first. A turn
  * forwards the history of the turn before plus a few new messages (and forks of one
@@ -53,13 +50,17 @@ export class RenderedWindows {
         : null;
   }
 
-  /** The longest cached window that `window` starts with (missing at most a few messages). */
+  /**
+   * The longest cached window that `window` starts with. Usually a few messages short of it;
+   * a fork's later turns may find only the window of the history it was forked from (its own
+   * windows evicted by other conversations' meanwhile): a key lookup per message is still far
+   * cheaper than rendering the history again.
+   */
   longestPrefix(window: NeutralMessage[]): RenderedWindow | null {
     if (!this.entries) {
       return null;
     }
-    const shortest = Math.max(1, window.length - MAX_NEW_MESSAGES);
-    for (let length = window.length; length >= shortest; length--) {
+    for (let length = window.length; length >= 1; length--) {
       const entry = this.entries.get(window[length - 1]);
       if (entry && entry.sources.length === length && startsWith(window, entry.sources)) {
         return entry;
