@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from 'src/common/errors/api-error';
+import { SqliteStatements } from 'src/database/sqlite-statements';
 import { messageValues } from 'src/modules/conversations/conversation-rows';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
@@ -37,6 +38,7 @@ export class ConversationSql {
   constructor(
     readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
+    private readonly statements: SqliteStatements,
   ) {}
 
   get isPostgres(): boolean {
@@ -61,10 +63,28 @@ export class ConversationSql {
     return pg;
   }
 
-  /** Runs a write inside `em`'s transaction; resolves with the number of rows it changed. */
+  /**
+   * Runs a write inside `em`'s transaction; resolves with the number of rows it changed. On
+   * SQLite through a statement better-sqlite3 keeps prepared (same connection, same transaction).
+   */
   async exec(em: EntityManager, text: string, values: unknown[]): Promise<number> {
+    if (this.statements.isAvailable) {
+      return this.statements.run(text, values);
+    }
     const result = await em.queryRunner!.query(this.sql(text), values, true);
     return (result as { affected?: number }).affected ?? 0;
+  }
+
+  /** A read inside `em`'s transaction (see `exec`). */
+  async read(
+    em: EntityManager,
+    text: string,
+    values: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    if (this.statements.isAvailable) {
+      return this.statements.all(text, values);
+    }
+    return em.query<Record<string, unknown>[]>(this.sql(text), values);
   }
 
   async insertMessages(em: EntityManager, rows: MessageEntity[]): Promise<void> {

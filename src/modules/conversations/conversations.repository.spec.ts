@@ -1,6 +1,4 @@
 import { ApiError } from 'src/common/errors/api-error';
-import { ConversationSql } from 'src/modules/conversations/conversation-sql';
-import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import {
@@ -10,6 +8,7 @@ import {
 } from 'src/modules/conversations/conversation.types';
 import { TurnClaim } from 'src/modules/conversations/turn-store';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { conversationStoresOn } from 'test/support/conversations-repository';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
 
@@ -61,9 +60,7 @@ function repositorySuite(url: () => string) {
   beforeEach(() => {
     metrics = new MetricsService();
     readClock = () => Date.now();
-    const tables = new ConversationSql(db.dataSource, metrics);
-    repo = new ConversationsRepository(tables, () => readClock());
-    turns = new TurnsRepository(tables, metrics, new HistoryCache(), () => readClock());
+    ({ repo, turns } = conversationStoresOn(db.dataSource, metrics, { clock: () => readClock() }));
   });
 
   /** Claims a turn that sends no Idempotency-Key (so is never a replay). */
@@ -361,14 +358,12 @@ function repositorySuite(url: () => string) {
   });
 
   it('maps a database failure to storage_error', async () => {
-    const broken = new ConversationsRepository(
-      new ConversationSql(
-        {
-          ...db.dataSource,
-          query: () => Promise.reject(new Error('disk I/O error')),
-        } as never,
-        metrics,
-      ),
+    const { repo: broken } = conversationStoresOn(
+      {
+        ...db.dataSource,
+        query: () => Promise.reject(new Error('disk I/O error')),
+      } as never,
+      metrics,
     );
     await expectApiErrorCode(broken.findConversation('alice', 'x'), 'storage_error');
   });

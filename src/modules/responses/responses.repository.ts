@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { DataSource, EntityManager, MoreThan } from 'typeorm';
-import { inTransaction } from 'src/database/serial-transactions';
+import { SerialTransactions } from 'src/database/serial-transactions';
 import { withStorageErrors } from 'src/modules/responses/storage-errors';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
@@ -49,6 +49,7 @@ export class ResponsesRepository {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly transactions: SerialTransactions,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -78,7 +79,7 @@ export class ResponsesRepository {
    */
   async appendEvents(id: string, events: StoredEvent[], isFinal: boolean): Promise<boolean> {
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         if (events.length > 0) {
           await em.insert(
             ResponseEventEntity,
