@@ -27,8 +27,10 @@ const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (${plac
 
 /**
  * What the turn store and the conversations repository share to reach the conversation
- * tables: one placeholder style per database, writes inside a caller's transaction, the
- * mapping of database failures to `storage_error`, and the read of a message chain.
+ * tables (and the responses repository, for the row a Responses turn writes in the turn's
+ * transaction): one placeholder style per database, statements inside a caller's transaction
+ * (prepared once on SQLite), the mapping of database failures to `storage_error`, and the
+ * read of a message chain.
  */
 @Injectable()
 export class ConversationSql {
