@@ -166,6 +166,29 @@ function repositorySuite(url: () => string) {
     expect(await repo.findConversation('alice', conversation.id)).toEqual(after);
   });
 
+  it("hands the next turn the finished chain, as stored, and leaves each turn's history as it was", async () => {
+    const conversation = await conversationWith(2);
+    const claim = async () => {
+      const claimed = await turns.claimAndLoad(base({ conversationId: conversation.id }));
+      if (claimed.kind !== 'claimed') {
+        throw new Error('unexpected replay');
+      }
+      return claimed;
+    };
+    const first = await claim();
+    await turns.finish(first, answer('a2'));
+    const second = await claim();
+    await turns.finish(second, answer('a3'));
+    const third = await claim();
+    expect([first, second, third].map((c) => c.history.length)).toEqual([5, 7, 9]);
+    const stored = await repo.history(third.turn.inputs[0].parentId);
+    expect(third.history).toEqual(stored);
+    expect(third.history.slice(-2).map((m) => [m.role, m.status])).toEqual([
+      ['user', 'completed'],
+      ['assistant', 'completed'],
+    ]);
+  });
+
   it('refuses a second turn while one holds the conversation: 409 conversation_busy', async () => {
     const first = await claimTurn(base());
     await expectApiErrorCode(

@@ -246,7 +246,14 @@ export class TurnsRepository implements TurnStore {
   /** See `TurnStore.finish`; the finished chain is kept for the conversation's next turn. */
   async finish(claimed: ClaimedTurn, result: AssistantResult): Promise<StoredMessage> {
     const assistant = await this.finishTurn(claimed.turn, result);
-    const inputs = claimed.turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
+    // The inputs as the database now has them (updated when the turn ended), in a new array:
+    // the cache keeps it as this head's chain, and `claimed.history` is the previous head's.
+    const { updatedAt } = assistant;
+    const inputs = claimed.turn.inputs.map((m) => ({
+      ...m,
+      status: 'completed' as const,
+      updatedAt,
+    }));
     this.cache.set([...claimed.history, ...inputs, assistant]);
     return assistant;
   }
@@ -255,7 +262,14 @@ export class TurnsRepository implements TurnStore {
   async fail(claimed: ClaimedTurn, failure: TurnFailure): Promise<StoredMessage> {
     const assistant = await this.failTurn(claimed.turn, failure);
     const errorCode = failure.errorCode;
-    const inputs = claimed.turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
+    // As in `finish`: the inputs as stored, in a new array.
+    const { updatedAt } = assistant;
+    const inputs = claimed.turn.inputs.map((m) => ({
+      ...m,
+      status: 'failed' as const,
+      errorCode,
+      updatedAt,
+    }));
     this.cache.set([...claimed.history, ...inputs, assistant]);
     return assistant;
   }
