@@ -1,5 +1,5 @@
 import { openAIWire } from 'src/modules/proxy/wire/openai/openai.wire';
-import { request as httpRequest } from 'node:http';
+import { postAndRead, ReadAnswer } from 'test/support/raw-client';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { FastifyInstance } from 'fastify';
@@ -85,28 +85,8 @@ describe(pipeSse.name, () => {
   });
 
   /** Reads the response; `hangUpAfter` destroys the connection after that many bytes. */
-  function get(
-    hangUpAfter?: number,
-  ): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', agent: false });
-      req.on('error', () => undefined);
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          if (hangUpAfter !== undefined && text.length >= hangUpAfter) {
-            req.destroy();
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
-          }
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-        res.on('error', reject);
-      });
-      req.end();
-    });
-  }
+  const get = (hangUpAfter?: number): Promise<ReadAnswer> =>
+    postAndRead(url, undefined, hangUpAfter);
 
   const options = (over: Partial<SsePipeOptions> = {}): SsePipeOptions => ({
     keepAliveIntervalMs: 50,
