@@ -1,6 +1,4 @@
 import { ApiError } from 'src/common/errors/api-error';
-import { ConversationSql } from 'src/modules/conversations/conversation-sql';
-import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import {
@@ -10,6 +8,7 @@ import {
 } from 'src/modules/conversations/conversation.types';
 import { TurnClaim } from 'src/modules/conversations/turn-store';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { conversationStoresOn } from 'test/support/conversations-repository';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
 
@@ -61,9 +60,7 @@ function repositorySuite(url: () => string) {
   beforeEach(() => {
     metrics = new MetricsService();
     readClock = () => Date.now();
-    const tables = new ConversationSql(db.dataSource, metrics);
-    repo = new ConversationsRepository(tables, () => readClock());
-    turns = new TurnsRepository(tables, metrics, new HistoryCache(), () => readClock());
+    ({ repo, turns } = conversationStoresOn(db.dataSource, metrics, { clock: () => readClock() }));
   });
 
   /** Claims a turn that sends no Idempotency-Key (so is never a replay). */
@@ -167,6 +164,29 @@ function repositorySuite(url: () => string) {
     });
     await expectApiErrorCode(refusal, 'context_length_exceeded');
     expect(await repo.findConversation('alice', conversation.id)).toEqual(after);
+  });
+
+  it("hands the next turn the finished chain, as stored, and leaves each turn's history as it was", async () => {
+    const conversation = await conversationWith(2);
+    const claim = async () => {
+      const claimed = await turns.claimAndLoad(base({ conversationId: conversation.id }));
+      if (claimed.kind !== 'claimed') {
+        throw new Error('unexpected replay');
+      }
+      return claimed;
+    };
+    const first = await claim();
+    await turns.finish(first, answer('a2'));
+    const second = await claim();
+    await turns.finish(second, answer('a3'));
+    const third = await claim();
+    expect([first, second, third].map((c) => c.history.length)).toEqual([5, 7, 9]);
+    const stored = await repo.history(third.turn.inputs[0].parentId);
+    expect(third.history).toEqual(stored);
+    expect(third.history.slice(-2).map((m) => [m.role, m.status])).toEqual([
+      ['user', 'completed'],
+      ['assistant', 'completed'],
+    ]);
   });
 
   it('refuses a second turn while one holds the conversation: 409 conversation_busy', async () => {
@@ -361,14 +381,12 @@ function repositorySuite(url: () => string) {
   });
 
   it('maps a database failure to storage_error', async () => {
-    const broken = new ConversationsRepository(
-      new ConversationSql(
-        {
-          ...db.dataSource,
-          query: () => Promise.reject(new Error('disk I/O error')),
-        } as never,
-        metrics,
-      ),
+    const { repo: broken } = conversationStoresOn(
+      {
+        ...db.dataSource,
+        query: () => Promise.reject(new Error('disk I/O error')),
+      } as never,
+      metrics,
     );
     await expectApiErrorCode(broken.findConversation('alice', 'x'), 'storage_error');
   });

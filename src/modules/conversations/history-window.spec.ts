@@ -1,9 +1,12 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import {
+  ChainSummary,
   countTextTokens,
   estimateTokens,
   MEDIA_TOKENS,
+  rememberSummary,
   selectHistoryWindow,
+  summariseNext,
 } from 'src/modules/conversations/history-window';
 
 let seq = 0;
@@ -118,5 +121,27 @@ describe('history window', () => {
     const window = selectHistoryWindow([sys, u1, a1], turn, 100);
     expect(ids(window.messages)).toEqual(ids([sys, ...turn]));
     expect(window.omitted).toBe(2);
+  });
+
+  it('chooses the same window from a summarised chain as from walking it', () => {
+    const summarised = (chain: StoredMessage[]) => {
+      rememberSummary(
+        chain,
+        chain.reduce<ChainSummary | null>((summary, m) => summariseNext(summary, m), null)!,
+      );
+      return chain;
+    };
+    const plain = [msg('system', 10), msg('user', 10), msg('assistant', 10)];
+    const withFailed = [msg('user', 10), msg('assistant', 0, 'failed'), msg('user', 10)];
+    const lateSystem = [msg('user', 10), msg('system', 10), msg('assistant', 10)];
+    for (const chain of [plain, withFailed, lateSystem]) {
+      for (const budget of [1000, 35, 25]) {
+        const turn = [msg('user', 5)];
+        const walked = selectHistoryWindow([...chain], turn, budget);
+        const window = selectHistoryWindow(summarised([...chain]), turn, budget);
+        expect(ids(window.messages)).toEqual(ids(walked.messages));
+        expect(window.omitted).toBe(walked.omitted);
+      }
+    }
   });
 });
