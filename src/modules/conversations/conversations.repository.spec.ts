@@ -1,4 +1,5 @@
 import { ApiError } from 'src/common/errors/api-error';
+import { systemClock } from 'src/common/time/clock';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import {
@@ -59,7 +60,7 @@ function repositorySuite(url: () => string) {
   let readClock: () => number;
   beforeEach(() => {
     metrics = new MetricsService();
-    readClock = () => Date.now();
+    readClock = systemClock;
     ({ repo, turns } = conversationStoresOn(db.dataSource, metrics, { clock: () => readClock() }));
   });
 
@@ -292,7 +293,7 @@ function repositorySuite(url: () => string) {
   });
 
   it('replaces an Idempotency-Key record older than 24 hours', async () => {
-    const start = Date.now();
+    const start = systemClock();
     readClock = () => start - IDEMPOTENCY_TTL_MS - 1000;
     const old = await claimTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
     await turns.finishTurn(old, answer('x'));
@@ -305,7 +306,7 @@ function repositorySuite(url: () => string) {
   it('reaps a turn whose claim expired: pending messages failed, claim released', async () => {
     const turn = await claimTurn(base({ claimTtlMs: 1 }));
     await new Promise((r) => setTimeout(r, 5));
-    expect(await turns.reapExpiredTurns(Date.now())).toBeGreaterThanOrEqual(1);
+    expect(await turns.reapExpiredTurns(systemClock())).toBeGreaterThanOrEqual(1);
     const conversation = (await repo.findConversation('alice', turn.conversation.id))!;
     expect(conversation.activeTurnId).toBeNull();
     const history = await repo.history(conversation.headMessageId);
