@@ -1,25 +1,9 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { storedMessage } from 'test/support/stored-message';
 
-const message = (id: string, parentId: string | null, text = 'x'): StoredMessage => ({
-  id,
-  treeId: 't',
-  parentId,
-  depth: 0,
-  turnId: 'turn',
-  role: 'user',
-  parts: [{ type: 'text', text }],
-  name: null,
-  status: 'completed',
-  finishReason: null,
-  promptTokens: null,
-  completionTokens: null,
-  tokenEstimate: 1,
-  model: null,
-  errorCode: null,
-  createdAt: 0,
-  updatedAt: 0,
-});
+const message = (id: string, parentId: string | null, text = 'x'): StoredMessage =>
+  storedMessage({ id, parentId, parts: [{ type: 'text', text }] });
 
 /** A chain of `ids`, each message the parent of the next. */
 const chain = (...ids: string[]) =>

@@ -8,31 +8,22 @@ import {
   selectHistoryWindow,
   summariseNext,
 } from 'src/modules/conversations/history-window';
+import { storedMessage } from 'test/support/stored-message';
 
 let seq = 0;
 const msg = (
   role: StoredMessage['role'],
   tokens: number,
   status: StoredMessage['status'] = 'completed',
-): StoredMessage => ({
-  id: `m${++seq}`,
-  treeId: 't',
-  parentId: null,
-  depth: seq,
-  turnId: 'x',
-  role,
-  parts: [{ type: 'text', text: `${role}${seq}` }],
-  name: null,
-  status,
-  finishReason: null,
-  promptTokens: null,
-  completionTokens: null,
-  tokenEstimate: tokens,
-  model: null,
-  errorCode: null,
-  createdAt: 0,
-  updatedAt: 0,
-});
+): StoredMessage =>
+  storedMessage({
+    id: `m${++seq}`,
+    depth: seq,
+    role,
+    parts: [{ type: 'text', text: `${role}${seq}` }],
+    status,
+    tokenEstimate: tokens,
+  });
 
 const ids = (list: StoredMessage[]) => list.map((m) => m.id);
 
