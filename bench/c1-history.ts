@@ -17,17 +17,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ConversationSql } from 'src/modules/conversations/conversation-sql';
-import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
 import { TurnClaim } from 'src/modules/conversations/turn-store';
-import { TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { startFakeUpstream } from 'test/support/fake-upstream';
 import { fakeModelCatalog, writeModelsFile } from 'test/support/fake-catalog';
 import { spawnGateway, sqliteGatewayEnv } from 'test/support/spawn-gateway';
 import { TEST_API_KEY } from 'test/support/start-gateway';
 import { openTestDatabase } from 'test/support/open-database';
+import { conversationStoresOn } from 'test/support/conversations-repository';
 
 const SIZES = (process.env.SIZES ?? '10,100,1000').split(',').map(Number);
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
@@ -37,9 +35,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function storage() {
   const db = await openTestDatabase('sqlite');
-  const tables = new ConversationSql(db.dataSource, new MetricsService());
-  const repo = new ConversationsRepository(tables);
-  const turns = new TurnsRepository(tables, new MetricsService(), new HistoryCache(0));
+  const { repo, turns } = conversationStoresOn(db.dataSource, new MetricsService(), {
+    cache: new HistoryCache(0),
+  });
   const claim = async (input: TurnClaim) => {
     const claimed = await turns.claimAndLoad(input);
     if (claimed.kind !== 'claimed') {

@@ -81,6 +81,7 @@ export const ALL_MODE_NAMES = [
   'sse-paced',
   'conc-1',
   'c1-new',
+  'c1-conc-1',
   'c1-10',
   'c1-100',
   'c1-1000',
@@ -176,7 +177,8 @@ export function buildModes(env: ModeEnv): Mode[] {
       { label: 'added p50 <= 0.5 ms', metric: 'p50Added', op: '<=', value: 0.5 },
       { label: 'added p99 <= 1.5 ms', metric: 'p99Added', op: '<=', value: 1.5 },
     ]),
-    c1NewMode(env, v1('burst', false), auth),
+    c1NewMode(16, [C1_CHECK], v1('burst', false), auth),
+    c1NewMode(1, [C1_CONC_1_CHECK], v1('burst', false), auth),
     ...[10, 100, 1000].map((turns) => c1ContinueMode(env, turns, v1('burst', false), auth)),
     responsesMode(false, v1('burst', false), auth),
     responsesMode(true, v1('burst', true), auth),
@@ -202,17 +204,28 @@ const C1_CHECK: TargetCheck = {
   value: 0.5,
 };
 
-/** /c1 turns on new conversations; direct and floor run /v1 JSON for the comparison. */
+const C1_CONC_1_CHECK: TargetCheck = {
+  label: 'added p50 <= 1 ms',
+  metric: 'p50Added',
+  op: '<=',
+  value: 1,
+};
+
+/**
+ * /c1 turns on new conversations; direct and floor run /v1 JSON for the comparison. At one
+ * connection (`c1-conc-1`) it measures the latency a turn adds, stores included.
+ */
 function c1NewMode(
-  env: ModeEnv,
+  connections: number,
+  checks: TargetCheck[],
   v1Json: (target: TargetName) => RequestSpec,
   auth: Record<string, string>,
 ): LoadMode {
   return {
     kind: 'load',
-    name: 'c1-new',
-    title: '/c1 turn on a new conversation, 16 connections (direct and floor: /v1 JSON)',
-    connections: 16,
+    name: connections === 1 ? 'c1-conc-1' : 'c1-new',
+    title: `/c1 turn on a new conversation, ${connections} connection${connections === 1 ? '' : 's'} (direct and floor: /v1 JSON)`,
+    connections,
     stream: false,
     spec: (target) =>
       target === 'parley'
@@ -228,7 +241,7 @@ function c1NewMode(
             stream: false,
           }
         : v1Json(target),
-    checks: [C1_CHECK],
+    checks,
     notes: [],
   };
 }

@@ -3,13 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
-import { inGroupCommit } from 'src/database/group-commit';
+import { GroupCommit } from 'src/database/group-commit';
+import { SerialTransactions } from 'src/database/serial-transactions';
 import { ApiError } from 'src/common/errors/api-error';
 
-describe(inGroupCommit.name, () => {
+describe(GroupCommit.name, () => {
   let dir: string;
   let file: string;
   let dataSource: DataSource;
+  let groupCommit: GroupCommit;
   let commits = 0;
 
   beforeAll(async () => {
@@ -23,6 +25,7 @@ describe(inGroupCommit.name, () => {
     dataSource = new DataSource({ type: 'better-sqlite3', database: file, enableWAL: true });
     await dataSource.initialize();
     dataSource.subscribers.push(counter);
+    groupCommit = new GroupCommit(new SerialTransactions(dataSource));
     await dataSource.query('CREATE TABLE turns (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
   });
   afterAll(async () => {
@@ -35,7 +38,7 @@ describe(inGroupCommit.name, () => {
   });
 
   const insert = (id: string, n: number) =>
-    inGroupCommit(dataSource, async (em) => {
+    groupCommit.run(async (em) => {
       await em.query('INSERT INTO turns (id, n) VALUES (?, ?)', [id, n]);
       return id;
     });
@@ -65,7 +68,7 @@ describe(inGroupCommit.name, () => {
   });
 
   it('gives a refused unit its own error and keeps nothing of it, the others committed', async () => {
-    const refused = inGroupCommit(dataSource, async (em) => {
+    const refused = groupCommit.run(async (em) => {
       await em.query('INSERT INTO turns (id, n) VALUES (?, ?)', ['refused', 0]);
       throw new ApiError('conversation_busy', 'Busy');
     });

@@ -1,21 +1,12 @@
-import { DataSource, EntityManager } from 'typeorm';
-import { inTransaction } from 'src/database/serial-transactions';
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { SerialTransactions } from 'src/database/serial-transactions';
 
 interface Unit {
   work: (manager: EntityManager) => Promise<unknown>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
-
-interface Committer {
-  /** Units waiting for the next transaction. */
-  pending: Unit[];
-  /** A transaction of this data source's units is running: the next waits for it. */
-  isFlushing: boolean;
-  isScheduled: boolean;
-}
-
-const committers = new WeakMap<DataSource, Committer>();
 
 /**
  * Group commit: runs `work` in a transaction shared with the other units submitted in the
@@ -31,80 +22,82 @@ const committers = new WeakMap<DataSource, Committer>();
  * without grouping, and nothing of a refused unit is kept. `work` must therefore be database
  * work only, safe to run twice (no side effects outside the transaction).
  */
-export function inGroupCommit<T>(
-  dataSource: DataSource,
-  work: (manager: EntityManager) => Promise<T>,
-): Promise<T> {
-  let committer = committers.get(dataSource);
-  if (!committer) {
-    committer = { pending: [], isFlushing: false, isScheduled: false };
-    committers.set(dataSource, committer);
-  }
-  const target = committer;
-  return new Promise<T>((resolve, reject) => {
-    target.pending.push({ work, resolve: resolve, reject });
-    schedule(dataSource, target);
-  });
-}
+@Injectable()
+export class GroupCommit {
+  /** Units waiting for the next transaction. */
+  private pending: Unit[] = [];
+  /** A group's transaction is running: the next waits for it. */
+  private isFlushing = false;
+  private isScheduled = false;
 
-function schedule(dataSource: DataSource, committer: Committer): void {
-  if (committer.isFlushing || committer.isScheduled) {
-    return;
-  }
-  committer.isScheduled = true;
-  // After the current event-loop turn: the other requests parsed in it join this group.
-  setImmediate(() => {
-    committer.isScheduled = false;
-    void flush(dataSource, committer);
-  });
-}
+  constructor(private readonly transactions: SerialTransactions) {}
 
-async function flush(dataSource: DataSource, committer: Committer): Promise<void> {
-  const units = committer.pending;
-  committer.pending = [];
-  if (units.length === 0) {
-    return;
-  }
-  committer.isFlushing = true;
-  try {
-    if (units.length === 1) {
-      await runAlone(dataSource, units[0]);
-    } else {
-      await runTogether(dataSource, units);
-    }
-  } finally {
-    committer.isFlushing = false;
-    if (committer.pending.length > 0) {
-      schedule(dataSource, committer);
-    }
-  }
-}
-
-async function runAlone(dataSource: DataSource, unit: Unit): Promise<void> {
-  try {
-    unit.resolve(await inTransaction(dataSource, unit.work));
-  } catch (error) {
-    unit.reject(error);
-  }
-}
-
-async function runTogether(dataSource: DataSource, units: Unit[]): Promise<void> {
-  let results: unknown[];
-  try {
-    results = await inTransaction(dataSource, async (manager) => {
-      const values: unknown[] = [];
-      for (const unit of units) {
-        values.push(await unit.work(manager));
-      }
-      return values;
+  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve, reject });
+      this.schedule();
     });
-  } catch {
-    // Nothing of the group was kept: each unit again on its own, so that the one that failed
-    // fails alone, with its own error.
-    for (const unit of units) {
-      await runAlone(dataSource, unit);
-    }
-    return;
   }
-  units.forEach((unit, i) => unit.resolve(results[i]));
+
+  private schedule(): void {
+    if (this.isFlushing || this.isScheduled) {
+      return;
+    }
+    this.isScheduled = true;
+    // After the current event-loop turn: the other requests parsed in it join this group.
+    setImmediate(() => {
+      this.isScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const units = this.pending;
+    this.pending = [];
+    if (units.length === 0) {
+      return;
+    }
+    this.isFlushing = true;
+    try {
+      if (units.length === 1) {
+        await this.runAlone(units[0]);
+      } else {
+        await this.runTogether(units);
+      }
+    } finally {
+      this.isFlushing = false;
+      if (this.pending.length > 0) {
+        this.schedule();
+      }
+    }
+  }
+
+  private async runAlone(unit: Unit): Promise<void> {
+    try {
+      unit.resolve(await this.transactions.inTransaction(unit.work));
+    } catch (error) {
+      unit.reject(error);
+    }
+  }
+
+  private async runTogether(units: Unit[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.transactions.inTransaction(async (manager) => {
+        const values: unknown[] = [];
+        for (const unit of units) {
+          values.push(await unit.work(manager));
+        }
+        return values;
+      });
+    } catch {
+      // Nothing of the group was kept: each unit again on its own, so that the one that failed
+      // fails alone, with its own error.
+      for (const unit of units) {
+        await this.runAlone(unit);
+      }
+      return;
+    }
+    units.forEach((unit, i) => unit.resolve(results[i]));
+  }
 }

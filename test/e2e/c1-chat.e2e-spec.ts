@@ -69,7 +69,7 @@ describe('/c1/chat/completions', () => {
 
   it('creates a conversation: system prompt stored first, id in the header and the body', async () => {
     const { id, data } = await newConversation('What is Parley?', 'Be brief.');
-    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(data.conversation_id).toBe(id);
     expect(data.choices[0].message.content).toBe('You said: What is Parley?');
     expect(roleText(lastForwarded().messages)).toEqual([
@@ -113,6 +113,20 @@ describe('/c1/chat/completions', () => {
       'user:one',
       'assistant:You said: one',
       'user:two',
+    ]);
+  });
+
+  it('forwards a long history with multi-byte text intact, turn after turn', async () => {
+    const long = 'héllo wörld 🌍 '.repeat(3000);
+    const { id } = await newConversation(long);
+    await turn(id, 'two');
+    await turn(id, 'three');
+    expect(roleText(lastForwarded().messages)).toEqual([
+      `user:${long}`,
+      `assistant:You said: ${long}`,
+      'user:two',
+      'assistant:You said: two',
+      'user:three',
     ]);
   });
 

@@ -91,7 +91,11 @@ describe('a client that stops reading a large stream', () => {
     const stalledAt = record.sentBytes;
     await sleep(1000);
     expect(record.sentBytes).toBe(stalledAt);
-    expect(stalledAt).toBeLessThan(16 * 1024 * 1024);
+    // Blocked well before the end of the answer. How much the kernel holds in between varies
+    // with load: loopback receive buffers autotune up to net.ipv4.tcp_rmem's maximum (32 MiB
+    // on Debian), so a fixed 16 MB bound failed now and then under load. What the gateway
+    // itself holds is the RSS bound below.
+    expect(stalledAt).toBeLessThan(ANSWER_BYTES * 0.75);
     const whilePaused = memoryOf(pid);
     expect(whilePaused.rss - baseline).toBeLessThan(RSS_GROWTH_BOUND);
 

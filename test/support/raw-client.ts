@@ -22,6 +22,48 @@ export function startJsonPost(url: string, body: unknown): ClientRequest {
   return req;
 }
 
+/** What `postAndRead` got: the status, the headers and the body read so far, as UTF-8. */
+export interface ReadAnswer {
+  status: number;
+  headers: Record<string, unknown>;
+  text: string;
+}
+
+/**
+ * POSTs `body` (JSON, or nothing) on a connection of its own and reads the answer as text;
+ * with `hangUpAfterBytes`, hangs up once that much has arrived (a client leaving mid-stream)
+ * and resolves with what it read.
+ */
+export function postAndRead(
+  url: string,
+  body?: object,
+  hangUpAfterBytes?: number,
+): Promise<ReadAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: 'POST',
+      agent: false,
+      ...(body ? { headers: { 'content-type': 'application/json' } } : {}),
+    });
+    req.on('error', () => undefined);
+    req.on('response', (res) => {
+      let text = '';
+      const answer = () => ({ status: res.statusCode ?? 0, headers: res.headers, text });
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (hangUpAfterBytes !== undefined && text.length >= hangUpAfterBytes) {
+          req.destroy();
+          resolve(answer());
+        }
+      });
+      res.on('end', () => resolve(answer()));
+      res.on('error', reject);
+    });
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
 /**
  * A raw TCP client for tests about the HTTP layer itself: slow headers and bodies, pipelined
  * requests, connections the server closes. Records what the server sent and when it closed.

@@ -1,5 +1,5 @@
 /**
- * A conversation has one id space: the `/c1` id (a UUIDv4) and the Conversations API's
+ * A conversation has one id space: the `/c1` id (a UUID) and the Conversations API's
  * `conv_<uuid>` name the same conversation, and every route that takes a conversation id
  * takes either spelling.
  */

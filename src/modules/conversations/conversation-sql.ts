@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from 'src/common/errors/api-error';
+import { SqliteStatements } from 'src/database/sqlite-statements';
 import { messageValues } from 'src/modules/conversations/conversation-rows';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
@@ -26,8 +27,10 @@ const INSERT_MESSAGE = `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (${plac
 
 /**
  * What the turn store and the conversations repository share to reach the conversation
- * tables: one placeholder style per database, writes inside a caller's transaction, the
- * mapping of database failures to `storage_error`, and the read of a message chain.
+ * tables (and the responses repository, for the row a Responses turn writes in the turn's
+ * transaction): one placeholder style per database, statements inside a caller's transaction
+ * (prepared once on SQLite), the mapping of database failures to `storage_error`, and the
+ * read of a message chain.
  */
 @Injectable()
 export class ConversationSql {
@@ -37,6 +40,7 @@ export class ConversationSql {
   constructor(
     readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
+    private readonly statements: SqliteStatements,
   ) {}
 
   get isPostgres(): boolean {
@@ -61,10 +65,28 @@ export class ConversationSql {
     return pg;
   }
 
-  /** Runs a write inside `em`'s transaction; resolves with the number of rows it changed. */
+  /**
+   * Runs a write inside `em`'s transaction; resolves with the number of rows it changed. On
+   * SQLite through a statement better-sqlite3 keeps prepared (same connection, same transaction).
+   */
   async exec(em: EntityManager, text: string, values: unknown[]): Promise<number> {
+    if (this.statements.isAvailable) {
+      return this.statements.run(text, values);
+    }
     const result = await em.queryRunner!.query(this.sql(text), values, true);
     return (result as { affected?: number }).affected ?? 0;
+  }
+
+  /** A read inside `em`'s transaction (see `exec`). */
+  async read(
+    em: EntityManager,
+    text: string,
+    values: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    if (this.statements.isAvailable) {
+      return this.statements.all(text, values);
+    }
+    return em.query<Record<string, unknown>[]>(this.sql(text), values);
   }
 
   async insertMessages(em: EntityManager, rows: MessageEntity[]): Promise<void> {

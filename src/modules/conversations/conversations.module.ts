@@ -62,6 +62,7 @@ import { SearchModule } from 'src/modules/search/search.module';
     },
   ],
   exports: [
+    ConversationSql,
     ConversationsService,
     ConversationsRepository,
     TurnsRepository,

@@ -1,6 +1,5 @@
 import { ApiError } from 'src/common/errors/api-error';
-import { ConversationSql } from 'src/modules/conversations/conversation-sql';
-import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { systemClock } from 'src/common/time/clock';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import {
@@ -10,6 +9,7 @@ import {
 } from 'src/modules/conversations/conversation.types';
 import { TurnClaim } from 'src/modules/conversations/turn-store';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { conversationStoresOn } from 'test/support/conversations-repository';
 import { describeIfEnv } from 'test/support/describe-if-env';
 import { openTestDatabase, OpenDatabase, testDatabaseUrl } from 'test/support/open-database';
 
@@ -60,10 +60,8 @@ function repositorySuite(url: () => string) {
   let readClock: () => number;
   beforeEach(() => {
     metrics = new MetricsService();
-    readClock = () => Date.now();
-    const tables = new ConversationSql(db.dataSource, metrics);
-    repo = new ConversationsRepository(tables, () => readClock());
-    turns = new TurnsRepository(tables, metrics, new HistoryCache(), () => readClock());
+    readClock = systemClock;
+    ({ repo, turns } = conversationStoresOn(db.dataSource, metrics, { clock: () => readClock() }));
   });
 
   /** Claims a turn that sends no Idempotency-Key (so is never a replay). */
@@ -169,6 +167,29 @@ function repositorySuite(url: () => string) {
     expect(await repo.findConversation('alice', conversation.id)).toEqual(after);
   });
 
+  it("hands the next turn the finished chain, as stored, and leaves each turn's history as it was", async () => {
+    const conversation = await conversationWith(2);
+    const claim = async () => {
+      const claimed = await turns.claimAndLoad(base({ conversationId: conversation.id }));
+      if (claimed.kind !== 'claimed') {
+        throw new Error('unexpected replay');
+      }
+      return claimed;
+    };
+    const first = await claim();
+    await turns.finish(first, answer('a2'));
+    const second = await claim();
+    await turns.finish(second, answer('a3'));
+    const third = await claim();
+    expect([first, second, third].map((c) => c.history.length)).toEqual([5, 7, 9]);
+    const stored = await repo.history(third.turn.inputs[0].parentId);
+    expect(third.history).toEqual(stored);
+    expect(third.history.slice(-2).map((m) => [m.role, m.status])).toEqual([
+      ['user', 'completed'],
+      ['assistant', 'completed'],
+    ]);
+  });
+
   it('refuses a second turn while one holds the conversation: 409 conversation_busy', async () => {
     const first = await claimTurn(base());
     await expectApiErrorCode(
@@ -272,7 +293,7 @@ function repositorySuite(url: () => string) {
   });
 
   it('replaces an Idempotency-Key record older than 24 hours', async () => {
-    const start = Date.now();
+    const start = systemClock();
     readClock = () => start - IDEMPOTENCY_TTL_MS - 1000;
     const old = await claimTurn(base({ idempotency: { key: 'k-old', fingerprint: 'a' } }));
     await turns.finishTurn(old, answer('x'));
@@ -285,7 +306,7 @@ function repositorySuite(url: () => string) {
   it('reaps a turn whose claim expired: pending messages failed, claim released', async () => {
     const turn = await claimTurn(base({ claimTtlMs: 1 }));
     await new Promise((r) => setTimeout(r, 5));
-    expect(await turns.reapExpiredTurns(Date.now())).toBeGreaterThanOrEqual(1);
+    expect(await turns.reapExpiredTurns(systemClock())).toBeGreaterThanOrEqual(1);
     const conversation = (await repo.findConversation('alice', turn.conversation.id))!;
     expect(conversation.activeTurnId).toBeNull();
     const history = await repo.history(conversation.headMessageId);
@@ -361,14 +382,12 @@ function repositorySuite(url: () => string) {
   });
 
   it('maps a database failure to storage_error', async () => {
-    const broken = new ConversationsRepository(
-      new ConversationSql(
-        {
-          ...db.dataSource,
-          query: () => Promise.reject(new Error('disk I/O error')),
-        } as never,
-        metrics,
-      ),
+    const { repo: broken } = conversationStoresOn(
+      {
+        ...db.dataSource,
+        query: () => Promise.reject(new Error('disk I/O error')),
+      } as never,
+      metrics,
     );
     await expectApiErrorCode(broken.findConversation('alice', 'x'), 'storage_error');
   });

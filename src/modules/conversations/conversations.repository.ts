@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
-import { inTransaction, serially } from 'src/database/serial-transactions';
+import { newRowId } from 'src/database/row-id';
+import { SerialTransactions } from 'src/database/serial-transactions';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import {
   entityToMessage,
@@ -29,6 +29,7 @@ const FIND_CONVERSATION = 'SELECT * FROM conversations WHERE id = ? AND user_id 
 export class ConversationsRepository {
   constructor(
     private readonly db: ConversationSql,
+    private readonly transactions: SerialTransactions,
     @Inject(CLOCK) private readonly now: Clock = systemClock,
   ) {}
 
@@ -86,7 +87,7 @@ export class ConversationsRepository {
     patch: { title?: string | null; metadata?: ConversationMetadata | null },
   ): Promise<ConversationRecord | null> {
     return this.db.run(() =>
-      inTransaction(this.db.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const set: Partial<ConversationEntity> = {};
         if (patch.title !== undefined) {
           set.title = patch.title;
@@ -115,7 +116,7 @@ export class ConversationsRepository {
    */
   async deleteConversation(userId: string, id: string): Promise<DeleteOutcome> {
     return this.db.run(() =>
-      inTransaction(this.db.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const now = this.now();
         const current = await em.findOneBy(ConversationEntity, { id, userId });
         if (!current) {
@@ -164,10 +165,10 @@ export class ConversationsRepository {
     message: StoredMessage,
   ): Promise<ConversationRecord> {
     return this.db.run(() =>
-      serially(this.db.dataSource, async () => {
+      this.transactions.serially(async () => {
         const now = this.now();
         const row = this.db.dataSource.manager.create(ConversationEntity, {
-          id: randomUUID(),
+          id: newRowId(now),
           userId: source.userId,
           treeId: source.treeId,
           title: source.title,

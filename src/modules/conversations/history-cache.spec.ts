@@ -1,25 +1,9 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { storedMessage } from 'test/support/stored-message';
 
-const message = (id: string, parentId: string | null, text = 'x'): StoredMessage => ({
-  id,
-  treeId: 't',
-  parentId,
-  depth: 0,
-  turnId: 'turn',
-  role: 'user',
-  parts: [{ type: 'text', text }],
-  name: null,
-  status: 'completed',
-  finishReason: null,
-  promptTokens: null,
-  completionTokens: null,
-  tokenEstimate: 1,
-  model: null,
-  errorCode: null,
-  createdAt: 0,
-  updatedAt: 0,
-});
+const message = (id: string, parentId: string | null, text = 'x'): StoredMessage =>
+  storedMessage({ id, parentId, parts: [{ type: 'text', text }] });
 
 /** A chain of `ids`, each message the parent of the next. */
 const chain = (...ids: string[]) =>
@@ -109,5 +93,30 @@ describe(HistoryCache.name, () => {
     // Each message holds ~192 K characters (384 KiB): at most two fit in the budget.
     expect(cache.size).toBeLessThanOrEqual(Math.floor(budget / (3 * big.length * 2)));
     expect(cache.size).toBeGreaterThan(0);
+  });
+
+  it('hands out one array per head, without walking the chain again', () => {
+    const cache = new HistoryCache(1_000_000);
+    const stored = chain('a', 'b', 'c');
+    cache.set(stored);
+    expect(cache.get('c')).toBe(stored);
+    expect(cache.get('c')).toBe(cache.get('c'));
+    expect(ids(cache.get('b'))).toEqual(['a', 'b']);
+  });
+
+  it('keeps history shared by a fork longer than what was used before the fork', () => {
+    const text = 'x'.repeat(100);
+    const cache = new HistoryCache(2300);
+    const root = message('root', null, text);
+    const shared = { ...message('shared', 'root', text), depth: 1 };
+    cache.set([root, shared]);
+    cache.set([message('other', null, text)]);
+    cache.set([root, shared, { ...message('fork', 'shared', text), depth: 2 }]);
+    // Over budget: `other` goes, then the fork's own message; the history it stands on stays,
+    // though it was stored before `other` and never read since.
+    cache.set([message('new', null, text)]);
+    expect(cache.get('other')).toBeUndefined();
+    expect(cache.get('fork')).toBeUndefined();
+    expect(ids(cache.get('shared'))).toEqual(['root', 'shared']);
   });
 });

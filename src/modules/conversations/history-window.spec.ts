@@ -1,35 +1,29 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import {
+  ChainSummary,
   countTextTokens,
   estimateTokens,
   MEDIA_TOKENS,
+  rememberSummary,
   selectHistoryWindow,
+  summariseNext,
 } from 'src/modules/conversations/history-window';
+import { storedMessage } from 'test/support/stored-message';
 
 let seq = 0;
 const msg = (
   role: StoredMessage['role'],
   tokens: number,
   status: StoredMessage['status'] = 'completed',
-): StoredMessage => ({
-  id: `m${++seq}`,
-  treeId: 't',
-  parentId: null,
-  depth: seq,
-  turnId: 'x',
-  role,
-  parts: [{ type: 'text', text: `${role}${seq}` }],
-  name: null,
-  status,
-  finishReason: null,
-  promptTokens: null,
-  completionTokens: null,
-  tokenEstimate: tokens,
-  model: null,
-  errorCode: null,
-  createdAt: 0,
-  updatedAt: 0,
-});
+): StoredMessage =>
+  storedMessage({
+    id: `m${++seq}`,
+    depth: seq,
+    role,
+    parts: [{ type: 'text', text: `${role}${seq}` }],
+    status,
+    tokenEstimate: tokens,
+  });
 
 const ids = (list: StoredMessage[]) => list.map((m) => m.id);
 
@@ -118,5 +112,27 @@ describe('history window', () => {
     const window = selectHistoryWindow([sys, u1, a1], turn, 100);
     expect(ids(window.messages)).toEqual(ids([sys, ...turn]));
     expect(window.omitted).toBe(2);
+  });
+
+  it('chooses the same window from a summarised chain as from walking it', () => {
+    const summarised = (chain: StoredMessage[]) => {
+      rememberSummary(
+        chain,
+        chain.reduce<ChainSummary | null>((summary, m) => summariseNext(summary, m), null)!,
+      );
+      return chain;
+    };
+    const plain = [msg('system', 10), msg('user', 10), msg('assistant', 10)];
+    const withFailed = [msg('user', 10), msg('assistant', 0, 'failed'), msg('user', 10)];
+    const lateSystem = [msg('user', 10), msg('system', 10), msg('assistant', 10)];
+    for (const chain of [plain, withFailed, lateSystem]) {
+      for (const budget of [1000, 35, 25]) {
+        const turn = [msg('user', 5)];
+        const walked = selectHistoryWindow([...chain], turn, budget);
+        const window = selectHistoryWindow(summarised([...chain]), turn, budget);
+        expect(ids(window.messages)).toEqual(ids(walked.messages));
+        expect(window.omitted).toBe(walked.omitted);
+      }
+    }
   });
 });

@@ -58,6 +58,38 @@ export function isForwardable(m: StoredMessage): boolean {
 }
 
 /**
+ * What choosing a window needs to know of a whole chain, built message by message by whoever
+ * keeps the chain (the history cache), so that a turn on a long history does not walk it.
+ */
+export interface ChainSummary {
+  /** Tokens of all its messages. */
+  tokens: number;
+  /** Every message is forwardable, and no system message follows another kind. */
+  isPlain: boolean;
+  hasNonSystem: boolean;
+}
+
+const summaries = new WeakMap<readonly StoredMessage[], ChainSummary>();
+
+/** The summary of a chain that ends with `message`, from the one of the chain before it. */
+export function summariseNext(before: ChainSummary | null, message: StoredMessage): ChainSummary {
+  const isSystem = message.role === 'system';
+  return {
+    tokens: (before?.tokens ?? 0) + message.tokenEstimate,
+    isPlain:
+      (before?.isPlain ?? true) &&
+      isForwardable(message) &&
+      !(isSystem && (before?.hasNonSystem ?? false)),
+    hasNonSystem: (before?.hasNonSystem ?? false) || !isSystem,
+  };
+}
+
+/** Attaches `summary` to the array `chain` (which must not change afterwards). */
+export function rememberSummary(chain: readonly StoredMessage[], summary: ChainSummary): void {
+  summaries.set(chain, summary);
+}
+
+/**
  * Chooses what to forward so that the prompt fits `budget` tokens (the model's context window
  * minus `max_tokens`): system messages and the new turn always go; then the most recent
  * history that fits. The oldest non-system messages are left out first (never deleted), and
@@ -69,6 +101,17 @@ export function selectHistoryWindow(
   turn: StoredMessage[],
   budget: number,
 ): HistoryWindow {
+  // A summarised plain history that fits goes whole, in order: no need to walk it.
+  const summary = summaries.get(prior);
+  if (summary?.isPlain) {
+    let tokens = summary.tokens;
+    for (const m of turn) {
+      tokens += m.tokenEstimate;
+    }
+    if (tokens <= budget) {
+      return { messages: [...prior, ...turn], omitted: 0 };
+    }
+  }
   const eligible = prior.filter(isForwardable);
   const system = eligible.filter((m) => m.role === 'system');
   const rest = eligible.filter((m) => m.role !== 'system');

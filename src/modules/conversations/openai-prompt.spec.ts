@@ -87,4 +87,13 @@ describe('renderOpenAIPrompt', () => {
     forwarded(window, roomy);
     expect(roomy.longestPrefix(window)?.sources).toEqual(window);
   });
+
+  it('starts a later turn of a fork from the history it was forked from, however far back', () => {
+    const cache = new RenderedWindows(64 * 1024);
+    const shared = [text('user', 'a'), text('assistant', 'b'), text('user', 'c')];
+    forwarded(shared, cache);
+    const later = [...shared, ...['d', 'e', 'f', 'g', 'h', 'i'].map((t) => text('user', t))];
+    expect(cache.longestPrefix(later)?.sources).toEqual(shared);
+    expect(forwarded(later, cache).json).toEqual(expected(later));
+  });
 });

@@ -15,26 +15,26 @@ const renderings = new WeakMap<NeutralMessage, RenderedMessage>();
 interface RenderedWindow {
   sources: NeutralMessage[];
   messages: OpenAIMessage[];
-  /** The JSON of `messages` without brackets (`''` for none). */
-  json: string;
   /**
-   * `json` in UTF-8, in pieces: one buffer for a window without its last message, that buffer
-   * and the last message's bytes for a whole window (the two share the history's bytes).
+   * The JSON of `messages` without brackets, in UTF-8, in pieces shared with the windows it
+   * was extended from (see `appendPiece`); a whole window is the pieces of the window without
+   * its last message, then that message's.
    */
   bytes: Buffer[];
+  /** What keeping it adds (see `RenderedWindows`). */
+  cost: number;
 }
-
-/** How many new messages a turn may add after a window rendered before (user, tool results…). */
-const MAX_NEW_MESSAGES = 4;
 
 /**
  * The most recently rendered windows, by their last message, least recently used first. A turn
  * forwards the history of the turn before plus a few new messages (and forks of one
- * conversation share their history), so the JSON of all but the last few messages is usually
- * here: extending it is a string concatenation instead of joining thousands of renderings.
+ * conversation share their history), so the bytes of all but the last few messages are
+ * usually here: extending them renders only the new messages, and shares the rest.
  * Bounded by entries and bytes: its budget is a share of HISTORY_CACHE_BYTES (see
- * `renderedWindowBytes`). A window costs its JSON characters plus its UTF-8 bytes (the strings
- * share their common prefix while unflattened, so this is an upper bound).
+ * `renderedWindowBytes`). A window costs its arrays (a pointer per message) and the byte
+ * pieces it added to the window it was extended from, when that one was kept: windows share
+ * pieces, and a window's own cost is what its forks do not already hold. A piece can outlive
+ * the window that added it, kept by one extended from it: at most MAX_WINDOWS windows' worth.
  */
 export class RenderedWindows {
   private readonly entries: LRUCache<NeutralMessage, RenderedWindow> | null;
@@ -50,13 +50,17 @@ export class RenderedWindows {
         : null;
   }
 
-  /** The longest cached window that `window` starts with (missing at most a few messages). */
+  /**
+   * The longest cached window that `window` starts with. Usually a few messages short of it;
+   * a fork's later turns may find only the window of the history it was forked from (its own
+   * windows evicted by other conversations' meanwhile): a key lookup per message is still far
+   * cheaper than rendering the history again.
+   */
   longestPrefix(window: NeutralMessage[]): RenderedWindow | null {
     if (!this.entries) {
       return null;
     }
-    const shortest = Math.max(1, window.length - MAX_NEW_MESSAGES);
-    for (let length = window.length; length >= shortest; length--) {
+    for (let length = window.length; length >= 1; length--) {
       const entry = this.entries.get(window[length - 1]);
       if (entry && entry.sources.length === length && startsWith(window, entry.sources)) {
         return entry;
@@ -65,11 +69,17 @@ export class RenderedWindows {
     return null;
   }
 
-  /** Keeps `window` unless it alone exceeds the budget (lru-cache then stores nothing). */
-  set(window: RenderedWindow): void {
-    if (this.entries && window.sources.length > 0) {
-      this.entries.set(window.sources[window.sources.length - 1], window);
+  /**
+   * Keeps `window` unless it alone exceeds the budget (lru-cache then stores nothing); tells
+   * whether it was kept.
+   */
+  set(window: RenderedWindow): boolean {
+    if (!this.entries || window.sources.length === 0) {
+      return false;
     }
+    const key = window.sources[window.sources.length - 1];
+    this.entries.set(key, window);
+    return this.entries.peek(key) === window;
   }
 }
 
@@ -81,12 +91,26 @@ export function renderedWindowBytes(historyCacheBytes: number): number {
   return Math.min(Math.floor(historyCacheBytes / 4), 16 * 1024 * 1024);
 }
 
+const POINTER_BYTES = 8;
+
 function costOf(window: RenderedWindow): number {
-  let bytes = window.json.length;
-  for (const piece of window.bytes) {
-    bytes += piece.length;
+  return window.cost;
+}
+
+/** A window of `bytes`, costing the pieces that `base` (kept, or null) does not hold. */
+function windowOf(
+  sources: NeutralMessage[],
+  messages: OpenAIMessage[],
+  bytes: Buffer[],
+  base: RenderedWindow | null,
+): RenderedWindow {
+  let cost = POINTER_BYTES * (sources.length + messages.length);
+  for (const piece of bytes) {
+    if (!base?.bytes.includes(piece)) {
+      cost += piece.length;
+    }
   }
-  return Math.max(1, bytes);
+  return { sources, messages, bytes, cost: Math.max(1, cost) };
 }
 
 /** Identity, not equality: a stored message object is never changed, so same object, same JSON. */
@@ -109,9 +133,36 @@ function render(message: NeutralMessage): RenderedMessage {
   return rendered;
 }
 
-/** `more` to append to JSON `json` (both without brackets): with a comma when both hold some. */
-function separated(json: string, more: string): string {
-  return json !== '' && more !== '' ? `,${more}` : more;
+/** `more` to append to JSON of `length` bytes (both without brackets): with a comma when both hold some. */
+function separated(length: number, more: string): string {
+  return length > 0 && more !== '' ? `,${more}` : more;
+}
+
+function byteLength(pieces: readonly Buffer[]): number {
+  let length = 0;
+  for (const piece of pieces) {
+    length += piece.length;
+  }
+  return length;
+}
+
+/**
+ * `pieces` then `piece`, as a new array (windows share pieces). Like a binary counter, the last
+ * two are joined while the last is at least as long as the one before: piece sizes then fall
+ * geometrically along the list, so a window built over a thousand turns is a dozen pieces,
+ * each byte copied a few times in all instead of the whole history once per turn.
+ */
+function appendPiece(pieces: readonly Buffer[], piece: Buffer): Buffer[] {
+  const appended = [...pieces, piece];
+  while (
+    appended.length >= 2 &&
+    appended[appended.length - 1].length >= appended[appended.length - 2].length
+  ) {
+    const last = appended.pop()!;
+    const before = appended.pop()!;
+    appended.push(Buffer.concat([before, last]));
+  }
+  return appended;
 }
 
 const OPEN = Buffer.from('[');
@@ -132,11 +183,11 @@ export function renderOpenAIPrompt(
   window: NeutralMessage[],
   windows: RenderedWindows,
 ): void {
-  const cached = windows.longestPrefix(window);
-  const messages: OpenAIMessage[] = cached ? cached.messages.slice() : [];
-  let json = cached ? cached.json : '';
-  let bytes = cached ? cached.bytes : [];
-  let from = cached ? cached.sources.length : 0;
+  let base = windows.longestPrefix(window);
+  const messages: OpenAIMessage[] = base ? base.messages.slice() : [];
+  let bytes = base ? base.bytes : [];
+  let length = byteLength(bytes);
+  let from = base ? base.sources.length : 0;
   const renderRange = (to: number): string => {
     const parts: string[] = [];
     for (let i = from; i < to; i++) {
@@ -152,20 +203,21 @@ export function renderOpenAIPrompt(
     return parts.join(',');
   };
   // The window without its last message: the next turn (of this conversation or of a fork
-  // made at that message) starts from it. Its bytes are joined into one buffer (a copy, not an
-  // encoding, when most of it was cached), shared by every turn that forwards it.
+  // made at that message) starts from it, and shares its bytes.
   const stem = window.length - 1;
   if (from < stem) {
-    const added = separated(json, renderRange(stem));
-    json += added;
-    bytes = [Buffer.concat([...bytes, Buffer.from(added)])];
-    windows.set({ sources: window.slice(0, stem), messages: messages.slice(), json, bytes });
+    const added = Buffer.from(separated(length, renderRange(stem)));
+    length += added.length;
+    bytes = appendPiece(bytes, added);
+    const stemWindow = windowOf(window.slice(0, stem), messages.slice(), bytes, base);
+    if (windows.set(stemWindow)) {
+      base = stemWindow;
+    }
   }
   if (from < window.length) {
-    const added = separated(json, renderRange(window.length));
-    json += added;
-    bytes = [...bytes, Buffer.from(added)];
-    windows.set({ sources: window.slice(), messages: messages.slice(), json, bytes });
+    const added = Buffer.from(separated(length, renderRange(window.length)));
+    bytes = [...bytes, added];
+    windows.set(windowOf(window.slice(), messages.slice(), bytes, base));
   }
   chat.body.messages = messages;
   chat.messagesBytes = [OPEN, ...bytes, CLOSE];

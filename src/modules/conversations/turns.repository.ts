@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { EntityManager } from 'typeorm';
-import { inGroupCommit } from 'src/database/group-commit';
-import { inTransaction, serially } from 'src/database/serial-transactions';
+import { GroupCommit } from 'src/database/group-commit';
+import { newRowId } from 'src/database/row-id';
+import { SerialTransactions } from 'src/database/serial-transactions';
 import { ApiError } from 'src/common/errors/api-error';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
 import {
@@ -55,6 +55,8 @@ export class TurnsRepository implements TurnStore {
     private readonly db: ConversationSql,
     private readonly metrics: MetricsService,
     private readonly cache: HistoryCache,
+    private readonly transactions: SerialTransactions,
+    private readonly groupCommit: GroupCommit,
     @Inject(CLOCK) private readonly now: Clock = systemClock,
   ) {}
 
@@ -75,7 +77,7 @@ export class TurnsRepository implements TurnStore {
       throw new Error('claimAndLoad needs at least one message');
     }
     return this.db.run(() =>
-      inGroupCommit(this.db.dataSource, async (em): Promise<ClaimedTurn | ReplayedTurn> => {
+      this.groupCommit.run(async (em): Promise<ClaimedTurn | ReplayedTurn> => {
         const now = this.now();
         if (input.idempotency) {
           const replayed = await this.replayed(em, input.userId, input.idempotency.key, now);
@@ -83,9 +85,9 @@ export class TurnsRepository implements TurnStore {
             return replayed;
           }
         }
-        const turnId = randomUUID();
+        const turnId = newRowId(now);
         const expiresAt = now + input.claimTtlMs;
-        const ids = input.messages.map(() => randomUUID());
+        const ids = input.messages.map(() => newRowId(now));
         const headId = ids[ids.length - 1];
         let conversation: ConversationRecord;
         let parentId: string | null = null;
@@ -94,7 +96,7 @@ export class TurnsRepository implements TurnStore {
         let history: StoredMessage[] = [];
 
         if (input.conversationId === null) {
-          const id = randomUUID();
+          const id = newRowId(now);
           const created = em.create(ConversationEntity, {
             id,
             userId: input.userId,
@@ -112,7 +114,7 @@ export class TurnsRepository implements TurnStore {
           conversation = toConversation(created);
           if (input.system) {
             const system = newMessageRow(input.system, {
-              id: randomUUID(),
+              id: newRowId(now),
               treeId: id,
               parentId: null,
               depth: 0,
@@ -127,10 +129,10 @@ export class TurnsRepository implements TurnStore {
           }
           input.accept?.(history);
         } else {
-          const found: Record<string, unknown>[] = await em.query(
-            this.db.sql(SQL.findConversationWithHead),
-            [input.conversationId, input.userId],
-          );
+          const found = await this.db.read(em, SQL.findConversationWithHead, [
+            input.conversationId,
+            input.userId,
+          ]);
           if (found.length === 0) {
             throw notFound();
           }
@@ -244,7 +246,14 @@ export class TurnsRepository implements TurnStore {
   /** See `TurnStore.finish`; the finished chain is kept for the conversation's next turn. */
   async finish(claimed: ClaimedTurn, result: AssistantResult): Promise<StoredMessage> {
     const assistant = await this.finishTurn(claimed.turn, result);
-    const inputs = claimed.turn.inputs.map((m) => ({ ...m, status: 'completed' as const }));
+    // The inputs as the database now has them (updated when the turn ended), in a new array:
+    // the cache keeps it as this head's chain, and `claimed.history` is the previous head's.
+    const { updatedAt } = assistant;
+    const inputs = claimed.turn.inputs.map((m) => ({
+      ...m,
+      status: 'completed' as const,
+      updatedAt,
+    }));
     this.cache.set([...claimed.history, ...inputs, assistant]);
     return assistant;
   }
@@ -253,7 +262,14 @@ export class TurnsRepository implements TurnStore {
   async fail(claimed: ClaimedTurn, failure: TurnFailure): Promise<StoredMessage> {
     const assistant = await this.failTurn(claimed.turn, failure);
     const errorCode = failure.errorCode;
-    const inputs = claimed.turn.inputs.map((m) => ({ ...m, status: 'failed' as const, errorCode }));
+    // As in `finish`: the inputs as stored, in a new array.
+    const { updatedAt } = assistant;
+    const inputs = claimed.turn.inputs.map((m) => ({
+      ...m,
+      status: 'failed' as const,
+      errorCode,
+      updatedAt,
+    }));
     this.cache.set([...claimed.history, ...inputs, assistant]);
     return assistant;
   }
@@ -294,7 +310,7 @@ export class TurnsRepository implements TurnStore {
    */
   async finishTurn(turn: StartedTurn, result: AssistantResult): Promise<StoredMessage> {
     const stored = await this.db.run(() =>
-      inGroupCommit(this.db.dataSource, async (em) => {
+      this.groupCommit.run(async (em) => {
         const now = this.now();
         const last = turn.inputs[turn.inputs.length - 1];
         const assistant = newMessageRow(
@@ -305,7 +321,7 @@ export class TurnsRepository implements TurnStore {
             tokenEstimate: result.tokenEstimate,
           },
           {
-            id: result.id ?? randomUUID(),
+            id: result.id ?? newRowId(now),
             treeId: turn.conversation.treeId,
             parentId: last.id,
             depth: last.depth + 1,
@@ -325,7 +341,7 @@ export class TurnsRepository implements TurnStore {
         return entityToMessage(assistant);
       }),
     );
-    // Counted once committed: a grouped unit may run twice (see inGroupCommit).
+    // Counted once committed: a grouped unit may run twice (see GroupCommit).
     this.metrics.turnsStored.inc({ status: result.status });
     return stored;
   }
@@ -337,13 +353,13 @@ export class TurnsRepository implements TurnStore {
    */
   async failTurn(turn: StartedTurn, failure: TurnFailure): Promise<StoredMessage> {
     const stored = await this.db.run(() =>
-      inGroupCommit(this.db.dataSource, async (em) => {
+      this.groupCommit.run(async (em) => {
         const now = this.now();
         const last = turn.inputs[turn.inputs.length - 1];
         const assistant = newMessageRow(
           { role: 'assistant', parts: [], tokenEstimate: 0 },
           {
-            id: failure.id ?? randomUUID(),
+            id: failure.id ?? newRowId(now),
             treeId: turn.conversation.treeId,
             parentId: last.id,
             depth: last.depth + 1,
@@ -366,7 +382,7 @@ export class TurnsRepository implements TurnStore {
         return entityToMessage(assistant);
       }),
     );
-    // Counted once committed: a grouped unit may run twice (see inGroupCommit).
+    // Counted once committed: a grouped unit may run twice (see GroupCommit).
     this.metrics.turnsStored.inc({ status: 'failed' });
     return stored;
   }
@@ -423,7 +439,7 @@ export class TurnsRepository implements TurnStore {
     let total = 0;
     for (;;) {
       const stale = await this.db.run(() =>
-        serially(this.db.dataSource, () =>
+        this.transactions.serially(() =>
           this.db.dataSource.manager
             .createQueryBuilder(ConversationEntity, 'c')
             .select(['c.id', 'c.activeTurnId'])
@@ -437,7 +453,7 @@ export class TurnsRepository implements TurnStore {
       }
       for (const c of stale) {
         const isReleased = await this.db.run(() =>
-          inTransaction(this.db.dataSource, (em) =>
+          this.transactions.inTransaction((em) =>
             this.releaseStaleTurn(em, c.id, c.activeTurnId ?? '', this.now()),
           ),
         );
@@ -452,7 +468,7 @@ export class TurnsRepository implements TurnStore {
   /** Forgets Idempotency-Keys older than the 24-hour window. */
   async purgeIdempotencyKeys(before: number): Promise<void> {
     await this.db.run(() =>
-      serially(this.db.dataSource, () =>
+      this.transactions.serially(() =>
         this.db.dataSource.manager
           .createQueryBuilder()
           .delete()

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { inTransaction, serially } from 'src/database/serial-transactions';
+import { SerialTransactions } from 'src/database/serial-transactions';
 
 /** Rows one DELETE removes at most: keeps each write transaction short (SQLite has one writer). */
 export const DELETE_BATCH = 500;
@@ -25,7 +25,10 @@ export interface UserScope {
  */
 @Injectable()
 export class HistoryRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: SerialTransactions,
+  ) {}
 
   private get isPostgres(): boolean {
     return this.dataSource.options.type === 'postgres';
@@ -38,7 +41,7 @@ export class HistoryRepository {
   }
 
   private read<T>(text: string, values: unknown[]): Promise<T[]> {
-    return serially(this.dataSource, () => this.dataSource.query(this.sql(text), values));
+    return this.transactions.serially(() => this.dataSource.query(this.sql(text), values));
   }
 
   /** A write inside `em`'s transaction; resolves with the rows it changed. */
@@ -49,7 +52,7 @@ export class HistoryRepository {
 
   /** One write statement in its own short transaction. */
   private write(text: string, values: unknown[]): Promise<number> {
-    return inTransaction(this.dataSource, (em) => this.exec(em, text, values));
+    return this.transactions.inTransaction((em) => this.exec(em, text, values));
   }
 
   /** A page of a user's conversation ids in id order (stable while conversations change). */
@@ -90,7 +93,7 @@ export class HistoryRepository {
     cutoff: number,
     now: number,
   ): Promise<number | null> {
-    return inTransaction(this.dataSource, async (em) => {
+    return this.transactions.inTransaction(async (em) => {
       const exec = (text: string, values: unknown[]) => this.exec(em, text, values);
       const deleted = await exec(
         `DELETE FROM conversations WHERE id = ? AND updated_at < ?
@@ -157,7 +160,7 @@ export class HistoryRepository {
    * is gone) instead of writing into an erased history.
    */
   async deleteTree(treeId: string): Promise<{ conversations: number; messages: number }> {
-    return inTransaction(this.dataSource, async (em) => {
+    return this.transactions.inTransaction(async (em) => {
       const exec = (text: string, values: unknown[]) => this.exec(em, text, values);
       const messages = await exec('DELETE FROM messages WHERE tree_id = ?', [treeId]);
       const conversations = await exec('DELETE FROM conversations WHERE tree_id = ?', [treeId]);

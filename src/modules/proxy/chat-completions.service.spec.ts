@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { postAndRead } from 'test/support/raw-client';
 import type { AddressInfo } from 'node:net';
 import Fastify, { FastifyInstance } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
@@ -74,30 +74,8 @@ describe(ChatCompletionsService.name, () => {
   afterAll(() => app.close());
   beforeEach(() => record.mockClear());
 
-  function post(body: object, hangUpAfterBytes?: number): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(url, {
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/json' },
-      });
-      req.on('error', () => undefined);
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          if (hangUpAfterBytes !== undefined && text.length >= hangUpAfterBytes) {
-            req.destroy();
-            resolve(text);
-          }
-        });
-        res.on('end', () => resolve(text));
-        res.on('error', reject);
-      });
-      req.end(JSON.stringify(body));
-    });
-  }
+  const post = async (body: object, hangUpAfterBytes?: number): Promise<string> =>
+    (await postAndRead(url, body, hangUpAfterBytes)).text;
 
   describe('prepare', () => {
     it('keeps unknown fields, asks for usage on streams, and remembers whether the client did', () => {

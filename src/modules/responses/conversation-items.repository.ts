@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { DataSource, EntityManager } from 'typeorm';
-import { inTransaction } from 'src/database/serial-transactions';
+import { SerialTransactions } from 'src/database/serial-transactions';
 import { ApiError } from 'src/common/errors/api-error';
 import { withStorageErrors } from 'src/modules/responses/storage-errors';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
@@ -33,6 +33,7 @@ export class ConversationItemsRepository {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly transactions: SerialTransactions,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -43,7 +44,7 @@ export class ConversationItemsRepository {
     messages: NewMessage[],
   ): Promise<{ id: string; createdAt: number; messages: StoredMessage[] }> {
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const now = this.clock();
         const id = randomUUID();
         const rows = chain(messages, { treeId: id, parentId: null, depth: 0, now });
@@ -75,7 +76,7 @@ export class ConversationItemsRepository {
     messages: NewMessage[],
   ): Promise<StoredMessage[]> {
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const now = this.clock();
         const head = conversation.headMessageId
           ? await em.findOneBy(MessageEntity, { id: conversation.headMessageId })
@@ -107,7 +108,7 @@ export class ConversationItemsRepository {
     const at = history.findIndex((m) => m.id === message.id);
     const later = history.slice(at + 1);
     await this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
+      this.transactions.inTransaction(async (em) => {
         const now = this.clock();
         const rows = chain(later, {
           treeId: conversation.treeId,

@@ -5,31 +5,12 @@ import {
   pickItem,
   storedToItems,
 } from 'src/modules/responses/response-items';
+import { storedMessage } from 'test/support/stored-message';
 
 const id = '22222222-2222-4222-8222-222222222222';
 
-function stored(over: Partial<StoredMessage>): StoredMessage {
-  return {
-    id,
-    treeId: id,
-    parentId: null,
-    depth: 0,
-    turnId: id,
-    role: 'user',
-    parts: [],
-    name: null,
-    status: 'completed',
-    finishReason: null,
-    promptTokens: null,
-    completionTokens: null,
-    tokenEstimate: 1,
-    model: null,
-    errorCode: null,
-    createdAt: 0,
-    updatedAt: 0,
-    ...over,
-  };
-}
+const stored = (over: Partial<StoredMessage>): StoredMessage =>
+  storedMessage({ id, treeId: id, turnId: id, ...over });
 
 describe('response items', () => {
   it('reads input items as chat messages, merging function calls into the assistant turn', () => {

@@ -1,5 +1,6 @@
 import { PreparedChat } from 'src/kernel/prepared-request';
 import { randomUUID } from 'node:crypto';
+import { newRowId } from 'src/database/row-id';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -159,7 +160,7 @@ export class ResponseTurnService {
       request: parsed,
       prepared,
       record,
-      answerId: randomUUID(),
+      answerId: newRowId(now),
       budget,
       requestId: String(request.id),
     };

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { DataSource, EntityManager, MoreThan } from 'typeorm';
-import { inTransaction } from 'src/database/serial-transactions';
+import { SerialTransactions } from 'src/database/serial-transactions';
+import { ConversationSql, placeholders } from 'src/modules/conversations/conversation-sql';
 import { withStorageErrors } from 'src/modules/responses/storage-errors';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { ConversationEntity } from 'src/modules/conversations/conversation.entity';
@@ -29,8 +30,18 @@ export interface ResponseRecord {
 const RESPONSE_COLUMNS =
   'id, user_id, conversation_id, model, previous_response_id, request, run_state, ' +
   'heartbeat_at, cancel_requested_at, created_at';
-const INSERT_RESPONSE = `INSERT INTO responses (${RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-const INSERT_RESPONSE_PG = `INSERT INTO responses (${RESPONSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
+/**
+ * The statements of a response's turn and of a background run's event log, written out
+ * rather than built by TypeORM, for the reasons of `TurnsRepository`'s (`?` marks a bound
+ * value; `ConversationSql` runs them prepared on SQLite and numbers them for PostgreSQL).
+ */
+const SQL = {
+  insertResponse: `INSERT INTO responses (${RESPONSE_COLUMNS}) VALUES (${placeholders(RESPONSE_COLUMNS)})`,
+  insertEvent: 'INSERT INTO response_events (response_id, sequence_number, data) VALUES (?, ?, ?)',
+  renewHeartbeat: 'UPDATE responses SET heartbeat_at = ? WHERE id = ?',
+  endRun: 'UPDATE responses SET run_state = NULL, heartbeat_at = ? WHERE id = ?',
+  cancelRequestedAt: 'SELECT cancel_requested_at FROM responses WHERE id = ?',
+} as const;
 
 /** A stored event: its sequence number and its JSON. */
 export interface StoredEvent {
@@ -49,15 +60,14 @@ export class ResponsesRepository {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly tables: ConversationSql,
+    private readonly transactions: SerialTransactions,
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   /** Inserts the record inside the turn's transaction (`TurnClaim.onStored`). */
   async insert(em: EntityManager, record: ResponseRecord): Promise<void> {
-    // Written out rather than `em.insert`: TypeORM's SQLite driver inlines the timestamps, so
-    // every insert was a new SQL text to prepare (see `TurnsRepository`'s statements).
-    const isPostgres = this.dataSource.options.type === 'postgres';
-    await em.query(isPostgres ? INSERT_RESPONSE_PG : INSERT_RESPONSE, [
+    await this.tables.exec(em, SQL.insertResponse, [
       record.id,
       record.userId,
       record.conversationId,
@@ -78,23 +88,13 @@ export class ResponsesRepository {
    */
   async appendEvents(id: string, events: StoredEvent[], isFinal: boolean): Promise<boolean> {
     return this.run(() =>
-      inTransaction(this.dataSource, async (em) => {
-        if (events.length > 0) {
-          await em.insert(
-            ResponseEventEntity,
-            events.map((e) => ({ responseId: id, ...e })),
-          );
+      this.transactions.inTransaction(async (em) => {
+        for (const event of events) {
+          await this.tables.exec(em, SQL.insertEvent, [id, event.sequenceNumber, event.data]);
         }
-        await em.update(
-          ResponseEntity,
-          { id },
-          isFinal ? { runState: null, heartbeatAt: this.clock() } : { heartbeatAt: this.clock() },
-        );
-        const row = await em.findOne(ResponseEntity, {
-          select: { id: true, cancelRequestedAt: true },
-          where: { id },
-        });
-        return row?.cancelRequestedAt !== null && row?.cancelRequestedAt !== undefined;
+        await this.tables.exec(em, isFinal ? SQL.endRun : SQL.renewHeartbeat, [this.clock(), id]);
+        const rows = await this.tables.read(em, SQL.cancelRequestedAt, [id]);
+        return rows.length > 0 && rows[0].cancel_requested_at !== null;
       }),
     );
   }

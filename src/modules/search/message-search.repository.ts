@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { serially } from 'src/database/serial-transactions';
+import { SerialTransactions } from 'src/database/serial-transactions';
 import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import {
@@ -45,6 +45,7 @@ export class MessageSearchRepository {
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
+    private readonly transactions: SerialTransactions,
   ) {}
 
   /** Up to `limit` hits of `userId`'s messages, best first, skipping `offset`. */
@@ -58,7 +59,7 @@ export class MessageSearchRepository {
       const rows =
         this.dataSource.options.type === 'postgres'
           ? await this.searchPostgres(userId, query, limit, offset)
-          : await serially(this.dataSource, () => this.searchSqlite(userId, query, limit, offset));
+          : await this.transactions.serially(() => this.searchSqlite(userId, query, limit, offset));
       return rows.map((r) => ({
         conversationId: r.conversation_id as string,
         messageId: r.message_id as string,

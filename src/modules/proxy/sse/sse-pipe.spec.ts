@@ -1,5 +1,5 @@
 import { openAIWire } from 'src/modules/proxy/wire/openai/openai.wire';
-import { request as httpRequest } from 'node:http';
+import { postAndRead, ReadAnswer } from 'test/support/raw-client';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { FastifyInstance } from 'fastify';
@@ -85,28 +85,8 @@ describe(pipeSse.name, () => {
   });
 
   /** Reads the response; `hangUpAfter` destroys the connection after that many bytes. */
-  function get(
-    hangUpAfter?: number,
-  ): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST', agent: false });
-      req.on('error', () => undefined);
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          if (hangUpAfter !== undefined && text.length >= hangUpAfter) {
-            req.destroy();
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
-          }
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-        res.on('error', reject);
-      });
-      req.end();
-    });
-  }
+  const get = (hangUpAfter?: number): Promise<ReadAnswer> =>
+    postAndRead(url, undefined, hangUpAfter);
 
   const options = (over: Partial<SsePipeOptions> = {}): SsePipeOptions => ({
     keepAliveIntervalMs: 50,
@@ -116,18 +96,30 @@ describe(pipeSse.name, () => {
     ...over,
   });
 
-  it('passes events through, ends at the terminal event, and sends only its own headers', async () => {
+  /** The fake upstream call of the last stream served: its body and the aborts it saw. */
+  let fake: ReturnType<typeof fakeCall>;
+  /** Serves the next request from a fake upstream whose body `feed` writes, with `options(over)`. */
+  const serve = (feed: (body: PassThrough) => void, over: Partial<SsePipeOptions> = {}) => {
     setup = (reply) =>
       pipeSse(
         reply,
         async (signal) => {
-          const { call, body } = fakeCall(signal);
-          body.write(event('{"a":1}') + event('{"a":2}'));
-          body.write(event('[DONE]'));
-          return call;
+          fake = fakeCall(signal);
+          feed(fake.body);
+          return fake.call;
         },
-        options({ headers: { 'x-parley-applied': 'max_tokens_floored=16' } }),
+        options(over),
       );
+  };
+
+  it('passes events through, ends at the terminal event, and sends only its own headers', async () => {
+    serve(
+      (body) => {
+        body.write(event('{"a":1}') + event('{"a":2}'));
+        body.write(event('[DONE]'));
+      },
+      { headers: { 'x-parley-applied': 'max_tokens_floored=16' } },
+    );
     const res = await get();
     expect(res.text).toBe(event('{"a":1}') + event('{"a":2}') + event('[DONE]'));
     expect(res.headers).toMatchObject({
@@ -142,44 +134,36 @@ describe(pipeSse.name, () => {
   });
 
   it('drops and replaces events as onEvent says', async () => {
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const { call, body } = fakeCall(signal);
-          body.end(event('keep') + event('drop') + event('swap') + event('[DONE]'));
-          return call;
-        },
-        options({
-          onEvent: (e) =>
-            e.data === 'drop' ? null : e.data === 'swap' ? event('swapped') : undefined,
-        }),
-      );
+    serve(
+      (body) => {
+        body.end(event('keep') + event('drop') + event('swap') + event('[DONE]'));
+      },
+      {
+        onEvent: (e) =>
+          e.data === 'drop' ? null : e.data === 'swap' ? event('swapped') : undefined,
+      },
+    );
     expect((await get()).text).toBe(event('keep') + event('swapped') + event('[DONE]'));
   });
 
   it('sends events skim lets through as received, without decoding them', async () => {
     const decoded: string[] = [];
     const chunks = [event('{"a":1}'), event('{"b":2}') + event('{"c":3}'), event('[DONE]')];
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const { call, body } = fakeCall(signal);
-          for (const chunk of chunks) {
-            body.write(chunk);
-          }
-          return call;
+    serve(
+      (body) => {
+        for (const chunk of chunks) {
+          body.write(chunk);
+        }
+      },
+      {
+        skim: (bytes, start, end) =>
+          ['{"a":1}', '{"c":3}'].includes(bytes.toString('utf8', start, end)),
+        onEvent: (e) => {
+          decoded.push(e.data);
+          return undefined;
         },
-        options({
-          skim: (bytes, start, end) =>
-            ['{"a":1}', '{"c":3}'].includes(bytes.toString('utf8', start, end)),
-          onEvent: (e) => {
-            decoded.push(e.data);
-            return undefined;
-          },
-        }),
-      );
+      },
+    );
     expect((await get()).text).toBe(chunks.join(''));
     expect(decoded).toEqual(['{"b":2}', '[DONE]']);
   });
@@ -214,89 +198,65 @@ describe(pipeSse.name, () => {
   });
 
   it('in abort mode, a client hang-up aborts the upstream call', async () => {
-    let aborts: unknown[] = [];
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const fake = fakeCall(signal);
-          aborts = fake.aborts;
-          fake.body.write(event('first'));
-          return fake.call;
-        },
-        options(),
-      );
+    serve((body) => {
+      body.write(event('first'));
+    });
     await get(1);
     await sleep(50);
-    expect(aborts.length).toBeGreaterThan(0);
+    expect(fake.aborts.length).toBeGreaterThan(0);
     expect(results[0]).toMatchObject({ outcome: 'incomplete', isClientGone: true });
   });
 
   it('in detach mode, keeps reading after a hang-up and sees every event', async () => {
     const seen: string[] = [];
-    let aborts: unknown[] = [];
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const fake = fakeCall(signal);
-          aborts = fake.aborts;
-          fake.body.write(event('1'));
-          void sleep(100).then(() => {
-            fake.body.write(event('2') + event('3'));
-            fake.body.end(event('[DONE]'));
-          });
-          return fake.call;
+    serve(
+      (body) => {
+        body.write(event('1'));
+        void sleep(100).then(() => {
+          body.write(event('2') + event('3'));
+          body.end(event('[DONE]'));
+        });
+      },
+      {
+        onClientGone: 'detach',
+        onEvent: (e) => {
+          seen.push(e.data);
+          return undefined;
         },
-        options({
-          onClientGone: 'detach',
-          onEvent: (e) => {
-            seen.push(e.data);
-            return undefined;
-          },
-        }),
-      );
+      },
+    );
     await get(1);
     await sleep(250);
     expect(seen).toEqual(['1', '2', '3', '[DONE]']);
-    expect(aborts).toEqual([]);
+    expect(fake.aborts).toEqual([]);
     expect(results[0]).toMatchObject({ outcome: 'completed', isClientGone: true, error: null });
   });
 
   it('holds the last bytes until beforeEnd settles, and lets it replace them with an error', async () => {
-    let storedAt = 0;
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const { call, body } = fakeCall(signal);
-          body.end(event('{"a":1}') + event('[DONE]'));
-          return call;
+    let isStored = false;
+    serve(
+      (body) => {
+        body.end(event('{"a":1}') + event('[DONE]'));
+      },
+      {
+        beforeEnd: async (result) => {
+          expect(result.outcome).toBe('completed');
+          await sleep(150);
+          isStored = true;
         },
-        options({
-          beforeEnd: async (result) => {
-            expect(result.outcome).toBe('completed');
-            await sleep(150);
-            storedAt = Date.now();
-          },
-        }),
-      );
-    const started = Date.now();
+      },
+    );
     const res = await get();
     expect(res.text).toBe(event('{"a":1}') + event('[DONE]'));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    expect(storedAt).toBeGreaterThan(0);
+    // The answer ended only after beforeEnd's 150 ms of work had finished.
+    expect(isStored).toBe(true);
 
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const { call, body } = fakeCall(signal);
-          body.end(event('{"a":1}') + event('[DONE]'));
-          return call;
-        },
-        options({ beforeEnd: () => new ApiError('storage_error', 'not stored') }),
-      );
+    serve(
+      (body) => {
+        body.end(event('{"a":1}') + event('[DONE]'));
+      },
+      { beforeEnd: () => new ApiError('storage_error', 'not stored') },
+    );
     expect((await get()).text).toBe(
       event('{"a":1}') +
         event(
@@ -306,16 +266,9 @@ describe(pipeSse.name, () => {
   });
 
   it('ends a stream that stops without its terminal event with an upstream_error event', async () => {
-    setup = (reply) =>
-      pipeSse(
-        reply,
-        async (signal) => {
-          const { call, body } = fakeCall(signal);
-          body.end(event('{"a":1}'));
-          return call;
-        },
-        options(),
-      );
+    serve((body) => {
+      body.end(event('{"a":1}'));
+    });
     const res = await get();
     expect(res.text.split('\n\n').filter(Boolean)).toEqual([
       'data: {"a":1}',

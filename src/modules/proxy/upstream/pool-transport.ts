@@ -13,15 +13,26 @@ export class PoolTransport implements UpstreamTransport {
   constructor(private readonly pool: Pool) {}
 
   async request(r: TransportRequest): Promise<TransportResponse> {
+    const pieces = Array.isArray(r.body) ? (r.body as readonly Buffer[]) : null;
     const response = await this.pool.request({
       method: r.method,
       path: r.path,
-      headers: r.headers,
-      body: r.body,
+      // undici sends an iterable body chunked unless told its length.
+      headers: pieces ? { ...r.headers, 'content-length': String(totalLength(pieces)) } : r.headers,
+      // An iterable body is documented (docs/api/Dispatcher.md) though missing from the types.
+      body: (pieces as unknown as Buffer | null) ?? (r.body as string | Buffer | undefined),
       signal: r.signal,
       headersTimeout: r.headersTimeoutMs,
       bodyTimeout: r.bodyTimeoutMs,
     });
     return { statusCode: response.statusCode, headers: response.headers, body: response.body };
   }
+}
+
+function totalLength(pieces: readonly Buffer[]): number {
+  let length = 0;
+  for (const piece of pieces) {
+    length += piece.length;
+  }
+  return length;
 }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Cancellation } from 'src/modules/proxy/upstream/cancellation';
+import type { RequestBody } from 'src/modules/proxy/wire/wire-format';
 
 /** One HTTP exchange with an upstream, as the upstream client asks for it. */
 export interface TransportRequest {
@@ -8,7 +9,7 @@ export interface TransportRequest {
   /** Absolute path on the upstream origin, base path included (`/v1/chat/completions`). */
   path: string;
   headers: Record<string, string>;
-  body?: string | Buffer;
+  body?: RequestBody;
   signal: Cancellation | AbortSignal;
   /** Longest wait for response headers (first byte). */
   headersTimeoutMs: number;

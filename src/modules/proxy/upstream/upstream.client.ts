@@ -33,7 +33,11 @@ import {
 } from 'src/modules/proxy/upstream/upstream-errors';
 import { UpstreamTransport } from 'src/modules/proxy/upstream/upstream-transport';
 import { upstreamErrorMessage } from 'src/modules/proxy/wire/upstream-error-message';
-import type { UpstreamOperation, WireFormat } from 'src/modules/proxy/wire/wire-format';
+import type {
+  RequestBody,
+  UpstreamOperation,
+  WireFormat,
+} from 'src/modules/proxy/wire/wire-format';
 import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 
 /** How long in-flight upstream requests may run on after the HTTP server closed. */
@@ -50,7 +54,7 @@ export interface UpstreamRequest {
    * Builds the body for the upstream chosen for an attempt (its `format` and `model` differ
    * between upstreams of one alias). Called once per attempt; may throw an `ApiError`.
    */
-  body?: (upstream: CatalogUpstream, wire: WireFormat) => string | Buffer;
+  body?: (upstream: CatalogUpstream, wire: WireFormat) => RequestBody;
   /** Ask for an event stream (`accept: text/event-stream`). */
   stream?: boolean;
   /** Aborts the call (the client hung up): the upstream sees the connection close. */
@@ -192,7 +196,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     let failed: Target | null = null;
     for (let attempt = 1; ; attempt++) {
       const target: Target = this.picker.pick(model.alias, targets, failed, request);
-      let body: string | Buffer | undefined;
+      let body: RequestBody | undefined;
       let path: string;
       try {
         path = target.basePath + target.wire.path(request.operation);

@@ -8,6 +8,12 @@ import type { WireFormatName } from 'src/kernel/wire-format-names';
 import type { AssembledCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 
 /**
+ * A request body: one string or buffer, or buffers sent one after the other with their total
+ * length (a /c1 prompt whose long history is already in bytes is not joined into one copy).
+ */
+export type RequestBody = string | Buffer | readonly Buffer[];
+
+/**
  * What to call upstream. `chat` is the format's native generation endpoint
  * (`/chat/completions` for `openai`, `/messages` for `anthropic`).
  */
@@ -110,7 +116,7 @@ export interface WireFormat {
    */
   readonly isMessagesNative: boolean;
   /** The request body for an upstream of this format, with the upstream's model name. */
-  requestBody(prepared: PreparedChat, upstreamModel: string): string | Buffer;
+  requestBody(prepared: PreparedChat, upstreamModel: string): RequestBody;
   /** A parsed JSON answer as a Chat Completions answer; throws `ApiError` when it is not one. */
   chatAnswer(answer: JsonObject, bytes: Buffer, alias: string): ChatAnswer;
   /** A parsed JSON answer as a Messages answer. */

@@ -42,7 +42,8 @@ export class EchoTransport implements UpstreamTransport {
     const tokenizer = this.tokenizer;
     let body: Record<string, unknown> = {};
     try {
-      body = r.body ? (JSON.parse(r.body.toString()) as Record<string, unknown>) : {};
+      const text = Array.isArray(r.body) ? Buffer.concat(r.body).toString() : r.body?.toString();
+      body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     } catch {
       return json(400, JSON.stringify({ error: { message: 'echo: body is not JSON' } }));
     }

@@ -5,7 +5,11 @@ import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/resp
 import { OpenAIChatPassThrough } from 'src/modules/proxy/wire/openai/chat-stream';
 import { OpenAIToMessagesAdapter } from 'src/modules/proxy/wire/openai/messages-stream';
 import { readUsage } from 'src/modules/proxy/wire/openai/stream-events';
-import type { UpstreamOperation, WireFormat } from 'src/modules/proxy/wire/wire-format';
+import type {
+  RequestBody,
+  UpstreamOperation,
+  WireFormat,
+} from 'src/modules/proxy/wire/wire-format';
 
 const MESSAGES_KEY = Buffer.from('{"messages":');
 
@@ -51,14 +55,15 @@ export const openAIWire: WireFormat = {
 /**
  * The client's body with the upstream's model name. With `messagesBytes` (/c1: each stored
  * message serialised once), the messages are spliced in as bytes instead of serialising the
- * history again.
+ * history again, and sent as the pieces they are: a long history is not copied into one
+ * buffer per turn.
  */
-function openAIRequestBody(prepared: PreparedChat, upstreamModel: string): string | Buffer {
+function openAIRequestBody(prepared: PreparedChat, upstreamModel: string): RequestBody {
   const body = prepared.body;
   if (prepared.messagesBytes) {
     const { messages: _serialised, ...rest } = body;
     const tail = Buffer.from(`,${JSON.stringify({ ...rest, model: upstreamModel }).slice(1)}`);
-    return Buffer.concat([MESSAGES_KEY, ...prepared.messagesBytes, tail]);
+    return joinSmallPieces([MESSAGES_KEY, ...prepared.messagesBytes, tail]);
   }
   const alias = body.model;
   body.model = upstreamModel;
@@ -67,4 +72,29 @@ function openAIRequestBody(prepared: PreparedChat, upstreamModel: string): strin
   } finally {
     body.model = alias;
   }
+}
+
+/** Pieces smaller than this are joined with their neighbours: a write each costs more than a copy. */
+const SEPARATE_PIECE_BYTES = 16 * 1024;
+
+/** `pieces` with each run of small ones joined; one buffer when that is all there is. */
+function joinSmallPieces(pieces: Buffer[]): Buffer | Buffer[] {
+  const joined: Buffer[] = [];
+  let run: Buffer[] = [];
+  const endRun = () => {
+    if (run.length > 0) {
+      joined.push(run.length === 1 ? run[0] : Buffer.concat(run));
+      run = [];
+    }
+  };
+  for (const piece of pieces) {
+    if (piece.length >= SEPARATE_PIECE_BYTES) {
+      endRun();
+      joined.push(piece);
+    } else {
+      run.push(piece);
+    }
+  }
+  endRun();
+  return joined.length === 1 ? joined[0] : joined;
 }
