@@ -115,17 +115,41 @@ describe('/c1 reattach', () => {
       max_tokens: 100,
     });
     const events = await reattach(id);
-    // One id per piece the turn sent: an Anthropic piece can hold several events (ping,
-    // message_delta + message_stop), only the first of which carries it.
+    // One id per piece the turn sent, on its last event: an Anthropic piece can hold several
+    // events (ping, message_delta + message_stop).
     const ids = events.map((e) => e.id).filter((n) => !Number.isNaN(n));
     expect(ids).toEqual(ids.map((_, i) => i));
-    expect(events[0]).toMatchObject({ id: 0, event: 'message_start' });
-    expect(events[events.length - 1].event).toBe('message_stop');
+    expect(events[0].event).toBe('message_start');
+    expect(events[events.length - 1]).toMatchObject({
+      event: 'message_stop',
+      id: ids[ids.length - 1],
+    });
     const text = events
       .filter((e) => e.event === 'content_block_delta')
       .map((e) => JSON.parse(e.data).delta.text ?? '')
       .join('');
     expect(text).toBe('You said: reattach to a messages turn');
+  });
+
+  it('gives a client cut inside a piece of several events the whole piece again', async () => {
+    const path = '/c1/messages';
+    const extra = { max_tokens: 100 };
+    const whole = await reattach(await startAndLeave('cut inside a piece', path, extra));
+    // The last piece holds several events (message_delta, message_stop).
+    const withId = whole.flatMap((e, i) => (Number.isNaN(e.id) ? [] : [i]));
+    const firstOfPiece = withId[withId.length - 2] + 1;
+    expect(whole.length - firstOfPiece).toBeGreaterThan(1);
+    // A client cut after the piece's first event holds the last id it saw (an EventSource's
+    // Last-Event-ID): the previous piece's, so its reconnect gets the whole piece.
+    const seen = whole.slice(0, firstOfPiece + 1).filter((e) => !Number.isNaN(e.id));
+    const lastEventId = seen[seen.length - 1].id;
+    const again = await startAndLeave('cut inside a piece', path, extra);
+    const resumed = await reattach(again, String(lastEventId));
+    expect(resumed.map((e) => e.event)).toEqual(whole.slice(firstOfPiece).map((e) => e.event));
+    expect(resumed[resumed.length - 1]).toMatchObject({
+      event: 'message_stop',
+      id: whole[whole.length - 1].id,
+    });
   });
 
   it("answers another user's conversation like a missing one, and checks Last-Event-ID", async () => {

@@ -242,6 +242,72 @@ describe('content policy (POLICY_FILE)', () => {
       expect(delivered).toContain('kabooms are fine');
     });
   });
+
+  describe('/v1/responses', () => {
+    const respond = (input: unknown, extra: Record<string, unknown> = {}) =>
+      gw.post('/v1/responses', { model: 'fake', input, ...extra });
+    const conversationCount = async () =>
+      (await gw.get('/c1/conversations?limit=100')).body.data.length as number;
+    /** The latest conversation's messages as [role, status, error code]. */
+    const latestTurn = async () => {
+      const [latest] = (await gw.get('/c1/conversations?limit=1')).body.data;
+      const detail = (await gw.get(`/c1/conversations/${latest.id}`)).body;
+      return detail.messages.map((m: any) => [m.role, m.status, m.error?.code ?? null, m.content]);
+    };
+
+    it('blocks input with 400 prompt_blocked before anything is stored or forwarded', async () => {
+      const forwarded = up.received.length;
+      const stored = await conversationCount();
+      const text = await respond('How is plutonium refined?', { stream: true });
+      expectApiError(text, 400, 'prompt_blocked');
+      expect(text.body.error.message).toContain('weapons');
+      const items = await respond([
+        { role: 'user', content: [{ type: 'input_text', text: 'card 1234-5678-9012-3456' }] },
+      ]);
+      expectApiError(items, 400, 'prompt_blocked');
+      expect(items.body.error.param).toMatch(/^input/);
+      expect(up.received.length).toBe(forwarded);
+      expect(await conversationCount()).toBe(stored);
+    });
+
+    it('answers a blocked JSON answer 400 sensitive_words_detected, the turn stored failed', async () => {
+      const res = await respond('please kaboom now');
+      expectApiError(res, 400, 'sensitive_words_detected');
+      expect(res.text).not.toContain('You said');
+      expect(await latestTurn()).toEqual([
+        ['user', 'failed', 'sensitive_words_detected', 'please kaboom now'],
+        ['assistant', 'failed', 'sensitive_words_detected', null],
+      ]);
+    });
+
+    it('ends a blocked stream with response.failed, nothing of the answer kept', async () => {
+      const text = `${'calm words '.repeat(20)}then kaboom and after it ${'tail '.repeat(20)}`;
+      const res = await respond(text, { stream: true });
+      expect(res.status).toBe(200);
+      const frames = parseSseFrames(res.text);
+      const last = frames[frames.length - 1];
+      expect(last.event).toBe('response.failed');
+      expect(JSON.parse(last.data).response).toMatchObject({
+        status: 'failed',
+        output: [],
+        error: { code: 'sensitive_words_detected' },
+      });
+      expect(frames.some((f) => f.event === 'response.completed')).toBe(false);
+      expect(res.text).not.toContain('kaboom');
+      expect(res.text).not.toContain('after it');
+      expect((await latestTurn())[1]).toEqual([
+        'assistant',
+        'failed',
+        'sensitive_words_detected',
+        null,
+      ]);
+      const id = JSON.parse(last.data).response.id as string;
+      expect((await gw.get(`/v1/responses/${id}`)).body).toMatchObject({
+        status: 'failed',
+        error: { code: 'sensitive_words_detected' },
+      });
+    });
+  });
 });
 
 describe('POLICY_FILE at boot', () => {

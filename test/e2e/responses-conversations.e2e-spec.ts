@@ -174,21 +174,46 @@ describe('/v1/conversations', () => {
     expect(items.data).toHaveLength(6);
   });
 
-  // KNOWN BUG (reported, not fixed here: src/modules/conversations is being rewritten):
-  // docs/notes/responses.md says `conv_<id>` and the bare id are "accepted everywhere", but
-  // /c1 answers 404 conversation_not_found for the `conv_` spelling (isParleyId takes only
-  // the bare UUID). `it.failing` turns red once /c1 accepts it: make it a plain `it` then.
-  it.failing('/c1 takes the conv_ spelling of a conversation id too', async () => {
+  it('/c1 takes the conv_ spelling of a conversation id too, and answers with the bare id', async () => {
     const conversation = await client.conversations.create({
       items: [{ type: 'message', role: 'user', content: 'hello' }],
     });
+    const bare = conversation.id.slice('conv_'.length);
     const turn = await gw.post(
       '/c1/chat/completions',
       { model: 'fake', messages: [{ role: 'user', content: 'by conv_ id' }] },
       { headers: { 'x-conversation-id': conversation.id } },
     );
     expect(turn.status).toBe(200);
-    expect((await gw.get(`/c1/conversations/${conversation.id}`)).status).toBe(200);
+    expect(turn.headers.get('x-conversation-id')).toBe(bare);
+    // Both spellings in one request name one conversation.
+    const mixed = await gw.post(
+      '/c1/chat/completions',
+      { model: 'fake', conversation_id: bare, messages: [{ role: 'user', content: 'mixed' }] },
+      { headers: { 'x-conversation-id': conversation.id } },
+    );
+    expect(mixed.status).toBe(200);
+    const read = await gw.get(`/c1/conversations/${conversation.id}`);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(bare);
+    // Found, so the answer is about the turn, not the id.
+    expectApiError(
+      await gw.get(`/c1/conversations/${conversation.id}/stream`),
+      404,
+      'no_active_turn',
+    );
+    const patched = await gw.patch(`/c1/conversations/${conversation.id}`, { title: 'renamed' });
+    expect(patched.status).toBe(200);
+    expect(patched.body.title).toBe('renamed');
+    const exported = await gw.get(`/c1/conversations/${conversation.id}/export`);
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get('content-disposition')).toBe(
+      `attachment; filename="conversation-${bare}.json"`,
+    );
+    const deleted = await gw.delete(`/c1/conversations/${conversation.id}`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.id).toBe(bare);
+    expect((await gw.get(`/c1/conversations/${bare}`)).status).toBe(404);
   });
 
   it('appends items, reads one, and leaves deleted ones out of what later turns forward', async () => {

@@ -811,17 +811,29 @@ describe('/v1/responses', () => {
     expect(item).toEqual({ $ref: '#/components/schemas/ResponseItemDto' });
   });
 
-  // KNOWN GAPS (reported, not fixed here: the DTOs live in src/modules/responses, being
-  // rewritten): `conversation` is typed string though `{id}` is accepted (a generated client
-  // cannot send it), and the /c1 reattach route declares no text/event-stream content.
-  // `it.failing` turns red once the document says so: make it `it` then.
-  it.failing('documents conversation as an id or {id}', async () => {
+  it('documents conversation as an id or {id}, and input items by type', async () => {
     const doc = (await gw.get('/openapi.json', { key: null })).body;
-    const conversation = doc.components.schemas.CreateResponseDto.properties.conversation;
-    expect(JSON.stringify(conversation)).toContain('"object"');
+    const schemas = doc.components.schemas;
+    const conversation = schemas.CreateResponseDto.properties.conversation;
+    expect(conversation.oneOf).toEqual([
+      { type: 'string' },
+      { $ref: '#/components/schemas/ConversationReferenceDto' },
+    ]);
+    expect(schemas.ConversationReferenceDto.required).toEqual(['id']);
+    const items = schemas.CreateResponseDto.properties.input.oneOf[1].items.oneOf;
+    const typeOf = (ref: { $ref: string }) =>
+      schemas[ref.$ref.split('/').pop()!].properties.type.enum[0];
+    expect(items.map(typeOf)).toEqual([
+      'message',
+      'function_call',
+      'function_call_output',
+      'item_reference',
+    ]);
+    const parts = schemas.InputMessageItemDto.properties.content.oneOf[1].items.oneOf;
+    expect(parts.map(typeOf)).toEqual(['input_text', 'input_image', 'output_text']);
   });
 
-  it.failing('documents the /c1 reattach answer as an event stream', async () => {
+  it('documents the /c1 reattach answer as an event stream', async () => {
     const doc = (await gw.get('/openapi.json', { key: null })).body;
     const reattach = doc.paths['/c1/conversations/{id}/stream'].get.responses['200'];
     expect(Object.keys(reattach.content ?? {})).toContain('text/event-stream');

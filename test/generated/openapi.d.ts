@@ -755,7 +755,11 @@ export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
     AddItemsBodyDto: {
-      items: components['schemas']['ResponseItemDto'][];
+      items: (
+        | components['schemas']['InputMessageItemDto']
+        | components['schemas']['FunctionCallItemDto']
+        | components['schemas']['FunctionCallOutputItemDto']
+      )[];
     };
     AnthropicAutoToolChoiceDto: {
       disable_parallel_tool_use?: boolean;
@@ -1246,6 +1250,10 @@ export interface components {
       /** @enum {string} */
       object: 'conversation';
     };
+    ConversationReferenceDto: {
+      /** @description `conv_…` or the /c1 conversation id */
+      id: string;
+    };
     ConversationResponseDto: {
       /** @description A turn is in progress. */
       busy: boolean;
@@ -1277,7 +1285,11 @@ export interface components {
       tools?: components['schemas']['AnthropicToolDto'][];
     };
     CreateConversationBodyDto: {
-      items?: components['schemas']['ResponseItemDto'][];
+      items?: (
+        | components['schemas']['InputMessageItemDto']
+        | components['schemas']['FunctionCallItemDto']
+        | components['schemas']['FunctionCallOutputItemDto']
+      )[];
       metadata?: {
         [key: string]: string;
       };
@@ -1319,13 +1331,16 @@ export interface components {
       /** @default false */
       background?: boolean;
       /** @description `conv_…` (or a /c1 conversation id), or `{id}`. */
-      conversation?: string;
-      /** @description A string, or items: `message` (input_text / input_image / output_text parts), `function_call`, `function_call_output`, `item_reference`. */
+      conversation?: string | components['schemas']['ConversationReferenceDto'];
+      /** @description A string (one user message), or items. */
       input:
         | string
-        | {
-            [key: string]: unknown;
-          }[];
+        | (
+            | components['schemas']['InputMessageItemDto']
+            | components['schemas']['FunctionCallItemDto']
+            | components['schemas']['FunctionCallOutputItemDto']
+            | components['schemas']['ItemReferenceDto']
+          )[];
       instructions?: string;
       max_output_tokens?: number;
       metadata?: {
@@ -1506,6 +1521,22 @@ export interface components {
       arguments: string;
       name: string;
     };
+    FunctionCallItemDto: {
+      /** @description The arguments as JSON text, as the model produced them */
+      arguments: string;
+      call_id: string;
+      /** @description The `fc_…` id of a stored item (ignored) */
+      id?: string;
+      name: string;
+      /** @enum {string} */
+      type: 'function_call';
+    };
+    FunctionCallOutputItemDto: {
+      call_id: string;
+      output: string | components['schemas']['InputTextPartDto'][];
+      /** @enum {string} */
+      type: 'function_call_output';
+    };
     FunctionDefinitionDto: {
       description?: string;
       name: string;
@@ -1597,6 +1628,38 @@ export interface components {
       /** @enum {string} */
       type: 'input_audio';
     };
+    InputImagePartDto: {
+      /** @enum {string} */
+      detail?: 'auto' | 'low' | 'high';
+      /** @description A data: URI, or an http(s) URL for models with accepts_image_url (file_id is not supported: Parley has no file store) */
+      image_url: string;
+      /** @enum {string} */
+      type: 'input_image';
+    };
+    InputMessageItemDto: {
+      content:
+        | string
+        | (
+            | components['schemas']['InputTextPartDto']
+            | components['schemas']['InputImagePartDto']
+            | components['schemas']['OutputTextPartDto']
+          )[];
+      /**
+       * @description Images are taken in user messages only; other roles keep the text.
+       * @enum {string}
+       */
+      role: 'user' | 'assistant' | 'system' | 'developer';
+      /**
+       * @description May be left out: `role` says it.
+       * @enum {string}
+       */
+      type?: 'message';
+    };
+    InputTextPartDto: {
+      text: string;
+      /** @enum {string} */
+      type: 'input_text';
+    };
     ItemListResponseDto: {
       data: components['schemas']['ResponseItemDto'][];
       first_id: string | null;
@@ -1604,6 +1667,12 @@ export interface components {
       last_id: string | null;
       /** @enum {string} */
       object: 'list';
+    };
+    ItemReferenceDto: {
+      /** @description A stored item of yours (`msg_…`, `fc_…`, `fco_…`) */
+      id: string;
+      /** @enum {string} */
+      type: 'item_reference';
     };
     JsonObjectFormatDto: {
       /** @enum {string} */
@@ -1732,6 +1801,14 @@ export interface components {
       function: components['schemas']['NamedFunctionDto'];
       /** @enum {string} */
       type: 'function';
+    };
+    OutputTextPartDto: {
+      annotations?: {
+        [key: string]: unknown;
+      }[];
+      text: string;
+      /** @enum {string} */
+      type: 'output_text';
     };
     QuotaStatusDto: {
       /** @example 1000000 */
@@ -4051,7 +4128,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The running turn, replayed then followed, as server-sent events. */
+      /** @description The running turn, replayed then followed, as server-sent events in the format of the endpoint that started it; each piece of it ends with an event carrying `id: <n>`. */
       200: {
         headers: {
           'x-ratelimit-limit': components['headers']['x-ratelimit-limit'];
@@ -4060,7 +4137,9 @@ export interface operations {
           'x-request-id': components['headers']['x-request-id'];
           [name: string]: unknown;
         };
-        content?: never;
+        content: {
+          'text/event-stream': string;
+        };
       };
       /** @description invalid_field */
       400: {

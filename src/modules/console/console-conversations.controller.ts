@@ -51,7 +51,7 @@ export class ConsoleConversationsController {
     @Param('id') id: string,
   ): Promise<ConversationDetailResponseDto & { forks: ForkSummary[] }> {
     const detail = await this.conversations.get(actingAs(userId), id);
-    return { ...detail, forks: await this.forks.relatedTo(userId, id) };
+    return { ...detail, forks: await this.forks.relatedTo(userId, detail.id) };
   }
 
   @Delete(':id')

@@ -11,12 +11,13 @@ import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import { SSE_HEADERS } from 'src/modules/proxy/sse/sse-pipe';
 import { ConversationsService } from 'src/modules/conversations/conversations.service';
 import { LiveTurns } from 'src/modules/conversations/live-turns';
+import { withIdOnLastEvent } from 'src/modules/conversations/reattach-event-id';
 
 /**
  * `GET /c1/conversations/{id}/stream`: reattaches to the conversation's turn still generating
  * (a chat tab reloaded mid-answer): the events sent so far, then the rest as they come, in
- * the format of the endpoint that started the turn, each with `id: <n>` so that a reconnect
- * with `Last-Event-ID: <n>` skips what the client has.
+ * the format of the endpoint that started the turn. Each piece the turn sent carries `id: <n>`
+ * on its last event, so that a reconnect with `Last-Event-ID: <n>` skips what the client has.
  */
 @ApiTags('conversations')
 @ApiKeyAuth()
@@ -34,7 +35,9 @@ export class C1ReattachController {
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: HEADER.lastEventId, required: false })
   @ApiOkResponse({
-    description: 'The running turn, replayed then followed, as server-sent events.',
+    description:
+      'The running turn, replayed then followed, as server-sent events in the format of the endpoint that started it; each piece of it ends with an event carrying `id: <n>`.',
+    schema: { type: 'string' },
   })
   @ApiErrors('conversation_not_found', 'no_active_turn', 'invalid_field', 'storage_error')
   async reattach(
@@ -70,7 +73,7 @@ export class C1ReattachController {
       const flush = () => {
         let text = '';
         for (; next < turn.events.length; next++) {
-          text += `id: ${next}\n${turn.events[next]}`;
+          text += withIdOnLastEvent(turn.events[next], next);
         }
         if (text !== '') {
           raw.write(text);

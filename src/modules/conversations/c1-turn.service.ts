@@ -15,10 +15,10 @@ import { watchHangUp } from 'src/modules/proxy/hang-up';
 import { neutralToOpenAI } from 'src/modules/proxy/wire/openai/openai-neutral';
 import { defaultTitle } from 'src/modules/conversations/conversation.presenter';
 import { ConversationRecord } from 'src/modules/conversations/conversation.types';
+import { parseConversationId } from 'src/modules/conversations/conversation-id';
 import {
   conversationNotFound,
   ConversationsService,
-  isParleyId,
 } from 'src/modules/conversations/conversations.service';
 import { LiveTurns } from 'src/modules/conversations/live-turns';
 import { selectHistoryWindow } from 'src/modules/conversations/history-window';
@@ -78,7 +78,7 @@ export class C1TurnService {
     const fingerprint = idempotencyKey ? requestFingerprint(fields, body) : null;
     const idempotency = idempotencyKey && fingerprint ? { key: idempotencyKey, fingerprint } : null;
 
-    if (fields.conversationId !== null && !isParleyId(fields.conversationId)) {
+    if (fields.conversationId !== null && !parseConversationId(fields.conversationId)) {
       throw conversationNotFound('conversation_id');
     }
     const readConversation = (id: string) =>

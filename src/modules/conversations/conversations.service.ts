@@ -8,6 +8,7 @@ import {
   toConversationDetail,
   toConversationResponse,
 } from 'src/modules/conversations/conversation.presenter';
+import { parseConversationId } from 'src/modules/conversations/conversation-id';
 import { ConversationRecord } from 'src/modules/conversations/conversation.types';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import {
@@ -21,13 +22,6 @@ import {
   ListConversationsQueryDto,
   UpdateConversationDto,
 } from 'src/modules/conversations/dto/conversations.dto';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A conversation or message id as Parley issues them (random UUIDv4). */
-export function isParleyId(id: unknown): id is string {
-  return typeof id === 'string' && UUID.test(id);
-}
 
 export function conversationNotFound(param: string | null = null): ApiError {
   return new ApiError('conversation_not_found', 'No conversation with this id belongs to you', {
@@ -46,15 +40,17 @@ export class ConversationsService {
     @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
-  /** The caller's conversation, or 404 (also for a malformed id: existence is not disclosed). */
+  /**
+   * The caller's conversation by either spelling of its id, or 404 (also for a malformed id:
+   * existence is not disclosed).
+   */
   async findOwned(
     auth: AuthContext,
     id: string,
     param: string | null = null,
   ): Promise<ConversationRecord> {
-    const conversation = isParleyId(id)
-      ? await this.repository.findConversation(auth.userId, id)
-      : null;
+    const uuid = parseConversationId(id);
+    const conversation = uuid ? await this.repository.findConversation(auth.userId, uuid) : null;
     if (!conversation) {
       throw conversationNotFound(param);
     }
@@ -99,10 +95,11 @@ export class ConversationsService {
     if (dto.title === undefined && dto.metadata === undefined) {
       throw new ApiError('missing_field', 'No fields to update');
     }
-    if (!isParleyId(id)) {
+    const uuid = parseConversationId(id);
+    if (!uuid) {
       throw conversationNotFound();
     }
-    const updated = await this.repository.updateConversation(auth.userId, id, {
+    const updated = await this.repository.updateConversation(auth.userId, uuid, {
       title: dto.title,
       metadata: dto.metadata,
     });
@@ -113,16 +110,18 @@ export class ConversationsService {
   }
 
   async remove(auth: AuthContext, id: string): Promise<DeletedConversationResponseDto> {
-    const outcome = isParleyId(id)
-      ? await this.repository.deleteConversation(auth.userId, id)
-      : 'not_found';
+    const uuid = parseConversationId(id);
+    if (!uuid) {
+      throw conversationNotFound();
+    }
+    const outcome = await this.repository.deleteConversation(auth.userId, uuid);
     if (outcome === 'not_found') {
       throw conversationNotFound();
     }
     if (outcome === 'busy') {
       throw new ApiError('conversation_busy', 'A turn of this conversation is in progress');
     }
-    return { id, object: 'conversation.deleted', deleted: true };
+    return { id: uuid, object: 'conversation.deleted', deleted: true };
   }
 
   /** A new conversation holding the history up to and including `message_id`. */

@@ -29,6 +29,9 @@ describe('turn-request', () => {
     [{}, ID, { conversationId: ID, expectedLastMessageId: null }],
     [{ conversation_id: ID }, ID, { conversationId: ID, expectedLastMessageId: null }],
     [{ expected_last_message_id: OTHER }, ID, { conversationId: ID, expectedLastMessageId: OTHER }],
+    [{}, `conv_${ID}`, { conversationId: ID, expectedLastMessageId: null }],
+    [{ conversation_id: `conv_${ID}` }, ID, { conversationId: ID, expectedLastMessageId: null }],
+    [{}, 'conv_nope', { conversationId: 'conv_nope', expectedLastMessageId: null }],
   ])(
     'reads the conversation fields of %j with header %s and removes them',
     (body, header, fields) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
+import { parseConversationId } from 'src/modules/conversations/conversation-id';
 import { anthropicToNeutral } from 'src/modules/proxy/wire/anthropic/neutral-anthropic';
 import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
@@ -19,7 +20,9 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * Reads and removes `conversation_id` and `expected_last_message_id` from the body, and
- * reconciles `conversation_id` with the `x-conversation-id` header (both, differing → 400).
+ * reconciles `conversation_id` with the `x-conversation-id` header (both, naming different
+ * conversations → 400). Either spelling of the id (`conv_<uuid>` or the bare one) comes out
+ * as the stored id; a malformed one comes out as sent (the caller answers it as not found).
  */
 export function takeTurnFields(body: JsonObject, header: unknown): TurnFields {
   const fromBody = body.conversation_id;
@@ -36,8 +39,8 @@ export function takeTurnFields(body: JsonObject, header: unknown): TurnFields {
       param: 'x-conversation-id',
     });
   }
-  const fromHeader = header === '' ? undefined : header;
-  const fromBodyId = fromBody === '' || fromBody === null ? undefined : fromBody;
+  const fromHeader = header === '' ? undefined : storedIdOf(header);
+  const fromBodyId = fromBody === '' || fromBody === null ? undefined : storedIdOf(fromBody);
   if (fromHeader !== undefined && fromBodyId !== undefined && fromHeader !== fromBodyId) {
     throw new ApiError(
       'invalid_field',
@@ -55,6 +58,9 @@ export function takeTurnFields(body: JsonObject, header: unknown): TurnFields {
     expectedLastMessageId: typeof expected === 'string' ? expected : null,
   };
 }
+
+const storedIdOf = (id: string | undefined) =>
+  id === undefined ? undefined : (parseConversationId(id) ?? id);
 
 /** The `Idempotency-Key` header, checked: 1-255 printable ASCII characters. */
 export function readIdempotencyKey(header: unknown): string | null {

@@ -36,10 +36,16 @@ export class ExportController {
     const conversation = await this.exports.exportOne(key, id);
     if (query.format === 'markdown') {
       reply.header('content-type', 'text/markdown; charset=utf-8');
-      reply.header('content-disposition', `attachment; filename="conversation-${id}.md"`);
+      reply.header(
+        'content-disposition',
+        `attachment; filename="conversation-${conversation.id}.md"`,
+      );
       return conversationToMarkdown(conversation);
     }
-    reply.header('content-disposition', `attachment; filename="conversation-${id}.json"`);
+    reply.header(
+      'content-disposition',
+      `attachment; filename="conversation-${conversation.id}.json"`,
+    );
     return conversation;
   }
 

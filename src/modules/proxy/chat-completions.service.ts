@@ -19,7 +19,11 @@ import { PreparedChat } from 'src/kernel/prepared-request';
 import type { SseEvent } from 'src/modules/proxy/sse/sse-decoder';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
-import { StreamRunner, StreamRunResult } from 'src/modules/proxy/stream/stream-runner';
+import {
+  StreamInspector,
+  StreamRunner,
+  StreamRunResult,
+} from 'src/modules/proxy/stream/stream-runner';
 import { CancelSignal } from 'src/modules/proxy/upstream/cancellation';
 import { PolicyService } from 'src/modules/policy/policy.service';
 import { UpstreamCall, UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
@@ -224,10 +228,7 @@ export class ChatCompletionsService {
       usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
       formatError: sseErrorEvent,
       assembled: collect,
-      inspect: this.policy
-        ? (call) =>
-            this.policy?.streamScanner(prepared.model.alias, call.wire.isMessagesNative) ?? null
-        : undefined,
+      inspect: this.outputInspector(prepared),
       onClientGone: options.onClientGone,
       signal: options.signal,
       headers: applied ? { ...options.headers, 'x-parley-applied': applied } : options.headers,
@@ -236,6 +237,20 @@ export class ChatCompletionsService {
         : undefined,
     });
     return streamedChat(result, collect);
+  }
+
+  /**
+   * The content policy's output rules for a stream of this request (`StreamRun.inspect`), for
+   * every stream that forwards a chat request (this service's, `/v1/responses`'); undefined
+   * without a policy.
+   */
+  outputInspector(
+    prepared: PreparedChat,
+  ): ((call: UpstreamCall) => StreamInspector | null) | undefined {
+    const policy = this.policy;
+    return policy
+      ? (call) => policy.streamScanner(prepared.model.alias, call.wire.isMessagesNative)
+      : undefined;
   }
 
   /** Counts and records usage once per call (also used by the Anthropic Messages service). */

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBody,
+  ApiExtraModels,
   ApiOkResponse,
   ApiProperty,
   ApiPropertyOptional,
@@ -17,6 +18,13 @@ import {
   ListItemsQueryDto,
   ResponseItemDto,
 } from 'src/modules/responses/dto/responses.dto';
+import {
+  CONVERSATION_ITEM_SCHEMA,
+  FunctionCallItemDto,
+  FunctionCallOutputItemDto,
+  INPUT_ITEM_MODELS,
+  InputMessageItemDto,
+} from 'src/modules/responses/dto/response-input.dto';
 
 class ConversationObjectDto {
   @ApiProperty({
@@ -36,9 +44,11 @@ class DeletedConversationObjectDto {
   @ApiProperty() deleted: boolean;
 }
 
+type ConversationItem = InputMessageItemDto | FunctionCallItemDto | FunctionCallOutputItemDto;
+
 class CreateConversationBodyDto {
-  @ApiPropertyOptional({ type: [ResponseItemDto], maxItems: 20 })
-  items?: ResponseItemDto[];
+  @ApiPropertyOptional({ type: 'array', items: CONVERSATION_ITEM_SCHEMA, maxItems: 20 })
+  items?: ConversationItem[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
   metadata?: Record<string, string>;
 }
@@ -49,8 +59,8 @@ class UpdateConversationBodyDto {
 }
 
 class AddItemsBodyDto {
-  @ApiProperty({ type: [ResponseItemDto], maxItems: 20 })
-  items: ResponseItemDto[];
+  @ApiProperty({ type: 'array', items: CONVERSATION_ITEM_SCHEMA, maxItems: 20 })
+  items: ConversationItem[];
 }
 
 /**
@@ -60,6 +70,7 @@ class AddItemsBodyDto {
  */
 @ApiTags('responses')
 @ApiKeyAuth()
+@ApiExtraModels(...INPUT_ITEM_MODELS)
 @Controller('v1/conversations')
 export class ConversationsApiController {
   constructor(private readonly conversations: ConversationsApiService) {}

@@ -22,7 +22,7 @@ import {
   pickItem,
   storedToItems,
 } from 'src/modules/responses/response-items';
-import { conversationIdOf, parseConversationId } from 'src/modules/responses/response-object';
+import { conversationIdOf, parseConversationId } from 'src/modules/conversations/conversation-id';
 import { readMetadata, restateParam } from 'src/modules/responses/response-request';
 
 /** At most this many items per create or append call (as OpenAI). */

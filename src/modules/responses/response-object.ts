@@ -1,4 +1,5 @@
 import { JsonObject } from 'src/kernel/json';
+import { conversationIdOf } from 'src/modules/conversations/conversation-id';
 import { ResponseSettings } from 'src/modules/responses/response-request';
 
 export type ResponseStatus =
@@ -24,12 +25,10 @@ export interface ResponseView {
   finishReason: string | null;
 }
 
-const CONVERSATION_PREFIX = 'conv_';
 const RESPONSE_PREFIX = 'resp_';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const responseIdOf = (turnId: string) => `${RESPONSE_PREFIX}${turnId}`;
-export const conversationIdOf = (id: string) => `${CONVERSATION_PREFIX}${id}`;
 
 /** `resp_<uuid>` → the turn id; null for anything else (answered as "not found"). */
 export function parseResponseId(id: unknown): string | null {
@@ -37,18 +36,6 @@ export function parseResponseId(id: unknown): string | null {
     return null;
   }
   const uuid = id.slice(RESPONSE_PREFIX.length);
-  return UUID.test(uuid) ? uuid : null;
-}
-
-/**
- * `conv_<uuid>` or the bare `/c1` id → the conversation id (one id space: a `/c1`
- * conversation is a Conversations API conversation); null for anything else.
- */
-export function parseConversationId(id: unknown): string | null {
-  if (typeof id !== 'string') {
-    return null;
-  }
-  const uuid = id.startsWith(CONVERSATION_PREFIX) ? id.slice(CONVERSATION_PREFIX.length) : id;
   return UUID.test(uuid) ? uuid : null;
 }
 

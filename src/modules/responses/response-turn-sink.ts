@@ -71,6 +71,8 @@ export class ResponseTurnSink implements TurnSink {
   private signal: AbortSignal | null = null;
   /** A background response stopped by `POST /v1/responses/{id}/cancel`. */
   private isCancelled = false;
+  /** Why the generation failed after the upstream answered, keeping nothing of it. */
+  private failure: ApiError | null = null;
 
   constructor(
     private readonly deps: ResponseTurnDeps,
@@ -116,7 +118,13 @@ export class ResponseTurnSink implements TurnSink {
       await this.generate(forwarded, this.reply);
       return;
     }
-    this.sendJson(await this.generate(forwarded, new NoClientOutput()));
+    const response = await this.generate(forwarded, new NoClientOutput());
+    if (this.failure) {
+      // As a JSON chat answer does: the error (400 `sensitive_words_detected` for an answer
+      // the content policy blocked), the turn stored `failed`.
+      throw this.failure;
+    }
+    this.sendJson(response);
   }
 
   /**
@@ -209,6 +217,7 @@ export class ResponseTurnSink implements TurnSink {
             }),
           )),
         usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+        inspect: this.deps.chat.outputInspector(prepared),
         // Only when `beforeEnd` did not give the last bytes (it threw): the final events need
         // the stored answer. Called ahead of `beforeEnd`, so it must not touch the builder.
         formatError: (error) => serializeResponseEvent(builder.error(error.code, error.message)),
@@ -219,13 +228,19 @@ export class ResponseTurnSink implements TurnSink {
         beforeEnd: async (result) => {
           const message = builder.answer();
           const code = this.isCancelled ? 'cancelled' : (result.error?.code ?? 'upstream_error');
-          const outcome: TurnOutcome =
-            result.outcome !== 'completed' && message.parts.length === 0
-              ? { status: 'failed', errorCode: code }
-              : {
-                  status: result.outcome === 'completed' ? 'completed' : 'incomplete',
-                  answer: { message, finishReason: builder.reason, usage: result.usage },
-                };
+          // `failed` keeps nothing of what arrived (an answer the content policy blocked).
+          const isFailed =
+            result.outcome === 'failed' ||
+            (result.outcome !== 'completed' && message.parts.length === 0);
+          if (result.outcome === 'failed' && result.error) {
+            this.failure = result.error;
+          }
+          const outcome: TurnOutcome = isFailed
+            ? { status: 'failed', errorCode: code }
+            : {
+                status: result.outcome === 'completed' ? 'completed' : 'incomplete',
+                answer: { message, finishReason: builder.reason, usage: result.usage },
+              };
           const settled = await forwarded.settle(outcome);
           const text = finalText(toResponseObject(viewOf(record, settled.assistant)));
           await this.durable?.end();

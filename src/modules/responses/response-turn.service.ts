@@ -29,7 +29,8 @@ import { firstUserText, splitTurn, SplitTurn } from 'src/modules/conversations/t
 import { BackgroundRuns } from 'src/modules/responses/background-runs';
 import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { inputToChatMessages, parseItemId, pickItem } from 'src/modules/responses/response-items';
-import { parseConversationId, parseResponseId } from 'src/modules/responses/response-object';
+import { parseConversationId } from 'src/modules/conversations/conversation-id';
+import { parseResponseId } from 'src/modules/responses/response-object';
 import {
   inResponsesTerms,
   readResponseRequest,

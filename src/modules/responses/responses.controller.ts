@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBody,
+  ApiExtraModels,
   ApiOkResponse,
   ApiProduces,
   ApiQuery,
@@ -20,12 +21,14 @@ import {
   ListItemsQueryDto,
   ResponseObjectDto,
 } from 'src/modules/responses/dto/responses.dto';
+import { INPUT_ITEM_MODELS } from 'src/modules/responses/dto/response-input.dto';
 import { ResponseTurnService } from 'src/modules/responses/response-turn.service';
 import { ResponsesService } from 'src/modules/responses/responses.service';
 
 /** OpenAI's Responses API, on Parley's conversation store. */
 @ApiTags('responses')
 @ApiKeyAuth()
+@ApiExtraModels(...INPUT_ITEM_MODELS)
 @Controller('v1/responses')
 export class ResponsesController {
   constructor(

@@ -110,7 +110,8 @@ export class ResponsesService {
   /**
    * `GET /v1/responses/{id}?stream=true&starting_after=N`: the stored events of a background
    * response after N, then the new ones as they are stored (read from the database, so any
-   * instance serves it), until the final event.
+   * instance serves it), until the final event, or at once when the run has ended and every
+   * event after N has been sent (a resume from the final event or past it).
    */
   async streamEvents(
     auth: AuthContext,
@@ -141,6 +142,9 @@ export class ResponsesService {
     raw.writeHead(200, { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders);
     const deadline = this.clock() + FOLLOW_LIMIT_MS;
     let lastWrite = this.clock();
+    // Set once a read found the run ended: its final event (stored in the transaction that
+    // ends it) is then already readable, so catching up after that leaves nothing to wait for.
+    let hasRunEnded = false;
     while (!isGone && this.clock() < deadline) {
       const events = await this.repository.eventsAfter(record.id, after, EVENT_PAGE);
       let isFinal = false;
@@ -165,6 +169,13 @@ export class ResponsesService {
         break;
       }
       if (events.length < EVENT_PAGE) {
+        if (hasRunEnded) {
+          break;
+        }
+        hasRunEnded = await this.hasRunEnded(auth, record.id);
+        if (hasRunEnded) {
+          continue;
+        }
         if (this.clock() - lastWrite > KEEP_ALIVE_MS) {
           raw.write(': keep-alive\n\n');
           lastWrite = this.clock();
@@ -175,6 +186,12 @@ export class ResponsesService {
     if (!isGone) {
       raw.end();
     }
+  }
+
+  /** The run is over (or the response is gone): no event will be stored after this read. */
+  private async hasRunEnded(auth: AuthContext, id: string): Promise<boolean> {
+    const current = await this.repository.findOwned(auth.userId, id);
+    return current === null || current.runState === null;
   }
 
   async inputItems(auth: AuthContext, id: string, query: ItemPageQuery): Promise<JsonObject> {

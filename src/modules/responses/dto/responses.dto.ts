@@ -1,7 +1,11 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ITEM_LIMIT_DEFAULT, ITEM_LIMIT_MAX } from 'src/modules/responses/item-page';
+import {
+  ConversationReferenceDto,
+  INPUT_ITEM_SCHEMA,
+} from 'src/modules/responses/dto/response-input.dto';
 
 /** `after` / `limit` / `order` of the item lists (input items, conversation items). */
 export class ListItemsQueryDto {
@@ -96,20 +100,19 @@ export class ResponseObjectDto {
 export class CreateResponseDto {
   @ApiProperty({ example: 'echo' }) model: string;
   @ApiProperty({
-    oneOf: [
-      { type: 'string' },
-      { type: 'array', items: { type: 'object', additionalProperties: true } },
-    ],
-    description:
-      'A string, or items: `message` (input_text / input_image / output_text parts), `function_call`, `function_call_output`, `item_reference`.',
+    oneOf: [{ type: 'string' }, { type: 'array', items: INPUT_ITEM_SCHEMA }],
+    description: 'A string (one user message), or items.',
   })
   input: unknown;
   @ApiPropertyOptional() instructions?: string;
   @ApiPropertyOptional({ type: 'array', items: { type: 'object', additionalProperties: true } })
   tools?: Record<string, unknown>[];
   @ApiPropertyOptional() previous_response_id?: string;
-  @ApiPropertyOptional({ description: '`conv_…` (or a /c1 conversation id), or `{id}`.' })
-  conversation?: string;
+  @ApiPropertyOptional({
+    oneOf: [{ type: 'string' }, { $ref: getSchemaPath(ConversationReferenceDto) }],
+    description: '`conv_…` (or a /c1 conversation id), or `{id}`.',
+  })
+  conversation?: string | ConversationReferenceDto;
   @ApiPropertyOptional({ default: true }) store?: boolean;
   @ApiPropertyOptional({ default: false }) stream?: boolean;
   @ApiPropertyOptional({ default: false }) background?: boolean;
