@@ -760,6 +760,18 @@ describe('/v1/responses', () => {
     expectApiError(res, 502, 'upstream_error');
   });
 
+  it('answers a JSON response whose upstream fails with the HTTP error, its turn stored failed', async () => {
+    up.next({ kind: 'error', status: 500 });
+    const res = await gw.post('/v1/responses', { model: 'fake', input: 'this one fails too' });
+    expectApiError(res, 502, 'upstream_error');
+    const [latest] = (await gw.get('/c1/conversations?limit=1')).body.data;
+    const detail = (await gw.get(`/c1/conversations/${latest.id}`)).body;
+    expect(detail.messages.map((m: any) => [m.role, m.status, m.error?.code ?? null])).toEqual([
+      ['user', 'failed', 'upstream_error'],
+      ['assistant', 'failed', 'upstream_error'],
+    ]);
+  });
+
   it('passes text deltas on as the upstream sends them, not once it is done', async () => {
     up.options.chunkDelayMs = 100;
     try {

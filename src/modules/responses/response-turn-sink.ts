@@ -115,8 +115,8 @@ export class ResponseTurnSink implements TurnSink {
       await this.background(forwarded);
       return;
     }
-    this.signal = forwarded.shutdown;
     if (this.turn.request.stream) {
+      this.signal = forwarded.shutdown;
       await this.generate(forwarded, this.reply);
       return;
     }
