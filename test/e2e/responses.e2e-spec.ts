@@ -689,23 +689,23 @@ describe('/v1/responses', () => {
   });
 
   it('answers incomplete, reason max_output_tokens, when the model hit the limit', async () => {
-    const chunk = (delta: object, finish: string | null) =>
-      `data: ${JSON.stringify({
-        id: 'chatcmpl-length',
-        object: 'chat.completion.chunk',
-        created: 1,
-        model: 'fake-model',
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      })}\n\n`;
     up.next({
       kind: 'raw',
-      contentType: 'text/event-stream',
-      body: [
-        chunk({ role: 'assistant', content: '' }, null),
-        chunk({ content: 'The beginning of a long' }, null),
-        chunk({}, 'length'),
-        'data: [DONE]\n\n',
-      ].join(''),
+      contentType: 'application/json',
+      body: JSON.stringify({
+        id: 'chatcmpl-length',
+        object: 'chat.completion',
+        created: 1,
+        model: 'fake-model',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: 'The beginning of a long' },
+            finish_reason: 'length',
+          },
+        ],
+        usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 },
+      }),
     });
     const response = await client.responses.create({
       model: 'fake',
@@ -715,6 +715,9 @@ describe('/v1/responses', () => {
     expect(response.status).toBe('incomplete');
     expect(response.incomplete_details).toEqual({ reason: 'max_output_tokens' });
     expect(response.output_text).toBe('The beginning of a long');
+    expect(response.usage).toMatchObject({ input_tokens: 7, output_tokens: 5 });
+    // A JSON response asks the upstream for a JSON answer, as a /c1 JSON turn does.
+    expect(lastForwarded().stream).toBe(false);
     const retrieved = await client.responses.retrieve(response.id);
     expect(retrieved.status).toBe('incomplete');
     expect(retrieved.output).toEqual(response.output);
@@ -755,6 +758,18 @@ describe('/v1/responses', () => {
       stream: true,
     });
     expectApiError(res, 502, 'upstream_error');
+  });
+
+  it('answers a JSON response whose upstream fails with the HTTP error, its turn stored failed', async () => {
+    up.next({ kind: 'error', status: 500 });
+    const res = await gw.post('/v1/responses', { model: 'fake', input: 'this one fails too' });
+    expectApiError(res, 502, 'upstream_error');
+    const [latest] = (await gw.get('/c1/conversations?limit=1')).body.data;
+    const detail = (await gw.get(`/c1/conversations/${latest.id}`)).body;
+    expect(detail.messages.map((m: any) => [m.role, m.status, m.error?.code ?? null])).toEqual([
+      ['user', 'failed', 'upstream_error'],
+      ['assistant', 'failed', 'upstream_error'],
+    ]);
   });
 
   it('passes text deltas on as the upstream sends them, not once it is done', async () => {

@@ -1,4 +1,8 @@
-import { ResponseEventBuilder } from 'src/modules/responses/response-events';
+import {
+  ResponseEventBuilder,
+  serializeResponseEvent,
+  serializeResponseEvents,
+} from 'src/modules/responses/response-events';
 
 const chunk = (delta: object, finish: string | null = null) => ({
   choices: [{ index: 0, delta, finish_reason: finish }],
@@ -72,5 +76,40 @@ describe('ResponseEventBuilder', () => {
   it('ignores chunks without choices (usage)', () => {
     const b = new ResponseEventBuilder(id);
     expect(b.push({ choices: [], usage: { prompt_tokens: 1 } })).toEqual([]);
+  });
+
+  it('reads a JSON answer into the answer and reason its stream would give', () => {
+    const streamed = new ResponseEventBuilder(id);
+    streamed.push(chunk({ content: 'Let me check.' }));
+    streamed.push(
+      chunk({ tool_calls: [{ index: 0, id: 'call_a', function: { name: 'f', arguments: '{}' } }] }),
+    );
+    streamed.push(chunk({}, 'tool_calls'));
+    const json = new ResponseEventBuilder(id);
+    json.pushChoice({
+      index: 0,
+      message: {
+        role: 'assistant',
+        content: 'Let me check.',
+        tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
+      finish_reason: 'tool_calls',
+    });
+    expect(json.answer()).toEqual(streamed.answer());
+    expect(json.reason).toBe('tool_calls');
+  });
+});
+
+describe('serializeResponseEvents', () => {
+  it('writes the same bytes as one event at a time, a shared response object included', () => {
+    const b = new ResponseEventBuilder('11111111-1111-4111-8111-111111111111');
+    const started = { id: 'resp_1', status: 'in_progress', output: [], text: { a: '"\\' } };
+    const events = [
+      ...b.start(started),
+      ...b.push(chunk({ content: 'Hi "there"' })),
+      ...b.finish({ ...started, status: 'completed' }),
+      b.error('upstream_error', 'gone'),
+    ];
+    expect(serializeResponseEvents(events)).toBe(events.map(serializeResponseEvent).join(''));
   });
 });

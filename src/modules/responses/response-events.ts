@@ -1,5 +1,6 @@
 import { JsonObject } from 'src/kernel/json';
 import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
+import { AssembledChoice } from 'src/modules/proxy/wire/openai/stream-accumulator';
 import {
   functionCallItem,
   functionCallItemId,
@@ -83,6 +84,19 @@ export class ResponseEventBuilder {
       this.finishReason = choice.finish_reason;
     }
     return events;
+  }
+
+  /**
+   * A non-streamed answer's choice, as the one chunk that would carry all of it: a JSON
+   * response is built by the same rules as a streamed one.
+   */
+  pushChoice(choice: AssembledChoice): ResponseEvent[] {
+    const { content, tool_calls: calls } = choice.message;
+    const delta: JsonObject = { content };
+    if (calls) {
+      delta.tool_calls = calls.map((call, index) => ({ index, ...call }));
+    }
+    return this.push({ choices: [{ delta, finish_reason: choice.finish_reason }] });
   }
 
   /**
@@ -228,4 +242,33 @@ const FINAL_EVENT: Record<string, string> = {
 /** One event as server-sent event text, named as OpenAI names them. */
 export function serializeResponseEvent(event: ResponseEvent): string {
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/**
+ * Events as server-sent event text, byte for byte as `serializeResponseEvent` gives them; a
+ * response object carried by consecutive events (`response.created` and
+ * `response.in_progress` share one) is serialised once.
+ */
+export function serializeResponseEvents(events: ResponseEvent[]): string {
+  let response: unknown = null;
+  let responseJson = '';
+  let text = '';
+  for (const event of events) {
+    if (!isResponseEvent(event)) {
+      text += serializeResponseEvent(event);
+      continue;
+    }
+    if (event.response !== response) {
+      response = event.response;
+      responseJson = JSON.stringify(response);
+    }
+    const head = JSON.stringify({ type: event.type, sequence_number: event.sequence_number });
+    text += `event: ${event.type}\ndata: ${head.slice(0, -1)},"response":${responseJson}}\n\n`;
+  }
+  return text;
+}
+
+/** An event made of `type`, `sequence_number` and `response` only, in that order. */
+function isResponseEvent(event: ResponseEvent): boolean {
+  return event.response !== undefined && Object.keys(event).length === 3;
 }

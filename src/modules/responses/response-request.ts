@@ -212,8 +212,8 @@ function readTextFormat(text: unknown): JsonObject {
 
 /**
  * The Chat Completions request for the new turn (`messages` holds only the new turn; the
- * history is rendered in later), always streamed from the upstream: JSON, streamed and
- * background responses are all built from the same events.
+ * history is rendered in later): streamed from the upstream for a streamed or background
+ * response (its events are built as the answer arrives), a JSON answer for a JSON one.
  */
 export function toChatBody(
   request: ResponseRequest,
@@ -224,7 +224,7 @@ export function toChatBody(
   const body: JsonObject = {
     model: request.model ?? defaultModel,
     messages,
-    stream: true,
+    stream: request.stream || s.background,
   };
   if (s.tools.length > 0) {
     body.tools = s.tools.map((t) => ({

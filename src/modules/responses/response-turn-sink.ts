@@ -8,7 +8,8 @@ import { AppConfig } from 'src/config/load-config';
 import { JsonObject } from 'src/kernel/json';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
-import { ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
+import { ChatCompletionsService, CompletedChat } from 'src/modules/proxy/chat-completions.service';
+import { assembleCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
 import { NoClientOutput, SseOutput } from 'src/modules/proxy/sse/sse-output';
 import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { renderChatPrompt } from 'src/modules/conversations/chat-turn-wire';
@@ -22,6 +23,7 @@ import { ResponsesStreamAdapter } from 'src/modules/responses/responses-stream-a
 import {
   ResponseEventBuilder,
   serializeResponseEvent,
+  serializeResponseEvents,
 } from 'src/modules/responses/response-events';
 import { toResponseObject } from 'src/modules/responses/response-object';
 import { ResponseRequest } from 'src/modules/responses/response-request';
@@ -58,10 +60,12 @@ export interface ResponseTurn {
 /**
  * A `/v1/responses` turn's answer: the response object (JSON), its typed events (SSE), or a
  * background run whose events are stored as they come (and, with `stream: true`, streamed to
- * the creator as well). All three read the upstream through the one `StreamRunner`: the
- * client's reply is its output for SSE, `NoClientOutput` otherwise; `ResponsesStreamAdapter`
- * builds the events from the upstream's chat stream, whatever the upstream speaks, with
- * `sequence_number`s from 0. A client that hangs up only stops the writing: the generation
+ * the creator as well). A JSON response asks the upstream for a JSON answer; the other two
+ * read its stream through the one `StreamRunner` (the client's reply is its output for SSE,
+ * `NoClientOutput` for a background run without a reader), `ResponsesStreamAdapter` building
+ * the events from the upstream's chat stream, whatever the upstream speaks, with
+ * `sequence_number`s from 0. All three fold the answer with one `ResponseEventBuilder`, so
+ * they store the same answer. A client that hangs up only stops the writing: the generation
  * goes on and is stored.
  */
 export class ResponseTurnSink implements TurnSink {
@@ -71,8 +75,6 @@ export class ResponseTurnSink implements TurnSink {
   private signal: AbortSignal | null = null;
   /** A background response stopped by `POST /v1/responses/{id}/cancel`. */
   private isCancelled = false;
-  /** Why the generation failed after the upstream answered, keeping nothing of it. */
-  private failure: ApiError | null = null;
 
   constructor(
     private readonly deps: ResponseTurnDeps,
@@ -113,18 +115,48 @@ export class ResponseTurnSink implements TurnSink {
       await this.background(forwarded);
       return;
     }
-    this.signal = forwarded.shutdown;
     if (this.turn.request.stream) {
+      this.signal = forwarded.shutdown;
       await this.generate(forwarded, this.reply);
       return;
     }
-    const response = await this.generate(forwarded, new NoClientOutput());
-    if (this.failure) {
-      // As a JSON chat answer does: the error (400 `sensitive_words_detected` for an answer
-      // the content policy blocked), the turn stored `failed`.
-      throw this.failure;
+    this.sendJson(await this.complete(forwarded));
+  }
+
+  /**
+   * A JSON response: a JSON answer from the upstream (as a `/c1` JSON turn asks for), read by
+   * the same event builder as a stream's chunks, so it stores the answer a stream would.
+   * Throws, as a JSON chat answer does, when the upstream fails or the content policy blocks
+   * the answer (the engine stores the turn `failed`).
+   */
+  private async complete(forwarded: ForwardedTurn): Promise<JsonObject> {
+    const { prepared, record, answerId, requestId } = this.turn;
+    const shutdown = forwarded.shutdown;
+    let completed: CompletedChat;
+    try {
+      completed = await this.deps.chat.complete(prepared, {
+        signal: shutdown,
+        requestId,
+        affinityKey: record.conversationId || undefined,
+      });
+    } catch (thrown) {
+      // Cut by the shutdown: answered as such, not as a failed upstream.
+      throw shutdown.aborted && shutdown.reason instanceof ApiError ? shutdown.reason : thrown;
     }
-    this.sendJson(response);
+    const choice = assembleCompletion(completed.json).choices[0];
+    if (!choice) {
+      throw new ApiError(
+        'upstream_error',
+        `The model server for "${prepared.model.alias}" answered without a choice`,
+      );
+    }
+    const builder = new ResponseEventBuilder(answerId);
+    builder.pushChoice(choice);
+    const settled = await forwarded.settle({
+      status: 'completed',
+      answer: { message: builder.answer(), finishReason: builder.reason, usage: completed.usage },
+    });
+    return toResponseObject(viewOf(record, settled.assistant));
   }
 
   /**
@@ -179,24 +211,23 @@ export class ResponseTurnSink implements TurnSink {
 
   /**
    * Forwards the turn through the stream runner and settles it before the stream's last
-   * bytes (the final events carry the stored response). Resolves with the final response
-   * object. Throws when the upstream failed before answering (nothing was settled then,
-   * except for a background run, settled here).
+   * bytes (the final events carry the stored response). Throws when the upstream failed
+   * before answering (nothing was settled then, except for a background run, settled here).
    */
-  private async generate(forwarded: ForwardedTurn, output: SseOutput): Promise<JsonObject> {
+  private async generate(forwarded: ForwardedTurn, output: SseOutput): Promise<void> {
     const { prepared, record, answerId, requestId } = this.turn;
     const builder = new ResponseEventBuilder(answerId);
     let adapter: ResponsesStreamAdapter | null = null;
-    let final: JsonObject | null = null;
+    let isFinal = false;
     const finalText = (response: JsonObject) => {
-      final = response;
+      isFinal = true;
       if (adapter) {
         return adapter.finalText(response);
       }
       // No upstream answered: the response starts and ends here.
       const events = [...builder.start(this.started()), ...builder.finish(response)];
       this.durable?.send(events);
-      return events.map(serializeResponseEvent).join('');
+      return serializeResponseEvents(events);
     };
     try {
       await this.deps.runner.run({
@@ -232,9 +263,6 @@ export class ResponseTurnSink implements TurnSink {
           const isFailed =
             result.outcome === 'failed' ||
             (result.outcome !== 'completed' && message.parts.length === 0);
-          if (result.outcome === 'failed' && result.error) {
-            this.failure = result.error;
-          }
           const outcome: TurnOutcome = isFailed
             ? { status: 'failed', errorCode: code }
             : {
@@ -248,12 +276,11 @@ export class ResponseTurnSink implements TurnSink {
         },
       });
     } catch (error) {
-      if (final === null && this.turn.request.settings.background) {
+      if (!isFinal && this.turn.request.settings.background) {
         await forwarded.settle({ status: 'failed', errorCode: codeOf(error) });
       }
       throw error;
     }
-    return final ?? toResponseObject(viewOf(record, null));
   }
 
   private adapterFor(

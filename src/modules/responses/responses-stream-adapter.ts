@@ -4,7 +4,7 @@ import type { ChatStreamAdapter, StreamAdapter } from 'src/modules/proxy/wire/wi
 import {
   ResponseEvent,
   ResponseEventBuilder,
-  serializeResponseEvent,
+  serializeResponseEvents,
 } from 'src/modules/responses/response-events';
 
 /**
@@ -87,6 +87,6 @@ export class ResponsesStreamAdapter implements StreamAdapter {
       return null;
     }
     this.onEvents(events);
-    return this.isRead ? events.map(serializeResponseEvent).join('') : null;
+    return this.isRead ? serializeResponseEvents(events) : null;
   }
 }
