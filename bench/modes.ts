@@ -82,6 +82,7 @@ export const ALL_MODE_NAMES = [
   'conc-1',
   'c1-new',
   'c1-conc-1',
+  'c1-sse',
   'c1-10',
   'c1-100',
   'c1-1000',
@@ -179,6 +180,7 @@ export function buildModes(env: ModeEnv): Mode[] {
     ]),
     c1NewMode(16, [C1_CHECK], v1('burst', false), auth),
     c1NewMode(1, [C1_CONC_1_CHECK], v1('burst', false), auth),
+    c1NewMode(16, [], v1('burst', true), auth, true),
     ...[10, 100, 1000].map((turns) => c1ContinueMode(env, turns, v1('burst', false), auth)),
     responsesMode(false, v1('burst', false), auth),
     responsesMode(true, v1('burst', true), auth),
@@ -212,21 +214,23 @@ const C1_CONC_1_CHECK: TargetCheck = {
 };
 
 /**
- * /c1 turns on new conversations; direct and floor run /v1 JSON for the comparison. At one
- * connection (`c1-conc-1`) it measures the latency a turn adds, stores included.
+ * /c1 turns on new conversations; direct and floor run the same /v1 request for the
+ * comparison. At one connection (`c1-conc-1`) it measures the latency a turn adds, stores
+ * included; streamed (`c1-sse`) it is what `responses-sse` is read against.
  */
 function c1NewMode(
   connections: number,
   checks: TargetCheck[],
-  v1Json: (target: TargetName) => RequestSpec,
+  v1Chat: (target: TargetName) => RequestSpec,
   auth: Record<string, string>,
+  stream = false,
 ): LoadMode {
   return {
     kind: 'load',
-    name: connections === 1 ? 'c1-conc-1' : 'c1-new',
-    title: `/c1 turn on a new conversation, ${connections} connection${connections === 1 ? '' : 's'} (direct and floor: /v1 JSON)`,
+    name: stream ? 'c1-sse' : connections === 1 ? 'c1-conc-1' : 'c1-new',
+    title: `/c1 ${stream ? 'streamed ' : ''}turn on a new conversation, ${connections} connection${connections === 1 ? '' : 's'} (direct and floor: /v1 ${stream ? 'SSE' : 'JSON'})`,
     connections,
-    stream: false,
+    stream,
     spec: (target) =>
       target === 'parley'
         ? {
@@ -237,10 +241,11 @@ function c1NewMode(
               model: 'bench-burst',
               messages: [{ role: 'user', content: QUESTION }],
               max_tokens: 256,
+              ...(stream ? { stream: true } : {}),
             }),
-            stream: false,
+            stream,
           }
-        : v1Json(target),
+        : v1Chat(target),
     checks,
     notes: [],
   };
@@ -249,7 +254,8 @@ function c1NewMode(
 /**
  * `POST /v1/responses` turns on new conversations (stored, as `/c1` turns are), JSON or typed
  * SSE events; direct and floor run the /v1 chat request for the comparison. Its cost per
- * request is read against `c1-new`'s (issue 15: within 1.2x).
+ * request is read against the /c1 turn of the same form: `c1-new`'s for JSON, `c1-sse`'s for
+ * SSE (issue 15: within 1.2x).
  */
 function responsesMode(
   stream: boolean,
@@ -280,7 +286,9 @@ function responsesMode(
           }
         : v1Chat(target),
     checks: [C1_CHECK],
-    notes: ["Compare its CPU ms/request with c1-new's: a response is a /c1 turn in other shapes."],
+    notes: [
+      `Compare its CPU ms/request with ${stream ? 'c1-sse' : 'c1-new'}'s: a response is a /c1 turn in other shapes.`,
+    ],
   };
 }
 
