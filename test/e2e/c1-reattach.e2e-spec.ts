@@ -1,4 +1,4 @@
-import { openConstraints } from 'test/support/fake-catalog';
+import { openModel } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
 import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
@@ -17,13 +17,7 @@ describe('/c1 reattach', () => {
     slow = await startFakeUpstream({ chunkDelayMs: 60, streamChunks: 12 });
     gw = await startGateway({
       models: {
-        models: [
-          {
-            alias: 'slow',
-            upstreams: [{ url: slow.url, format: 'openai', model: 'slow-model' }],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openModel('slow', slow.url, 'slow-model')],
       },
     });
     bobKey = (await createKey(gw, { name: 'bob', user_id: 'bob' })).key;

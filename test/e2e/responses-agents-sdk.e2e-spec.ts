@@ -6,7 +6,7 @@ import {
   setTracingDisabled,
 } from '@openai/agents';
 import OpenAI from 'openai';
-import { openConstraints } from 'test/support/fake-catalog';
+import { openModel, openAnthropicModel } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import {
   FakeAnthropicUpstream,
@@ -31,25 +31,7 @@ describe('/v1/responses with the OpenAI Agents SDK', () => {
     gw = await startGateway({
       env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: openConstraints(),
-          },
-          {
-            alias: 'claude',
-            upstreams: [
-              {
-                url: an.url,
-                format: 'anthropic',
-                model: 'claude-upstream',
-                api_key_env: 'FAKE_ANTHROPIC_KEY',
-              },
-            ],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openModel('fake', up.url), openAnthropicModel('claude', an.url)],
       },
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });

@@ -1,6 +1,6 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
-import { openConstraints } from 'test/support/fake-catalog';
+import { openModel, openAnthropicModel } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import {
   FakeAnthropicUpstream,
@@ -25,25 +25,7 @@ describe('/v1/responses with the Vercel AI SDK', () => {
     gw = await startGateway({
       env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: openConstraints(),
-          },
-          {
-            alias: 'claude',
-            upstreams: [
-              {
-                url: an.url,
-                format: 'anthropic',
-                model: 'claude-upstream',
-                api_key_env: 'FAKE_ANTHROPIC_KEY',
-              },
-            ],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openModel('fake', up.url), openAnthropicModel('claude', an.url)],
       },
     });
     openai = createOpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1` });

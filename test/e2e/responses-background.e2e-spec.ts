@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { fakeModelCatalog, openConstraints, writeModelsFile } from 'test/support/fake-catalog';
+import {
+  fakeModelCatalog,
+  writeModelsFile,
+  openModel,
+  openAnthropicModel,
+} from 'test/support/fake-catalog';
 import { fakeAnswerFor, FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import {
   FakeAnthropicUpstream,
@@ -41,13 +46,7 @@ describe('/v1/responses background', () => {
     slow = await startFakeUpstream({ chunkDelayMs: 40, streamChunks: 20 });
     gw = await startGateway({
       models: {
-        models: [
-          {
-            alias: 'slow',
-            upstreams: [{ url: slow.url, format: 'openai', model: 'slow-model' }],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openModel('slow', slow.url, 'slow-model')],
       },
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
@@ -250,20 +249,7 @@ describe('/v1/responses background on an anthropic upstream', () => {
     gw = await startGateway({
       env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
-        models: [
-          {
-            alias: 'claude',
-            upstreams: [
-              {
-                url: an.url,
-                format: 'anthropic',
-                model: 'claude-upstream',
-                api_key_env: 'FAKE_ANTHROPIC_KEY',
-              },
-            ],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openAnthropicModel('claude', an.url)],
       },
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { openConstraints } from 'test/support/fake-catalog';
+import { openModel } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import { expectApiError } from 'test/support/expect-api-error';
 import { createKey, startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gateway';
@@ -20,13 +20,7 @@ describe('/v1/conversations', () => {
     up = await startFakeUpstream();
     gw = await startGateway({
       models: {
-        models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: openConstraints(),
-          },
-        ],
+        models: [openModel('fake', up.url)],
       },
     });
     client = new OpenAI({ apiKey: TEST_API_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });

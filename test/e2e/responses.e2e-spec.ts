@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { openConstraints } from 'test/support/fake-catalog';
+import { openConstraints, openModel, openAnthropicModel } from 'test/support/fake-catalog';
 import { FakeUpstream, startFakeUpstream } from 'test/support/fake-upstream';
 import {
   FakeAnthropicUpstream,
@@ -33,23 +33,8 @@ describe('/v1/responses', () => {
       env: { FAKE_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
       models: {
         models: [
-          {
-            alias: 'fake',
-            upstreams: [{ url: up.url, format: 'openai', model: 'fake-model' }],
-            constraints: openConstraints(),
-          },
-          {
-            alias: 'claude',
-            upstreams: [
-              {
-                url: an.url,
-                format: 'anthropic',
-                model: 'claude-upstream',
-                api_key_env: 'FAKE_ANTHROPIC_KEY',
-              },
-            ],
-            constraints: openConstraints(),
-          },
+          openModel('fake', up.url),
+          openAnthropicModel('claude', an.url),
           {
             alias: 'tiny',
             upstreams: [{ url: up.url, format: 'openai', model: 'tiny-model' }],

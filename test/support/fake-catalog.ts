@@ -63,3 +63,17 @@ export function openModel(alias: string, upstreamUrl: string, model = 'fake-mode
     constraints: openConstraints(),
   };
 }
+
+/** A catalog entry for one fake `anthropic` upstream, its key read from `keyEnv`. */
+export function openAnthropicModel(
+  alias: string,
+  upstreamUrl: string,
+  model = 'claude-upstream',
+  keyEnv = 'FAKE_ANTHROPIC_KEY',
+) {
+  return {
+    alias,
+    upstreams: [{ url: upstreamUrl, format: 'anthropic', model, api_key_env: keyEnv }],
+    constraints: openConstraints(),
+  };
+}
