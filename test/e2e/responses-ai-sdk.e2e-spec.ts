@@ -13,6 +13,22 @@ import { startGateway, TEST_API_KEY, TestGateway } from 'test/support/start-gate
  * unmodified, against Parley: plain text, a stream, a tool call over two steps, and a
  * conversation the SDK continues by sending earlier answers back as `item_reference`s.
  */
+
+/** A tool that adds two numbers and notes each call in `calls`. */
+const addTool = (calls: unknown[]) =>
+  tool({
+    description: 'Adds two numbers',
+    inputSchema: jsonSchema<{ a: number; b: number }>({
+      type: 'object',
+      properties: { a: { type: 'number' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    }),
+    execute: ({ a, b }) => {
+      calls.push({ a, b });
+      return Promise.resolve(String(a + b));
+    },
+  });
+
 describe('/v1/responses with the Vercel AI SDK', () => {
   let up: FakeUpstream;
   let an: FakeAnthropicUpstream;
@@ -73,20 +89,7 @@ describe('/v1/responses with the Vercel AI SDK', () => {
     const result = await generateText({
       model: openai('fake'),
       prompt: 'What is 2 + 3?',
-      tools: {
-        add: tool({
-          description: 'Adds two numbers',
-          inputSchema: jsonSchema<{ a: number; b: number }>({
-            type: 'object',
-            properties: { a: { type: 'number' }, b: { type: 'number' } },
-            required: ['a', 'b'],
-          }),
-          execute: ({ a, b }) => {
-            calls.push({ a, b });
-            return Promise.resolve(String(a + b));
-          },
-        }),
-      },
+      tools: { add: addTool(calls) },
       stopWhen: stepCountIs(3),
     });
     expect(calls).toEqual([{ a: 2, b: 3 }]);
@@ -130,19 +133,7 @@ describe('/v1/responses with the Vercel AI SDK', () => {
       model: openai('claude'),
       system: 'You add.',
       prompt: 'What is 4 + 5?',
-      tools: {
-        add: tool({
-          inputSchema: jsonSchema<{ a: number; b: number }>({
-            type: 'object',
-            properties: { a: { type: 'number' }, b: { type: 'number' } },
-            required: ['a', 'b'],
-          }),
-          execute: ({ a, b }) => {
-            calls.push({ a, b });
-            return Promise.resolve(String(a + b));
-          },
-        }),
-      },
+      tools: { add: addTool(calls) },
       stopWhen: stepCountIs(3),
     });
     expect(calls).toEqual([{ a: 4, b: 5 }]);
