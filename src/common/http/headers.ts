@@ -24,3 +24,6 @@ export const HEADER = {
 
 /** The challenge every 401 carries (RFC 7235 §3.1): API keys, the admin and metrics tokens. */
 export const BEARER_CHALLENGE = { [HEADER.wwwAuthenticate]: 'Bearer realm="parley"' };
+
+/** The content type of every JSON answer the gateway writes itself. */
+export const JSON_TYPE = 'application/json; charset=utf-8';

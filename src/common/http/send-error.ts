@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { JSON_TYPE } from 'src/common/http/headers';
 import { ApiError } from 'src/common/errors/api-error';
 
 /** Writes a catalog error from a Fastify hook, where Nest's exception filter does not run. */
@@ -6,6 +7,6 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   return reply
     .status(error.status)
     .headers(error.headers)
-    .header('content-type', 'application/json; charset=utf-8')
+    .header('content-type', JSON_TYPE)
     .send(JSON.stringify(error.toEnvelope()));
 }

@@ -1,4 +1,5 @@
 import { Cancellation, CancelSignal } from 'src/modules/proxy/upstream/cancellation';
+import { JSON_TYPE } from 'src/common/http/headers';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -40,8 +41,6 @@ import {
 } from 'src/modules/conversations/turn-request';
 import { IDEMPOTENCY_TTL_MS, TurnsRepository } from 'src/modules/conversations/turns.repository';
 import { PreparedTurn, TurnStreamResult, TurnWire } from 'src/modules/conversations/turn-wire';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * The `/c1` adapter of the turn engine (`POST /c1/chat/completions`, `POST /c1/messages`):

@@ -5,7 +5,8 @@
  */
 
 const CONVERSATION_PREFIX = 'conv_';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A stored id: a UUID in its canonical lower-case form. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The Conversations API spelling of a stored conversation id. */
 export const conversationIdOf = (id: string) => `${CONVERSATION_PREFIX}${id}`;

@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { JSON_TYPE } from 'src/common/http/headers';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TypeORMError } from 'typeorm';
@@ -33,7 +34,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     void reply
       .status(error.status)
       .headers(error.headers)
-      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-type', JSON_TYPE)
       .send(JSON.stringify(error.toEnvelope()));
   }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
-import { HEADER } from 'src/common/http/headers';
+import { HEADER, JSON_TYPE } from 'src/common/http/headers';
 import { AppConfig } from 'src/config/load-config';
 import { errorEnvelope } from 'src/common/errors/api-error';
 import { BodyRateWatch } from 'src/modules/lifecycle/body-rate';
@@ -130,7 +130,7 @@ export function installRequestHooks(
     void reply
       .code(503)
       .header(HEADER.retryAfter, RETRY_AFTER_SECS)
-      .header('content-type', 'application/json; charset=utf-8');
+      .header('content-type', JSON_TYPE);
     if (isClosing) {
       void reply.header('connection', 'close');
     }

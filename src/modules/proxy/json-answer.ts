@@ -1,9 +1,8 @@
 import type { FastifyReply } from 'fastify';
+import { JSON_TYPE } from 'src/common/http/headers';
 import { HEADER } from 'src/common/http/headers';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
 import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** A non-streamed upstream answer, ready for the client. */
 export interface JsonAnswer {

@@ -1,5 +1,5 @@
 import { JsonObject } from 'src/kernel/json';
-import { conversationIdOf } from 'src/modules/conversations/conversation-id';
+import { conversationIdOf, UUID } from 'src/modules/conversations/conversation-id';
 import { ResponseSettings } from 'src/modules/responses/response-request';
 
 export type ResponseStatus =
@@ -26,7 +26,6 @@ export interface ResponseView {
 }
 
 const RESPONSE_PREFIX = 'resp_';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const responseIdOf = (turnId: string) => `${RESPONSE_PREFIX}${turnId}`;
 

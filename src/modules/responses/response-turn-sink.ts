@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { JSON_TYPE } from 'src/common/http/headers';
 import type { FastifyReply } from 'fastify';
 import { PreparedChat } from 'src/kernel/prepared-request';
 import { ApiError } from 'src/common/errors/api-error';
@@ -29,8 +30,6 @@ import { toResponseObject } from 'src/modules/responses/response-object';
 import { ResponseRequest } from 'src/modules/responses/response-request';
 import { viewOf, viewOfTurn } from 'src/modules/responses/response-view';
 import { ResponseRecord, ResponsesRepository } from 'src/modules/responses/responses.repository';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** What a Responses sink needs besides the request: the gateway's services. */
 export interface ResponseTurnDeps {

@@ -1,4 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { JSON_TYPE } from 'src/common/http/headers';
 import {
   ApiBody,
   ApiExtraModels,
@@ -94,7 +95,7 @@ export class ResponsesController {
     }
     void reply
       .status(200)
-      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-type', JSON_TYPE)
       .send(JSON.stringify(await this.responses.get(auth, id)));
   }
 
