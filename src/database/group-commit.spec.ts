@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DataSource, EntitySubscriberInterface } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { GroupCommit } from 'src/database/group-commit';
 import { SerialTransactions } from 'src/database/serial-transactions';
+import { SqliteStatements } from 'src/database/sqlite-statements';
 import { ApiError } from 'src/common/errors/api-error';
 
 describe(GroupCommit.name, () => {
@@ -17,15 +18,16 @@ describe(GroupCommit.name, () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-group-commit-'));
     file = join(dir, 'test.sqlite');
-    const counter: EntitySubscriberInterface = {
-      afterTransactionCommit: () => {
-        commits++;
-      },
-    };
     dataSource = new DataSource({ type: 'better-sqlite3', database: file, enableWAL: true });
     await dataSource.initialize();
-    dataSource.subscribers.push(counter);
-    groupCommit = new GroupCommit(new SerialTransactions(dataSource));
+    // Transactions end with a prepared COMMIT on the connection: each one run is a commit.
+    const statements = new SqliteStatements(dataSource);
+    const run = statements.run.bind(statements);
+    jest.spyOn(statements, 'run').mockImplementation((sql, values) => {
+      commits += sql === 'COMMIT' ? 1 : 0;
+      return run(sql, values);
+    });
+    groupCommit = new GroupCommit(new SerialTransactions(dataSource, statements));
     await dataSource.query('CREATE TABLE turns (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
   });
   afterAll(async () => {

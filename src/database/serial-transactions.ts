@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { SqliteStatements } from 'src/database/sqlite-statements';
 
-/** The parts of TypeORM's better-sqlite3 driver that hold the transaction state. */
-interface SqliteDriverState {
-  databaseConnection?: { inTransaction: boolean; exec(sql: string): unknown };
-  queryRunner?: { isTransactionActive: boolean; transactionDepth: number };
+/** The parts of TypeORM's query runner that hold its transaction state. */
+interface TransactionState {
+  isTransactionActive: boolean;
+  transactionDepth: number;
 }
 
 /**
@@ -22,9 +23,23 @@ interface SqliteDriverState {
 export class SerialTransactions {
   private readonly isSqlite: boolean;
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly beforeCommitSteps: (() => void)[] = [];
+  /** The driver's one query runner, with an EntityManager bound to it. */
+  private runner: QueryRunner | null = null;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly statements: SqliteStatements,
+  ) {
     this.isSqlite = dataSource.options.type === 'better-sqlite3';
+  }
+
+  /**
+   * Adds a step every SQLite transaction runs after its work, before COMMIT, as part of it
+   * (a failure rolls the transaction back). Synchronous: SQLite statements only.
+   */
+  beforeSqliteCommit(step: () => void): void {
+    this.beforeCommitSteps.push(step);
   }
 
   /** Runs `work` in a transaction. Keep `work` free of anything but database calls. */
@@ -32,14 +47,7 @@ export class SerialTransactions {
     if (!this.isSqlite) {
       return this.dataSource.transaction(work);
     }
-    return this.serially(async () => {
-      try {
-        return await this.dataSource.transaction(work);
-      } catch (error) {
-        this.leaveSqliteTransaction();
-        throw error;
-      }
-    });
+    return this.serially(() => this.sqliteTransaction(work));
   }
 
   /**
@@ -60,22 +68,46 @@ export class SerialTransactions {
   }
 
   /**
-   * After a failed transaction, puts the shared SQLite connection back outside any
-   * transaction, in SQLite and in TypeORM's bookkeeping alike. SQLite rolls a transaction back
-   * by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM); TypeORM's own ROLLBACK
-   * then fails and its query runner still counts one open transaction, so it runs the next
-   * transaction as a SAVEPOINT, and a failure of that one (`ROLLBACK TO`) leaves a real
-   * transaction open for good: every later write stays uncommitted — lost at the next crash —
-   * and holds the write lock.
+   * BEGIN IMMEDIATE / COMMIT / ROLLBACK as prepared statements on the connection rather than
+   * through TypeORM's query runner, whose query path (logger, subscriber broadcasts, promises)
+   * cost as much CPU as a /c1 turn's own statements. TypeORM is still told a transaction is
+   * open, so an EntityManager call inside `work` (a `save`) joins it instead of opening its own.
+   *
+   * After a failure the connection is put back outside any transaction, in SQLite and in
+   * TypeORM's bookkeeping alike: SQLite rolls a transaction back by itself on some errors
+   * (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM), and a transaction left open would keep every
+   * later write uncommitted — lost at the next crash — and hold the write lock.
    */
-  private leaveSqliteTransaction(): void {
-    const driver = this.dataSource.driver as unknown as SqliteDriverState;
-    if (driver.databaseConnection?.inTransaction) {
-      driver.databaseConnection.exec('ROLLBACK');
+  private async sqliteTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const runner = this.sqliteRunner();
+    const state = runner as unknown as TransactionState;
+    this.statements.run('BEGIN IMMEDIATE', []);
+    state.isTransactionActive = true;
+    state.transactionDepth = 1;
+    try {
+      const result = await work(runner.manager);
+      for (const step of this.beforeCommitSteps) {
+        step();
+      }
+      this.statements.run('COMMIT', []);
+      return result;
+    } catch (error) {
+      if (this.statements.isInTransaction) {
+        this.statements.run('ROLLBACK', []);
+      }
+      throw error;
+    } finally {
+      state.isTransactionActive = false;
+      state.transactionDepth = 0;
     }
-    if (driver.queryRunner) {
-      driver.queryRunner.isTransactionActive = false;
-      driver.queryRunner.transactionDepth = 0;
+  }
+
+  private sqliteRunner(): QueryRunner {
+    // The driver creates its one runner lazily and a re-initialised DataSource has a new one.
+    const shared = (this.dataSource.driver as unknown as { queryRunner?: QueryRunner }).queryRunner;
+    if (!this.runner || shared !== this.runner) {
+      this.runner = this.dataSource.createQueryRunner();
     }
+    return this.runner;
   }
 }

@@ -25,6 +25,11 @@ export class SqliteStatements {
     return this.statement(sql).run(...values).changes;
   }
 
+  /** Whether the connection has a transaction open (SQLite ends one by itself on some errors). */
+  get isInTransaction(): boolean {
+    return this.connection?.inTransaction ?? false;
+  }
+
   /** Runs a read; returns its rows. */
   all(sql: string, values: readonly unknown[]): Record<string, unknown>[] {
     return this.statement(sql).all(...values) as Record<string, unknown>[];

@@ -18,8 +18,9 @@ export function conversationStoresOn(
   metrics: MetricsService,
   options: { clock?: Clock; cache?: HistoryCache } = {},
 ): { tables: ConversationSql; repo: ConversationsRepository; turns: TurnsRepository } {
-  const transactions = new SerialTransactions(dataSource);
-  const tables = new ConversationSql(dataSource, metrics, new SqliteStatements(dataSource));
+  const statements = new SqliteStatements(dataSource);
+  const transactions = new SerialTransactions(dataSource, statements);
+  const tables = new ConversationSql(dataSource, metrics, statements);
   return {
     tables,
     repo: new ConversationsRepository(tables, transactions, options.clock),
