@@ -1,8 +1,12 @@
 import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
 import {
   POSTGRES_SEARCH_TRIGGERS,
-  SQLITE_SEARCH_TRIGGERS,
+  SQLITE_DIRECT_INDEX_TRIGGERS,
+  SQLITE_MESSAGE_TRIGGERS,
 } from 'src/modules/search/search-index.ddl';
+
+/** This migration's SQLite triggers (SearchIndexQueue1796500000000 replaced the first four). */
+const SQLITE_SEARCH_TRIGGERS = [...SQLITE_DIRECT_INDEX_TRIGGERS, ...SQLITE_MESSAGE_TRIGGERS];
 
 /**
  * Issue #19 (docs/notes/history.md): an index on `conversations.updated_at` for the retention

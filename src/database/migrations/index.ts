@@ -8,6 +8,7 @@ import { ServiceUserNamespace1796390000000 } from 'src/database/migrations/17963
 import { QuotaReservations1796390100000 } from 'src/database/migrations/1796390100000-QuotaReservations';
 import { History1795500000000 } from 'src/database/migrations/1795500000000-History';
 import { Responses1795400000000 } from 'src/database/migrations/1795400000000-Responses';
+import { SearchIndexQueue1796500000000 } from 'src/database/migrations/1796500000000-SearchIndexQueue';
 
 /** Every migration in order; the app, the CLI and the drift test share this list. */
 export const MIGRATIONS: Function[] = [
@@ -21,4 +22,5 @@ export const MIGRATIONS: Function[] = [
   QuotaReservations1796390100000,
   History1795500000000,
   Responses1795400000000,
+  SearchIndexQueue1796500000000,
 ];

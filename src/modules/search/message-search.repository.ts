@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { SerialTransactions } from 'src/database/serial-transactions';
 import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
+import { SearchIndexQueue } from 'src/modules/search/search-index-queue';
 import {
   fts5Phrase,
   isTrigramSearchable,
@@ -46,6 +47,7 @@ export class MessageSearchRepository {
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
     private readonly transactions: SerialTransactions,
+    private readonly indexQueue: SearchIndexQueue,
   ) {}
 
   /** Up to `limit` hits of `userId`'s messages, best first, skipping `offset`. */
@@ -56,6 +58,7 @@ export class MessageSearchRepository {
     offset: number,
   ): Promise<SearchRow[]> {
     try {
+      await this.indexQueue.indexLeftovers();
       const rows =
         this.dataSource.options.type === 'postgres'
           ? await this.searchPostgres(userId, query, limit, offset)

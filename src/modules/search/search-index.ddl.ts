@@ -34,7 +34,11 @@ const SQLITE_TEXT = (content: string) =>
 export const SQLITE_UNSPACED_GLOB =
   "'*[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u1100-\u11FF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF]*'";
 
-export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
+/**
+ * The first version's triggers (migration History1795500000000): every doc went into the FTS5
+ * indexes as it was inserted. Kept for that migration and for reverting SearchIndexQueue.
+ */
+export const SQLITE_DIRECT_INDEX_TRIGGERS: DdlStatement[] = [
   {
     create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_insert AFTER INSERT ON message_search_docs BEGIN
       INSERT INTO message_search_words (rowid, owner, body) VALUES (new.rid, new.owner, new.body);
@@ -64,6 +68,9 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
     END`,
     drop: 'DROP TRIGGER IF EXISTS message_search_grams_delete',
   },
+];
+
+export const SQLITE_MESSAGE_TRIGGERS: DdlStatement[] = [
   {
     create: `CREATE TRIGGER IF NOT EXISTS messages_search_insert AFTER INSERT ON messages BEGIN
       INSERT INTO message_search_docs (message_id, user_id, tree_id, owner, body)
@@ -80,6 +87,60 @@ export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
     END`,
     drop: 'DROP TRIGGER IF EXISTS messages_search_delete',
   },
+];
+
+/**
+ * New docs are queued in `message_search_pending` and indexed by `SQLITE_INDEX_QUEUED`, which
+ * runs last in each transaction (SearchIndexQueue). An FTS5 table writes what it holds in
+ * memory to a new segment whenever a later statement of the same transaction opens a statement
+ * savepoint, which an INSERT into `messages` (it has triggers) and a multi-row UPDATE do:
+ * indexed from a trigger, every message became its own segment and FTS5 spent more on merging
+ * them than on the text. Indexed last, a transaction (a whole group commit) writes one.
+ */
+export const SQLITE_QUEUE_TRIGGERS: DdlStatement[] = [
+  {
+    create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_queue AFTER INSERT ON message_search_docs BEGIN
+      INSERT INTO message_search_pending (rid) VALUES (new.rid);
+    END`,
+    drop: 'DROP TRIGGER IF EXISTS message_search_docs_queue',
+  },
+  {
+    // External-content FTS5 tables are told what to forget with the old values, and only for
+    // rows they indexed: forgetting a row never indexed (still queued) would corrupt them.
+    create: `CREATE TRIGGER IF NOT EXISTS message_search_docs_unindex AFTER DELETE ON message_search_docs BEGIN
+      INSERT INTO message_search_words (message_search_words, rowid, owner, body)
+        SELECT 'delete', old.rid, old.owner, old.body
+        WHERE NOT EXISTS (SELECT 1 FROM message_search_pending WHERE rid = old.rid);
+      INSERT INTO message_search_grams (message_search_grams, rowid, body)
+        SELECT 'delete', old.rid, old.body
+        WHERE old.body GLOB ${SQLITE_UNSPACED_GLOB}
+          AND NOT EXISTS (SELECT 1 FROM message_search_pending WHERE rid = old.rid);
+      DELETE FROM message_search_pending WHERE rid = old.rid;
+    END`,
+    drop: 'DROP TRIGGER IF EXISTS message_search_docs_unindex',
+  },
+];
+
+/** Indexes the queued docs (in the caller's transaction) and empties the queue. */
+export const SQLITE_INDEX_QUEUED = {
+  hasQueued: 'SELECT EXISTS (SELECT 1 FROM message_search_pending) AS queued',
+  statements: [
+    `INSERT INTO message_search_words (rowid, owner, body)
+      SELECT d.rid, d.owner, d.body FROM message_search_pending p
+      JOIN message_search_docs d ON d.rid = p.rid`,
+    // The same condition as the forgetting side above.
+    `INSERT INTO message_search_grams (rowid, body)
+      SELECT d.rid, d.body FROM message_search_pending p
+      JOIN message_search_docs d ON d.rid = p.rid
+      WHERE d.body GLOB ${SQLITE_UNSPACED_GLOB}`,
+    'DELETE FROM message_search_pending',
+  ],
+};
+
+/** The triggers a current database has (SearchIndexKeeper recreates missing ones). */
+export const SQLITE_SEARCH_TRIGGERS: DdlStatement[] = [
+  ...SQLITE_QUEUE_TRIGGERS,
+  ...SQLITE_MESSAGE_TRIGGERS,
 ];
 
 export const POSTGRES_SEARCH_TRIGGERS: DdlStatement[] = [
