@@ -62,9 +62,14 @@ describe(SearchIndexQueue.name, () => {
     const ids = await inTransaction(() => [
       insert('the fjord runs north'),
       insert('东京的天气很好'),
+      insert('un café crème'),
     ]);
     expect(await found('words', 'fjord')).toEqual([ids[0]]);
+    expect(await found('words', 'crème')).toEqual([ids[2]]);
+    // Only text of a script written without spaces goes into the trigram index.
     expect(await found('grams', '天气很')).toEqual([ids[1]]);
+    expect(await found('grams', 'fjord')).toEqual([]);
+    expect(await found('grams', 'café')).toEqual([]);
     expect(await queued()).toBe(0);
     await expectIndexesWhole();
   });
