@@ -59,6 +59,9 @@ export interface ModeEnv {
   slow: { chunkDelayMs: number; firstByteDelayMs: number };
 }
 
+/** The bootstrap key every Parley target is called with. */
+export const BENCH_KEY = 'pk-bench-0123456789abcdef0123456789';
+
 export const PACED_CHUNK_DELAY_MS = 5;
 
 /** Upstream base paths (see bench/servers/upstream-server.ts) and Parley aliases for them. */
@@ -455,4 +458,46 @@ async function forkMany(
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   return ids;
+}
+
+/** The MODELS_FILE of a benchmarked gateway: one alias per upstream profile. */
+export function benchCatalog(
+  upstreamOrigin: string,
+  slow: { chunkDelayMs: number; firstByteDelayMs: number },
+) {
+  return {
+    models: Object.values(upstreamProfiles(slow)).map(({ alias, base }) => ({
+      alias,
+      upstreams: [
+        { url: `${upstreamOrigin}${base}`, format: 'openai', model: 'bench-upstream-model' },
+      ],
+      constraints: {
+        min_max_tokens: 1,
+        max_output_tokens: 8192,
+        context_window: 131072,
+        accepts_image_url: false,
+        accepts_images: false,
+        typical_response_seconds: 5,
+      },
+    })),
+  };
+}
+
+/** A benchmarked gateway's settings: its own SQLite file; the limiter on but never refusing. */
+export function benchGatewayEnv(
+  sqliteFile: string,
+  modelsFile: string,
+  logLevel: string,
+): Record<string, string> {
+  return {
+    DATABASE_URL: `sqlite:${sqliteFile}`,
+    MODELS_FILE: modelsFile,
+    BOOTSTRAP_API_KEY: BENCH_KEY,
+    ADMIN_TOKEN: 'admin-bench-0123456789abcdef',
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_BURST: '1000000000',
+    AUTH_FAILURES_PER_MINUTE: '1000000',
+    LOG_LEVEL: logLevel,
+    SHUTDOWN_GRACE_SECS: '2',
+  };
 }

@@ -190,6 +190,8 @@ export interface GatewayOptions {
   logFile: string | null;
   /** Directory for `node --cpu-prof`; null = no profile. */
   cpuProfileDir: string | null;
+  /** A build to run instead of this tree's `dist/` (a copy of another tree's, for A/B runs). */
+  dist?: string;
 }
 
 /** Starts Parley as production runs it (`node dist/main.js`) and waits for `/healthz`. */
@@ -200,7 +202,7 @@ export async function startGateway(options: GatewayOptions): Promise<Child> {
     ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
     '-r',
     join(ROOT, 'bench', 'servers', 'exit-with-parent.js'),
-    join(ROOT, 'dist', 'main.js'),
+    join(options.dist ?? join(ROOT, 'dist'), 'main.js'),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -209,6 +211,8 @@ export async function startGateway(options: GatewayOptions): Promise<Child> {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
+      // A build copied outside the tree finds its packages here.
+      NODE_PATH: join(ROOT, 'node_modules'),
       // For diagnostics only (e.g. `--require ./my-hook.js`); unset in a normal run.
       ...(process.env.BENCH_GATEWAY_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS }

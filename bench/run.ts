@@ -24,6 +24,9 @@ import {
 } from './drive';
 import {
   ALL_MODE_NAMES,
+  BENCH_KEY,
+  benchCatalog,
+  benchGatewayEnv,
   buildModes,
   Endpoint,
   LoadMode,
@@ -31,7 +34,6 @@ import {
   Mode,
   TARGETS,
   TargetName,
-  upstreamProfiles,
 } from './modes';
 import {
   Child,
@@ -56,8 +58,6 @@ import {
   RoundRecord,
   RunInfo,
 } from './report';
-
-const BENCH_KEY = 'pk-bench-0123456789abcdef0123456789';
 
 interface Options {
   quick: boolean;
@@ -339,25 +339,6 @@ function machine(): string {
   return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}`;
 }
 
-function catalog(upstreamOrigin: string, slow: { chunkDelayMs: number; firstByteDelayMs: number }) {
-  return {
-    models: Object.values(upstreamProfiles(slow)).map(({ alias, base }) => ({
-      alias,
-      upstreams: [
-        { url: `${upstreamOrigin}${base}`, format: 'openai', model: 'bench-upstream-model' },
-      ],
-      constraints: {
-        min_max_tokens: 1,
-        max_output_tokens: 8192,
-        context_window: 131072,
-        accepts_image_url: false,
-        accepts_images: false,
-        typical_response_seconds: 5,
-      },
-    })),
-  };
-}
-
 async function main(): Promise<void> {
   installCleanupHandlers();
   const options = parseOptions(process.argv.slice(2));
@@ -371,18 +352,8 @@ async function main(): Promise<void> {
     BENCH_UPSTREAM_ORIGIN: upstream.origin,
   });
   const modelsFile = join(tmp, 'models.json');
-  writeFileSync(modelsFile, JSON.stringify(catalog(upstream.origin, slow), null, 2));
-  const gatewayEnv = {
-    DATABASE_URL: `sqlite:${join(tmp, 'parley.sqlite')}`,
-    MODELS_FILE: modelsFile,
-    BOOTSTRAP_API_KEY: BENCH_KEY,
-    ADMIN_TOKEN: 'admin-bench-0123456789abcdef',
-    RATE_LIMIT_PER_SECOND: '1000000',
-    RATE_LIMIT_BURST: '1000000000',
-    AUTH_FAILURES_PER_MINUTE: '1000000',
-    LOG_LEVEL: options.logLevel,
-    SHUTDOWN_GRACE_SECS: '2',
-  };
+  writeFileSync(modelsFile, JSON.stringify(benchCatalog(upstream.origin, slow), null, 2));
+  const gatewayEnv = benchGatewayEnv(join(tmp, 'parley.sqlite'), modelsFile, options.logLevel);
   const settings =
     `Parley: node dist/main.js, LOG_LEVEL=${options.logLevel}, SQLite (temp file), rate limit 1e6/s. ` +
     `${options.rounds} round(s) of ${options.durationS} s per target (+${f(options.probeS, 1)} s first-event probe), ` +

@@ -10,7 +10,6 @@ import { answerRouterError } from 'src/common/http/router-errors';
 import { recordRoutes } from 'src/common/http/route-table';
 import { sendApiError } from 'src/common/http/send-error';
 import { createLogger, PinoNestLogger } from 'src/common/logging/logger';
-import { installRequestLogScope } from 'src/common/logging/request-log';
 import { installCheapAsyncResourceBind } from 'src/common/runtime/async-resource-bind';
 import 'src/common/types/fastify-request';
 import { AppConfig } from 'src/config/load-config';
@@ -62,7 +61,6 @@ export async function createApp(
     frameworkErrors: answerRouterError,
   });
   const fastify = adapter.getInstance();
-  installRequestLogScope(fastify);
   recordRoutes(fastify);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -322,6 +322,13 @@ describe('request logs from real traffic', () => {
       upstream_status: 400,
       upstream_message: '[redacted]',
     });
+    // The exception filter's line about the answer is the request's too.
+    expect(
+      proxied.logs.find((l) => l.reqId === 'fake-log-failure' && l.context === 'errors'),
+    ).toMatchObject({
+      level: 40,
+      msg: 'upstream_error on request fake-log-failure: refused upstream',
+    });
 
     for (const gw of [echo, proxied]) {
       const text = gw.logText();

@@ -132,6 +132,15 @@ describeIfEnv('TEST_DATABASE_URL', 'PostgreSQL outages under a running gateway',
     expect(events.at(-1)).toEqual({
       error: expect.objectContaining({ code: 'storage_error', type: 'internal_error' }),
     });
+    // No exception filter line for a stream that started: the operator's line is the turn's,
+    // under the request's id.
+    expect(gw.logs).toContainEqual(
+      expect.objectContaining({
+        reqId: streamRes.headers.get('x-request-id'),
+        context: 'conversations',
+        msg: expect.stringMatching(`^could not store the answer of conversation ${streamed}: `),
+      }),
+    );
 
     // Recovered: within seconds (the gateway retries marking the turns failed every second)
     // both conversations are free again and take turns, the failed turns marked as such.

@@ -152,11 +152,10 @@ describe('/v1/responses background', () => {
 
   it('stores a background response whose upstream fails as failed, its events ending in response.failed', async () => {
     slow.next({ kind: 'error', status: 500 });
-    const queued = await client.responses.create({
-      model: 'slow',
-      input: 'the upstream refuses this one',
-      background: true,
-    });
+    const queued = await client.responses.create(
+      { model: 'slow', input: 'the upstream refuses this one', background: true },
+      { headers: { 'x-request-id': 'bg-upstream-refuses' } },
+    );
     const failed = await waitFor(async () => {
       const r = await client.responses.retrieve(queued.id);
       return r.status === 'queued' || r.status === 'in_progress' ? null : r;
@@ -167,6 +166,16 @@ describe('/v1/responses background', () => {
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     expect(events[events.length - 1].type).toBe('response.failed');
     expect(events[events.length - 1].response.error).toEqual(failed.error);
+    // The run outlives its request, yet logs under its request id.
+    expect(gw.logs.filter((l) => l.reqId === 'bg-upstream-refuses')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ msg: 'upstream failure', model: 'slow', upstream_status: 500 }),
+        expect.objectContaining({
+          context: 'responses',
+          msg: expect.stringMatching(/^background response .* failed: /),
+        }),
+      ]),
+    );
   });
 
   it('finishes a streamed background response whose client left, and answers a late cancel as it is', async () => {

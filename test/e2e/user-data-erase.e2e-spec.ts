@@ -73,6 +73,14 @@ describe('DELETE /api/users/{user_id}/data', () => {
     );
     const res = await gw.admin('DELETE', '/api/users/erin/data');
     expect(res.status).toBe(200);
+    // The operator's record of it, under the request's id.
+    expect(gw.logs).toContainEqual(
+      expect.objectContaining({
+        reqId: res.headers.get('x-request-id'),
+        context: 'erase',
+        msg: 'erased user data: 3 conversation(s), 6 message(s)',
+      }),
+    );
     expect(res.body).toEqual({
       object: 'user_data.deleted',
       user_id: 'erin',

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { createLogger } from 'src/common/logging/logger';
+import type { RequestLog } from 'src/common/logging/request-log';
 
 /** Parley's pino logger (info level, content redacted) whose JSON lines are kept, parsed. */
 export function capturedLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -15,3 +16,6 @@ export function capturedLogger(): { logger: Logger; lines: Record<string, unknow
   });
   return { logger: createLogger({ level: 'info', content: false }, destination), lines };
 }
+
+/** A request's logger that writes nothing, for calls whose log lines a test does not read. */
+export const quietRequestLog: RequestLog = pino({ level: 'silent' });

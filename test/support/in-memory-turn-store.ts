@@ -251,7 +251,10 @@ export class InMemoryTurnStore extends TurnStore {
   private async call<T>(work: () => T): Promise<T> {
     await Promise.resolve();
     if (this.isDown) {
-      throw new ApiError('storage_error', 'The database could not complete the request');
+      // As the SQL store wraps what the driver threw.
+      throw new ApiError('storage_error', 'The database could not complete the request', {
+        cause: new Error('connect ECONNREFUSED 127.0.0.1:5432'),
+      });
     }
     return work();
   }

@@ -1,7 +1,6 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
-import { requestLog } from 'src/common/logging/request-log';
 import { AppConfig } from 'src/config/load-config';
 
 /** Paths pino replaces with "[redacted]": credentials always, content unless LOG_CONTENT. */
@@ -71,34 +70,30 @@ export function createLogger(
 const STARTUP_DETAIL_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
 
 /**
- * Routes Nest's log calls (bootstrap, exceptions, every service's `new Logger(context)`) into
- * the same JSON stream; during a request, into the request's logger, so the line carries its
- * `reqId`.
+ * Routes Nest's log calls (bootstrap, every service's `new Logger(context)`) into the same JSON
+ * stream, without a `reqId`: a line about one request is written with that request's logger,
+ * passed to the code that writes it (src/common/logging/request-log.ts).
  */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
-
-  private get current(): Pick<Logger, 'info' | 'error' | 'warn' | 'debug' | 'trace'> {
-    return requestLog() ?? this.logger;
-  }
 
   log(message: unknown, context?: string) {
     if (context !== undefined && STARTUP_DETAIL_CONTEXTS.has(context)) {
       this.logger.debug({ context }, String(message));
       return;
     }
-    this.current.info({ context }, String(message));
+    this.logger.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {
-    this.current.error({ context, trace }, String(message));
+    this.logger.error({ context, trace }, String(message));
   }
   warn(message: unknown, context?: string) {
-    this.current.warn({ context }, String(message));
+    this.logger.warn({ context }, String(message));
   }
   debug(message: unknown, context?: string) {
-    this.current.debug({ context }, String(message));
+    this.logger.debug({ context }, String(message));
   }
   verbose(message: unknown, context?: string) {
-    this.current.trace({ context }, String(message));
+    this.logger.trace({ context }, String(message));
   }
 }

@@ -1,44 +1,37 @@
 import { PinoNestLogger } from 'src/common/logging/logger';
-import { requestLog, runWithRequestLog } from 'src/common/logging/request-log';
+import { bindToRequestLine } from 'src/common/logging/request-log';
 import { capturedLogger } from 'test/support/captured-log';
 
-describe('request log scope', () => {
-  it("gives a service's Nest logger line the request id, across awaits, and none outside", async () => {
+describe('request log', () => {
+  it("puts bindings on the request's later lines, its `request` line included, and on no other request's", () => {
     const { logger, lines } = capturedLogger();
-    const nest = new PinoNestLogger(logger);
-    const request = logger.child({ reqId: 'req-42' });
-    await runWithRequestLog(request, async () => {
-      await new Promise((resolve) => setImmediate(resolve));
-      nest.warn('storage slow', 'conversations');
-      expect(requestLog()).toBe(request);
-    });
-    nest.log('listening', 'bootstrap');
-    expect(requestLog()).toBeUndefined();
+    const served = logger.child({ reqId: 'req-a' });
+    const other = logger.child({ reqId: 'req-b' });
+    bindToRequestLine(served, { upstream: 'http://gpu-1:8000/v1', pick: 'least_loaded' });
+    bindToRequestLine(served, { upstream: 'http://gpu-2:8000/v1', pick: 'no_figures' });
+    served.info('request');
+    other.info('request');
     expect(lines).toEqual([
-      expect.objectContaining({ reqId: 'req-42', context: 'conversations', msg: 'storage slow' }),
-      expect.not.objectContaining({ reqId: expect.anything() }),
+      expect.objectContaining({
+        reqId: 'req-a',
+        msg: 'request',
+        upstream: 'http://gpu-2:8000/v1',
+        pick: 'no_figures',
+      }),
+      expect.not.objectContaining({ upstream: expect.anything() }),
     ]);
-    expect(lines[1]).toMatchObject({ context: 'bootstrap', msg: 'listening' });
+    expect(lines[1]).toMatchObject({ reqId: 'req-b', msg: 'request' });
   });
 
-  it('keeps two concurrent requests apart', async () => {
+  it("writes Nest Logger lines (boot, timers, process-wide warnings) to the base logger, without a request's id", () => {
     const { logger, lines } = capturedLogger();
     const nest = new PinoNestLogger(logger);
-    let releaseA = () => {};
-    const aMayFinish = new Promise<void>((resolve) => (releaseA = resolve));
-    const serve = (id: string, waitFor: Promise<void>) =>
-      runWithRequestLog(logger.child({ reqId: id }), async () => {
-        await waitFor;
-        nest.warn(`done ${id}`, 'proxy');
-      });
-    // `a` starts first and finishes last: its continuation must still log as `a`.
-    const a = serve('a', aMayFinish);
-    await serve('b', Promise.resolve());
-    releaseA();
-    await a;
-    expect(lines.map((l) => [l.reqId, l.msg])).toEqual([
-      ['b', 'done b'],
-      ['a', 'done a'],
+    nest.warn('Redis does not answer: rate limits are per instance', 'RateLimit');
+    nest.log('listening on :8080', 'bootstrap');
+    nest.log('AppModule dependencies initialized', 'InstanceLoader');
+    expect(lines).toEqual([
+      { level: 40, time: expect.any(Number), context: 'RateLimit', msg: expect.any(String) },
+      { level: 30, time: expect.any(Number), context: 'bootstrap', msg: 'listening on :8080' },
     ]);
   });
 });

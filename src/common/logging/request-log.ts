@@ -1,31 +1,20 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Bindings, Logger } from 'pino';
 
 /**
- * The logger of the request being served, found through the async context instead of being
- * passed down through call options: any code running for a request (controllers, services,
- * the upstream client, Nest `Logger`s) logs with its request id. Outside a request (boot,
- * timers) there is none.
+ * The logger of the request being served: Fastify's `request.log`, a pino child bound to the
+ * request's `reqId`. Code that writes a line about one request gets it passed explicitly (in
+ * the upstream call, the pick, the turn command) rather than finding it in an
+ * `AsyncLocalStorage`: on Node 20 an entered scope turns async hooks on for the whole process,
+ * about a quarter of a burst SSE stream's CPU (docs/notes/code-structure.md#logging).
  */
-const scope = new AsyncLocalStorage<FastifyBaseLogger>();
-
-/** The current request's logger (pino child with `reqId`), or undefined outside a request. */
-export function requestLog(): FastifyBaseLogger | undefined {
-  return scope.getStore();
-}
-
-/** Runs `fn` as code serving a request whose logger is `log` (the hook below; benchmarks). */
-export function runWithRequestLog<T>(log: FastifyBaseLogger, fn: () => T): T {
-  return scope.run(log, fn);
-}
+export type RequestLog = FastifyBaseLogger;
 
 /**
- * Opens the scope as the first hook of every request. Fastify binds the body parser and the
- * handlers to the async context in which the hook chain continues, so the scope holds until
- * the reply is sent, across awaits and stream callbacks started from it.
+ * Adds `bindings` to every later line of the request, its `request` line included (pino
+ * `setBindings`: no line of its own).
  */
-export function installRequestLogScope(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    scope.run(request.log, done);
-  });
+export function bindToRequestLine(log: RequestLog, bindings: Bindings): void {
+  // Fastify's request logger is a pino child; its public type omits `setBindings`.
+  (log as unknown as Logger).setBindings(bindings);
 }

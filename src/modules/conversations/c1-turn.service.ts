@@ -114,6 +114,7 @@ export class C1TurnService {
       {
         model: prepared.chat.model.alias,
         onClientGone: request.headers[HEADER.onDisconnect] === 'cancel' ? 'abort' : 'detach',
+        log: request.log,
         claim: {
           userId: auth.userId,
           conversationId: fields.conversationId,
@@ -172,6 +173,7 @@ class C1TurnSink<P extends PreparedTurn> implements TurnSink {
       completed = await this.wire.complete(this.prepared, {
         signal: hangUp ? anyOf(hangUp.signal, turn.shutdown) : turn.shutdown,
         requestId: String(this.request.id),
+        log: this.request.log,
         affinityKey: conversationId,
       });
     } catch (thrown) {
@@ -200,6 +202,7 @@ class C1TurnSink<P extends PreparedTurn> implements TurnSink {
         signal: turn.shutdown,
         headers: { [HEADER.conversationId]: conversation.id },
         requestId: String(this.request.id),
+        log: this.request.log,
         affinityKey: conversation.id,
         // Runs before the stream's last bytes: a client that saw the end finds the turn stored.
         beforeEnd: (result) => this.settleStreamed(turn, result),

@@ -16,6 +16,7 @@ import {
 import { unstoredMessage } from 'src/modules/conversations/turn-messages';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import { TurnClaim } from 'src/modules/conversations/turn-store';
+import { capturedLogger } from 'test/support/captured-log';
 import { InMemoryTurnStore } from 'test/support/in-memory-turn-store';
 
 const user = (text: string): NewMessage => ({
@@ -58,8 +59,13 @@ describe(TurnEngine.name, () => {
   let lifecycle: LifecycleService;
   let settledLater: { turn: StartedTurn; failure: TurnFailure }[];
   let engine: TurnEngine;
+  let logLines: Record<string, unknown>[];
+  let requestLog: TurnCommand['log'];
 
   beforeEach(() => {
+    const captured = capturedLogger();
+    logLines = captured.lines;
+    requestLog = captured.logger.child({ reqId: 'req-turn' });
     store = new InMemoryTurnStore();
     lifecycle = new LifecycleService(loadConfig({}), new MetricsService(), {} as HttpAdapterHost);
     settledLater = [];
@@ -83,6 +89,7 @@ describe(TurnEngine.name, () => {
     model: 'm',
     onClientGone: 'detach',
     claim: claim(over),
+    log: requestLog,
   });
 
   /** A conversation with one finished turn. */
@@ -259,7 +266,13 @@ describe(TurnEngine.name, () => {
     const inputs = [unstoredMessage(user('now'), 2)];
 
     await engine.run(
-      { model: 'm', onClientGone: 'detach', claim: null, unstored: { history, inputs } },
+      {
+        model: 'm',
+        onClientGone: 'detach',
+        claim: null,
+        unstored: { history, inputs },
+        log: requestLog,
+      },
       sink,
     );
 
@@ -288,6 +301,15 @@ describe(TurnEngine.name, () => {
         failure: { id: undefined, errorCode: 'upstream_error', model: 'm' },
       },
     ]);
+    const conversationId = sink.forwarded[0].claimed!.turn.conversation.id;
+    expect(logLines).toEqual([
+      expect.objectContaining({
+        level: 50,
+        reqId: 'req-turn',
+        context: 'conversations',
+        msg: `could not mark turn of conversation ${conversationId} failed: connect ECONNREFUSED 127.0.0.1:5432`,
+      }),
+    ]);
   });
 
   it('ends a stored answer that cannot be written with storage_error, the turn left to the reaper', async () => {
@@ -301,5 +323,19 @@ describe(TurnEngine.name, () => {
     expect(sink.settled?.error).toMatchObject({ code: 'storage_error' });
     expect(sink.settled?.assistant).toMatchObject({ status: 'failed', errorCode: 'storage_error' });
     expect(settledLater).toHaveLength(1);
+    // A stream ends with the error event and no exception filter line: these are the operator's.
+    const conversationId = sink.forwarded[0].claimed!.turn.conversation.id;
+    expect(logLines.map((l) => [l.reqId, l.context, l.msg])).toEqual([
+      [
+        'req-turn',
+        'conversations',
+        `could not store the answer of conversation ${conversationId}: connect ECONNREFUSED 127.0.0.1:5432`,
+      ],
+      [
+        'req-turn',
+        'conversations',
+        `could not mark turn of conversation ${conversationId} failed: connect ECONNREFUSED 127.0.0.1:5432`,
+      ],
+    ]);
   });
 });

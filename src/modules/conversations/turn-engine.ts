@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ApiError } from 'src/common/errors/api-error';
+import type { RequestLog } from 'src/common/logging/request-log';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle.service';
@@ -31,6 +32,8 @@ export interface TurnCommand {
    * the turn is stored `failed`, or `incomplete` with what arrived.
    */
   onClientGone: 'abort' | 'detach';
+  /** The request's logger: what the engine logs about the turn carries its `reqId`. */
+  log: RequestLog;
 }
 
 /** An assistant answer in neutral form, ready to store. */
@@ -111,8 +114,6 @@ export interface StoredReplay extends ReplayedTurn {
  */
 @Injectable()
 export class TurnEngine {
-  private readonly logger = new Logger('conversations');
-
   constructor(
     private readonly store: TurnStore,
     private readonly lifecycle: LifecycleService,
@@ -205,6 +206,12 @@ export class TurnEngine {
     try {
       return { assistant: await this.store.finish(claimed, result), error: null };
     } catch (error) {
+      // A stream ends with the error event, without the exception filter's line: this is the
+      // operator's line about the request.
+      command.log.error(
+        { context: 'conversations' },
+        `could not store the answer of conversation ${claimed.turn.conversation.id}: ${reasonOf(error)}`,
+      );
       const storageError =
         error instanceof ApiError
           ? error
@@ -231,8 +238,9 @@ export class TurnEngine {
       try {
         return await this.store.fail(claimed, failure);
       } catch (storeError) {
-        this.logger.error(
-          `could not mark turn of conversation ${claimed.turn.conversation.id} failed: ${(storeError as Error).message}`,
+        command.log.error(
+          { context: 'conversations' },
+          `could not mark turn of conversation ${claimed.turn.conversation.id} failed: ${reasonOf(storeError)}`,
         );
         if (!(storeError instanceof ApiError && storeError.code === 'conversation_conflict')) {
           this.reaper.settleLater(claimed.turn, failure);
@@ -250,6 +258,13 @@ export class TurnEngine {
       this.clock(),
     );
   }
+}
+
+/** What went wrong, for the log: the database's own message under a `storage_error`. */
+function reasonOf(error: unknown): string {
+  const cause = error instanceof ApiError ? error.cause : undefined;
+  const described = cause instanceof Error ? cause : error;
+  return described instanceof Error ? described.message : String(described);
 }
 
 function codeOf(error: unknown): string {

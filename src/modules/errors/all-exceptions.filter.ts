@@ -1,19 +1,20 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import { JSON_TYPE } from 'src/common/http/headers';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TypeORMError } from 'typeorm';
 import { ApiError } from 'src/common/errors/api-error';
 
+/** The `context` of the filter's lines, as a Nest `Logger('errors')` would write it. */
+const LOG_CONTEXT = { context: 'errors' };
+
 /**
  * Writes every error envelope, whatever layer raised it. Fastify's own errors (body limit,
  * content-type parsing) reach this filter as raw FastifyErrors on Nest 11 (nestjs/nest#15022),
- * so they are recognised by their `code`.
+ * so they are recognised by their `code`. Its lines go to the request's logger (`reqId`).
  */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
-  private readonly logger = new Logger('errors');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
@@ -25,9 +26,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (error.isClientCaused) {
       // The upstream client already logged the attempt (`upstream failure`, warn).
-      this.logger.warn(`${error.code} on request ${String(request.id)}: refused upstream`);
+      request.log.warn(
+        LOG_CONTEXT,
+        `${error.code} on request ${String(request.id)}: refused upstream`,
+      );
     } else if (error.status >= 500) {
-      this.logger.error(
+      request.log.error(
+        LOG_CONTEXT,
         `${error.code} on request ${String(request.id)}: ${describeForLog(exception)}`,
       );
     }
@@ -38,7 +43,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       .send(JSON.stringify(error.toEnvelope()));
   }
 
-  toApiError(exception: unknown, request?: FastifyRequest): ApiError {
+  toApiError(exception: unknown, request: FastifyRequest): ApiError {
     if (exception instanceof ApiError) {
       return exception;
     }
@@ -64,7 +69,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // Nest wraps Fastify's router and body-parser failures in HttpExceptions by status.
       switch (exception.getStatus()) {
         case 404: {
-          const route = request ? `${request.method} ${request.url.split('?')[0]}` : 'this route';
+          const route = `${request.method} ${request.url.split('?')[0]}`;
           return new ApiError('route_not_found', `No route for ${route.slice(0, 200)}`);
         }
         case 413:
@@ -79,7 +84,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       }
     }
     if (exception instanceof TypeORMError || isDriverError(exception)) {
-      this.logger.error(`storage failure: ${(exception as Error).message}`);
+      request.log.error(LOG_CONTEXT, `storage failure: ${(exception as Error).message}`);
       return new ApiError('storage_error', 'The database could not complete the request', {
         cause: exception,
       });

@@ -1,11 +1,14 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { ApiError } from 'src/common/errors/api-error';
+import type { RequestLog } from 'src/common/logging/request-log';
 import { UserDataDeletedResponseDto } from 'src/modules/history/dto/erase.dto';
 import { ErasedCounts, HistoryRepository, UserScope } from 'src/modules/history/history.repository';
 
 const TREES_PER_BATCH = 100;
 const USER_ID_MAX_LENGTH = 200;
+/** The `context` of its lines, as a Nest `Logger('erase')` wrote them. */
+const LOG_CONTEXT = { context: 'erase' };
 
 /**
  * `DELETE /api/users/{user_id}/data`: forgets a user's conversations, messages, Idempotency-Keys
@@ -14,11 +17,14 @@ const USER_ID_MAX_LENGTH = 200;
  */
 @Injectable()
 export class EraseService {
-  private readonly logger = new Logger('erase');
-
   constructor(private readonly repository: HistoryRepository) {}
 
-  async erase(userId: string, withEndUsers: boolean): Promise<UserDataDeletedResponseDto> {
+  /** `log`: the request's logger; what was erased, or why not, is logged under its `reqId`. */
+  async erase(
+    userId: string,
+    withEndUsers: boolean,
+    log: RequestLog,
+  ): Promise<UserDataDeletedResponseDto> {
     if (userId === '' || userId.length > USER_ID_MAX_LENGTH) {
       throw new ApiError('invalid_field', `user_id must be 1-${USER_ID_MAX_LENGTH} characters`, {
         param: 'user_id',
@@ -61,7 +67,10 @@ export class EraseService {
       if (error instanceof ApiError) {
         throw error;
       }
-      this.logger.error(`erase failed: ${error instanceof Error ? error.message : String(error)}`);
+      log.error(
+        LOG_CONTEXT,
+        `erase failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       throw new ApiError(
         'storage_error',
         'The database could not complete the erase; call again to finish it',
@@ -70,7 +79,8 @@ export class EraseService {
         },
       );
     }
-    this.logger.log(
+    log.info(
+      LOG_CONTEXT,
       `erased user data: ${counts.conversations} conversation(s), ${counts.messages} message(s)`,
     );
     return {

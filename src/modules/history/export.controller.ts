@@ -1,4 +1,4 @@
-import { Controller, Get, Logger, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags, ApiOperation } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentKey } from 'src/common/decorators/current-key.decorator';
@@ -15,8 +15,6 @@ import { LineWriter } from 'src/modules/history/line-writer';
 @ApiKeyAuth()
 @Controller()
 export class ExportController {
-  private readonly logger = new Logger('export');
-
   constructor(private readonly exports: ExportService) {}
 
   @Get('c1/conversations/:id/export')
@@ -71,7 +69,11 @@ export class ExportController {
     try {
       await this.exports.exportAll(key, (c) => writer.write(`${JSON.stringify(c)}\n`));
     } catch (error) {
-      this.logger.error(`export failed: ${error instanceof Error ? error.message : String(error)}`);
+      // The reply's logger is its request's: the line carries the `reqId`.
+      reply.log.error(
+        { context: 'export' },
+        `export failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       await writer.write(exportErrorLine(error));
     }
     writer.end();

@@ -1,5 +1,6 @@
-import { Controller, Delete, Param, Query } from '@nestjs/common';
+import { Controller, Delete, Param, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { AdminOnly } from 'src/modules/auth/auth.decorators';
 import { ApiErrors } from 'src/modules/errors/api-errors.decorator';
 import {
@@ -24,7 +25,8 @@ export class UserDataController {
   remove(
     @Param('user_id') userId: string,
     @Query() query: EraseUserDataQueryDto,
+    @Req() request: FastifyRequest,
   ): Promise<UserDataDeletedResponseDto> {
-    return this.erase.erase(userId, query.include_end_users === 'true');
+    return this.erase.erase(userId, query.include_end_users === 'true', request.log);
   }
 }

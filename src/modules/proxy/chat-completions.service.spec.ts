@@ -21,6 +21,7 @@ import { UpstreamClient } from 'src/modules/proxy/upstream/upstream.client';
 import { UsageReporter } from 'src/modules/proxy/usage-reporter';
 import { WireFormats } from 'src/modules/proxy/wire/wire-formats';
 import { assembleCompletion } from 'src/modules/proxy/wire/openai/stream-accumulator';
+import { quietRequestLog } from 'test/support/captured-log';
 
 const auth: AuthContext = {
   keyId: 'k1',
@@ -59,13 +60,13 @@ describe(ChatCompletionsService.name, () => {
   let app: FastifyInstance;
   let url: string;
   let streamed: Promise<StreamedChat> | null = null;
-  let streamOptions: StreamChatOptions = { onClientGone: 'abort' };
+  let streamOptions: Omit<StreamChatOptions, 'log'> = { onClientGone: 'abort' };
 
   beforeAll(async () => {
     app = Fastify();
     app.post('/', (request, reply) => {
       const prepared = service.prepare(auth, request.body);
-      streamed = service.stream(reply, prepared, streamOptions);
+      streamed = service.stream(reply, prepared, { ...streamOptions, log: request.log });
       return streamed.then(() => undefined);
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -116,7 +117,9 @@ describe(ChatCompletionsService.name, () => {
   });
 
   it('reports the usage of a JSON answer to the usage sink', async () => {
-    const result = await service.complete(service.prepare(auth, ask('one two three')));
+    const result = await service.complete(service.prepare(auth, ask('one two three')), {
+      log: quietRequestLog,
+    });
     expect(result.json.usage).toMatchObject({ completion_tokens: 3 });
     expect(record).toHaveBeenCalledTimes(1);
     expect(record).toHaveBeenCalledWith(auth, 'echo', {
@@ -126,7 +129,9 @@ describe(ChatCompletionsService.name, () => {
   });
 
   it('assembles a streamed answer exactly as the JSON answer reads (what /c1 stores)', async () => {
-    const json = await service.complete(service.prepare(auth, ask('Hello, streaming world!')));
+    const json = await service.complete(service.prepare(auth, ask('Hello, streaming world!')), {
+      log: quietRequestLog,
+    });
     let seenBeforeEnd: StreamedChat | null = null;
     streamOptions = {
       onClientGone: 'detach',

@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AuthContext } from 'src/common/types/auth-context';
+import type { RequestLog } from 'src/common/logging/request-log';
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { ApiError } from 'src/common/errors/api-error';
 import {
@@ -42,6 +43,8 @@ export interface CallOptions {
   signal?: CancelSignal;
   /** Forwarded upstream as `x-request-id`. */
   requestId?: string;
+  /** The request's logger (see `UpstreamRequest.log`). */
+  log: RequestLog;
   /** Same key → same upstream while healthy (conversation affinity). */
   affinityKey?: string;
   /**
@@ -94,9 +97,9 @@ export interface StreamedChat extends SsePipeResult {
  * ```ts
  * const prepared = chat.prepare(auth, body);               // throws ApiError (4xx)
  * if (!prepared.isStream) {
- *   const { bytes, json } = await chat.complete(prepared, { signal }); // throws ApiError (5xx)
+ *   const { bytes, json } = await chat.complete(prepared, { signal, log }); // throws ApiError (5xx)
  * } else {
- *   const result = await chat.stream(reply, prepared, { onClientGone: 'detach', collect: true });
+ *   const result = await chat.stream(reply, prepared, { onClientGone: 'detach', collect: true, log });
  *   // result.completion: the assembled answer; result.outcome: completed | incomplete | failed
  * }
  * ```
@@ -157,13 +160,14 @@ export class ChatCompletionsService {
    * Opens the upstream call (connect retry, balancing, timeouts: see `UpstreamClient.send`).
    * Resolves with a 2xx answer whose body is still to be read; throws `ApiError` before that.
    */
-  open(prepared: PreparedChat, options: CallOptions = {}): Promise<UpstreamCall> {
+  open(prepared: PreparedChat, options: CallOptions): Promise<UpstreamCall> {
     return this.upstream.send(prepared.model, {
       operation: 'chat',
       stream: prepared.isStream,
       body: (upstream, wire) => wire.requestBody(prepared, upstream.model),
       signal: options.signal,
       requestId: options.requestId,
+      log: options.log,
       affinityKey: options.affinityKey,
       headers: options.upstreamHeaders,
     });
@@ -173,7 +177,7 @@ export class ChatCompletionsService {
    * A non-streamed completion: opens the call, reads the JSON answer (capped), reports usage.
    * Throws `ApiError` (502 for a body that is not JSON, 504/503 as `open`).
    */
-  async complete(prepared: PreparedChat, options: CallOptions = {}): Promise<CompletedChat> {
+  async complete(prepared: PreparedChat, options: CallOptions): Promise<CompletedChat> {
     const call = await this.open(prepared, options);
     const alias = prepared.model.alias;
     this.upstream.observeFirstByte(call);

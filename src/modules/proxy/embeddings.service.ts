@@ -39,7 +39,7 @@ export class EmbeddingsService {
   }
 
   /** Forwards the request; returns the upstream's JSON bytes. Reports usage (prompt tokens). */
-  async create(prepared: PreparedEmbeddings, options: CallOptions = {}): Promise<Buffer> {
+  async create(prepared: PreparedEmbeddings, options: CallOptions): Promise<Buffer> {
     const call = await this.upstream.send(prepared.model, {
       operation: 'embeddings',
       body: (upstream) => {
@@ -54,6 +54,7 @@ export class EmbeddingsService {
       },
       signal: options.signal,
       requestId: options.requestId,
+      log: options.log,
     });
     const bytes = await this.upstream.readBody(call);
     let json: unknown;

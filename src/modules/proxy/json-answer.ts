@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import type { RequestLog } from 'src/common/logging/request-log';
 import { JSON_TYPE } from 'src/common/http/headers';
 import { HEADER } from 'src/common/http/headers';
 import { watchHangUp } from 'src/modules/proxy/hang-up';
@@ -37,9 +38,13 @@ export async function sendJsonAnswer(
 export interface V1Answer {
   isStream: boolean;
   /** Streams the answer to the reply; a client hang-up aborts the upstream. */
-  stream(options: { onClientGone: 'abort'; requestId: string }): Promise<unknown>;
+  stream(options: { onClientGone: 'abort'; requestId: string; log: RequestLog }): Promise<unknown>;
   /** Runs the call to its JSON answer. */
-  complete(options: { signal: Cancellation; requestId: string }): Promise<{ bytes: Buffer }>;
+  complete(options: {
+    signal: Cancellation;
+    requestId: string;
+    log: RequestLog;
+  }): Promise<{ bytes: Buffer }>;
   /** The `x-parley-applied` value, read after `complete` (the call may add notes). */
   applied(): string | null;
 }
@@ -50,12 +55,14 @@ export async function sendV1Answer(
   requestId: string,
   answer: V1Answer,
 ): Promise<void> {
+  // The reply's logger is its request's (`request.log`).
+  const log = reply.log;
   if (answer.isStream) {
-    await answer.stream({ onClientGone: 'abort', requestId });
+    await answer.stream({ onClientGone: 'abort', requestId, log });
     return;
   }
   await sendJsonAnswer(reply, async (signal) => {
-    const { bytes } = await answer.complete({ signal, requestId });
+    const { bytes } = await answer.complete({ signal, requestId, log });
     return { bytes, applied: answer.applied() };
   });
 }

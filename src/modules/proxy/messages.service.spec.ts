@@ -15,6 +15,7 @@ import { LifecycleModule } from 'src/modules/lifecycle/lifecycle.module';
 import { MetricsModule } from 'src/modules/metrics/metrics.module';
 import { MessagesService } from 'src/modules/proxy/messages.service';
 import { ProxyModule } from 'src/modules/proxy/proxy.module';
+import { quietRequestLog } from 'test/support/captured-log';
 import { writeModelsFile } from 'test/support/fake-catalog';
 import {
   FakeAnthropicUpstream,
@@ -126,7 +127,7 @@ describe(MessagesService.name, () => {
   it('answers through an openai upstream in Messages form, and reports usage once', async () => {
     const prepared = service.prepare(auth(), request('vllm'));
     expect(prepared.isStream).toBe(false);
-    const answer = await service.complete(prepared);
+    const answer = await service.complete(prepared, { log: quietRequestLog });
     expect(answer.message).toMatchObject({
       type: 'message',
       role: 'assistant',
@@ -149,7 +150,7 @@ describe(MessagesService.name, () => {
       auth(),
       request('claude', { metadata: { user_id: 'u-1' }, stop_sequences: ['STOP'] }),
     );
-    const answer = await service.complete(prepared);
+    const answer = await service.complete(prepared, { log: quietRequestLog });
     expect(anthropic.received[0].url).toBe('/v1/messages');
     expect(anthropic.received[0].body).toMatchObject({
       model: 'claude-fake',
@@ -173,7 +174,9 @@ describe(MessagesService.name, () => {
   it('answers upstream_error for invalid JSON from the upstream, and reports no usage', async () => {
     openai.next({ kind: 'raw', contentType: 'application/json', body: 'not json' });
     const prepared = service.prepare(auth(), request('vllm'));
-    const error = await service.complete(prepared).catch((e: unknown) => e);
+    const error = await service
+      .complete(prepared, { log: quietRequestLog })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('upstream_error');
     expect(sink.records).toEqual([]);
@@ -187,7 +190,7 @@ describe(MessagesService.name, () => {
       server = Fastify();
       server.post('/', async (req, reply) => {
         const prepared = service.prepare(auth(), req.body);
-        await service.stream(reply, prepared, { onClientGone: 'abort' });
+        await service.stream(reply, prepared, { onClientGone: 'abort', log: req.log });
       });
       await server.listen({ host: '127.0.0.1', port: 0 });
       url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}/`;

@@ -115,7 +115,7 @@ export class MessagesService {
   }
 
   /** A non-streamed message. Throws `ApiError` (5xx from the upstream, as chat completions). */
-  async complete(prepared: PreparedMessages, options: CallOptions = {}): Promise<CompletedMessage> {
+  async complete(prepared: PreparedMessages, options: CallOptions): Promise<CompletedMessage> {
     const alias = prepared.chat.model.alias;
     const call = await this.chat.open(prepared.chat, options);
     this.upstream.observeFirstByte(call);

@@ -68,6 +68,7 @@ export class V1ChatController {
       bytes: await this.embeddings.create(prepared, {
         signal,
         requestId: request.id,
+        log: request.log,
       }),
     }));
   }

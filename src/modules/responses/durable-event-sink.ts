@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import type { RequestLog } from 'src/common/logging/request-log';
 import { systemClock } from 'src/common/time/clock';
 import { ResponseEvent } from 'src/modules/responses/response-events';
 import { ResponsesRepository, StoredEvent } from 'src/modules/responses/responses.repository';
@@ -22,7 +22,6 @@ const TERMINAL = new Set([
  * even when the upstream is silent.
  */
 export class DurableEventSink {
-  private readonly logger = new Logger('responses');
   private buffer: StoredEvent[] = [];
   private isFinal = false;
   private writing: Promise<void> = Promise.resolve();
@@ -31,6 +30,8 @@ export class DurableEventSink {
 
   constructor(
     private readonly repository: ResponsesRepository,
+    /** The logger of the request that started the run. */
+    private readonly log: RequestLog,
     private readonly responseId: string,
     private readonly heartbeatMs: number,
     private readonly onCancelRequested: () => void,
@@ -76,7 +77,8 @@ export class DurableEventSink {
         }
       } catch (error) {
         this.buffer = [...batch, ...this.buffer];
-        this.logger.error(
+        this.log.error(
+          { context: 'responses' },
           `could not store events of response ${this.responseId}: ${(error as Error).message}`,
         );
       }

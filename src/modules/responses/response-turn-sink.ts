@@ -1,5 +1,5 @@
-import { Logger } from '@nestjs/common';
 import { JSON_TYPE } from 'src/common/http/headers';
+import type { RequestLog } from 'src/common/logging/request-log';
 import type { FastifyReply } from 'fastify';
 import { PreparedChat } from 'src/kernel/prepared-request';
 import { ApiError } from 'src/common/errors/api-error';
@@ -54,6 +54,8 @@ export interface ResponseTurn {
   /** The token budget of the history window (context minus output and instructions). */
   budget: number;
   requestId: string;
+  /** The logger of the request that creates it: a background run keeps writing there. */
+  log: RequestLog;
 }
 
 /**
@@ -68,7 +70,6 @@ export interface ResponseTurn {
  * goes on and is stored.
  */
 export class ResponseTurnSink implements TurnSink {
-  private readonly logger = new Logger('responses');
   /** The background run's event log. */
   private durable: DurableEventSink | null = null;
   private signal: AbortSignal | null = null;
@@ -129,13 +130,14 @@ export class ResponseTurnSink implements TurnSink {
    * the answer (the engine stores the turn `failed`).
    */
   private async complete(forwarded: ForwardedTurn): Promise<JsonObject> {
-    const { prepared, record, answerId, requestId } = this.turn;
+    const { prepared, record, answerId, requestId, log } = this.turn;
     const shutdown = forwarded.shutdown;
     let completed: CompletedChat;
     try {
       completed = await this.deps.chat.complete(prepared, {
         signal: shutdown,
         requestId,
+        log,
         affinityKey: record.conversationId || undefined,
       });
     } catch (thrown) {
@@ -175,6 +177,7 @@ export class ResponseTurnSink implements TurnSink {
     };
     const durable = new DurableEventSink(
       responses,
+      this.turn.log,
       record.id,
       Math.max(1_000, config.responses.backgroundStaleMs / 4),
       cancel,
@@ -187,7 +190,10 @@ export class ResponseTurnSink implements TurnSink {
     const generation = this.generate(forwarded, output)
       .catch(async (error: unknown) => {
         // Failed before the upstream answered: stored failed (unless it was); end the log too.
-        this.logger.warn(`background response ${record.id} failed: ${String(error)}`);
+        this.turn.log.warn(
+          { context: 'responses' },
+          `background response ${record.id} failed: ${String(error)}`,
+        );
         const messages = await responses.turnMessages(record.id).catch(() => []);
         const builder = new ResponseEventBuilder(this.turn.answerId);
         durable.send([
@@ -214,7 +220,7 @@ export class ResponseTurnSink implements TurnSink {
    * before answering (nothing was settled then, except for a background run, settled here).
    */
   private async generate(forwarded: ForwardedTurn, output: SseOutput): Promise<void> {
-    const { prepared, record, answerId, requestId } = this.turn;
+    const { prepared, record, answerId, requestId, log } = this.turn;
     const builder = new ResponseEventBuilder(answerId);
     let adapter: ResponsesStreamAdapter | null = null;
     let isFinal = false;
@@ -235,6 +241,7 @@ export class ResponseTurnSink implements TurnSink {
           this.deps.chat.open(prepared, {
             signal,
             requestId,
+            log,
             affinityKey: record.conversationId || undefined,
           }),
         adapter: (call) =>

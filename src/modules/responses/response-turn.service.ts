@@ -163,6 +163,7 @@ export class ResponseTurnService {
       answerId: newRowId(now),
       budget,
       requestId: String(request.id),
+      log: request.log,
     };
     const sink = new ResponseTurnSink(this.deps, turn, reply);
     const command: TurnCommand = {
@@ -170,6 +171,7 @@ export class ResponseTurnService {
       model: prepared.model.alias,
       answerId: turn.answerId,
       claim: null,
+      log: request.log,
     };
     if (!parsed.settings.store) {
       const prior = base ? await this.conversations.history(base.headId) : [];

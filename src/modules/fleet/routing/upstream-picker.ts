@@ -1,7 +1,6 @@
-import { requestLog } from 'src/common/logging/request-log';
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, systemClock } from 'src/common/time/clock';
-import type { Logger } from 'pino';
+import { bindToRequestLine, RequestLog } from 'src/common/logging/request-log';
 import { Counter } from 'prom-client';
 import { redactUrl } from 'src/common/logging/upstream-failure';
 import { APP_CONFIG } from 'src/config/config.module';
@@ -49,6 +48,8 @@ export interface PickCandidate {
 export interface PickRequest {
   /** The conversation id on /c1: its turns stay on one upstream (prefix cache). */
   affinityKey?: string;
+  /** The request's logger: its `request` line gets the choice as `upstream` and `pick`. */
+  log?: RequestLog;
 }
 
 interface Load {
@@ -139,10 +140,9 @@ export class UpstreamPicker {
     // On the request's own log line (and any later line of the request) rather than a line of
     // its own: a pino line costs several times the pick (bench/fleet-cost.ts).
     // A retry binds again: JSON readers keep the last `upstream`, the one that answered.
-    (requestLog() as Logger | undefined)?.setBindings({
-      upstream: this.shownUrl(chosen.upstream),
-      pick: reason,
-    });
+    if (request.log) {
+      bindToRequestLine(request.log, { upstream: this.shownUrl(chosen.upstream), pick: reason });
+    }
     return chosen;
   }
 

@@ -5,7 +5,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from 'src/common/errors/api-error';
-import { runWithRequestLog } from 'src/common/logging/request-log';
 import { ClockModule } from 'src/common/time/clock.module';
 import { ConfigModule } from 'src/config/config.module';
 import { loadConfig } from 'src/config/load-config';
@@ -83,6 +82,8 @@ describe(UpstreamClient.name, () => {
   });
 
   const model = (alias: string) => catalog.get(alias)!;
+  /** The logger of a request the calls serve (what Fastify gives a request). */
+  const requestLog = (reqId: string) => log.child({ reqId });
   const chatBody = () => JSON.stringify({ ...CHAT, model: 'fake-model' });
 
   it("forwards the body with the catalog's key and the request id, and reads the answer", async () => {
@@ -90,6 +91,7 @@ describe(UpstreamClient.name, () => {
       operation: 'chat',
       body: () => chatBody(),
       requestId: 'req-upstream-1',
+      log: requestLog('req-upstream-1'),
     });
     expect(call.status).toBe(200);
     expect(call.attempts).toBe(1);
@@ -103,13 +105,18 @@ describe(UpstreamClient.name, () => {
   });
 
   it('retries a refused connection once, on the next upstream, and logs the failed attempt', async () => {
-    const call = await runWithRequestLog(log.child({ reqId: 'req-retry' }), () =>
-      client.send(model('pair'), { operation: 'chat', body: () => chatBody() }),
-    );
+    const reqLog = requestLog('req-retry');
+    const call = await client.send(model('pair'), {
+      operation: 'chat',
+      body: () => chatBody(),
+      log: reqLog,
+    });
     expect(call.attempts).toBe(2);
     expect(call.upstream.url).toBe(upstream.url);
     await client.readBody(call);
     expect(upstream.received).toHaveLength(1);
+    // The request's own line, written when it ends, names the upstream that answered.
+    reqLog.info('request');
     expect(lines).toEqual([
       expect.objectContaining({
         reqId: 'req-retry',
@@ -118,17 +125,27 @@ describe(UpstreamClient.name, () => {
         attempt: 1,
         will_retry: true,
       }),
+      expect.objectContaining({
+        reqId: 'req-retry',
+        msg: 'request',
+        upstream: upstream.url,
+        pick: 'no_figures',
+      }),
     ]);
   });
 
   it('maps an upstream 5xx to upstream_error with its message, without retrying', async () => {
     upstream.next({ kind: 'error', status: 500, body: { error: { message: 'engine died' } } });
-    const error = await runWithRequestLog(log.child({ reqId: 'req-500' }), () =>
-      client.send(model('fake'), { operation: 'chat', body: () => chatBody() }).then(
+    const error = await client
+      .send(model('fake'), {
+        operation: 'chat',
+        body: () => chatBody(),
+        log: requestLog('req-500'),
+      })
+      .then(
         () => null,
         (e: unknown) => e,
-      ),
-    );
+      );
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('upstream_error');
     expect((error as ApiError).message).toContain('engine died');
@@ -142,7 +159,12 @@ describe(UpstreamClient.name, () => {
     const cancelled = new Cancellation();
     cancelled.abort(new Error('client gone'));
     await expect(
-      client.send(model('fake'), { operation: 'chat', body: () => chatBody(), signal: cancelled }),
+      client.send(model('fake'), {
+        operation: 'chat',
+        body: () => chatBody(),
+        signal: cancelled,
+        log: requestLog('req-cancelled'),
+      }),
     ).rejects.toBeInstanceOf(ApiError);
     expect(upstream.received).toHaveLength(0);
 
@@ -152,6 +174,7 @@ describe(UpstreamClient.name, () => {
       operation: 'chat',
       body: () => chatBody(),
       signal: hangUp,
+      log: requestLog('req-hang-up'),
     });
     await waitFor(() => upstream.received[0], { what: 'the request to reach the upstream' });
     hangUp.abort(new Error('client gone'));
@@ -162,7 +185,9 @@ describe(UpstreamClient.name, () => {
 
   it('refuses an alias it does not serve (model_not_in_allowlist on `model`)', async () => {
     const unknown = { ...model('fake'), alias: 'nowhere' };
-    const error = await client.send(unknown, { operation: 'chat' }).catch((e: unknown) => e);
+    const error = await client
+      .send(unknown, { operation: 'chat', log: requestLog('req-unknown') })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'model_not_in_allowlist', param: 'model' });
   });
 });

@@ -1,14 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'undici';
-import { requestLog } from 'src/common/logging/request-log';
-import {
-  logUpstreamFailure,
-  redactUrl,
-  UpstreamFailure,
-} from 'src/common/logging/upstream-failure';
+import type { RequestLog } from 'src/common/logging/request-log';
+import { logUpstreamFailure } from 'src/common/logging/upstream-failure';
 import { APP_CONFIG } from 'src/config/config.module';
 import { AppConfig } from 'src/config/load-config';
 import { HEADER } from 'src/common/http/headers';
@@ -61,6 +57,11 @@ export interface UpstreamRequest {
   signal?: CancelSignal;
   /** Forwarded as `x-request-id` for correlation in the upstream's logs. */
   requestId?: string;
+  /**
+   * The logger of the request the call serves (a background run: of the request that started
+   * it): `upstream failure` lines and the pick's bindings go there, so they carry its `reqId`.
+   */
+  log: RequestLog;
   /** Extra safe headers (e.g. `anthropic-beta`); never the caller's credentials. */
   headers?: Record<string, string>;
   /** Same key → same upstream while it is healthy (prefix-cache affinity for /c1). */
@@ -127,7 +128,6 @@ interface ModelMetrics {
  */
 @Injectable()
 export class UpstreamClient implements OnApplicationShutdown {
-  private readonly logger = new Logger('upstream');
   private readonly pools = new Map<string, Pool>();
   private readonly targets = new Map<string, Target[]>();
   private readonly metricsByModel = new Map<string, ModelMetrics>();
@@ -230,7 +230,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         const willRetry = kind === 'connect' && attempt === 1 && !signal.aborted;
         const apiError = failureToApiError(kind, model.alias, this.timeouts, error);
         if (kind !== 'aborted') {
-          this.logFailure({
+          logUpstreamFailure(request.log, {
             model: model.alias,
             upstreamUrl: target.upstream.url,
             code: apiError.code,
@@ -266,7 +266,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         release();
         this.health.noteError(target.upstream.id, 'upstream_error');
         this.countError(metrics, 'upstream_error');
-        this.logFailure({
+        logUpstreamFailure(request.log, {
           model: model.alias,
           upstreamUrl: target.upstream.url,
           code: 'upstream_error',
@@ -319,7 +319,7 @@ export class UpstreamClient implements OnApplicationShutdown {
           if (kind !== 'aborted') {
             this.countError(metrics, apiError.code);
             this.health.noteError(target.upstream.id, apiError.code);
-            this.logFailure({
+            logUpstreamFailure(request.log, {
               model: alias,
               upstreamUrl: target.upstream.url,
               code: apiError.code,
@@ -584,18 +584,6 @@ export class UpstreamClient implements OnApplicationShutdown {
       this.metricsByModel.set(alias, metrics);
     }
     return metrics;
-  }
-
-  /** One `upstream failure` log line per failed attempt, in the request's logger if any. */
-  private logFailure(failure: UpstreamFailure): void {
-    const log = requestLog();
-    if (log) {
-      logUpstreamFailure(log, failure);
-      return;
-    }
-    this.logger.warn(
-      `upstream failure: ${failure.model} ${redactUrl(failure.upstreamUrl)} ${failure.code} (attempt ${failure.attempt}, ${failure.phase}${failure.errorCode ? `, ${failure.errorCode}` : ''})`,
-    );
   }
 
   private countError(metrics: ModelMetrics, code: ErrorCode): void {
