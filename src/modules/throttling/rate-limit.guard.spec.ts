@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { OutgoingHttpHeaders } from 'node:http';
 import {
   CanActivate,
   Controller,
@@ -88,7 +89,8 @@ class ProbeController {
   @HotRoute()
   @Get('v1/hot-stream')
   hotStream(@Res() reply: FastifyReply) {
-    reply.raw.writeHead(200, { ...reply.getHeaders(), 'content-type': 'text/event-stream' });
+    const headers = { ...reply.getHeaders(), 'content-type': 'text/event-stream' };
+    reply.raw.writeHead(200, headers as OutgoingHttpHeaders);
     reply.raw.end('data: [DONE]\n\n');
   }
 }

@@ -107,7 +107,7 @@ interface Target {
   inFlight: number;
 }
 
-/** Per-alias metric children, resolved once: `labels()` hashes its arguments on every call. */
+/** Per-alias metric cells, resolved once (see CellCounter, CellHistogram). */
 interface ModelMetrics {
   alias: string;
   attempts: { inc(): void };
@@ -574,11 +574,11 @@ export class UpstreamClient implements OnApplicationShutdown {
     if (!metrics) {
       metrics = {
         alias,
-        attempts: this.metrics.upstreamAttempts.labels(alias),
-        duration: this.metrics.upstreamDuration.labels(alias),
-        firstByte: this.metrics.timeToFirstToken.labels(alias),
-        tokensIn: this.metrics.tokens.labels(alias, 'in'),
-        tokensOut: this.metrics.tokens.labels(alias, 'out'),
+        attempts: this.metrics.upstreamAttempts.cell(alias),
+        duration: this.metrics.upstreamDuration.cell(alias),
+        firstByte: this.metrics.timeToFirstToken.cell(alias),
+        tokensIn: this.metrics.tokens.cell(alias, 'in'),
+        tokensOut: this.metrics.tokens.cell(alias, 'out'),
         errors: new Map(),
       };
       this.metricsByModel.set(alias, metrics);
