@@ -79,10 +79,18 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly activeStreams = new Gauge({
+  /**
+   * Streams in flight, counted by `StreamRunner` in a plain number (a gauge's inc()/dec() hash
+   * their labels, twice per stream) and read into `activeStreams` when scraped.
+   */
+  streamsInFlight = 0;
+
+  /** Read at scrape time from `streamsInFlight`; do not set it. */
+  readonly activeStreams: Gauge = new Gauge({
     name: 'parley_active_streams',
     help: 'Streaming responses in flight',
     registers: [this.registry],
+    collect: (): void => this.activeStreams.set(this.streamsInFlight),
   });
 
   /** Read at scrape time from the probe the lifecycle module installs; do not set it. */

@@ -124,8 +124,8 @@ export class StreamRunner {
       }
     };
     let final: StreamRunResult<A> | null = null;
-    const active = this.metrics.activeStreams;
-    active.inc();
+    const metrics = this.metrics;
+    metrics.streamsInFlight++;
     const cut = new Cancellation();
     const unfollow = cut.follow(run.signal);
     const work = this.lifecycle.track('stream', () => cut.abort(shutdownError()));
@@ -206,7 +206,7 @@ export class StreamRunner {
     } finally {
       work.done();
       unfollow();
-      active.dec();
+      metrics.streamsInFlight--;
     }
   }
 }
