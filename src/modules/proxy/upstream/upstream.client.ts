@@ -296,7 +296,8 @@ export class UpstreamClient implements OnApplicationShutdown {
         release();
         metrics.duration.observe((performance.now() - startedAt) / 1000);
       };
-      response.body.once('close', done);
+      // `close` is emitted once and `done` runs once: `on` spares `once()`'s wrapper.
+      response.body.on('close', done);
       const alias = model.alias;
       const timeouts = this.timeouts;
       return {
@@ -374,15 +375,17 @@ export class UpstreamClient implements OnApplicationShutdown {
         }
         chunks.push(chunk);
       };
+      // Plain listeners: a body emits `end`, `error` and `close` once each, and `settle` runs
+      // once; `once()` would wrap each in a bound function, on every JSON request.
       body.on('data', onData);
-      body.once('end', () => settle(null));
+      body.on('end', () => settle(null));
       const failWith = (error: unknown) => {
         if (!isSettled) {
           settle(call.fail(error).error);
         }
       };
-      body.once('error', failWith);
-      body.once('close', () => {
+      body.on('error', failWith);
+      body.on('close', () => {
         if (!isSettled) {
           failWith(new Error('closed before the end'));
         }
