@@ -13,10 +13,13 @@ describe(hasDotDotSegment.name, () => {
     expect(hasDotDotSegment(path)).toBe(true);
   });
 
-  it.each(['/v1/chat/completions', '/c1/conversations/abc.def', '/v1/models?x=..'])(
-    'accepts %s',
-    (path) => {
-      expect(hasDotDotSegment(path)).toBe(false);
-    },
-  );
+  it.each([
+    '/v1/chat/completions',
+    '/c1/conversations/abc.def',
+    '/v1/models?x=..',
+    '/v1/models?x=%2e%2e',
+    '/v1/models/a%2Fb',
+  ])('accepts %s', (path) => {
+    expect(hasDotDotSegment(path)).toBe(false);
+  });
 });

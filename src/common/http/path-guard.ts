@@ -3,7 +3,12 @@
  * `.%2E`, double encoding), which must never reach routing or an upstream URL.
  */
 export function hasDotDotSegment(rawUrl: string): boolean {
-  const path = rawUrl.split('?')[0];
+  const query = rawUrl.indexOf('?');
+  const path = query === -1 ? rawUrl : rawUrl.slice(0, query);
+  if (!path.includes('%')) {
+    // Nothing encoded (every /v1 request): what is there is all there is.
+    return path.includes('..');
+  }
   let decoded = path;
   for (let i = 0; i < 3; i++) {
     if (decoded.includes('..')) {

@@ -1,4 +1,5 @@
 import { ApiKeyLookup } from 'src/modules/auth/api-key-lookup';
+import * as keyMaterial from 'src/modules/auth/key-material';
 import { hashApiKey } from 'src/modules/auth/key-material';
 import { InMemoryKeySource, keyEntity } from 'test/support/key-fakes';
 
@@ -102,6 +103,56 @@ describe(ApiKeyLookup.name, () => {
     expect(lookup.size).toBe(3);
     expect(lookup.isKnown(hashApiKey(keys[0]))).toBe(false);
     expect(lookup.isKnown(hashApiKey(keys[3]))).toBe(true);
+  });
+
+  describe('hashOf', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    it('hashes a presented key until it has been loaded with it, then remembers its hash', async () => {
+      const hash = jest.spyOn(keyMaterial, 'hashApiKey');
+      expect(lookup.hashOf(KEY)).toBe(HASH);
+      await lookup.load(HASH, KEY);
+      hash.mockClear();
+      now += 5_000; // stale: the hash is still right, the entry decides validity
+      expect(lookup.hashOf(KEY)).toBe(HASH);
+      expect(lookup.fresh(HASH)).toBeUndefined();
+      expect(hash).not.toHaveBeenCalled();
+    });
+
+    it('drops the plaintext with its entry: revoked, found inactive, or evicted', async () => {
+      const hash = jest.spyOn(keyMaterial, 'hashApiKey');
+      const others = ['a', 'b', 'c'].map((k) => `pk-evict-${k}-0123456789abc`);
+      others.forEach((k) => source.add(keyEntity(k)));
+      const hashedAgain = async (drop: () => Promise<unknown> | void) => {
+        await lookup.load(HASH, KEY);
+        await drop();
+        hash.mockClear();
+        expect(lookup.hashOf(KEY)).toBe(HASH);
+        return hash.mock.calls.length;
+      };
+      expect(await hashedAgain(() => lookup.forget(HASH))).toBe(1);
+      expect(
+        await hashedAgain(async () => {
+          source.keys.get(HASH)!.isActive = false;
+          await lookup.load(HASH, KEY);
+          source.keys.get(HASH)!.isActive = true;
+        }),
+      ).toBe(1);
+      expect(
+        await hashedAgain(async () => {
+          for (const key of others) {
+            await lookup.load(hashApiKey(key), key);
+          }
+        }),
+      ).toBe(1);
+    });
+
+    it('remembers nothing for a key that does not match the hash it was loaded under', async () => {
+      await lookup.load(HASH, 'pk-other-0123456789abcdef');
+      expect(lookup.hashOf('pk-other-0123456789abcdef')).toBe(
+        hashApiKey('pk-other-0123456789abcdef'),
+      );
+    });
   });
 
   it('returns a frozen context', async () => {

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiKeyEntity } from 'src/modules/auth/api-key.entity';
-import { hashesEqual } from 'src/modules/auth/key-material';
+import { hashApiKey, hashesEqual } from 'src/modules/auth/key-material';
 
 export interface KeySource {
   findByHash(keyHash: string): Promise<ApiKeyEntity | null>;
@@ -25,6 +25,8 @@ export const DEFAULT_LOOKUP_OPTIONS: ApiKeyLookupOptions = {
 interface Entry {
   context: AuthContext;
   loadedAt: number;
+  /** The presented key the entry was loaded for (see `hashOf`). */
+  key?: string;
 }
 
 /** The context an active key grants, frozen: requests share it unless `x-user-id` changes it. */
@@ -50,10 +52,17 @@ export function authContextFor(key: ApiKeyEntity): AuthContext {
  * Revocation through this process drops the entry at once (`forget`); through another
  * process (a second instance, the CLI) it takes effect when the entry goes stale, within
  * `freshMs`. Unknown and inactive keys are never cached.
+ *
+ * The hash of a presented key is remembered with its entry (`hashOf`), so a key in use is
+ * hashed on its first request, not on each: the plaintext of a cached key stays in memory
+ * as long as its entry, and goes with it (eviction, `forget`, a load that finds it inactive).
+ * Whether the key is still valid is decided by the entry as before, so revocation is as prompt.
  */
 export class ApiKeyLookup {
   /** Least recently loaded dropped first: reads `peek`, so only a load counts as use. */
   private readonly entries: LRUCache<string, Entry>;
+  /** Presented key → its hash, for the entries above that were loaded with their key. */
+  private readonly hashes = new Map<string, string>();
   private readonly inFlight = new Map<string, Promise<AuthContext | null>>();
   /** Bumped by `forget`: a load that started before a revocation must not re-cache the key. */
   private generation = 0;
@@ -63,7 +72,19 @@ export class ApiKeyLookup {
     private readonly now: () => number,
     private readonly options: ApiKeyLookupOptions = DEFAULT_LOOKUP_OPTIONS,
   ) {
-    this.entries = new LRUCache<string, Entry>({ max: options.maxEntries });
+    this.entries = new LRUCache<string, Entry>({
+      max: options.maxEntries,
+      dispose: (entry) => {
+        if (entry.key !== undefined) {
+          this.hashes.delete(entry.key);
+        }
+      },
+    });
+  }
+
+  /** The SHA-256 of a presented key (`hashApiKey`), remembered for the keys cached here. */
+  hashOf(key: string): string {
+    return this.hashes.get(key) ?? hashApiKey(key);
   }
 
   /** The cached context when it is fresh; undefined when the database must be asked. */
@@ -81,8 +102,11 @@ export class ApiKeyLookup {
     return entry !== undefined && this.now() - entry.loadedAt < this.options.rememberMs;
   }
 
-  /** Asks the database (one query per hash at a time, however many requests wait on it). */
-  load(keyHash: string): Promise<AuthContext | null> {
+  /**
+   * Asks the database (one query per hash at a time, however many requests wait on it).
+   * `key`: the presented key, whose hash `hashOf` then remembers while the entry lasts.
+   */
+  load(keyHash: string, key?: string): Promise<AuthContext | null> {
     const pending = this.inFlight.get(keyHash);
     if (pending) {
       return pending;
@@ -90,14 +114,14 @@ export class ApiKeyLookup {
     const generation = this.generation;
     const promise = this.source
       .findByHash(keyHash)
-      .then((key) => {
-        if (!key || !key.isActive || !hashesEqual(key.keyHash, keyHash)) {
+      .then((found) => {
+        if (!found || !found.isActive || !hashesEqual(found.keyHash, keyHash)) {
           this.entries.delete(keyHash);
           return null;
         }
-        const context = authContextFor(key);
+        const context = authContextFor(found);
         if (generation === this.generation) {
-          this.remember(keyHash, context);
+          this.remember(keyHash, context, key);
         }
         return context;
       })
@@ -116,7 +140,11 @@ export class ApiKeyLookup {
     return this.entries.size;
   }
 
-  private remember(keyHash: string, context: AuthContext): void {
-    this.entries.set(keyHash, { context, loadedAt: this.now() });
+  private remember(keyHash: string, context: AuthContext, key: string | undefined): void {
+    // After `set`: replacing an entry disposes of the old one, and with it its key's hash.
+    this.entries.set(keyHash, { context, loadedAt: this.now(), key });
+    if (key !== undefined && hashApiKey(key) === keyHash) {
+      this.hashes.set(key, keyHash);
+    }
   }
 }

@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { IS_PUBLIC } from 'src/common/decorators/public.decorator';
+import { routeTemplateOf } from 'src/common/http/route-template';
 import 'src/common/types/fastify-request';
 import { ADMIN_PATH_PREFIX, IS_ADMIN, IS_NODE_REPORT } from 'src/modules/auth/auth.decorators';
 import { admitRole } from 'src/modules/auth/node-role';
@@ -39,7 +40,7 @@ export class ApiKeyGuard implements CanActivate {
       return true;
     }
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const route = request.routeOptions.url ?? request.url;
+    const route = routeTemplateOf(request) ?? request.url;
     if (access.isNodeReport) {
       return this.admit(request, access);
     }

@@ -34,7 +34,8 @@ export const MISSING_ADMIN_MESSAGE =
 
 /**
  * Decides who is calling. The common case (a key used within the last second) is
- * synchronous: hash, one map lookup, one map lookup for `last_used_at`. See docs/notes/auth.md.
+ * synchronous: three map lookups (the key's remembered hash, its entry, `last_used_at`). See
+ * docs/notes/auth.md.
  */
 @Injectable()
 export class AuthService {
@@ -63,7 +64,7 @@ export class AuthService {
     if (credentials.kind !== 'key') {
       throw this.fail(request.ip, credentials.kind === 'missing', false);
     }
-    const keyHash = hashApiKey(credentials.key);
+    const keyHash = this.lookup.hashOf(credentials.key);
     const cached = this.lookup.fresh(keyHash);
     if (cached) {
       return this.admit(cached, request);
@@ -73,7 +74,7 @@ export class AuthService {
     if (!this.lookup.isKnown(keyHash)) {
       this.refuseIfThrottled(request.ip);
     }
-    return this.lookup.load(keyHash).then((context) => {
+    return this.lookup.load(keyHash, credentials.key).then((context) => {
       if (!context) {
         throw this.fail(request.ip, false, false);
       }
@@ -91,7 +92,7 @@ export class AuthService {
     if (credentials.kind !== 'key') {
       return false;
     }
-    const keyHash = hashApiKey(credentials.key);
+    const keyHash = this.lookup.hashOf(credentials.key);
     return (
       this.lookup.isKnown(keyHash) ||
       (this.adminHash !== null && hashesEqual(keyHash, this.adminHash))

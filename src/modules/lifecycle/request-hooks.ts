@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import { HEADER, JSON_TYPE } from 'src/common/http/headers';
+import { routeTemplateOf } from 'src/common/http/route-template';
 import { AppConfig } from 'src/config/load-config';
 import { errorEnvelope } from 'src/common/errors/api-error';
 import { BodyRateWatch } from 'src/modules/lifecycle/body-rate';
@@ -53,8 +54,8 @@ const DRAINING_BODY = JSON.stringify(
  * `MAX_UNAUTHENTICATED_IN_FLIGHT` for the rest), the body-rate watch, the connection caps, and — when the response closes, completed or not — the request metrics and the
  * one structured log line. `/healthz` and `/metrics` are never refused.
  *
- * The hot path is kept small: one Map lookup for the route's stats cell (Fastify's
- * `routeOptions` getter builds one small object), one `close` listener, a few increments of
+ * The hot path is kept small: one Map lookup for the route's stats cell (the route template
+ * read once, `routeTemplateOf`), one `close` listener, a few increments of
  * plain numbers, and the log line; the Prometheus text is built only when scraped. Completion is taken from the response's `close`
  * event rather than Fastify's `onResponse` (which runs on `finish` only), so aborted requests
  * leave the in-flight count too.
@@ -139,7 +140,7 @@ export function installRequestHooks(
 
   adapter.setOnRequestHook((request, reply, done) => {
     const res = reply.raw as TrackedResponse;
-    const cell = stats.cellFor(request.routeOptions.url);
+    const cell = stats.cellFor(routeTemplateOf(request));
     res[kReply] = reply;
     res[kCell] = cell;
     res.on('close', onResponseClose);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CellCounter, CellHistogram } from 'src/modules/metrics/cell-metrics';
 import {
   HTTP_DURATION_BUCKETS,
   HttpDurationHistogram,
@@ -56,11 +57,13 @@ export class MetricsService {
     ['model', 'code'],
   );
 
-  readonly upstreamAttempts = this.counter(
-    'parley_upstream_attempts_total',
-    'Upstream request attempts (retries included) per model',
-    ['model'],
-  );
+  /** Fed through `cell(alias)` (see CellCounter). */
+  readonly upstreamAttempts = new CellCounter({
+    name: 'parley_upstream_attempts_total',
+    help: 'Upstream request attempts (retries included) per model',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
 
   readonly refusals = this.counter(
     'parley_refusals_total',
@@ -68,16 +71,26 @@ export class MetricsService {
     ['code'],
   );
 
-  readonly tokens = this.counter(
-    'parley_tokens_total',
-    'Tokens reported by upstreams, per model and direction (in = prompt, out = completion)',
-    ['model', 'direction'],
-  );
+  /** Fed through `cell(alias, direction)` (see CellCounter). */
+  readonly tokens = new CellCounter({
+    name: 'parley_tokens_total',
+    help: 'Tokens reported by upstreams, per model and direction (in = prompt, out = completion)',
+    labelNames: ['model', 'direction'] as const,
+    registers: [this.registry],
+  });
 
-  readonly activeStreams = new Gauge({
+  /**
+   * Streams in flight, counted by `StreamRunner` in a plain number (a gauge's inc()/dec() hash
+   * their labels, twice per stream) and read into `activeStreams` when scraped.
+   */
+  streamsInFlight = 0;
+
+  /** Read at scrape time from `streamsInFlight`; do not set it. */
+  readonly activeStreams: Gauge = new Gauge({
     name: 'parley_active_streams',
     help: 'Streaming responses in flight',
     registers: [this.registry],
+    collect: (): void => this.activeStreams.set(this.streamsInFlight),
   });
 
   /** Read at scrape time from the probe the lifecycle module installs; do not set it. */
@@ -156,9 +169,12 @@ export class MetricsService {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  /** Upstream latencies, per model alias: milliseconds (echo, cache) to minutes (long answers). */
-  private perModelHistogram(name: string, help: string): Histogram<'model'> {
-    return new Histogram({
+  /**
+   * Upstream latencies, per model alias: milliseconds (echo, cache) to minutes (long answers).
+   * Observed on every request: fed through `cell(alias)` (see CellHistogram).
+   */
+  private perModelHistogram(name: string, help: string): CellHistogram<'model'> {
+    return new CellHistogram({
       name,
       help,
       labelNames: ['model'],

@@ -21,6 +21,7 @@ export function watchHangUp(reply: FastifyReply): HangUpWatch {
       signal.abort();
     }
   };
-  raw.once('close', onClose);
+  // `close` is emitted once: `on` is `once` without its wrapper.
+  raw.on('close', onClose);
   return { signal, dispose: () => raw.removeListener('close', onClose) };
 }

@@ -9,24 +9,25 @@ import { Cancellation } from 'src/modules/proxy/upstream/cancellation';
 export interface JsonAnswer {
   /** The JSON body, sent byte for byte. */
   bytes: Buffer;
-  /** The `x-parley-applied` value, if any (read after the call: it may add notes). */
-  applied?: string | null;
 }
 
 /**
  * Runs a non-streamed /v1 call and sends its JSON answer (200). The call gets a signal that
  * aborts the upstream when the client hangs up first (STYLE §8); errors propagate to the
- * exception filter.
+ * exception filter. `applied`: the `x-parley-applied` value, read after the call (it may add
+ * notes).
  */
 export async function sendJsonAnswer(
   reply: FastifyReply,
   call: (signal: Cancellation) => Promise<JsonAnswer>,
+  applied?: () => string | null,
 ): Promise<void> {
   const hangUp = watchHangUp(reply);
   try {
-    const { bytes, applied } = await call(hangUp.signal);
-    if (applied) {
-      void reply.header(HEADER.applied, applied);
+    const { bytes } = await call(hangUp.signal);
+    const notes = applied?.();
+    if (notes) {
+      void reply.header(HEADER.applied, notes);
     }
     void reply.status(200).header('content-type', JSON_TYPE).send(bytes);
   } finally {
@@ -44,25 +45,28 @@ export interface V1Answer {
     signal: Cancellation;
     requestId: string;
     log: RequestLog;
-  }): Promise<{ bytes: Buffer }>;
+  }): Promise<JsonAnswer>;
   /** The `x-parley-applied` value, read after `complete` (the call may add notes). */
   applied(): string | null;
 }
 
-/** Answers a /v1 request as the client asked: SSE when it set `stream`, else one JSON body. */
-export async function sendV1Answer(
+/**
+ * Answers a /v1 request as the client asked: SSE when it set `stream`, else one JSON body.
+ * Not `async`: each level of the call is a promise and a tick on every request.
+ */
+export function sendV1Answer(
   reply: FastifyReply,
   requestId: string,
   answer: V1Answer,
-): Promise<void> {
+): Promise<unknown> {
   // The reply's logger is its request's (`request.log`).
   const log = reply.log;
   if (answer.isStream) {
-    await answer.stream({ onClientGone: 'abort', requestId, log });
-    return;
+    return answer.stream({ onClientGone: 'abort', requestId, log });
   }
-  await sendJsonAnswer(reply, async (signal) => {
-    const { bytes } = await answer.complete({ signal, requestId, log });
-    return { bytes, applied: answer.applied() };
-  });
+  return sendJsonAnswer(
+    reply,
+    (signal) => answer.complete({ signal, requestId, log }),
+    () => answer.applied(),
+  );
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { OutgoingHttpHeaders } from 'node:http';
 import {
   CanActivate,
   Controller,
@@ -12,6 +13,7 @@ import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import { getStorageToken, SkipThrottle } from '@nestjs/throttler';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HotRoute } from 'src/common/http/hot-routes/hot-route.decorator';
 import 'src/common/types/fastify-request';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ConfigModule } from 'src/config/config.module';
@@ -74,6 +76,22 @@ class ProbeController {
   raw(@Res() reply: FastifyReply) {
     reply.raw.writeHead(200, { 'content-type': 'text/plain' });
     reply.raw.end('raw');
+  }
+
+  /** A hot route answering through the reply, as /v1 JSON answers do. */
+  @HotRoute()
+  @Get('v1/hot')
+  hot(@Res() reply: FastifyReply) {
+    void reply.send({ ok: true });
+  }
+
+  /** A hot route streaming, as `pipeSse` does: its own head, with the reply's headers. */
+  @HotRoute()
+  @Get('v1/hot-stream')
+  hotStream(@Res() reply: FastifyReply) {
+    const headers = { ...reply.getHeaders(), 'content-type': 'text/event-stream' };
+    reply.raw.writeHead(200, headers as OutgoingHttpHeaders);
+    reply.raw.end('data: [DONE]\n\n');
   }
 }
 
@@ -195,6 +213,17 @@ describe(RateLimitGuard.name, () => {
     const res = await get('/v1/raw', { 'x-test-key': 'raw' });
     expect(res.body).toBe('raw');
     expect(rateHeaders(res)).toEqual({ limit: '3', remaining: '2', reset: '86400' });
+  });
+
+  it("puts the headers on hot routes' answers, JSON and streamed", async () => {
+    const json = await get('/v1/hot', { 'x-test-key': 'hot' });
+    const stream = await get('/v1/hot-stream', { 'x-test-key': 'hot' });
+    expect(json.json()).toEqual({ ok: true });
+    expect(stream.body).toBe('data: [DONE]\n\n');
+    expect([rateHeaders(json), rateHeaders(stream)]).toEqual([
+      { limit: '3', remaining: '2', reset: '86400' },
+      { limit: '3', remaining: '1', reset: '86400' },
+    ]);
   });
 
   it('keys buckets on the SHA-256 of the key, never the key itself', async () => {

@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HEADER } from 'src/common/http/headers';
+import { routeTemplateOf } from 'src/common/http/route-template';
 import { AuthContext } from 'src/common/types/auth-context';
 import { ApiError } from 'src/common/errors/api-error';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
@@ -50,7 +51,7 @@ export class QuotaGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const auth = request.auth;
-    const route = request.routeOptions.url ?? '';
+    const route = routeTemplateOf(request) ?? '';
     if (!auth?.tokenQuota || !METERED_ROUTES.has(route)) {
       return true;
     }

@@ -20,6 +20,7 @@ import { ApplicationConfig, MetadataScanner, ModulesContainer } from '@nestjs/co
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { HotExecutionContext } from 'src/common/http/hot-routes/hot-execution-context';
 import { HOT_ROUTE } from 'src/common/http/hot-routes/hot-route.decorator';
 import { sendApiError } from 'src/common/http/send-error';
 import { ApiError } from 'src/common/errors/api-error';
@@ -43,7 +44,8 @@ interface CustomParam {
  * can be:
  *
  * 1. the global guards, in Nest's order, on Nest's own `ExecutionContextHost` (they read route
- *    metadata from the same handler), awaited only when one returns a promise;
+ *    metadata from the same handler; `HotExecutionContext` only makes `switchToHttp` cheap),
+ *    awaited only when one returns a promise;
  * 2. Nest's default status (201 for POST, or `@HttpCode()`), then the method itself, its
  *    arguments resolved as Nest would (`@Req`, `@Res`, custom decorators);
  * 3. any error → the global exception filter, as Nest's exception zone would call it.
@@ -162,8 +164,7 @@ function hotHandler(parts: HotRouteParts): RouteHandlerMethod {
   // Not `async`: Fastify would treat a promise resolving to `undefined` as a missing answer;
   // like Nest's handlers, this one answers through `reply` (or `reply.raw` for streams).
   return function (this: unknown, request: FastifyRequest, reply: FastifyReply): void {
-    const context = new ExecutionContextHost([request, reply], controller, method);
-    context.setType('http');
+    const context = new HotExecutionContext([request, reply], controller, method);
     let result: unknown;
     try {
       result = guardAndInvoke(context, 0);

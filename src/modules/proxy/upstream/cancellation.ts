@@ -31,9 +31,12 @@ export class Cancellation extends EventEmitter implements CancelSignal {
     this.emit('abort');
   }
 
-  /** Always once: the signal fires at most one time. */
+  /**
+   * Always once: `abort` is emitted at most one time, so a plain listener is a once listener
+   * (`once()` would wrap each in a bound function, on every request).
+   */
   addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
-    this.once('abort', listener);
+    this.on('abort', listener);
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {

@@ -12,9 +12,10 @@ import {
 export class PoolTransport implements UpstreamTransport {
   constructor(private readonly pool: Pool) {}
 
-  async request(r: TransportRequest): Promise<TransportResponse> {
+  /** undici's answer as it is (its status, headers and body are what the client reads). */
+  request(r: TransportRequest): Promise<TransportResponse> {
     const pieces = Array.isArray(r.body) ? (r.body as readonly Buffer[]) : null;
-    const response = await this.pool.request({
+    return this.pool.request({
       method: r.method,
       path: r.path,
       // undici sends an iterable body chunked unless told its length.
@@ -25,7 +26,6 @@ export class PoolTransport implements UpstreamTransport {
       headersTimeout: r.headersTimeoutMs,
       bodyTimeout: r.bodyTimeoutMs,
     });
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
   }
 }
 

@@ -108,7 +108,7 @@ interface Target {
   inFlight: number;
 }
 
-/** Per-alias metric children, resolved once: `labels()` hashes its arguments on every call. */
+/** Per-alias metric cells, resolved once (see CellCounter, CellHistogram). */
 interface ModelMetrics {
   alias: string;
   attempts: { inc(): void };
@@ -296,7 +296,8 @@ export class UpstreamClient implements OnApplicationShutdown {
         release();
         metrics.duration.observe((performance.now() - startedAt) / 1000);
       };
-      response.body.once('close', done);
+      // `close` is emitted once and `done` runs once: `on` spares `once()`'s wrapper.
+      response.body.on('close', done);
       const alias = model.alias;
       const timeouts = this.timeouts;
       return {
@@ -374,15 +375,17 @@ export class UpstreamClient implements OnApplicationShutdown {
         }
         chunks.push(chunk);
       };
+      // Plain listeners: a body emits `end`, `error` and `close` once each, and `settle` runs
+      // once; `once()` would wrap each in a bound function, on every JSON request.
       body.on('data', onData);
-      body.once('end', () => settle(null));
+      body.on('end', () => settle(null));
       const failWith = (error: unknown) => {
         if (!isSettled) {
           settle(call.fail(error).error);
         }
       };
-      body.once('error', failWith);
-      body.once('close', () => {
+      body.on('error', failWith);
+      body.on('close', () => {
         if (!isSettled) {
           failWith(new Error('closed before the end'));
         }
@@ -574,11 +577,11 @@ export class UpstreamClient implements OnApplicationShutdown {
     if (!metrics) {
       metrics = {
         alias,
-        attempts: this.metrics.upstreamAttempts.labels(alias),
-        duration: this.metrics.upstreamDuration.labels(alias),
-        firstByte: this.metrics.timeToFirstToken.labels(alias),
-        tokensIn: this.metrics.tokens.labels(alias, 'in'),
-        tokensOut: this.metrics.tokens.labels(alias, 'out'),
+        attempts: this.metrics.upstreamAttempts.cell(alias),
+        duration: this.metrics.upstreamDuration.cell(alias),
+        firstByte: this.metrics.timeToFirstToken.cell(alias),
+        tokensIn: this.metrics.tokens.cell(alias, 'in'),
+        tokensOut: this.metrics.tokens.cell(alias, 'out'),
         errors: new Map(),
       };
       this.metricsByModel.set(alias, metrics);
