@@ -17,7 +17,7 @@ function forwarded(
   cache: RenderedWindows = windows,
 ): { json: unknown; messages: unknown } {
   const chat = { body: {} } as unknown as PreparedChat;
-  renderOpenAIPrompt(chat, window, cache);
+  renderOpenAIPrompt(chat, { history: null, after: window }, cache);
   // The body is sent from the bytes: what they decode to is what the upstream gets.
   const json: unknown = JSON.parse(Buffer.concat(chat.messagesBytes!).toString('utf8'));
   return { json, messages: chat.body.messages };
