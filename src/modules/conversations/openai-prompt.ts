@@ -61,7 +61,8 @@ interface RenderedWindow {
  */
 export class RenderedWindows {
   private readonly entries: LRUCache<NeutralMessage, RenderedWindow> | null;
-  private readonly ropes: LRUCache<ChainLink, KeptRope> | null;
+  /** Keyed by the rope, not its link: keeping a rope must not keep its chain's messages. */
+  private readonly ropes: LRUCache<OpenAIRope, KeptRope> | null;
 
   constructor(maxBytes: number) {
     // Half for windows (histories forwarded in part, Responses instructions), half for the
@@ -76,13 +77,14 @@ export class RenderedWindows {
         : null;
     this.ropes =
       maxBytes > 1
-        ? new LRUCache<ChainLink, KeptRope>({
+        ? new LRUCache<OpenAIRope, KeptRope>({
             max: MAX_ROPES,
             maxSize: Math.floor(maxBytes / 2),
             sizeCalculation: (kept) => kept.cost,
             // The link forgets it with the entry, so that the bytes it holds are those counted.
-            dispose: (kept, link) => {
-              if (link.rope === kept.rope) {
+            dispose: (kept, rope) => {
+              const link = kept.link.deref();
+              if (link?.rope === rope) {
                 link.rope = null;
               }
             },
@@ -105,8 +107,8 @@ export class RenderedWindows {
       link = link.parent;
     }
     const above = link?.rope ?? EMPTY_ROPE;
-    if (link !== null) {
-      this.ropes?.get(link); // marks it used
+    if (link?.rope) {
+      this.ropes?.get(link.rope); // marks it used
     }
     if (below.length === 0) {
       return above;
@@ -130,8 +132,8 @@ export class RenderedWindows {
           cost += added.length;
         }
       }
-      this.ropes.set(head, { rope, cost: Math.max(1, cost) });
-      if (this.ropes.peek(head)?.rope === rope) {
+      this.ropes.set(rope, { link: new WeakRef(head), cost: Math.max(1, cost) });
+      if (this.ropes.has(rope)) {
         head.rope = rope;
       }
     }
@@ -179,9 +181,9 @@ const MAX_WINDOWS = 32;
  */
 const MAX_ROPES = 4096;
 
-/** A rope kept on its link, and what keeping it adds: the pieces its parent rope lacks. */
+/** The link a kept rope is on, and what keeping it adds: the pieces its parent rope lacks. */
 interface KeptRope {
-  rope: OpenAIRope;
+  link: WeakRef<ChainLink>;
   cost: number;
 }
 
