@@ -56,7 +56,11 @@ describe('/c1 with and without the history cache', () => {
     await chat('fifth', id);
     const messages = await gw.post(
       '/c1/messages',
-      { model: 'fake', max_tokens: 64, messages: [{ role: 'user', content: 'sixth, as Anthropic' }] },
+      {
+        model: 'fake',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'sixth, as Anthropic' }],
+      },
       { headers: { 'x-conversation-id': id } },
     );
     expect(messages.status).toBe(200);

@@ -185,7 +185,11 @@ function repositorySuite(url: () => string) {
     expect([first, second, third].map((c) => historyLength(c.history))).toEqual([5, 7, 9]);
     const stored = await repo.history(third.turn.inputs[0].parentId);
     expect(historyMessages(third.history)).toEqual(stored);
-    expect(historyMessages(third.history).slice(-2).map((m) => [m.role, m.status])).toEqual([
+    expect(
+      historyMessages(third.history)
+        .slice(-2)
+        .map((m) => [m.role, m.status]),
+    ).toEqual([
       ['user', 'completed'],
       ['assistant', 'completed'],
     ]);

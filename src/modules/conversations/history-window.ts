@@ -1,11 +1,7 @@
 import { estimateTextTokens, TokenEstimator } from 'src/common/tokens/token-estimator';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
-import {
-  History,
-  historyMessages,
-  isForwardable,
-} from 'src/modules/conversations/history-chain';
+import { History, historyMessages, isForwardable } from 'src/modules/conversations/history-chain';
 
 /**
  * Token estimates with a real BPE tokenizer (gpt-tokenizer, o200k_base), bounded in time

@@ -78,9 +78,9 @@ export class ResentHistoryReconciler {
 
   private async seenHistory(headId: string | null): Promise<SeenHistory> {
     const cached = this.cache.get(headId);
-    const chain = (
-      cached ? historyMessages(cached) : await this.repository.history(headId)
-    ).filter(isForwardable);
+    const chain = (cached ? historyMessages(cached) : await this.repository.history(headId)).filter(
+      isForwardable,
+    );
     const system = chain[0]?.role === 'system' ? chain[0] : null;
     const toNeutral = (m: StoredMessage): NeutralMessage => ({ role: m.role, parts: m.parts });
     return {

@@ -109,7 +109,10 @@ describe(TurnEngine.name, () => {
 
     await engine.run(command({ conversationId: id, messages: [user('again')] }), sink);
 
-    expect(historyMessages(sink.forwarded[0].history).map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(historyMessages(sink.forwarded[0].history).map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+    ]);
     const after = store.conversations.get(id)!;
     expect(after.activeTurnId).toBeNull();
     const chain = store.chain(after.headMessageId);

@@ -29,11 +29,7 @@ import {
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
-import {
-  History,
-  historyMessages,
-  linkChain,
-} from 'src/modules/conversations/history-chain';
+import { History, historyMessages, linkChain } from 'src/modules/conversations/history-chain';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import {
   ClaimedTurn,
