@@ -12,7 +12,7 @@ describe('/c1 with and without the history cache', () => {
   const sides: { up: FakeUpstream; gw: TestGateway }[] = [];
 
   beforeAll(async () => {
-    for (const env of [{}, { HISTORY_CACHE_BYTES: '0' }]) {
+    for (const env of [{}, { HISTORY_CACHE_BYTES: '0' }] as Record<string, string>[]) {
       const up = await startFakeUpstream();
       const gw = await startGateway({ models: fakeModelCatalog(up.url), env });
       sides.push({ up, gw });

@@ -258,7 +258,11 @@ export class ResponseTurnSink implements TurnSink {
               observe,
             }),
           )),
-        usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+        usage: {
+          auth: prepared.auth,
+          alias: prepared.model.alias,
+          prompt: () => prepared.body.messages,
+        },
         inspect: this.deps.chat.outputInspector(prepared),
         // Only when `beforeEnd` did not give the last bytes (it threw): the final events need
         // the stored answer. Called ahead of `beforeEnd`, so it must not touch the builder.
