@@ -86,6 +86,7 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
   renderPrompt(prepared: PreparedMessagesTurn, window: PromptWindow): void {
     renderOpenAIPrompt(prepared.chat, window, this.windows);
     // Rendered only when an `anthropic` upstream is chosen: the neutral history is walked then.
+    // `anthropicBody` (the client's body without the history, set by `prepare`) would win.
     const { system: _system, ...client } = prepared.client;
     let rendered: JsonObject | undefined;
     prepared.chat.anthropicBody = undefined;
