@@ -36,11 +36,12 @@ export interface OpenAIRope {
  *
  * Whatever a turn would otherwise recompute over the whole history is kept on the link of its
  * last message: the chain's `summary` (tokens, whether it goes whole) and its OpenAI rendering
- * (`rope`, set by the history cache, which counts its bytes).
+ * (`rope`, set and cleared by `RenderedWindows`, which counts its bytes).
  */
 export class ChainLink {
   readonly depth: number;
   readonly summary: ChainSummary;
+  /** The OpenAI rendering of the chain, while `RenderedWindows` keeps it. */
   rope: OpenAIRope | null = null;
 
   constructor(
