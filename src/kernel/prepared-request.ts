@@ -10,7 +10,9 @@ export interface PreparedChat {
    * The client's body as received, with unknown fields intact, `max_tokens` bounds applied
    * and, for streams, `stream_options.include_usage: true`. Forwarded as is except `model`,
    * which becomes the upstream's own name. /c1 replaces `messages` (history + new turn) and
-   * removes its own fields before calling `complete`/`stream`.
+   * removes its own fields before calling `complete`/`stream`; with `messagesBytes` set, its
+   * `messages` may be a property built when first read (copy the body key by key to leave
+   * them out).
    */
   body: JsonObject;
   isStream: boolean;

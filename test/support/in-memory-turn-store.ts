@@ -1,3 +1,4 @@
+import { linkChain } from 'src/modules/conversations/history-chain';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from 'src/common/errors/api-error';
 import {
@@ -181,7 +182,11 @@ export class InMemoryTurnStore extends TurnStore {
     const inputs = rows.filter((m) => m.status === 'pending');
     const system = rows.find((m) => m.status === 'completed') ?? null;
     const isNew = claim.conversationId === null;
-    return { kind: 'claimed', turn: { conversation, turnId, inputs, system, isNew }, history };
+    return {
+      kind: 'claimed',
+      turn: { conversation, turnId, inputs, system, isNew },
+      history: linkChain(history),
+    };
   }
 
   private end(

@@ -22,7 +22,7 @@ import {
   ConversationsService,
 } from 'src/modules/conversations/conversations.service';
 import { LiveTurns } from 'src/modules/conversations/live-turns';
-import { selectHistoryWindow } from 'src/modules/conversations/history-window';
+import { selectChainWindow } from 'src/modules/conversations/history-window';
 import { ResentHistoryReconciler } from 'src/modules/conversations/resent-history-reconciler';
 import { CLAIM_MARGIN_MS } from 'src/modules/conversations/turn-reaper';
 import {
@@ -154,8 +154,13 @@ class C1TurnSink<P extends PreparedTurn> implements TurnSink {
     const c = prepared.chat.model.constraints;
     const requested = body.max_completion_tokens ?? body.max_tokens;
     const reserved = typeof requested === 'number' ? requested : c.maxOutputTokens;
-    const window = selectHistoryWindow(turn.history, turn.inputs, c.contextWindow - reserved);
-    this.wire.renderPrompt(prepared, window.messages.map(toNeutral));
+    const window = selectChainWindow(turn.history, turn.inputs, c.contextWindow - reserved);
+    this.wire.renderPrompt(
+      prepared,
+      window.kind === 'whole'
+        ? { history: window.history, after: window.turn.map(toNeutral) }
+        : { history: null, after: window.messages.map(toNeutral) },
+    );
     if (window.omitted > 0) {
       prepared.chat.applied.push(`history_truncated=${window.omitted}`);
     }

@@ -9,9 +9,13 @@ import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
 import { CallOptions, ChatCompletionsService } from 'src/modules/proxy/chat-completions.service';
 import { anthropicRequestFromNeutral } from 'src/modules/proxy/wire/anthropic/request-to-anthropic';
-import { NeutralMessage } from 'src/kernel/neutral-history';
 import { OpenAIMessage, openAIToNeutral } from 'src/modules/proxy/wire/openai/openai-neutral';
-import { renderOpenAIPrompt, RenderedWindows } from 'src/modules/conversations/openai-prompt';
+import {
+  promptMessages,
+  PromptWindow,
+  renderOpenAIPrompt,
+  RenderedWindows,
+} from 'src/modules/conversations/openai-prompt';
 import {
   AssembledCompletion,
   assembleCompletion,
@@ -51,7 +55,7 @@ export class ChatTurnWire implements TurnWire {
     return split;
   }
 
-  renderPrompt(prepared: PreparedTurn, window: NeutralMessage[]): void {
+  renderPrompt(prepared: PreparedTurn, window: PromptWindow): void {
     renderChatPrompt(prepared.chat, window, this.windows);
   }
 
@@ -133,13 +137,13 @@ export class ChatTurnWire implements TurnWire {
  */
 export function renderChatPrompt(
   chat: PreparedChat,
-  window: NeutralMessage[],
+  window: PromptWindow,
   windows: RenderedWindows,
 ): void {
   renderOpenAIPrompt(chat, window, windows);
   let rendered: JsonObject | undefined;
   chat.renderAnthropic = () =>
-    (rendered ??= anthropicRequestFromNeutral(chat.body, window, {
+    (rendered ??= anthropicRequestFromNeutral(chat.body, promptMessages(window), {
       defaultMaxTokens: chat.model.constraints.maxOutputTokens,
     }));
 }

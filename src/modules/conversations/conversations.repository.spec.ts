@@ -8,6 +8,7 @@ import {
   StartTurnInput,
 } from 'src/modules/conversations/conversation.types';
 import { TurnClaim } from 'src/modules/conversations/turn-store';
+import { historyLength, historyMessages } from 'src/modules/conversations/history-chain';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import { conversationStoresOn } from 'test/support/conversations-repository';
 import { describeIfEnv } from 'test/support/describe-if-env';
@@ -147,7 +148,7 @@ function repositorySuite(url: () => string) {
     if (claimed.kind !== 'claimed') {
       throw new Error('unexpected replay');
     }
-    expect(claimed.history.map((m) => m.role)).toEqual([
+    expect(historyMessages(claimed.history).map((m) => m.role)).toEqual([
       'system',
       'user',
       'assistant',
@@ -181,10 +182,14 @@ function repositorySuite(url: () => string) {
     const second = await claim();
     await turns.finish(second, answer('a3'));
     const third = await claim();
-    expect([first, second, third].map((c) => c.history.length)).toEqual([5, 7, 9]);
+    expect([first, second, third].map((c) => historyLength(c.history))).toEqual([5, 7, 9]);
     const stored = await repo.history(third.turn.inputs[0].parentId);
-    expect(third.history).toEqual(stored);
-    expect(third.history.slice(-2).map((m) => [m.role, m.status])).toEqual([
+    expect(historyMessages(third.history)).toEqual(stored);
+    expect(
+      historyMessages(third.history)
+        .slice(-2)
+        .map((m) => [m.role, m.status]),
+    ).toEqual([
       ['user', 'completed'],
       ['assistant', 'completed'],
     ]);

@@ -1,5 +1,6 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { History, historyMessages, linkChain } from 'src/modules/conversations/history-chain';
 import { storedMessage } from 'test/support/stored-message';
 
 const message = (id: string, parentId: string | null, text = 'x'): StoredMessage =>
@@ -8,18 +9,19 @@ const message = (id: string, parentId: string | null, text = 'x'): StoredMessage
 /** A chain of `ids`, each message the parent of the next. */
 const chain = (...ids: string[]) =>
   ids.map((id, i) => ({ ...message(id, i === 0 ? null : ids[i - 1]), depth: i }));
-const ids = (messages: StoredMessage[] | undefined) => messages?.map((m) => m.id);
+const ids = (head: History | undefined) =>
+  head === undefined ? undefined : historyMessages(head).map((m) => m.id);
 
 describe(HistoryCache.name, () => {
   it('returns the chain ending at any message it holds, oldest first', () => {
     const cache = new HistoryCache(1_000_000);
-    cache.set(chain('a', 'b'));
+    cache.set(linkChain(chain('a', 'b')));
     expect(ids(cache.get('b'))).toEqual(['a', 'b']);
-    cache.set(chain('a', 'b', 'c', 'd'));
+    cache.set(linkChain(chain('a', 'b', 'c', 'd')));
     expect(ids(cache.get('d'))).toEqual(['a', 'b', 'c', 'd']);
     // A fork at `b`, and a fork of it: both find their history without a database read.
     expect(ids(cache.get('b'))).toEqual(['a', 'b']);
-    cache.set([...chain('a', 'b'), message('e', 'b'), message('f', 'e')]);
+    cache.set(linkChain([...chain('a', 'b'), message('e', 'b'), message('f', 'e')]));
     expect(ids(cache.get('f'))).toEqual(['a', 'b', 'e', 'f']);
     expect(ids(cache.get('d'))).toEqual(['a', 'b', 'c', 'd']);
     expect(cache.size).toBe(6);
@@ -29,7 +31,7 @@ describe(HistoryCache.name, () => {
 
   it('answers a miss when any message up to the root is missing', () => {
     const cache = new HistoryCache(1_000_000);
-    cache.set([message('c', 'b'), message('d', 'c')]);
+    cache.set(linkChain([message('c', 'b'), message('d', 'c')]));
     expect(cache.get('d')).toBeUndefined();
   });
 
@@ -37,11 +39,11 @@ describe(HistoryCache.name, () => {
     const weight = 256 + 200; // per message with 100 characters
     const cache = new HistoryCache(4 * weight);
     const text = 'x'.repeat(100);
-    cache.set([message('root', null, text), message('old', 'root', text)]);
-    cache.set([message('root', null, text), message('new', 'root', text)]);
+    cache.set(linkChain([message('root', null, text), message('old', 'root', text)]));
+    cache.set(linkChain([message('root', null, text), message('new', 'root', text)]));
     cache.get('old');
-    cache.set([message('root', null, text), message('newer', 'root', text)]);
-    cache.set([message('root', null, text), message('newest', 'root', text)]);
+    cache.set(linkChain([message('root', null, text), message('newer', 'root', text)]));
+    cache.set(linkChain([message('root', null, text), message('newest', 'root', text)]));
     // Over budget: `new` (least recently used) went first; the shared root stayed.
     expect(cache.get('new')).toBeUndefined();
     expect(ids(cache.get('newest'))).toEqual(['root', 'newest']);
@@ -50,12 +52,12 @@ describe(HistoryCache.name, () => {
 
   it('evicts the deepest messages of a chain first, and fills the hole when it is stored again', () => {
     const cache = new HistoryCache(3.5 * (256 + 2));
-    cache.set(chain('a', 'b', 'c'));
-    cache.set(chain('x'));
+    cache.set(linkChain(chain('a', 'b', 'c')));
+    cache.set(linkChain(chain('x')));
     expect(cache.get('c')).toBeUndefined();
     expect(cache.get('b')).toBeUndefined();
     expect(ids(cache.get('a'))).toEqual(['a']);
-    cache.set(chain('a', 'b'));
+    cache.set(linkChain(chain('a', 'b')));
     expect(ids(cache.get('b'))).toEqual(['a', 'b']);
   });
 
@@ -65,13 +67,13 @@ describe(HistoryCache.name, () => {
       ...message('i', null),
       parts: [{ type: 'image', mediaType: 'image/png', data: 'AAAA' }],
     };
-    cache.set([withImage, message('j', 'i')]);
+    cache.set(linkChain([withImage, message('j', 'i')]));
     expect(cache.get('j')).toBeUndefined();
   });
 
   it('holds nothing with a budget of 0', () => {
     const cache = new HistoryCache(0);
-    cache.set(chain('a', 'b'));
+    cache.set(linkChain(chain('a', 'b')));
     expect(cache.get('b')).toBeUndefined();
     expect(cache.size).toBe(0);
   });
@@ -88,33 +90,42 @@ describe(HistoryCache.name, () => {
         { type: 'tool_call', id: big, name: 'f', arguments: '{}' },
         { type: 'tool_result', toolCallId: big, content: 'x' },
       ];
-      cache.set([m]);
+      cache.set(linkChain([m]));
     }
     // Each message holds ~192 K characters (384 KiB): at most two fit in the budget.
     expect(cache.size).toBeLessThanOrEqual(Math.floor(budget / (3 * big.length * 2)));
     expect(cache.size).toBeGreaterThan(0);
   });
 
-  it('hands out one array per head, without walking the chain again', () => {
+  it("hands out the head's link as the chain, and links a turn's chain to the held history", () => {
     const cache = new HistoryCache(1_000_000);
-    const stored = chain('a', 'b', 'c');
+    const stored = linkChain(chain('a', 'b', 'c'))!;
     cache.set(stored);
     expect(cache.get('c')).toBe(stored);
-    expect(cache.get('c')).toBe(cache.get('c'));
-    expect(ids(cache.get('b'))).toEqual(['a', 'b']);
+    expect(cache.get('b')).toBe(stored.parent);
+    // The next turn's chain: the held history plus its own links, nothing copied.
+    const next = linkChain([message('d', 'c'), message('e', 'd')], cache.get('c'))!;
+    cache.set(next);
+    expect(cache.get('e')).toBe(next);
+    expect(cache.get('e')!.parent!.parent).toBe(stored);
+    // The same history read again (new objects): its new links are joined to the held ones.
+    const reread = linkChain([...chain('a', 'b', 'c'), message('f', 'c')])!;
+    cache.set(reread);
+    expect(cache.get('f')!.parent).toBe(stored);
+    expect(ids(cache.get('f'))).toEqual(['a', 'b', 'c', 'f']);
   });
 
   it('keeps history shared by a fork longer than what was used before the fork', () => {
     const text = 'x'.repeat(100);
-    const cache = new HistoryCache(2300);
+    const cache = new HistoryCache(2200);
     const root = message('root', null, text);
     const shared = { ...message('shared', 'root', text), depth: 1 };
-    cache.set([root, shared]);
-    cache.set([message('other', null, text)]);
-    cache.set([root, shared, { ...message('fork', 'shared', text), depth: 2 }]);
+    cache.set(linkChain([root, shared]));
+    cache.set(linkChain([message('other', null, text)]));
+    cache.set(linkChain([root, shared, { ...message('fork', 'shared', text), depth: 2 }]));
     // Over budget: `other` goes, then the fork's own message; the history it stands on stays,
     // though it was stored before `other` and never read since.
-    cache.set([message('new', null, text)]);
+    cache.set(linkChain([message('new', null, text)]));
     expect(cache.get('other')).toBeUndefined();
     expect(cache.get('fork')).toBeUndefined();
     expect(ids(cache.get('shared'))).toEqual(['root', 'shared']);

@@ -1,41 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
-import {
-  ChainSummary,
-  rememberSummary,
-  summariseNext,
-} from 'src/modules/conversations/history-window';
+import { ChainLink, History } from 'src/modules/conversations/history-chain';
 
 /** Default budget in bytes (HISTORY_CACHE_BYTES sets it; see src/config/env.schema.ts). */
 export const DEFAULT_HISTORY_CACHE_BYTES = 32 * 1024 * 1024;
 const MESSAGE_OVERHEAD_BYTES = 256;
-/** What an array of a whole chain costs per message: one pointer. */
-const CHAIN_ENTRY_BYTES = 8;
 /** An eviction frees down to this share of the budget, so it runs once per many turns. */
 const EVICT_TO = 0.75;
 
-interface Node {
-  message: StoredMessage;
-  /** Held as long as this node is: eviction takes a node's descendants before it. */
-  parent: Node | null;
-  depth: number;
+interface Entry {
+  link: ChainLink;
   weight: number;
   /** The last `get`/`set` that ended at (or went through) this message. */
   usedAt: number;
-  /** The chain from the root to this message, summarised as it was built. */
-  summary: ChainSummary;
-  /**
-   * The chain as an array, kept for a head once built or handed in (counted in `weight`, and
-   * dropped before any message is evicted).
-   */
-  chain: StoredMessage[] | null;
 }
 
 /**
- * The messages of recently finished turns, each stored once and linked to its parent, so that
- * a turn does not re-read a long history from the database: the next turn of a busy
- * conversation, and the first turn of a fork of it (forks share their history, and a chain is
- * found through its head, not by the conversation), find their chain in memory.
+ * The messages of recently finished turns, each stored once and linked to its parent
+ * (`ChainLink`), so that a turn does not re-read a long history from the database: the next
+ * turn of a busy conversation, and the first turn of a fork of it (forks share their history,
+ * and a chain is found through its head, not by the conversation), find their chain in memory.
  *
  * Correct across instances and restarts because a message of a finished turn never changes:
  * its content is written once and its status is final when its turn ends, and only finished
@@ -44,86 +28,76 @@ interface Node {
  * served the conversation, a restart, an eviction) the caller reads it from the database.
  * Messages holding images or other media are not kept (chains through them are read from the
  * database); the rest is bounded by HISTORY_CACHE_BYTES (every string a message holds + a fixed
- * overhead per message, and a pointer per message of each chain array kept).
+ * overhead per message).
  *
- * A turn costs the same however long its history: a head keeps its chain as one array (the one
- * `set` was given, or built once by walking the parents), handed out as is with its summary
- * (`ChainSummary`: tokens, whether it can go whole), and `set` adds only the messages after
- * the deepest one already held. Only the head is marked used; eviction first carries each
- * message's last use up to its ancestors, so shared history is never older than its leaves
- * and goes after them. That is why this is not `lru-cache`: its recency is per entry, and
- * keeping ancestors younger than their descendants there would mean touching the whole chain
- * on every read, the walk this cache exists to avoid.
+ * A turn costs the same however long its history: `get` hands out the head's link, which is
+ * the whole chain with its summary (`ChainSummary`: tokens, whether it can go whole), and
+ * `set` adds only the links after the deepest one already held. Only the head is marked used;
+ * eviction first carries each message's last use up to its ancestors, so shared history is
+ * never older than its leaves and goes after them. That is why this is not `lru-cache`: its
+ * recency is per entry, and keeping ancestors younger than their descendants there would mean
+ * touching the whole chain on every read, the walk this cache exists to avoid.
  */
 @Injectable()
 export class HistoryCache {
-  private readonly nodes = new Map<string, Node>();
+  private readonly entries = new Map<string, Entry>();
   private weight = 0;
   private clock = 0;
 
   constructor(private readonly maxBytes: number = DEFAULT_HISTORY_CACHE_BYTES) {}
 
   /**
-   * The chain ending at `headId`, oldest first, or undefined when any of it is not held. The
-   * array is shared with later callers: read it, never change it.
+   * The chain ending at `headId`, or undefined when any of it is not held. Links are shared
+   * with later callers: read them, never change them.
    */
-  get(headId: string | null): StoredMessage[] | undefined {
-    const head = headId ? this.nodes.get(headId) : undefined;
+  get(headId: string | null): ChainLink | undefined {
+    const head = headId ? this.entries.get(headId) : undefined;
     if (!head) {
       return undefined;
     }
     head.usedAt = ++this.clock;
-    if (!head.chain) {
-      const chain: StoredMessage[] = new Array<StoredMessage>(head.depth + 1);
-      for (let node: Node | null = head; node !== null; node = node.parent) {
-        chain[node.depth] = node.message;
-      }
-      this.keepChain(head, chain);
-    }
-    return head.chain!;
+    return head.link;
   }
 
   /**
-   * Keeps the messages of a finished chain (root first, each the parent of the next), and
-   * `chain` itself as the array `get` hands out for its head: the caller must not change it.
+   * Keeps the chain ending at `head` (a finished turn's: the history it extended, linked with
+   * its messages). Links of messages already held are not stored twice: the first new link is
+   * re-pointed to the held one.
    */
-  set(chain: StoredMessage[]): void {
-    if (this.maxBytes === 0 || chain.length === 0) {
+  set(head: History): void {
+    if (this.maxBytes === 0 || head === null) {
       return;
     }
     const now = ++this.clock;
     // Usually all but the last few messages are held already (the chain came from `get`).
-    let held = chain.length - 1;
-    while (held >= 0 && !this.nodes.has(chain[held].id)) {
-      held--;
+    const added: ChainLink[] = [];
+    let link: History = head;
+    let held: Entry | undefined;
+    while (link !== null) {
+      held = this.entries.get(link.message.id);
+      if (held) {
+        break;
+      }
+      added.push(link);
+      link = link.parent;
     }
-    let parent = held >= 0 ? this.nodes.get(chain[held].id)! : null;
-    if (!parent && chain[0].parentId !== null) {
+    if (held && held.link !== link && added.length > 0) {
+      added[added.length - 1].parent = held.link;
+    }
+    if (!held && added.length > 0 && added[added.length - 1].message.parentId !== null) {
       return; // not a whole chain, and none of it held: nothing to link it to
     }
-    for (let i = held + 1; i < chain.length; i++) {
-      const message = chain[i];
-      const weight = weigh(message);
+    for (let i = added.length - 1; i >= 0; i--) {
+      const weight = weigh(added[i].message);
       if (weight === null) {
-        return; // media: neither it nor what follows it is kept
+        break; // media: neither it nor what follows it is kept
       }
-      const node: Node = {
-        message,
-        parent,
-        depth: parent ? parent.depth + 1 : 0,
-        weight,
-        usedAt: now,
-        summary: summariseNext(parent?.summary ?? null, message),
-        chain: null,
-      };
-      this.nodes.set(message.id, node);
+      this.entries.set(added[i].message.id, { link: added[i], weight, usedAt: now });
       this.weight += weight;
-      parent = node;
     }
-    const head = parent!;
-    head.usedAt = now;
-    if (!head.chain && chain.length === head.depth + 1) {
-      this.keepChain(head, chain);
+    const entry = this.entries.get(head.message.id);
+    if (entry) {
+      entry.usedAt = now;
     }
     if (this.weight > this.maxBytes) {
       this.evict();
@@ -132,58 +106,31 @@ export class HistoryCache {
 
   /** Messages held. */
   get size(): number {
-    return this.nodes.size;
-  }
-
-  private keepChain(head: Node, chain: StoredMessage[]): void {
-    head.chain = chain;
-    rememberSummary(chain, head.summary);
-    const bytes = chain.length * CHAIN_ENTRY_BYTES;
-    head.weight += bytes;
-    this.weight += bytes;
+    return this.entries.size;
   }
 
   private evict() {
     const target = this.maxBytes * EVICT_TO;
-    const deepestFirst = [...this.nodes.values()].sort((a, b) => b.depth - a.depth);
-    // A node counts as used whenever a descendant was: shared history is never older than
+    const deepestFirst = [...this.entries.values()].sort((a, b) => b.link.depth - a.link.depth);
+    // A message counts as used whenever a descendant was: shared history is never older than
     // its leaves.
-    for (const node of deepestFirst) {
-      const parent = node.parent;
-      if (parent && parent.usedAt < node.usedAt) {
-        parent.usedAt = node.usedAt;
+    for (const entry of deepestFirst) {
+      const parent = entry.link.parent && this.entries.get(entry.link.parent.message.id);
+      if (parent && parent.usedAt < entry.usedAt) {
+        parent.usedAt = entry.usedAt;
       }
     }
-    // Chain arrays go first, least recently used first: rebuilding one is a walk over the
-    // parents, while an evicted message costs a database read and a new rendering.
-    const withChains = deepestFirst.filter((node) => node.chain !== null);
-    withChains.sort((a, b) => a.usedAt - b.usedAt);
-    for (const node of withChains) {
-      if (this.weight <= target) {
-        return;
-      }
-      this.dropChain(node);
-    }
-    // Then messages, least recently used first; among messages last used together (one
-    // chain), the deepest. A node therefore goes after its descendants: what stays is always
-    // whole chains.
-    const oldestFirst = deepestFirst.sort((a, b) => a.usedAt - b.usedAt || b.depth - a.depth);
-    for (const node of oldestFirst) {
+    // Least recently used first; among messages last used together (one chain), the deepest.
+    // A message therefore goes after its descendants: what stays is always whole chains.
+    const oldestFirst = deepestFirst.sort(
+      (a, b) => a.usedAt - b.usedAt || b.link.depth - a.link.depth,
+    );
+    for (const entry of oldestFirst) {
       if (this.weight <= target) {
         break;
       }
-      this.nodes.delete(node.message.id);
-      this.weight -= node.weight;
-      node.parent = null;
-    }
-  }
-
-  private dropChain(node: Node): void {
-    if (node.chain) {
-      const bytes = node.chain.length * CHAIN_ENTRY_BYTES;
-      node.chain = null;
-      node.weight -= bytes;
-      this.weight -= bytes;
+      this.entries.delete(entry.link.message.id);
+      this.weight -= entry.weight;
     }
   }
 }

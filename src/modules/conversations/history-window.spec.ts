@@ -1,13 +1,12 @@
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import {
-  ChainSummary,
   countTextTokens,
   estimateTokens,
   MEDIA_TOKENS,
-  rememberSummary,
+  selectChainWindow,
   selectHistoryWindow,
-  summariseNext,
 } from 'src/modules/conversations/history-window';
+import { historyMessages, linkChain } from 'src/modules/conversations/history-chain';
 import { storedMessage } from 'test/support/stored-message';
 
 let seq = 0;
@@ -114,24 +113,25 @@ describe('history window', () => {
     expect(window.omitted).toBe(2);
   });
 
-  it('chooses the same window from a summarised chain as from walking it', () => {
-    const summarised = (chain: StoredMessage[]) => {
-      rememberSummary(
-        chain,
-        chain.reduce<ChainSummary | null>((summary, m) => summariseNext(summary, m), null)!,
-      );
-      return chain;
-    };
+  it('chooses the same window from a chain as from walking it, and a fitting plain one whole', () => {
     const plain = [msg('system', 10), msg('user', 10), msg('assistant', 10)];
     const withFailed = [msg('user', 10), msg('assistant', 0, 'failed'), msg('user', 10)];
     const lateSystem = [msg('user', 10), msg('system', 10), msg('assistant', 10)];
-    for (const chain of [plain, withFailed, lateSystem]) {
+    for (const chain of [plain, withFailed, lateSystem, []]) {
       for (const budget of [1000, 35, 25]) {
         const turn = [msg('user', 5)];
         const walked = selectHistoryWindow([...chain], turn, budget);
-        const window = selectHistoryWindow(summarised([...chain]), turn, budget);
-        expect(ids(window.messages)).toEqual(ids(walked.messages));
+        const linked = linkChain(chain);
+        const window = selectChainWindow(linked, turn, budget);
+        const messages =
+          window.kind === 'whole'
+            ? [...historyMessages(window.history), ...window.turn]
+            : window.messages;
+        expect(ids(messages)).toEqual(ids(walked.messages));
         expect(window.omitted).toBe(walked.omitted);
+        // Whole exactly when it is plain and fits: the chain handed on as is, not walked.
+        const fits = chain.length === 0 || (chain === plain && budget >= 35);
+        expect(window.kind === 'whole' && window.history === linked).toBe(fits);
       }
     }
   });

@@ -1,6 +1,7 @@
 import { estimateTextTokens, TokenEstimator } from 'src/common/tokens/token-estimator';
 import { StoredMessage } from 'src/modules/conversations/conversation.types';
 import { NeutralMessage, NeutralPart } from 'src/kernel/neutral-history';
+import { History, historyMessages, isForwardable } from 'src/modules/conversations/history-chain';
 
 /**
  * Token estimates with a real BPE tokenizer (gpt-tokenizer, o200k_base), bounded in time
@@ -52,41 +53,34 @@ export interface HistoryWindow {
   omitted: number;
 }
 
-/** Completed and incomplete messages are context; failed (and pending) ones never are. */
-export function isForwardable(m: StoredMessage): boolean {
-  return m.status === 'completed' || m.status === 'incomplete';
+/** A window that forwards a stored history whole: the chain itself, not walked or copied. */
+export interface WholeHistoryWindow {
+  kind: 'whole';
+  history: History;
+  turn: StoredMessage[];
+  omitted: 0;
 }
 
 /**
- * What choosing a window needs to know of a whole chain, built message by message by whoever
- * keeps the chain (the history cache), so that a turn on a long history does not walk it.
+ * `selectHistoryWindow` on a chain: when the chain's summary says it is plain and the window
+ * holds it all (the usual turn), the chain goes whole without a walk over it; otherwise the
+ * window is chosen from its messages.
  */
-export interface ChainSummary {
-  /** Tokens of all its messages. */
-  tokens: number;
-  /** Every message is forwardable, and no system message follows another kind. */
-  isPlain: boolean;
-  hasNonSystem: boolean;
-}
-
-const summaries = new WeakMap<readonly StoredMessage[], ChainSummary>();
-
-/** The summary of a chain that ends with `message`, from the one of the chain before it. */
-export function summariseNext(before: ChainSummary | null, message: StoredMessage): ChainSummary {
-  const isSystem = message.role === 'system';
-  return {
-    tokens: (before?.tokens ?? 0) + message.tokenEstimate,
-    isPlain:
-      (before?.isPlain ?? true) &&
-      isForwardable(message) &&
-      !(isSystem && (before?.hasNonSystem ?? false)),
-    hasNonSystem: (before?.hasNonSystem ?? false) || !isSystem,
-  };
-}
-
-/** Attaches `summary` to the array `chain` (which must not change afterwards). */
-export function rememberSummary(chain: readonly StoredMessage[], summary: ChainSummary): void {
-  summaries.set(chain, summary);
+export function selectChainWindow(
+  prior: History,
+  turn: StoredMessage[],
+  budget: number,
+): WholeHistoryWindow | (HistoryWindow & { kind: 'part' }) {
+  if (!prior || prior.summary.isPlain) {
+    let tokens = prior?.summary.tokens ?? 0;
+    for (const m of turn) {
+      tokens += m.tokenEstimate;
+    }
+    if (tokens <= budget) {
+      return { kind: 'whole', history: prior, turn, omitted: 0 };
+    }
+  }
+  return { kind: 'part', ...selectHistoryWindow(historyMessages(prior), turn, budget) };
 }
 
 /**
@@ -101,17 +95,6 @@ export function selectHistoryWindow(
   turn: StoredMessage[],
   budget: number,
 ): HistoryWindow {
-  // A summarised plain history that fits goes whole, in order: no need to walk it.
-  const summary = summaries.get(prior);
-  if (summary?.isPlain) {
-    let tokens = summary.tokens;
-    for (const m of turn) {
-      tokens += m.tokenEstimate;
-    }
-    if (tokens <= budget) {
-      return { messages: [...prior, ...turn], omitted: 0 };
-    }
-  }
   const eligible = prior.filter(isForwardable);
   const system = eligible.filter((m) => m.role === 'system');
   const rest = eligible.filter((m) => m.role !== 'system');

@@ -21,8 +21,12 @@ import {
   OpenAIToAnthropicStream,
   serializeAnthropicEvent,
 } from 'src/modules/proxy/wire/anthropic/stream-from-openai';
-import { NeutralMessage } from 'src/kernel/neutral-history';
-import { renderOpenAIPrompt, RenderedWindows } from 'src/modules/conversations/openai-prompt';
+import {
+  promptMessages,
+  PromptWindow,
+  renderOpenAIPrompt,
+  RenderedWindows,
+} from 'src/modules/conversations/openai-prompt';
 import { splitAnthropicTurn, SplitTurn } from 'src/modules/conversations/turn-request';
 import {
   PreparedTurn,
@@ -79,14 +83,19 @@ export class MessagesTurnWire implements TurnWire<PreparedMessagesTurn> {
    * `anthropic` upstream (its other fields, `thinking` or `cache_control` included, kept); the
    * translated body with the OpenAI rendering for an `openai` one.
    */
-  renderPrompt(prepared: PreparedMessagesTurn, window: NeutralMessage[]): void {
+  renderPrompt(prepared: PreparedMessagesTurn, window: PromptWindow): void {
     renderOpenAIPrompt(prepared.chat, window, this.windows);
-    const { system, messages } = neutralToAnthropic(window);
+    // Rendered only when an `anthropic` upstream is chosen: the neutral history is walked then.
+    // `anthropicBody` (the client's body without the history, set by `prepare`) would win.
     const { system: _system, ...client } = prepared.client;
-    prepared.chat.anthropicBody = {
-      ...client,
-      ...(system !== undefined ? { system } : {}),
-      messages,
+    let rendered: JsonObject | undefined;
+    prepared.chat.anthropicBody = undefined;
+    prepared.chat.renderAnthropic = () => {
+      if (!rendered) {
+        const { system, messages } = neutralToAnthropic(promptMessages(window));
+        rendered = { ...client, ...(system !== undefined ? { system } : {}), messages };
+      }
+      return rendered;
     };
   }
 

@@ -5,6 +5,10 @@ import {
   renderOpenAIPrompt,
 } from 'src/modules/conversations/openai-prompt';
 import { NeutralMessage } from 'src/kernel/neutral-history';
+import { StoredMessage } from 'src/modules/conversations/conversation.types';
+import { ChainLink, History, linkChain } from 'src/modules/conversations/history-chain';
+import { toNeutral } from 'src/modules/conversations/turn-messages';
+import { storedMessage } from 'test/support/stored-message';
 
 const text = (role: NeutralMessage['role'], t: string): NeutralMessage => ({
   role,
@@ -17,7 +21,7 @@ function forwarded(
   cache: RenderedWindows = windows,
 ): { json: unknown; messages: unknown } {
   const chat = { body: {} } as unknown as PreparedChat;
-  renderOpenAIPrompt(chat, window, cache);
+  renderOpenAIPrompt(chat, { history: null, after: window }, cache);
   // The body is sent from the bytes: what they decode to is what the upstream gets.
   const json: unknown = JSON.parse(Buffer.concat(chat.messagesBytes!).toString('utf8'));
   return { json, messages: chat.body.messages };
@@ -95,5 +99,75 @@ describe('renderOpenAIPrompt', () => {
     const later = [...shared, ...['d', 'e', 'f', 'g', 'h', 'i'].map((t) => text('user', t))];
     expect(cache.longestPrefix(later)?.sources).toEqual(shared);
     expect(forwarded(later, cache).json).toEqual(expected(later));
+  });
+});
+
+describe('renderOpenAIPrompt of a whole history (its chain)', () => {
+  let seq = 0;
+  const stored = (role: StoredMessage['role'], t: string): StoredMessage =>
+    storedMessage({ id: `s${++seq}`, role, parts: [{ type: 'text', text: t }] });
+  /** What the upstream receives for `history` then `turn`, and the body's `messages`. */
+  const sent = (history: History, turn: NeutralMessage[], cache: RenderedWindows) => {
+    const chat = { body: { model: 'm' } } as unknown as PreparedChat;
+    renderOpenAIPrompt(chat, { history, after: turn }, cache);
+    const json: unknown = JSON.parse(Buffer.concat(chat.messagesBytes!).toString('utf8'));
+    return { json, chat };
+  };
+  const neutralOf = (head: History): NeutralMessage[] => {
+    const all: NeutralMessage[] = [];
+    for (let link = head; link; link = link.parent) {
+      all.unshift(toNeutral(link.message));
+    }
+    return all;
+  };
+
+  it('sends the history then the turn, as a fresh rendering of the same messages would', () => {
+    const cache = new RenderedWindows(64 * 1024);
+    let head = linkChain([stored('system', 'be brief')]);
+    for (let turn = 0; turn < 8; turn++) {
+      const question = text('user', `question ${turn} é 😀 ü`);
+      const { json, chat } = sent(head, [question], cache);
+      const window = [...neutralOf(head), question];
+      expect(json).toEqual(expected(window));
+      // Built when read (a stream cut before its usage), equal to what was sent.
+      expect(chat.body.messages).toEqual(json);
+      expect(Object.keys(chat.body)).toEqual(['model', 'messages']);
+      head = linkChain(
+        [stored('user', `question ${turn} é 😀 ü`), stored('assistant', `answer ${turn}`)],
+        head,
+      );
+    }
+    // Each history's rendering is kept on its last link, extended from the one before.
+    expect(head!.parent!.parent!.rope).not.toBeNull();
+  });
+
+  it('gives forks of one history the same history bytes, and a fork of a fork too', () => {
+    const cache = new RenderedWindows(64 * 1024);
+    const shared = linkChain([stored('user', 'a'), stored('assistant', 'b ✓')]);
+    const first = sent(shared, [text('user', 'fork 1')], cache).json;
+    expect(first).toEqual(expected([...neutralOf(shared), text('user', 'fork 1')]));
+    const fork = linkChain([stored('user', 'c'), stored('assistant', 'd')], shared);
+    const forkOfFork = linkChain([stored('user', 'e')], fork!.parent);
+    for (const head of [fork, forkOfFork, shared]) {
+      const turn = [text('user', 'next')];
+      expect(sent(head, turn, cache).json).toEqual(expected([...neutralOf(head), ...turn]));
+    }
+  });
+
+  it('renders the same without a cache (HISTORY_CACHE_BYTES=0), keeping nothing', () => {
+    const none = new RenderedWindows(renderedWindowBytes(0));
+    const head = linkChain([stored('user', 'x'), stored('assistant', 'y')]) as ChainLink;
+    const turn = [text('user', 'z')];
+    expect(sent(head, turn, none).json).toEqual(expected([...neutralOf(head), ...turn]));
+    expect(head.rope).toBeNull();
+    expect(sent(null, turn, none).json).toEqual(expected(turn));
+  });
+
+  it('forgets a rope that its share of the budget cannot hold, and renders the same', () => {
+    const tiny = new RenderedWindows(300);
+    const head = linkChain([stored('user', 'x'.repeat(400))]) as ChainLink;
+    const turn = [text('user', 'z')];
+    expect(sent(head, turn, tiny).json).toEqual(expected([...neutralOf(head), ...turn]));
+    expect(head.rope).toBeNull();
   });
 });

@@ -2,6 +2,29 @@ import { PreparedChat } from 'src/kernel/prepared-request';
 import { LRUCache } from 'lru-cache';
 import { NeutralMessage } from 'src/kernel/neutral-history';
 import { neutralToOpenAI, OpenAIMessage } from 'src/modules/proxy/wire/openai/openai-neutral';
+import { JsonObject } from 'src/kernel/json';
+import {
+  ChainLink,
+  History,
+  historyMessages,
+  OpenAIRope,
+} from 'src/modules/conversations/history-chain';
+import { toNeutral } from 'src/modules/conversations/turn-messages';
+
+/**
+ * What a prompt forwards, in order: a stored history forwarded whole (its chain, rendered from
+ * the rope kept on its last link), then `after` (the new turn; or the whole window when only
+ * part of the history goes, `history` then null).
+ */
+export interface PromptWindow {
+  history: History;
+  after: NeutralMessage[];
+}
+
+/** The window's messages in neutral form, in order: a walk over the history. */
+export function promptMessages(window: PromptWindow): NeutralMessage[] {
+  return [...historyMessages(window.history).map(toNeutral), ...window.after];
+}
 
 /** A neutral message in OpenAI form: the messages it becomes, and their JSON without brackets. */
 interface RenderedMessage {
@@ -38,16 +61,83 @@ interface RenderedWindow {
  */
 export class RenderedWindows {
   private readonly entries: LRUCache<NeutralMessage, RenderedWindow> | null;
+  /** Keyed by the rope, not its link: keeping a rope must not keep its chain's messages. */
+  private readonly ropes: LRUCache<OpenAIRope, KeptRope> | null;
 
   constructor(maxBytes: number) {
+    // Half for windows (histories forwarded in part, Responses instructions), half for the
+    // ropes of whole histories (the usual turn).
     this.entries =
-      maxBytes > 0
+      maxBytes > 1
         ? new LRUCache<NeutralMessage, RenderedWindow>({
             max: MAX_WINDOWS,
-            maxSize: maxBytes,
+            maxSize: Math.floor(maxBytes / 2),
             sizeCalculation: costOf,
           })
         : null;
+    this.ropes =
+      maxBytes > 1
+        ? new LRUCache<OpenAIRope, KeptRope>({
+            max: MAX_ROPES,
+            maxSize: Math.floor(maxBytes / 2),
+            sizeCalculation: (kept) => kept.cost,
+            // The link forgets it with the entry, so that the bytes it holds are those counted.
+            dispose: (kept, rope) => {
+              const link = kept.link.deref();
+              if (link?.rope === rope) {
+                link.rope = null;
+              }
+            },
+          })
+        : null;
+  }
+
+  /**
+   * The OpenAI rendering of the chain ending at `head`: the rope kept on it, or the rope of the
+   * nearest link above it extended by the messages below (usually the last turn's two), kept
+   * on `head` for the turns that extend it. Forks share the ropes of their common history.
+   * Without a kept rope above (a history read from the database, cache off) the whole chain is
+   * rendered, each message once per message object.
+   */
+  ropeOf(head: ChainLink): OpenAIRope {
+    const below: ChainLink[] = [];
+    let link: History = head;
+    while (link !== null && link.rope === null) {
+      below.push(link);
+      link = link.parent;
+    }
+    const above = link?.rope ?? EMPTY_ROPE;
+    if (link?.rope) {
+      this.ropes?.get(link.rope); // marks it used
+    }
+    if (below.length === 0) {
+      return above;
+    }
+    const json: string[] = [];
+    for (let i = below.length - 1; i >= 0; i--) {
+      const rendered = render(toNeutral(below[i].message));
+      if (rendered.json !== '') {
+        json.push(rendered.json);
+      }
+    }
+    const piece = Buffer.from(separated(above.bytes, json.join(',')));
+    const rope: OpenAIRope = {
+      pieces: appendPiece(above.pieces, piece),
+      bytes: above.bytes + piece.length,
+    };
+    if (this.ropes) {
+      let cost = POINTER_BYTES * rope.pieces.length;
+      for (const added of rope.pieces) {
+        if (!above.pieces.includes(added)) {
+          cost += added.length;
+        }
+      }
+      this.ropes.set(rope, { link: new WeakRef(head), cost: Math.max(1, cost) });
+      if (this.ropes.has(rope)) {
+        head.rope = rope;
+      }
+    }
+    return rope;
   }
 
   /**
@@ -85,6 +175,19 @@ export class RenderedWindows {
 
 /** The conversations in flight at once on a busy gateway. */
 const MAX_WINDOWS = 32;
+/**
+ * Histories whose rope is kept: a rope is the few pieces its history adds to the rope above
+ * it, so many fit, and a fork whose own rope went extends the one of its base.
+ */
+const MAX_ROPES = 4096;
+
+/** The link a kept rope is on, and what keeping it adds: the pieces its parent rope lacks. */
+interface KeptRope {
+  link: WeakRef<ChainLink>;
+  cost: number;
+}
+
+const EMPTY_ROPE: OpenAIRope = { pieces: [], bytes: 0 };
 
 /** The share of HISTORY_CACHE_BYTES kept for rendered windows: a quarter, at most 16 MiB. */
 export function renderedWindowBytes(historyCacheBytes: number): number {
@@ -169,16 +272,71 @@ const OPEN = Buffer.from('[');
 const CLOSE = Buffer.from(']');
 
 /**
- * Sets `chat.body.messages` to the OpenAI rendering of `window` (failed tool results marked)
- * and `chat.messagesBytes` to its JSON in UTF-8, which `bodyFor` splices into the upstream body. Each
- * message is rendered and serialised once per message object and kept as long as it lives:
- * `C1TurnService` hands over the same objects for the messages the history cache holds (a
- * stored message never changes). The JSON of the window without its last message is kept as
- * well (`RenderedWindows`), so the next turn of the conversation, or of a fork, starts from it
- * and renders only its new messages: a turn on a 1,000-turn conversation neither serialises
- * nor joins 2,000 messages again.
+ * Sets `chat.messagesBytes` to the JSON of the OpenAI rendering of `prompt` (failed tool
+ * results marked) in UTF-8, which `bodyFor` splices into the upstream body, and
+ * `chat.body.messages` to that rendering, built only when read (a stream cut before its usage
+ * arrived estimates it from them; a JSON turn never reads them). Each message is rendered
+ * and serialised once per message object and kept as long as it lives (a stored message never
+ * changes). A history forwarded whole goes as its rope (`RenderedWindows.ropeOf`) plus the new
+ * turn: a turn on a 1,000-turn conversation neither walks, serialises nor joins its 2,000
+ * messages.
  */
 export function renderOpenAIPrompt(
+  chat: PreparedChat,
+  prompt: PromptWindow,
+  windows: RenderedWindows,
+): void {
+  if (prompt.history === null) {
+    renderWindow(chat, prompt.after, windows);
+    return;
+  }
+  const history = prompt.history;
+  const rope = windows.ropeOf(history);
+  const after = prompt.after.map(render);
+  const json = after.flatMap((rendered) => (rendered.json === '' ? [] : [rendered.json]));
+  chat.messagesBytes = [
+    OPEN,
+    ...rope.pieces,
+    Buffer.from(separated(rope.bytes, json.join(','))),
+    CLOSE,
+  ];
+  setMessagesOnRead(chat.body, () => [
+    ...historyMessages(history).flatMap((m) => render(toNeutral(m)).messages),
+    ...after.flatMap((rendered) => rendered.messages),
+  ]);
+}
+
+/**
+ * `body.messages` as a property that builds its value when first read (and takes what is
+ * assigned), enumerable like the plain one.
+ */
+function setMessagesOnRead(body: JsonObject, build: () => OpenAIMessage[]): void {
+  let messages: unknown;
+  let isBuilt = false;
+  Object.defineProperty(body, 'messages', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      if (!isBuilt) {
+        messages = build();
+        isBuilt = true;
+      }
+      return messages;
+    },
+    set: (value: unknown) => {
+      messages = value;
+      isBuilt = true;
+    },
+  });
+}
+
+/**
+ * A window that is not a whole history (part of it left out, or Responses instructions put
+ * first): the JSON of the window without its last message is kept (`RenderedWindows`), so the
+ * next turn of the conversation, or of a fork, starts from it and renders only its new
+ * messages.
+ */
+function renderWindow(
   chat: PreparedChat,
   window: NeutralMessage[],
   windows: RenderedWindows,

@@ -6,7 +6,7 @@ import { NeutralMessage } from 'src/kernel/neutral-history';
 import { ConversationRecord, StoredMessage } from 'src/modules/conversations/conversation.types';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
-import { isForwardable } from 'src/modules/conversations/history-window';
+import { historyMessages, isForwardable } from 'src/modules/conversations/history-chain';
 import { reconcileResentHistory, SeenHistory } from 'src/modules/conversations/resent-history';
 import { SplitTurn, TurnFields } from 'src/modules/conversations/turn-request';
 import { PreparedTurn } from 'src/modules/conversations/turn-wire';
@@ -77,7 +77,8 @@ export class ResentHistoryReconciler {
   }
 
   private async seenHistory(headId: string | null): Promise<SeenHistory> {
-    const chain = (this.cache.get(headId) ?? (await this.repository.history(headId))).filter(
+    const cached = this.cache.get(headId);
+    const chain = (cached ? historyMessages(cached) : await this.repository.history(headId)).filter(
       isForwardable,
     );
     const system = chain[0]?.role === 'system' ? chain[0] : null;

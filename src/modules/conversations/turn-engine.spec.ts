@@ -1,3 +1,4 @@
+import { historyMessages } from 'src/modules/conversations/history-chain';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ApiError } from 'src/common/errors/api-error';
 import { loadConfig } from 'src/config/load-config';
@@ -115,7 +116,10 @@ describe(TurnEngine.name, () => {
 
     await engine.run(command({ conversationId: id, messages: [user('again')] }), sink);
 
-    expect(sink.forwarded[0].history.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(historyMessages(sink.forwarded[0].history).map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+    ]);
     const after = store.conversations.get(id)!;
     expect(after.activeTurnId).toBeNull();
     const chain = store.chain(after.headMessageId);
@@ -278,7 +282,8 @@ describe(TurnEngine.name, () => {
 
     expect(store.conversations.size).toBe(0);
     expect(store.messages.size).toBe(0);
-    expect(sink.forwarded[0]).toMatchObject({ claimed: null, history, inputs });
+    expect(sink.forwarded[0]).toMatchObject({ claimed: null, inputs });
+    expect(historyMessages(sink.forwarded[0].history)).toEqual(history);
     expect(sink.settled?.assistant).toMatchObject({
       role: 'assistant',
       status: 'completed',

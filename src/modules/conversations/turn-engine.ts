@@ -7,6 +7,7 @@ import { LifecycleService, shutdownError } from 'src/modules/lifecycle/lifecycle
 import { TokenUsage } from 'src/common/types/usage-sink';
 import { StoredMessage, TurnFailure } from 'src/modules/conversations/conversation.types';
 import { estimateTokens } from 'src/modules/conversations/history-window';
+import { History, linkChain } from 'src/modules/conversations/history-chain';
 import { unstoredMessage } from 'src/modules/conversations/turn-messages';
 import { TurnReaper } from 'src/modules/conversations/turn-reaper';
 import {
@@ -63,8 +64,8 @@ export interface SettledTurn {
 export interface ForwardedTurn {
   /** null for a turn that is not stored. */
   claimed: ClaimedTurn | null;
-  /** The messages the turn extends, oldest first, and its inputs. */
-  history: StoredMessage[];
+  /** The messages the turn extends (its chain: not walked unless needed), and its inputs. */
+  history: History;
   inputs: StoredMessage[];
   /** Aborted at the end of a shutdown's grace period. */
   shutdown: AbortSignal;
@@ -133,7 +134,7 @@ export class TurnEngine {
 
   private async runTracked(command: TurnCommand, sink: TurnSink, shutdown: AbortSignal) {
     let claimed: ClaimedTurn | null = null;
-    let history: StoredMessage[];
+    let history: History;
     let inputs: StoredMessage[];
     if (command.claim) {
       const outcome = await this.store.claimAndLoad(command.claim);
@@ -145,7 +146,7 @@ export class TurnEngine {
       history = outcome.history;
       inputs = outcome.turn.inputs;
     } else {
-      history = command.unstored?.history ?? [];
+      history = linkChain(command.unstored?.history ?? []);
       inputs = command.unstored?.inputs ?? [];
     }
     let isSettled = false;

@@ -5,6 +5,7 @@ import {
   StoredMessage,
   TurnFailure,
 } from 'src/modules/conversations/conversation.types';
+import { History } from 'src/modules/conversations/history-chain';
 
 /** What a turn asks the store for: `StartTurnInput` plus a check of the history it extends. */
 export interface TurnClaim extends StartTurnInput {
@@ -21,10 +22,10 @@ export interface ClaimedTurn {
   kind: 'claimed';
   turn: StartedTurn;
   /**
-   * The messages before the turn's inputs, oldest first (the system prompt of a new
+   * The messages before the turn's inputs, as a chain (the system prompt of a new
    * conversation included).
    */
-  history: StoredMessage[];
+  history: History;
 }
 
 /** The Idempotency-Key was used before within 24 hours: nothing was claimed or stored. */

@@ -6,7 +6,7 @@ import { ApiError } from 'src/common/errors/api-error';
 import { JsonObject } from 'src/kernel/json';
 import { CallOptions } from 'src/modules/proxy/chat-completions.service';
 import { SsePipeResult } from 'src/modules/proxy/sse/sse-pipe';
-import { NeutralMessage } from 'src/kernel/neutral-history';
+import { PromptWindow } from 'src/modules/conversations/openai-prompt';
 import { SplitTurn } from 'src/modules/conversations/turn-request';
 import { TurnAnswer } from 'src/modules/conversations/turn-engine';
 
@@ -35,7 +35,7 @@ export interface TurnWire<P extends PreparedTurn = PreparedTurn> {
    * kind of upstream: `chat.body.messages` (openai) and `chat.anthropicBody` or
    * `chat.renderAnthropic` (anthropic).
    */
-  renderPrompt(prepared: P, window: NeutralMessage[]): void;
+  renderPrompt(prepared: P, window: PromptWindow): void;
   /** A JSON turn: the client's answer (in its format) and what to store. Throws `ApiError`. */
   complete(prepared: P, options: CallOptions): Promise<{ body: JsonObject; answer: TurnAnswer }>;
   /** A streamed turn written to `reply`; as `ChatCompletionsService.stream`. */

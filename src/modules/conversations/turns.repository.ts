@@ -29,6 +29,7 @@ import {
 import { IdempotencyKeyEntity } from 'src/modules/conversations/idempotency-key.entity';
 import { MessageEntity } from 'src/modules/conversations/message.entity';
 import { HistoryCache } from 'src/modules/conversations/history-cache';
+import { History, historyMessages, linkChain } from 'src/modules/conversations/history-chain';
 import { MetricsService } from 'src/modules/metrics/metrics.service';
 import {
   ClaimedTurn,
@@ -93,7 +94,7 @@ export class TurnsRepository implements TurnStore {
         let parentId: string | null = null;
         let depth = 0;
         const rows: MessageEntity[] = [];
-        let history: StoredMessage[] = [];
+        let history: History = null;
 
         if (input.conversationId === null) {
           const id = newRowId(now);
@@ -125,9 +126,9 @@ export class TurnsRepository implements TurnStore {
             rows.push(system);
             parentId = system.id;
             depth = 1;
-            history = [entityToMessage(system)];
+            history = linkChain([entityToMessage(system)]);
           }
-          input.accept?.(history);
+          input.accept?.(historyMessages(history));
         } else {
           const found = await this.db.read(em, SQL.findConversationWithHead, [
             input.conversationId,
@@ -156,7 +157,9 @@ export class TurnsRepository implements TurnStore {
             );
           }
           history = await this.historyOf(em, current.headMessageId);
-          input.accept?.(history);
+          if (input.accept) {
+            input.accept(historyMessages(history));
+          }
           // The claim: holds only if nobody claimed it or moved its head since the read above.
           const claimValues = [
             turnId,
@@ -246,15 +249,15 @@ export class TurnsRepository implements TurnStore {
   /** See `TurnStore.finish`; the finished chain is kept for the conversation's next turn. */
   async finish(claimed: ClaimedTurn, result: AssistantResult): Promise<StoredMessage> {
     const assistant = await this.finishTurn(claimed.turn, result);
-    // The inputs as the database now has them (updated when the turn ended), in a new array:
-    // the cache keeps it as this head's chain, and `claimed.history` is the previous head's.
+    // The inputs as the database now has them (updated when the turn ended), linked after
+    // the history they extend: the cache keeps the chain without copying the history.
     const { updatedAt } = assistant;
     const inputs = claimed.turn.inputs.map((m) => ({
       ...m,
       status: 'completed' as const,
       updatedAt,
     }));
-    this.cache.set([...claimed.history, ...inputs, assistant]);
+    this.cache.set(linkChain([...inputs, assistant], claimed.history));
     return assistant;
   }
 
@@ -262,7 +265,7 @@ export class TurnsRepository implements TurnStore {
   async fail(claimed: ClaimedTurn, failure: TurnFailure): Promise<StoredMessage> {
     const assistant = await this.failTurn(claimed.turn, failure);
     const errorCode = failure.errorCode;
-    // As in `finish`: the inputs as stored, in a new array.
+    // As in `finish`: the inputs as stored, linked after the history.
     const { updatedAt } = assistant;
     const inputs = claimed.turn.inputs.map((m) => ({
       ...m,
@@ -270,16 +273,16 @@ export class TurnsRepository implements TurnStore {
       errorCode,
       updatedAt,
     }));
-    this.cache.set([...claimed.history, ...inputs, assistant]);
+    this.cache.set(linkChain([...inputs, assistant], claimed.history));
     return assistant;
   }
 
   /** The history a turn extends: from the cache of recent chains, else one recursive read. */
-  private async historyOf(em: EntityManager, headId: string | null): Promise<StoredMessage[]> {
+  private async historyOf(em: EntityManager, headId: string | null): Promise<History> {
     if (headId === null) {
-      return [];
+      return null;
     }
-    return this.cache.get(headId) ?? this.db.chain(headId, em);
+    return this.cache.get(headId) ?? linkChain(await this.db.chain(headId, em));
   }
 
   /** A live record of this Idempotency-Key, with its stored answer once there is one. */

@@ -229,7 +229,11 @@ export class ChatCompletionsService {
           collect,
           observe: options.onEvent && ((event, chunk) => options.onEvent?.(event, chunk)),
         }),
-      usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+      usage: {
+        auth: prepared.auth,
+        alias: prepared.model.alias,
+        prompt: () => prepared.body.messages,
+      },
       formatError: sseErrorEvent,
       assembled: collect,
       inspect: this.outputInspector(prepared),

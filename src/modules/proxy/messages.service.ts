@@ -159,7 +159,7 @@ export class MessagesService {
       open: (signal) => this.chat.open(prepared.chat, { ...options, signal }),
       adapter: (call) =>
         call.wire.messagesStream({ alias, stopSequences: prepared.stopSequences, collect }),
-      usage: { auth: prepared.chat.auth, alias, prompt: prepared.chat.body.messages },
+      usage: { auth: prepared.chat.auth, alias, prompt: () => prepared.chat.body.messages },
       // The client speaks the Messages API: its error event is Anthropic's.
       formatError: this.wires.get('anthropic').streamError,
       assembled: collect,

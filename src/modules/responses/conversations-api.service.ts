@@ -12,7 +12,8 @@ import {
   StoredMessage,
 } from 'src/modules/conversations/conversation.types';
 import { ConversationsRepository } from 'src/modules/conversations/conversations.repository';
-import { estimateTokens, isForwardable } from 'src/modules/conversations/history-window';
+import { isForwardable } from 'src/modules/conversations/history-chain';
+import { estimateTokens } from 'src/modules/conversations/history-window';
 import { firstUserText } from 'src/modules/conversations/turn-request';
 import { ConversationItemsRepository } from 'src/modules/responses/conversation-items.repository';
 import { ItemPageQuery, listOf, pageItems } from 'src/modules/responses/item-page';

@@ -14,7 +14,8 @@ import { assembleCompletion } from 'src/modules/proxy/wire/openai/stream-accumul
 import { NoClientOutput, SseOutput } from 'src/modules/proxy/sse/sse-output';
 import { StreamRunner } from 'src/modules/proxy/stream/stream-runner';
 import { renderChatPrompt } from 'src/modules/conversations/chat-turn-wire';
-import { selectHistoryWindow } from 'src/modules/conversations/history-window';
+import { selectChainWindow } from 'src/modules/conversations/history-window';
+import { historyMessages } from 'src/modules/conversations/history-chain';
 import { RenderedWindows } from 'src/modules/conversations/openai-prompt';
 import { ForwardedTurn, TurnOutcome, TurnSink } from 'src/modules/conversations/turn-engine';
 import { toNeutral } from 'src/modules/conversations/turn-messages';
@@ -89,9 +90,20 @@ export class ResponseTurnSink implements TurnSink {
   /** Instructions + system prompt + history window + the new turn. */
   render(forwarded: ForwardedTurn): void {
     const { request, prepared, budget } = this.turn;
-    const window = selectHistoryWindow(forwarded.history, forwarded.inputs, budget);
-    const messages: NeutralMessage[] = window.messages.map(toNeutral);
+    const window = selectChainWindow(forwarded.history, forwarded.inputs, budget);
     const instructions = request.settings.instructions;
+    if (window.kind === 'whole' && !instructions) {
+      renderChatPrompt(
+        prepared,
+        { history: window.history, after: window.turn.map(toNeutral) },
+        this.deps.windows,
+      );
+      return;
+    }
+    const messages: NeutralMessage[] =
+      window.kind === 'whole'
+        ? [...historyMessages(window.history), ...window.turn].map(toNeutral)
+        : window.messages.map(toNeutral);
     if (instructions) {
       // Instructions apply to this response only (as OpenAI's): never stored, put first.
       const first = messages[0];
@@ -104,7 +116,7 @@ export class ResponseTurnSink implements TurnSink {
         messages.unshift({ role: 'system', parts: [{ type: 'text', text: instructions }] });
       }
     }
-    renderChatPrompt(prepared, messages, this.deps.windows);
+    renderChatPrompt(prepared, { history: null, after: messages }, this.deps.windows);
     if (window.omitted > 0) {
       prepared.applied.push(`history_truncated=${window.omitted}`);
     }
@@ -253,7 +265,11 @@ export class ResponseTurnSink implements TurnSink {
               observe,
             }),
           )),
-        usage: { auth: prepared.auth, alias: prepared.model.alias, prompt: prepared.body.messages },
+        usage: {
+          auth: prepared.auth,
+          alias: prepared.model.alias,
+          prompt: () => prepared.body.messages,
+        },
         inspect: this.deps.chat.outputInspector(prepared),
         // Only when `beforeEnd` did not give the last bytes (it threw): the final events need
         // the stored answer. Called ahead of `beforeEnd`, so it must not touch the builder.

@@ -33,8 +33,11 @@ export interface StreamRun<A extends StreamAdapter> {
   open(signal: CancelSignal): Promise<UpstreamCall>;
   /** The adapter for the upstream chosen (`call.wire.chatStream(…)` or your own). */
   adapter(call: UpstreamCall): A;
-  /** Who pays and what for: usage is reported once, estimated from `prompt` when missing. */
-  usage: { auth: AuthContext; alias: string; prompt: unknown };
+  /**
+   * Who pays and what for: usage is reported once, estimated from the messages `prompt` gives
+   * when missing (read only then: /c1 builds them from its history when first read).
+   */
+  usage: { auth: AuthContext; alias: string; prompt: () => unknown };
   /** The final error event in the client's format (`wire.streamError`). */
   formatError: (error: ApiError) => string;
   /**
@@ -187,7 +190,7 @@ export class StreamRunner {
             if (reported || !ending.call || !adapter) {
               return finish(reported);
             }
-            return estimateUsage(run.usage.prompt, Math.max(0, adapter.contentEvents - 1)).then(
+            return estimateUsage(run.usage.prompt(), Math.max(0, adapter.contentEvents - 1)).then(
               finish,
             );
           },

@@ -1,5 +1,6 @@
 import { HEADER } from 'src/common/http/headers';
 import type { PreparedChat } from 'src/kernel/prepared-request';
+import type { JsonObject } from 'src/kernel/json';
 import { sseErrorEvent } from 'src/modules/proxy/sse/sse-error-event';
 import { openAIResponseToAnthropic } from 'src/modules/proxy/wire/anthropic/response-from-openai';
 import { OpenAIChatPassThrough } from 'src/modules/proxy/wire/openai/chat-stream';
@@ -61,8 +62,15 @@ export const openAIWire: WireFormat = {
 function openAIRequestBody(prepared: PreparedChat, upstreamModel: string): RequestBody {
   const body = prepared.body;
   if (prepared.messagesBytes) {
-    const { messages: _serialised, ...rest } = body;
-    const tail = Buffer.from(`,${JSON.stringify({ ...rest, model: upstreamModel }).slice(1)}`);
+    // Copied key by key: `messages` may be built only when read (see `PreparedChat`).
+    const rest: JsonObject = {};
+    for (const key of Object.keys(body)) {
+      if (key !== 'messages') {
+        rest[key] = body[key];
+      }
+    }
+    rest.model = upstreamModel;
+    const tail = Buffer.from(`,${JSON.stringify(rest).slice(1)}`);
     return joinSmallPieces([MESSAGES_KEY, ...prepared.messagesBytes, tail]);
   }
   const alias = body.model;
