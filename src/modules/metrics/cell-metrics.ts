@@ -118,6 +118,52 @@ interface BucketSample {
   metricName: string;
 }
 
+/** What a histogram series tallies: observations per bucket (the last slot +Inf), sum, count. */
+export interface HistogramTally {
+  readonly buckets: Float64Array;
+  readonly sum: number;
+  readonly count: number;
+}
+
+/**
+ * A histogram's scrape result in prom-client's internal shape (what `getForPromString` returns),
+ * built from tallies kept as plain numbers: cumulative buckets, `+Inf`, `_sum` and `_count` per
+ * series. Shared by every histogram that keeps its own cells.
+ */
+export function histogramScrape(
+  name: string,
+  help: string,
+  upperBounds: readonly number[],
+  series: Iterable<{ labels: Readonly<Record<string, string>>; tally: HistogramTally }>,
+) {
+  const values: BucketSample[] = [];
+  const bucket = `${name}_bucket`;
+  for (const { labels: sharedLabels, tally } of series) {
+    let cumulative = 0;
+    for (let i = 0; i < upperBounds.length; i++) {
+      cumulative += tally.buckets[i];
+      values.push({
+        labels: { le: upperBounds[i] },
+        sharedLabels,
+        value: cumulative,
+        metricName: bucket,
+      });
+    }
+    values.push(
+      { labels: { le: '+Inf' }, sharedLabels, value: tally.count, metricName: bucket },
+      { labels: {}, sharedLabels, value: tally.sum, metricName: `${name}_sum` },
+      { labels: {}, sharedLabels, value: tally.count, metricName: `${name}_count` },
+    );
+  }
+  return Promise.resolve({
+    name,
+    help,
+    type: 'histogram' as const,
+    aggregator: 'sum' as const,
+    values,
+  });
+}
+
 /**
  * A prom-client Histogram fed through cells, like `CellCounter`: an observation is a bucket
  * search and three additions. The registry serialises histograms through `getForPromString`
@@ -147,33 +193,8 @@ export class CellHistogram<L extends string> extends Histogram<L> {
   }
 
   getForPromString() {
-    const values: BucketSample[] = [];
-    const bucket = `${this.metricName}_bucket`;
-    for (const cell of this.cells.values()) {
-      const sharedLabels = cell.labels;
-      let cumulative = 0;
-      for (let i = 0; i < this.bounds.length; i++) {
-        cumulative += cell.buckets[i];
-        values.push({
-          labels: { le: this.bounds[i] },
-          sharedLabels,
-          value: cumulative,
-          metricName: bucket,
-        });
-      }
-      values.push(
-        { labels: { le: '+Inf' }, sharedLabels, value: cell.count, metricName: bucket },
-        { labels: {}, sharedLabels, value: cell.sum, metricName: `${this.metricName}_sum` },
-        { labels: {}, sharedLabels, value: cell.count, metricName: `${this.metricName}_count` },
-      );
-    }
-    return Promise.resolve({
-      name: this.metricName,
-      help: this.metricHelp,
-      type: 'histogram',
-      aggregator: 'sum',
-      values,
-    });
+    const series = [...this.cells.values()].map((cell) => ({ labels: cell.labels, tally: cell }));
+    return histogramScrape(this.metricName, this.metricHelp, this.bounds, series);
   }
 
   override reset(): void {

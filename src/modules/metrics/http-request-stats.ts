@@ -1,4 +1,5 @@
 import { Counter, Histogram, HistogramConfiguration } from 'prom-client';
+import { histogramScrape } from 'src/modules/metrics/cell-metrics';
 
 /**
  * Route templates answered even while the gateway sheds load or drains (SPEC "Beyond the
@@ -139,14 +140,6 @@ export class HttpRequestsCounter extends Counter<'route' | 'method' | 'status_cl
   }
 }
 
-/** A bucket sample in prom-client's internal shape (`le` in labels, the rest shared). */
-interface BucketSample {
-  labels: { le?: number | string };
-  sharedLabels: { route: string; method: string };
-  value: number;
-  metricName: string;
-}
-
 /**
  * `parley_http_request_duration_seconds`: a prom-client Histogram whose samples come from
  * `HttpRequestStats` at scrape time. Fed by the request hooks only: do not `observe()` it.
@@ -171,35 +164,12 @@ export class HttpDurationHistogram extends Histogram<'route' | 'method'> {
    * (prom-client 15 internals), so this is the one place the samples are built.
    */
   getForPromString() {
-    const values: BucketSample[] = [];
-    const bounds = this.stats?.upperBounds ?? [];
-    const bucket = `${this.metricName}_bucket`;
+    const series = [];
     for (const route of this.stats?.cells() ?? []) {
       for (const [method, cell] of route.entries()) {
-        const sharedLabels = { route: route.route, method };
-        let cumulative = 0;
-        for (let i = 0; i < bounds.length; i++) {
-          cumulative += cell.buckets[i];
-          values.push({
-            labels: { le: bounds[i] },
-            sharedLabels,
-            value: cumulative,
-            metricName: bucket,
-          });
-        }
-        values.push(
-          { labels: { le: '+Inf' }, sharedLabels, value: cell.count, metricName: bucket },
-          { labels: {}, sharedLabels, value: cell.sum, metricName: `${this.metricName}_sum` },
-          { labels: {}, sharedLabels, value: cell.count, metricName: `${this.metricName}_count` },
-        );
+        series.push({ labels: { route: route.route, method }, tally: cell });
       }
     }
-    return Promise.resolve({
-      name: this.metricName,
-      help: this.metricHelp,
-      type: 'histogram',
-      aggregator: 'sum',
-      values,
-    });
+    return histogramScrape(this.metricName, this.metricHelp, this.stats?.upperBounds ?? [], series);
   }
 }
