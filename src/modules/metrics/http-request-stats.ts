@@ -1,5 +1,5 @@
 import { Counter, Histogram, HistogramConfiguration } from 'prom-client';
-import { histogramScrape } from 'src/modules/metrics/cell-metrics';
+import { HistogramCell, histogramScrape } from 'src/modules/metrics/cell-metrics';
 
 /**
  * Route templates answered even while the gateway sheds load or drains (SPEC "Beyond the
@@ -19,17 +19,9 @@ export const HTTP_DURATION_BUCKETS = [
 ];
 
 /** Counts and latency of one (route, method): plain numbers, updated without allocation. */
-class MethodCell {
+class MethodCell extends HistogramCell {
   /** Requests by status class, indexed like STATUS_CLASSES. */
   readonly statuses = new Float64Array(STATUS_CLASSES.length);
-  /** Observations per bucket (not cumulative); the last slot is +Inf. */
-  readonly buckets: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(bucketCount: number) {
-    this.buckets = new Float64Array(bucketCount + 1);
-  }
 }
 
 /**
@@ -53,19 +45,12 @@ export class RouteCell {
   record(method: string, status: number, isAborted: boolean, seconds: number): void {
     let cell = this.methods.get(method);
     if (cell === undefined) {
-      cell = new MethodCell(this.upperBounds.length);
+      cell = new MethodCell({ route: this.route, method }, this.upperBounds);
       this.methods.set(method, cell);
     }
     const statusClass = isAborted ? ABORTED : Math.min(Math.max((status / 100) | 0, 1), 5) - 1;
     cell.statuses[statusClass]++;
-    const bounds = this.upperBounds;
-    let b = 0;
-    while (b < bounds.length && seconds > bounds[b]) {
-      b++;
-    }
-    cell.buckets[b]++;
-    cell.sum += seconds;
-    cell.count++;
+    cell.observe(seconds);
   }
 
   /** For the exporters: every method seen on this route with its cell. */
@@ -166,8 +151,8 @@ export class HttpDurationHistogram extends Histogram<'route' | 'method'> {
   getForPromString() {
     const series = [];
     for (const route of this.stats?.cells() ?? []) {
-      for (const [method, cell] of route.entries()) {
-        series.push({ labels: { route: route.route, method }, tally: cell });
+      for (const [, cell] of route.entries()) {
+        series.push({ labels: cell.labels, tally: cell });
       }
     }
     return histogramScrape(this.metricName, this.metricHelp, this.stats?.upperBounds ?? [], series);
